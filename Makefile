@@ -1,0 +1,52 @@
+# Herald — `make run` starts the local stack, `make test` runs every test. Both set up what is
+# missing first: a .venv with the pinned emulator and tools, and a debug build.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+VENV      := .venv
+VENV_OK   := $(VENV)/.installed
+PYTHON    ?= python3
+CARGO     ?= cargo
+export SAM_CLI_TELEMETRY := 0
+LINT_ENV  := AWS_DEFAULT_REGION=us-east-1 AWS_REGION=us-east-1 AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test
+
+.PHONY: help venv build run test test-rust lint quickstart fmt clippy clean
+
+help:
+	@echo "make run    start Herald locally (emulated AWS + API on 127.0.0.1:$${HERALD_PORT:-3000})"
+	@echo "make test   unit, integration (against moto), template lint and the README quickstart"
+
+$(VENV_OK): infra/local/requirements.txt
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check --upgrade pip
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r infra/local/requirements.txt
+	touch $@
+
+venv: $(VENV_OK)
+
+build: venv
+	$(CARGO) build --workspace --bins
+
+run: build
+	exec ./target/debug/herald-local
+
+test: build lint test-rust quickstart
+
+test-rust: venv
+	infra/local/with-moto.sh $(CARGO) test --workspace --all-targets
+
+lint: venv
+	$(LINT_ENV) $(VENV)/bin/cfn-lint template.yaml
+	$(LINT_ENV) $(VENV)/bin/sam validate --lint --template template.yaml --region us-east-1
+
+quickstart: build
+	tests/quickstart.sh
+
+fmt:
+	$(CARGO) fmt --all
+
+clippy:
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+
+clean:
+	rm -rf $(VENV) target

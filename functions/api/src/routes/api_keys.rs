@@ -1,0 +1,184 @@
+//! API keys: created with a role, listed, revoked. The secret is shown once, at creation.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use chrono::Utc;
+use herald::domain::Role;
+use herald::ids::{ApiKeyId, EventId, TenantId};
+use herald::store::{ApiKey, ApiKeyRecord, new_secret};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use super::{Errors, ListOf, check_name, reject_if_any};
+use crate::auth::Principal;
+use crate::extract::{JsonBody, StrictQuery, path_id};
+use crate::problem::{ApiError, ApiResult};
+use crate::scope::{TenantQuery, tenant_of};
+use crate::state::AppState;
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ApiKeyIn {
+    pub name: String,
+    pub role: Role,
+    /// Event managers only: the events the key may see and configure (at least one).
+    #[serde(default)]
+    pub event_ids: Vec<EventId>,
+}
+
+/// A new key with its secret: store the secret now, it is never shown again.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ApiKeyCreated {
+    #[serde(flatten)]
+    pub key: ApiKey,
+    pub secret: String,
+}
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(create_api_key, list_api_keys))
+        .routes(routes!(get_api_key, revoke_api_key))
+}
+
+/// Which keys a request is about: a tenant's, or with a platform key and no `tenant_id`, the
+/// platform's own.
+async fn key_owner(
+    state: &AppState,
+    principal: &Principal,
+    requested: Option<TenantId>,
+) -> ApiResult<Option<TenantId>> {
+    principal.require_tenant_admin()?;
+    match (principal.tenant, requested) {
+        (None, None) => Ok(None),
+        _ => Ok(Some(tenant_of(state, principal, requested).await?)),
+    }
+}
+
+/// Create an API key. Platform administrators create platform keys (no `tenant_id`) or keys of
+/// any tenant; tenant administrators create tenant_admin and event_manager keys of their tenant.
+#[utoipa::path(post, path = "/api/v1/api-keys", tag = "api-keys", params(TenantQuery), request_body = ApiKeyIn,
+    responses((status = 201, body = ApiKeyCreated), Errors), security(("api_key" = [])))]
+pub async fn create_api_key(
+    State(state): State<AppState>,
+    principal: Principal,
+    StrictQuery(query): StrictQuery<TenantQuery>,
+    JsonBody(body): JsonBody<ApiKeyIn>,
+) -> ApiResult<(StatusCode, Json<ApiKeyCreated>)> {
+    let owner = key_owner(&state, &principal, query.tenant_id).await?;
+    let mut issues = Vec::new();
+    let name = check_name("name", &body.name, &mut issues);
+    match (owner, body.role) {
+        (None, Role::PlatformAdmin) | (Some(_), Role::TenantAdmin | Role::EventManager) => {}
+        (None, _) => {
+            return Err(ApiError::BadRequest(
+                "tenant keys need the tenant_id query parameter".to_owned(),
+            ));
+        }
+        (Some(_), Role::PlatformAdmin) => issues.push(herald::providers::FieldIssue::new(
+            "role",
+            "platform_admin keys belong to no tenant: leave tenant_id out",
+        )),
+    }
+    if body.role == Role::EventManager && body.event_ids.is_empty() {
+        issues.push(herald::providers::FieldIssue::new(
+            "event_ids",
+            "an event_manager key needs at least one event",
+        ));
+    }
+    if body.role != Role::EventManager && !body.event_ids.is_empty() {
+        issues.push(herald::providers::FieldIssue::new(
+            "event_ids",
+            "only event_manager keys are scoped to events",
+        ));
+    }
+    if body.event_ids.len() > 100 {
+        issues.push(herald::providers::FieldIssue::new(
+            "event_ids",
+            "at most 100 events",
+        ));
+    }
+    reject_if_any(issues)?;
+    if let Some(tenant) = owner {
+        for (i, event) in body.event_ids.iter().enumerate() {
+            if state.store.get_event(tenant, *event).await?.is_none() {
+                return Err(ApiError::invalid_field(
+                    &format!("event_ids[{i}]"),
+                    "no such event in this tenant",
+                ));
+            }
+        }
+    }
+    let (secret, secret_hash) = new_secret();
+    let key = ApiKey {
+        id: ApiKeyId::new(),
+        name,
+        role: body.role,
+        tenant_id: owner,
+        event_ids: body.event_ids,
+        secret_hint: secret.chars().take(8).collect(),
+        created_at: Utc::now(),
+        revoked_at: None,
+    };
+    state
+        .store
+        .create_api_key(
+            owner,
+            &ApiKeyRecord {
+                key: key.clone(),
+                secret_hash,
+            },
+        )
+        .await?;
+    tracing::info!(key_id = %key.id, role = %key.role, "API key created");
+    Ok((StatusCode::CREATED, Json(ApiKeyCreated { key, secret })))
+}
+
+/// List API keys (revoked ones included, marked by `revoked_at`).
+#[utoipa::path(get, path = "/api/v1/api-keys", tag = "api-keys", params(TenantQuery),
+    responses((status = 200, body = ListOf<ApiKey>), Errors), security(("api_key" = [])))]
+pub async fn list_api_keys(
+    State(state): State<AppState>,
+    principal: Principal,
+    StrictQuery(query): StrictQuery<TenantQuery>,
+) -> ApiResult<Json<ListOf<ApiKey>>> {
+    let owner = key_owner(&state, &principal, query.tenant_id).await?;
+    Ok(Json(ListOf::new(state.store.list_api_keys(owner).await?)))
+}
+
+/// Read an API key.
+#[utoipa::path(get, path = "/api/v1/api-keys/{id}", tag = "api-keys", params(("id" = String, Path), TenantQuery),
+    responses((status = 200, body = ApiKey), Errors), security(("api_key" = [])))]
+pub async fn get_api_key(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(id): Path<String>,
+    StrictQuery(query): StrictQuery<TenantQuery>,
+) -> ApiResult<Json<ApiKey>> {
+    let id: ApiKeyId = path_id(&id)?;
+    let owner = key_owner(&state, &principal, query.tenant_id).await?;
+    state
+        .store
+        .get_api_key(owner, id)
+        .await?
+        .map(Json)
+        .ok_or(ApiError::NotFound)
+}
+
+/// Revoke an API key; it stops working at once. Revoking twice is harmless.
+#[utoipa::path(delete, path = "/api/v1/api-keys/{id}", tag = "api-keys", params(("id" = String, Path), TenantQuery),
+    responses((status = 200, body = ApiKey), Errors), security(("api_key" = [])))]
+pub async fn revoke_api_key(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(id): Path<String>,
+    StrictQuery(query): StrictQuery<TenantQuery>,
+) -> ApiResult<Json<ApiKey>> {
+    let id: ApiKeyId = path_id(&id)?;
+    let owner = key_owner(&state, &principal, query.tenant_id).await?;
+    let key = state.store.revoke_api_key(owner, id, Utc::now()).await?;
+    tracing::info!(key_id = %key.id, "API key revoked");
+    Ok(Json(key))
+}

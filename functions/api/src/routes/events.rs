@@ -1,0 +1,173 @@
+//! Events of a tenant.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use chrono::{NaiveDateTime, Utc};
+use herald::domain::{Locale, TimeZone};
+use herald::ids::EventId;
+use herald::providers::FieldIssue;
+use herald::store::{Event, EventFields};
+use serde::Deserialize;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use super::{Errors, ListOf, check_name, reject_if_any};
+use crate::auth::Principal;
+use crate::extract::{JsonBody, StrictQuery, path_id};
+use crate::problem::{ApiError, ApiResult};
+use crate::scope::{TenantQuery, tenant_of};
+use crate::state::AppState;
+
+/// A new event. Dates are local to `time_zone`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EventIn {
+    pub name: String,
+    #[schema(value_type = String, example = "2027-05-01T18:00:00")]
+    pub starts_at: NaiveDateTime,
+    #[schema(value_type = String, example = "2027-05-01T23:30:00")]
+    pub ends_at: NaiveDateTime,
+    pub time_zone: TimeZone,
+    pub default_locale: Locale,
+}
+
+impl From<EventIn> for EventFields {
+    fn from(e: EventIn) -> Self {
+        Self {
+            name: e.name,
+            starts_at: e.starts_at,
+            ends_at: e.ends_at,
+            time_zone: e.time_zone,
+            default_locale: e.default_locale,
+        }
+    }
+}
+
+/// A whole event, with the version it replaces.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EventPut {
+    /// The version you read; a stale one is a 409.
+    pub version: u64,
+    pub name: String,
+    #[schema(value_type = String, example = "2027-05-01T18:00:00")]
+    pub starts_at: NaiveDateTime,
+    #[schema(value_type = String, example = "2027-05-01T23:30:00")]
+    pub ends_at: NaiveDateTime,
+    pub time_zone: TimeZone,
+    pub default_locale: Locale,
+}
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(create_event, list_events))
+        .routes(routes!(get_event, update_event))
+}
+
+fn check_fields(fields: EventFields) -> ApiResult<EventFields> {
+    let mut issues = Vec::new();
+    let name = check_name("name", &fields.name, &mut issues);
+    if fields.ends_at <= fields.starts_at {
+        issues.push(FieldIssue::new("ends_at", "must be after starts_at"));
+    }
+    reject_if_any(issues)?;
+    Ok(EventFields { name, ..fields })
+}
+
+/// Create an event (tenant administrators).
+#[utoipa::path(post, path = "/api/v1/events", tag = "events", params(TenantQuery), request_body = EventIn,
+    responses((status = 201, body = Event), Errors), security(("api_key" = [])))]
+pub async fn create_event(
+    State(state): State<AppState>,
+    principal: Principal,
+    StrictQuery(query): StrictQuery<TenantQuery>,
+    JsonBody(body): JsonBody<EventIn>,
+) -> ApiResult<(StatusCode, Json<Event>)> {
+    principal.require_tenant_admin()?;
+    let tenant = tenant_of(&state, &principal, query.tenant_id).await?;
+    let fields = check_fields(body.into())?;
+    let now = Utc::now();
+    let event = Event {
+        id: EventId::new(),
+        tenant_id: tenant,
+        fields,
+        version: 1,
+        created_at: now,
+        updated_at: now,
+    };
+    state.store.create_event(tenant, &event).await?;
+    tracing::info!(tenant_id = %tenant, event_id = %event.id, "event created");
+    Ok((StatusCode::CREATED, Json(event)))
+}
+
+/// List the tenant's events (event managers see only theirs).
+#[utoipa::path(get, path = "/api/v1/events", tag = "events", params(TenantQuery),
+    responses((status = 200, body = ListOf<Event>), Errors), security(("api_key" = [])))]
+pub async fn list_events(
+    State(state): State<AppState>,
+    principal: Principal,
+    StrictQuery(query): StrictQuery<TenantQuery>,
+) -> ApiResult<Json<ListOf<Event>>> {
+    let tenant = tenant_of(&state, &principal, query.tenant_id).await?;
+    let mut events = state.store.list_events(tenant).await?;
+    events.retain(|e| principal.check_event(e.id).is_ok());
+    Ok(Json(ListOf::new(events)))
+}
+
+/// Read an event.
+#[utoipa::path(get, path = "/api/v1/events/{id}", tag = "events", params(("id" = String, Path), TenantQuery),
+    responses((status = 200, body = Event), Errors), security(("api_key" = [])))]
+pub async fn get_event(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(id): Path<String>,
+    StrictQuery(query): StrictQuery<TenantQuery>,
+) -> ApiResult<Json<Event>> {
+    let event: EventId = path_id(&id)?;
+    let tenant = principal.tenant_scope(query.tenant_id)?;
+    principal.check_event(event)?;
+    state
+        .store
+        .get_event(tenant, event)
+        .await?
+        .map(Json)
+        .ok_or(ApiError::NotFound)
+}
+
+/// Update an event's name, dates, time zone and locale.
+#[utoipa::path(put, path = "/api/v1/events/{id}", tag = "events", params(("id" = String, Path), TenantQuery), request_body = EventPut,
+    responses((status = 200, body = Event), Errors), security(("api_key" = [])))]
+pub async fn update_event(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(id): Path<String>,
+    StrictQuery(query): StrictQuery<TenantQuery>,
+    JsonBody(body): JsonBody<EventPut>,
+) -> ApiResult<Json<Event>> {
+    let event: EventId = path_id(&id)?;
+    let tenant = principal.tenant_scope(query.tenant_id)?;
+    principal.check_event(event)?;
+    let version = body.version;
+    let fields = check_fields(EventFields {
+        name: body.name,
+        starts_at: body.starts_at,
+        ends_at: body.ends_at,
+        time_zone: body.time_zone,
+        default_locale: body.default_locale,
+    })?;
+    let current = state
+        .store
+        .get_event(tenant, event)
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    let updated = Event {
+        fields,
+        version: version + 1,
+        updated_at: Utc::now(),
+        ..current
+    };
+    state.store.replace_event(tenant, &updated, version).await?;
+    Ok(Json(updated))
+}

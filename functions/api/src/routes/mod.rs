@@ -1,0 +1,85 @@
+//! One module per route group.
+
+pub mod api_keys;
+pub mod brand;
+pub mod compliance;
+pub mod effective;
+pub mod events;
+pub mod providers;
+pub mod templates;
+pub mod tenants;
+
+use std::collections::BTreeMap;
+
+use herald::providers::FieldIssue;
+use serde::Serialize;
+use utoipa::openapi::{ContentBuilder, RefOr, ResponseBuilder, ResponsesBuilder};
+use utoipa::{IntoResponses, ToSchema};
+
+use crate::problem::{ApiError, PROBLEM_JSON, Problem};
+
+/// A list answer.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ListOf<T: ToSchema> {
+    pub items: Vec<T>,
+}
+
+impl<T: ToSchema> ListOf<T> {
+    pub fn new(items: Vec<T>) -> Self {
+        Self { items }
+    }
+}
+
+/// The problem+json answers any route may give.
+pub struct Errors;
+
+impl IntoResponses for Errors {
+    fn responses() -> BTreeMap<String, RefOr<utoipa::openapi::response::Response>> {
+        let problem = |description: &str| {
+            ResponseBuilder::new()
+                .description(description)
+                .content(
+                    PROBLEM_JSON,
+                    ContentBuilder::new()
+                        .schema(Some(<Problem as utoipa::PartialSchema>::schema()))
+                        .build(),
+                )
+                .build()
+        };
+        ResponsesBuilder::new()
+            .response(
+                "400",
+                problem("Malformed request: invalid JSON or query parameters"),
+            )
+            .response("401", problem("Missing, unknown or revoked API key"))
+            .response("403", problem("The key's role does not allow this"))
+            .response("404", problem("Not found, or not visible to this key"))
+            .response("405", problem("Method not allowed"))
+            .response(
+                "409",
+                problem("Conflict: already exists, or a stale version"),
+            )
+            .response("413", problem("Body larger than 1 MiB"))
+            .response("415", problem("The body is not application/json"))
+            .response("422", problem("Invalid fields, with field-level details"))
+            .build()
+            .into()
+    }
+}
+
+/// A required, trimmed, non-empty name of at most 200 characters.
+pub fn check_name(field: &str, value: &str, issues: &mut Vec<FieldIssue>) -> String {
+    let trimmed = value.trim();
+    if trimmed.is_empty() || trimmed.chars().count() > 200 {
+        issues.push(FieldIssue::new(field, "must be 1 to 200 characters"));
+    }
+    trimmed.to_owned()
+}
+
+pub fn reject_if_any(issues: Vec<FieldIssue>) -> Result<(), ApiError> {
+    if issues.is_empty() {
+        Ok(())
+    } else {
+        Err(ApiError::invalid(issues))
+    }
+}

@@ -1,0 +1,239 @@
+//! Templates at the platform (global), tenant and event layers: one per (category, channel) per layer.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use chrono::Utc;
+use herald::config::{Owner, Template, TemplateContent};
+use herald::domain::{Channel, TemplateCategory};
+use herald::ids::TemplateId;
+use herald::template_syntax::{
+    RenderedParts, SyntaxIssue, check_template, render_strict, sample_context,
+};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use super::{Errors, ListOf};
+use crate::auth::Principal;
+use crate::extract::{JsonBody, StrictQuery, path_id};
+use crate::problem::{ApiError, ApiResult};
+use crate::scope::{ScopeQuery, owner_of};
+use crate::state::AppState;
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TemplateIn {
+    pub category: TemplateCategory,
+    pub channel: Channel,
+    /// Email only.
+    pub subject: Option<String>,
+    /// Email only.
+    pub html: Option<String>,
+    pub text: Option<String>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TemplatePut {
+    /// The version you read; a stale one is a 409.
+    pub version: u64,
+    pub subject: Option<String>,
+    pub html: Option<String>,
+    pub text: Option<String>,
+}
+
+/// The template rendered with sample guest data, strictly (undefined variables are errors).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TemplateTestResult {
+    pub ok: bool,
+    pub rendered: RenderedParts,
+    pub errors: Vec<SyntaxIssue>,
+}
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(create_template, list_templates))
+        .routes(routes!(get_template, update_template, delete_template))
+        .routes(routes!(test_template))
+}
+
+fn checked(channel: Channel, content: TemplateContent) -> ApiResult<TemplateContent> {
+    check_template(channel, &content).map_err(|(errors, syntax_errors)| {
+        let detail = match (errors.len(), syntax_errors.first()) {
+            (0, Some(s)) => format!(
+                "{} has a syntax error at line {}: {}",
+                s.field, s.line, s.message
+            ),
+            _ => "the template is invalid".to_owned(),
+        };
+        ApiError::Validation {
+            detail,
+            errors,
+            syntax_errors,
+        }
+    })?;
+    Ok(content)
+}
+
+async fn find(state: &AppState, owner: Owner, id: &str) -> ApiResult<Template> {
+    state
+        .store
+        .get_template(owner, path_id(id)?)
+        .await?
+        .ok_or(ApiError::NotFound)
+}
+
+/// Create a template for a (category, channel) at the scoped layer; a second one is a 409.
+#[utoipa::path(post, path = "/api/v1/communication/templates", tag = "templates", params(ScopeQuery), request_body = TemplateIn,
+    responses((status = 201, body = Template), Errors), security(("api_key" = [])))]
+pub async fn create_template(
+    State(state): State<AppState>,
+    principal: Principal,
+    StrictQuery(scope): StrictQuery<ScopeQuery>,
+    JsonBody(body): JsonBody<TemplateIn>,
+) -> ApiResult<(StatusCode, Json<Template>)> {
+    let owner = owner_of(&state, &principal, &scope).await?;
+    principal.check_write(owner)?;
+    let content = checked(
+        body.channel,
+        TemplateContent {
+            subject: body.subject,
+            html: body.html,
+            text: body.text,
+        },
+    )?;
+    let now = Utc::now();
+    let template = Template {
+        id: TemplateId::new(),
+        layer: owner.layer(),
+        tenant_id: owner.tenant(),
+        event_id: owner.event(),
+        category: body.category,
+        channel: body.channel,
+        content,
+        version: 1,
+        created_at: now,
+        updated_at: now,
+    };
+    state
+        .store
+        .create_template(owner, &template)
+        .await
+        .map_err(|e| match e {
+            herald::store::StoreError::AlreadyExists => ApiError::Conflict {
+                detail: format!(
+                    "this layer already has a {} {} template: update it with PUT",
+                    template.category, template.channel
+                ),
+                current_version: None,
+            },
+            other => other.into(),
+        })?;
+    tracing::info!(template_id = %template.id, layer = %template.layer, "template created");
+    Ok((StatusCode::CREATED, Json(template)))
+}
+
+/// List the templates of the scoped layer (no inheritance; see `/templates/effective`).
+#[utoipa::path(get, path = "/api/v1/communication/templates", tag = "templates", params(ScopeQuery),
+    responses((status = 200, body = ListOf<Template>), Errors), security(("api_key" = [])))]
+pub async fn list_templates(
+    State(state): State<AppState>,
+    principal: Principal,
+    StrictQuery(scope): StrictQuery<ScopeQuery>,
+) -> ApiResult<Json<ListOf<Template>>> {
+    let owner = owner_of(&state, &principal, &scope).await?;
+    Ok(Json(ListOf::new(state.store.list_templates(owner).await?)))
+}
+
+/// Read a template of the scoped layer.
+#[utoipa::path(get, path = "/api/v1/communication/templates/{id}", tag = "templates", params(("id" = String, Path), ScopeQuery),
+    responses((status = 200, body = Template), Errors), security(("api_key" = [])))]
+pub async fn get_template(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(id): Path<String>,
+    StrictQuery(scope): StrictQuery<ScopeQuery>,
+) -> ApiResult<Json<Template>> {
+    let owner = owner_of(&state, &principal, &scope).await?;
+    Ok(Json(find(&state, owner, &id).await?))
+}
+
+/// Replace a template's subject and bodies.
+#[utoipa::path(put, path = "/api/v1/communication/templates/{id}", tag = "templates", params(("id" = String, Path), ScopeQuery), request_body = TemplatePut,
+    responses((status = 200, body = Template), Errors), security(("api_key" = [])))]
+pub async fn update_template(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(id): Path<String>,
+    StrictQuery(scope): StrictQuery<ScopeQuery>,
+    JsonBody(body): JsonBody<TemplatePut>,
+) -> ApiResult<Json<Template>> {
+    let owner = owner_of(&state, &principal, &scope).await?;
+    principal.check_write(owner)?;
+    let current = find(&state, owner, &id).await?;
+    let content = checked(
+        current.channel,
+        TemplateContent {
+            subject: body.subject,
+            html: body.html,
+            text: body.text,
+        },
+    )?;
+    let updated = Template {
+        content,
+        version: body.version + 1,
+        updated_at: Utc::now(),
+        ..current
+    };
+    state
+        .store
+        .replace_template(owner, &updated, body.version)
+        .await?;
+    Ok(Json(updated))
+}
+
+/// Delete a template; the slot falls back to the layer below (event → tenant → global).
+#[utoipa::path(delete, path = "/api/v1/communication/templates/{id}", tag = "templates", params(("id" = String, Path), ScopeQuery),
+    responses((status = 204, description = "Deleted"), Errors), security(("api_key" = [])))]
+pub async fn delete_template(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(id): Path<String>,
+    StrictQuery(scope): StrictQuery<ScopeQuery>,
+) -> ApiResult<StatusCode> {
+    let owner = owner_of(&state, &principal, &scope).await?;
+    principal.check_write(owner)?;
+    let deleted = state.store.delete_template(owner, path_id(&id)?).await?;
+    tracing::info!(template_id = %deleted.id, "template deleted");
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Render a template with sample guest data and report what fails (undefined variables,
+/// runaway loops).
+#[utoipa::path(post, path = "/api/v1/communication/templates/{id}/test", tag = "templates", params(("id" = String, Path), ScopeQuery),
+    responses((status = 200, body = TemplateTestResult), Errors), security(("api_key" = [])))]
+pub async fn test_template(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(id): Path<String>,
+    StrictQuery(scope): StrictQuery<ScopeQuery>,
+) -> ApiResult<Json<TemplateTestResult>> {
+    let owner = owner_of(&state, &principal, &scope).await?;
+    let template = find(&state, owner, &id).await?;
+    Ok(Json(
+        match render_strict(&template.content, &sample_context()) {
+            Ok(rendered) => TemplateTestResult {
+                ok: true,
+                rendered,
+                errors: Vec::new(),
+            },
+            Err(errors) => TemplateTestResult {
+                ok: false,
+                rendered: RenderedParts::default(),
+                errors,
+            },
+        },
+    ))
+}

@@ -1,0 +1,123 @@
+//! Tenants: created and listed by platform administrators.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use chrono::Utc;
+use herald::ids::TenantId;
+use herald::store::Tenant;
+use serde::Deserialize;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use super::{Errors, ListOf, check_name, reject_if_any};
+use crate::auth::Principal;
+use crate::extract::{JsonBody, path_id};
+use crate::problem::{ApiError, ApiResult};
+use crate::state::AppState;
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TenantIn {
+    pub name: String,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TenantPut {
+    /// The version you read; a stale one is a 409.
+    pub version: u64,
+    pub name: String,
+}
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(create_tenant, list_tenants))
+        .routes(routes!(get_tenant, update_tenant))
+}
+
+/// Create a tenant (platform administrators).
+#[utoipa::path(post, path = "/api/v1/tenants", tag = "tenants", request_body = TenantIn,
+    responses((status = 201, body = Tenant), Errors), security(("api_key" = [])))]
+pub async fn create_tenant(
+    State(state): State<AppState>,
+    principal: Principal,
+    JsonBody(body): JsonBody<TenantIn>,
+) -> ApiResult<(StatusCode, Json<Tenant>)> {
+    principal.require_platform_admin()?;
+    let mut issues = Vec::new();
+    let name = check_name("name", &body.name, &mut issues);
+    reject_if_any(issues)?;
+    let now = Utc::now();
+    let tenant = Tenant {
+        id: TenantId::new(),
+        name,
+        version: 1,
+        created_at: now,
+        updated_at: now,
+    };
+    state.store.create_tenant(&tenant).await?;
+    tracing::info!(tenant_id = %tenant.id, "tenant created");
+    Ok((StatusCode::CREATED, Json(tenant)))
+}
+
+/// List tenants: every tenant for platform administrators, one's own for tenant keys.
+#[utoipa::path(get, path = "/api/v1/tenants", tag = "tenants",
+    responses((status = 200, body = ListOf<Tenant>), Errors), security(("api_key" = [])))]
+pub async fn list_tenants(
+    State(state): State<AppState>,
+    principal: Principal,
+) -> ApiResult<Json<ListOf<Tenant>>> {
+    let tenants = match principal.tenant {
+        None => state.store.list_tenants().await?,
+        Some(own) => state.store.get_tenant(own).await?.into_iter().collect(),
+    };
+    Ok(Json(ListOf::new(tenants)))
+}
+
+/// Read a tenant.
+#[utoipa::path(get, path = "/api/v1/tenants/{id}", tag = "tenants", params(("id" = String, Path)),
+    responses((status = 200, body = Tenant), Errors), security(("api_key" = [])))]
+pub async fn get_tenant(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Tenant>> {
+    let id = principal.tenant_scope(Some(path_id(&id)?))?;
+    state
+        .store
+        .get_tenant(id)
+        .await?
+        .map(Json)
+        .ok_or(ApiError::NotFound)
+}
+
+/// Rename a tenant (tenant or platform administrators).
+#[utoipa::path(put, path = "/api/v1/tenants/{id}", tag = "tenants", params(("id" = String, Path)), request_body = TenantPut,
+    responses((status = 200, body = Tenant), Errors), security(("api_key" = [])))]
+pub async fn update_tenant(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(id): Path<String>,
+    JsonBody(body): JsonBody<TenantPut>,
+) -> ApiResult<Json<Tenant>> {
+    let id = principal.tenant_scope(Some(path_id(&id)?))?;
+    principal.require_tenant_admin()?;
+    let mut issues = Vec::new();
+    let name = check_name("name", &body.name, &mut issues);
+    reject_if_any(issues)?;
+    let current = state
+        .store
+        .get_tenant(id)
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    let updated = Tenant {
+        name,
+        version: body.version + 1,
+        updated_at: Utc::now(),
+        ..current
+    };
+    state.store.replace_tenant(&updated, body.version).await?;
+    Ok(Json(updated))
+}

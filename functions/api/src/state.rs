@@ -1,0 +1,92 @@
+//! What every handler shares: the store, the KMS sealer, provider clients and settings.
+
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use herald::providers::{ProviderClients, UrlPolicy};
+use herald::secrets::Sealer;
+use herald::store::Store;
+
+/// Settings read from the environment once per cold start.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// `HERALD_TABLE`: the DynamoDB table.
+    pub table: String,
+    /// `HERALD_KMS_KEY_ID`: the key id, ARN or alias that seals secrets.
+    pub kms_key_id: String,
+    /// `HERALD_ALLOW_LOOPBACK_PROVIDER_URLS=1`: let provider base URLs be `http://127.0.0.1`
+    /// (the local stack and tests; never set in a deployment).
+    pub url_policy: UrlPolicy,
+}
+
+impl Config {
+    pub fn from_env() -> anyhow::Result<Self> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Reads the settings through `lookup` (the environment, or a function's declared variables).
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> anyhow::Result<Self> {
+        let var = |name: &str| lookup(name).with_context(|| format!("{name} is not set"));
+        Ok(Self {
+            table: var("HERALD_TABLE")?,
+            kms_key_id: var("HERALD_KMS_KEY_ID")?,
+            url_policy: match lookup("HERALD_ALLOW_LOOPBACK_PROVIDER_URLS").as_deref() {
+                Some("1" | "true") => UrlPolicy::AllowLoopbackHttp,
+                _ => UrlPolicy::HttpsOnly,
+            },
+        })
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct AppState(Arc<Inner>);
+
+#[derive(Debug)]
+pub struct Inner {
+    pub store: Store,
+    pub sealer: Sealer,
+    pub providers: ProviderClients,
+    pub url_policy: UrlPolicy,
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Inner;
+    fn deref(&self) -> &Inner {
+        &self.0
+    }
+}
+
+impl AppState {
+    pub fn new(
+        store: Store,
+        sealer: Sealer,
+        providers: ProviderClients,
+        url_policy: UrlPolicy,
+    ) -> Self {
+        Self(Arc::new(Inner {
+            store,
+            sealer,
+            providers,
+            url_policy,
+        }))
+    }
+
+    /// Builds every client once from the shared SDK configuration.
+    pub fn from_sdk_config(sdk: &aws_config::SdkConfig, config: &Config) -> anyhow::Result<Self> {
+        let http = reqwest::Client::builder()
+            .timeout(herald::providers::HTTP_TIMEOUT)
+            .user_agent(concat!("herald/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .context("building the HTTP client")?;
+        Ok(Self::new(
+            Store::new(aws_sdk_dynamodb::Client::new(sdk), &config.table),
+            Sealer::new(aws_sdk_kms::Client::new(sdk), &config.kms_key_id),
+            ProviderClients {
+                ses: aws_sdk_sesv2::Client::new(sdk),
+                sns: aws_sdk_sns::Client::new(sdk),
+                http,
+            },
+            config.url_policy,
+        ))
+    }
+}

@@ -1,0 +1,8 @@
+//! Herald's local stack: the same system as the deployed one, on one machine, with moto for AWS.
+
+pub mod bootstrap;
+pub mod moto;
+pub mod provision;
+pub mod stack;
+pub mod template;
+pub mod testing;

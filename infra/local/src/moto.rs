@@ -1,0 +1,89 @@
+//! The local AWS emulator: moto in server mode on 127.0.0.1, started from the project's `.venv`.
+
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context as _, bail};
+use tokio::process::{Child, Command};
+
+/// A moto server this process started; stopped (by its PID) on `stop` or drop.
+pub struct Moto {
+    child: Child,
+    pub endpoint: String,
+}
+
+impl Moto {
+    /// Starts moto on `port` (0: a free port) and waits until it answers.
+    pub async fn start(port: u16) -> anyhow::Result<Self> {
+        let port = if port == 0 { free_port()? } else { port };
+        let bin = std::env::var("HERALD_MOTO_BIN")
+            .map(Into::into)
+            .unwrap_or_else(|_| crate::template::workspace_root().join(".venv/bin/moto_server"));
+        if !bin.exists() {
+            bail!(
+                "{} not found: run `make venv` (or `make run`) first",
+                bin.display()
+            );
+        }
+        let child = Command::new(&bin)
+            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .with_context(|| format!("starting {}", bin.display()))?;
+        let moto = Self {
+            child,
+            endpoint: format!("http://127.0.0.1:{port}"),
+        };
+        moto.wait_ready(port).await?;
+        Ok(moto)
+    }
+
+    async fn wait_ready(&self, port: u16) -> anyhow::Result<()> {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while Instant::now() < deadline {
+            if tokio::net::TcpStream::connect(("127.0.0.1", port))
+                .await
+                .is_ok()
+            {
+                return Ok(());
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        bail!("moto did not start listening on 127.0.0.1:{port} within 30 s")
+    }
+
+    pub fn pid(&self) -> Option<u32> {
+        self.child.id()
+    }
+
+    /// Stops moto and waits for it to exit.
+    pub async fn stop(mut self) {
+        let _ = self.child.start_kill();
+        let _ = tokio::time::timeout(Duration::from_secs(5), self.child.wait()).await;
+    }
+}
+
+/// A port that was free a moment ago on 127.0.0.1.
+pub fn free_port() -> anyhow::Result<u16> {
+    let listener = std::net::TcpListener::bind(("127.0.0.1", 0)).context("finding a free port")?;
+    Ok(listener.local_addr()?.port())
+}
+
+/// SDK configuration for the emulator at `endpoint`, with dummy credentials.
+pub async fn emulator_sdk_config(endpoint: &str) -> aws_config::SdkConfig {
+    aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .endpoint_url(endpoint)
+        .region(aws_config::Region::new("us-east-1"))
+        .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
+            "test",
+            "test",
+            None,
+            None,
+            "herald-local",
+        ))
+        .load()
+        .await
+}

@@ -1,0 +1,110 @@
+//! Creates what `template.yaml` declares on the emulator, under a name prefix, and returns the
+//! physical names for `!Ref` / `!GetAtt`.
+
+use anyhow::Context as _;
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
+    ProjectionType, ScalarAttributeType, TimeToLiveSpecification,
+};
+
+use crate::template::{Physical, TableSpec, Template};
+
+/// Creates every table and KMS key of the template; names start with `prefix`.
+pub async fn provision(
+    template: &Template,
+    sdk: &aws_config::SdkConfig,
+    prefix: &str,
+) -> anyhow::Result<Physical> {
+    let dynamo = aws_sdk_dynamodb::Client::new(sdk);
+    let kms = aws_sdk_kms::Client::new(sdk);
+    let mut physical = Physical::default();
+    for table in template.tables()? {
+        let name = format!("{prefix}-{}", table.logical_id);
+        create_table(&dynamo, &name, &table).await?;
+        physical.attributes.insert(
+            format!("{}.Arn", table.logical_id),
+            format!("arn:aws:dynamodb:us-east-1:000000000000:table/{name}"),
+        );
+        physical.refs.insert(table.logical_id.clone(), name);
+    }
+    for key in template.logical_ids_of("AWS::KMS::Key") {
+        let out = kms
+            .create_key()
+            .description(format!("{prefix} {key}"))
+            .send()
+            .await
+            .with_context(|| format!("creating KMS key {key}"))?;
+        let meta = out.key_metadata.context("CreateKey returned no metadata")?;
+        physical.attributes.insert(
+            format!("{key}.Arn"),
+            meta.arn.clone().unwrap_or_else(|| meta.key_id.clone()),
+        );
+        physical.refs.insert(key, meta.key_id);
+    }
+    Ok(physical)
+}
+
+fn key_schema(pairs: &[(String, String)]) -> anyhow::Result<Vec<KeySchemaElement>> {
+    pairs
+        .iter()
+        .map(|(name, kind)| {
+            KeySchemaElement::builder()
+                .attribute_name(name)
+                .key_type(KeyType::from(kind.as_str()))
+                .build()
+                .context("key schema")
+        })
+        .collect()
+}
+
+async fn create_table(
+    dynamo: &aws_sdk_dynamodb::Client,
+    name: &str,
+    spec: &TableSpec,
+) -> anyhow::Result<()> {
+    let mut request = dynamo
+        .create_table()
+        .table_name(name)
+        .billing_mode(BillingMode::PayPerRequest);
+    for (attr, kind) in &spec.attributes {
+        request = request.attribute_definitions(
+            AttributeDefinition::builder()
+                .attribute_name(attr)
+                .attribute_type(ScalarAttributeType::from(kind.as_str()))
+                .build()?,
+        );
+    }
+    request = request.set_key_schema(Some(key_schema(&spec.key_schema)?));
+    for gsi in &spec.gsis {
+        request = request.global_secondary_indexes(
+            GlobalSecondaryIndex::builder()
+                .index_name(&gsi.name)
+                .set_key_schema(Some(key_schema(&gsi.key_schema)?))
+                .projection(
+                    Projection::builder()
+                        .projection_type(ProjectionType::All)
+                        .build(),
+                )
+                .build()?,
+        );
+    }
+    request
+        .send()
+        .await
+        .with_context(|| format!("creating table {name}"))?;
+    if let Some(attr) = &spec.ttl_attribute {
+        dynamo
+            .update_time_to_live()
+            .table_name(name)
+            .time_to_live_specification(
+                TimeToLiveSpecification::builder()
+                    .attribute_name(attr)
+                    .enabled(true)
+                    .build()?,
+            )
+            .send()
+            .await
+            .with_context(|| format!("enabling TTL on {name}"))?;
+    }
+    Ok(())
+}

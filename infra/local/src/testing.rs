@@ -1,0 +1,136 @@
+//! For tests: a fresh table and key on the emulator at `AWS_ENDPOINT_URL` (as `make test` sets
+//! it), the API Router over them, and a platform-admin key. Each `TestStack` has its own table,
+//! so tests run in parallel.
+
+use std::collections::BTreeMap;
+
+use anyhow::Context as _;
+use axum::Router;
+use axum::body::Body;
+use axum::http::{HeaderMap, Method, Request, StatusCode};
+use herald::aws::RequestCounter;
+use herald::providers::{ProviderClients, UrlPolicy};
+use herald::secrets::Sealer;
+use herald::store::Store;
+use herald_api::AppState;
+use http_body_util::BodyExt as _;
+use tower::ServiceExt as _;
+
+use crate::bootstrap::create_platform_key;
+use crate::moto::emulator_sdk_config;
+use crate::provision::provision;
+use crate::template::Template;
+
+pub struct TestStack {
+    pub state: AppState,
+    pub router: Router,
+    pub admin_key: String,
+    /// Counts every DynamoDB request the API's store sends.
+    pub dynamo_requests: RequestCounter,
+    pub sdk: aws_config::SdkConfig,
+    pub table: String,
+}
+
+/// An answer from the router: status, headers and the JSON body (Null when empty).
+#[derive(Debug)]
+pub struct Answer {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: serde_json::Value,
+}
+
+impl TestStack {
+    pub async fn start() -> anyhow::Result<Self> {
+        let endpoint = std::env::var("AWS_ENDPOINT_URL")
+            .context("AWS_ENDPOINT_URL is not set: run the tests with `make test`, which starts the emulator")?;
+        let sdk = emulator_sdk_config(&endpoint).await;
+        let template = Template::load_default()?;
+        let prefix = format!("test-{}", ulid::Ulid::generate().to_string().to_lowercase());
+        let physical = provision(&template, &sdk, &prefix).await?;
+        let env: BTreeMap<String, String> =
+            template.function_environment("ApiFunction", &physical)?;
+        let table = env.get("HERALD_TABLE").cloned().context("HERALD_TABLE")?;
+        let key = env
+            .get("HERALD_KMS_KEY_ID")
+            .cloned()
+            .context("HERALD_KMS_KEY_ID")?;
+        let dynamo_requests = RequestCounter::default();
+        let dynamo = aws_sdk_dynamodb::Client::from_conf(
+            aws_sdk_dynamodb::config::Builder::from(&sdk)
+                .interceptor(dynamo_requests.clone())
+                .build(),
+        );
+        let http = reqwest::Client::builder()
+            .timeout(std::time::Duration::from_secs(10))
+            .build()?;
+        let state = AppState::new(
+            Store::new(dynamo, &table),
+            Sealer::new(aws_sdk_kms::Client::new(&sdk), key),
+            ProviderClients {
+                ses: aws_sdk_sesv2::Client::new(&sdk),
+                sns: aws_sdk_sns::Client::new(&sdk),
+                http,
+            },
+            UrlPolicy::AllowLoopbackHttp,
+        );
+        let (_, admin_key) = create_platform_key(&state.store, "test admin").await?;
+        Ok(Self {
+            router: herald_api::router(state.clone()),
+            state,
+            admin_key,
+            dynamo_requests,
+            sdk,
+            table,
+        })
+    }
+
+    /// Sends a request through the router in-process.
+    pub async fn call(
+        &self,
+        method: Method,
+        uri: &str,
+        key: Option<&str>,
+        body: Option<serde_json::Value>,
+    ) -> Answer {
+        let mut request = Request::builder().method(method).uri(uri);
+        if let Some(key) = key {
+            request = request.header("authorization", format!("Bearer {key}"));
+        }
+        let body = match body {
+            Some(json) => {
+                request = request.header("content-type", "application/json");
+                Body::from(json.to_string())
+            }
+            None => Body::empty(),
+        };
+        self.send(request.body(body).unwrap_or_default()).await
+    }
+
+    /// Sends a hand-built request (raw bodies, odd headers).
+    pub async fn send(&self, request: Request<Body>) -> Answer {
+        let response = match self.router.clone().oneshot(request).await {
+            Ok(r) => r,
+            Err(never) => match never {},
+        };
+        let status = response.status();
+        let headers = response.headers().clone();
+        let bytes = response
+            .into_body()
+            .collect()
+            .await
+            .map(|b| b.to_bytes())
+            .unwrap_or_default();
+        let body = if bytes.is_empty() {
+            serde_json::Value::Null
+        } else {
+            serde_json::from_slice(&bytes).unwrap_or_else(|_| {
+                serde_json::Value::String(String::from_utf8_lossy(&bytes).into_owned())
+            })
+        };
+        Answer {
+            status,
+            headers,
+            body,
+        }
+    }
+}

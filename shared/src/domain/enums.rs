@@ -1,0 +1,154 @@
+//! The closed sets of names Herald knows: channels, template categories, layers, roles, provider kinds.
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+
+/// A name that is not one of a closed set.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown {kind} '{value}'; expected one of: {expected}")]
+pub struct UnknownVariant {
+    pub kind: &'static str,
+    pub value: String,
+    pub expected: String,
+}
+
+macro_rules! named_enum {
+    ($(#[$meta:meta])* $name:ident, $kind:literal { $($(#[$vmeta:meta])* $variant:ident = $text:literal),+ $(,)? }) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, utoipa::ToSchema)]
+        pub enum $name {
+            $($(#[$vmeta])* #[serde(rename = $text)] $variant),+
+        }
+
+        impl $name {
+            pub const ALL: &'static [$name] = &[$($name::$variant),+];
+
+            pub fn as_str(self) -> &'static str {
+                match self { $($name::$variant => $text),+ }
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+
+        impl FromStr for $name {
+            type Err = UnknownVariant;
+            fn from_str(s: &str) -> Result<Self, Self::Err> {
+                match s {
+                    $($text => Ok($name::$variant),)+
+                    _ => Err(UnknownVariant {
+                        kind: $kind,
+                        value: s.chars().take(64).collect(),
+                        expected: [$($text),+].join(", "),
+                    }),
+                }
+            }
+        }
+    };
+}
+
+named_enum!(
+    /// A way of reaching a guest.
+    Channel, "channel" {
+        Email = "email",
+        Sms = "sms",
+        Whatsapp = "whatsapp",
+    }
+);
+
+named_enum!(
+    /// The ten template categories, in the order of an event's life cycle.
+    TemplateCategory, "category" {
+        SaveTheDate = "save_the_date",
+        Invitation = "invitation",
+        RsvpConfirmation = "rsvp_confirmation",
+        Reminder = "reminder",
+        ScheduleChange = "schedule_change",
+        Logistics = "logistics",
+        DayOf = "day_of",
+        ThankYou = "thank_you",
+        Survey = "survey",
+        Cancellation = "cancellation",
+    }
+);
+
+named_enum!(
+    /// A layer of configuration, from the most general to the most specific.
+    Layer, "layer" {
+        Platform = "platform",
+        Tenant = "tenant",
+        Event = "event",
+    }
+);
+
+named_enum!(
+    /// What an API key may do.
+    Role, "role" {
+        /// Everything, across tenants; the only role that edits global templates and compliance blocks.
+        PlatformAdmin = "platform_admin",
+        /// Everything within one tenant.
+        TenantAdmin = "tenant_admin",
+        /// Reads its tenant's defaults; reads and configures only the events listed on the key.
+        EventManager = "event_manager",
+    }
+);
+
+named_enum!(
+    /// A communication provider, each serving one channel.
+    ProviderKind, "provider kind" {
+        Ses = "ses",
+        Brevo = "brevo",
+        Sendgrid = "sendgrid",
+        Sns = "sns",
+        Twilio = "twilio",
+        WhatsappCloud = "whatsapp_cloud",
+    }
+);
+
+impl ProviderKind {
+    pub fn channel(self) -> Channel {
+        match self {
+            ProviderKind::Ses | ProviderKind::Brevo | ProviderKind::Sendgrid => Channel::Email,
+            ProviderKind::Sns | ProviderKind::Twilio => Channel::Sms,
+            ProviderKind::WhatsappCloud => Channel::Whatsapp,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ten_categories_that_round_trip() {
+        assert_eq!(TemplateCategory::ALL.len(), 10);
+        for c in TemplateCategory::ALL {
+            assert_eq!(c.as_str().parse::<TemplateCategory>(), Ok(*c));
+            assert_eq!(
+                serde_json::to_value(c).unwrap(),
+                serde_json::json!(c.as_str())
+            );
+        }
+    }
+
+    #[test]
+    fn unknown_names_say_what_is_expected() {
+        let err = "fax".parse::<Channel>().unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "unknown channel 'fax'; expected one of: email, sms, whatsapp"
+        );
+    }
+
+    #[test]
+    fn every_provider_kind_serves_a_channel() {
+        assert_eq!(ProviderKind::Twilio.channel(), Channel::Sms);
+        assert_eq!(ProviderKind::Sendgrid.channel(), Channel::Email);
+        assert_eq!(ProviderKind::WhatsappCloud.channel(), Channel::Whatsapp);
+    }
+}

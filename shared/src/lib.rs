@@ -1,0 +1,13 @@
+//! Herald's shared library: validated domain values, the layered configuration and its
+//! resolver, template syntax checking, KMS-sealed secrets, provider connection tests, and the
+//! single-table DynamoDB store.
+
+pub mod aws;
+pub mod config;
+pub mod domain;
+pub mod ids;
+pub mod providers;
+pub mod resolve;
+pub mod secrets;
+pub mod store;
+pub mod template_syntax;

@@ -1,0 +1,168 @@
+//! API keys: stored only as the SHA-256 of their secret.
+
+use anyhow::Context as _;
+use aws_sdk_dynamodb::types::AttributeValue;
+use base64::Engine as _;
+use chrono::{DateTime, Utc};
+use rand::RngCore as _;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest as _, Sha256};
+use utoipa::ToSchema;
+
+use super::{Keys, Store, StoreError, StoreResult, keys};
+use crate::domain::Role;
+use crate::ids::{ApiKeyId, EventId, TenantId};
+
+/// The prefix of every API key secret, so a leaked key is easy to recognise and scan for.
+pub const SECRET_PREFIX: &str = "hrk_";
+
+/// An API key as the API shows it: never its secret.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct ApiKey {
+    pub id: ApiKeyId,
+    pub name: String,
+    pub role: Role,
+    /// Absent for platform administrators.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tenant_id: Option<TenantId>,
+    /// For event managers: the only events the key may see.
+    #[serde(default)]
+    pub event_ids: Vec<EventId>,
+    /// The first characters of the secret, to tell keys apart.
+    pub secret_hint: String,
+    pub created_at: DateTime<Utc>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revoked_at: Option<DateTime<Utc>>,
+}
+
+/// The stored form: the key and the hash of its secret.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ApiKeyRecord {
+    #[serde(flatten)]
+    pub key: ApiKey,
+    pub secret_hash: String,
+}
+
+/// A new random secret and its hash.
+pub fn new_secret() -> (String, String) {
+    let mut bytes = [0u8; 32];
+    rand::rng().fill_bytes(&mut bytes);
+    let secret = format!(
+        "{SECRET_PREFIX}{}",
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+    );
+    let hash = hash_secret(&secret);
+    (secret, hash)
+}
+
+pub fn hash_secret(secret: &str) -> String {
+    hex::encode(Sha256::digest(secret.as_bytes()))
+}
+
+fn api_key_keys(record: &ApiKeyRecord) -> Keys {
+    Keys::new(keys::api_key_pk(&record.secret_hash), keys::API_KEY_SK).with_gsi1(
+        keys::api_keys_index_pk(record.key.tenant_id),
+        keys::api_key_index_sk(record.key.id),
+    )
+}
+
+impl Store {
+    pub async fn create_api_key(
+        &self,
+        tenant: Option<TenantId>,
+        record: &ApiKeyRecord,
+    ) -> StoreResult<()> {
+        if record.key.tenant_id != tenant {
+            return Err(anyhow::anyhow!("an API key must be created under its own tenant").into());
+        }
+        self.put_new(&api_key_keys(record), record).await
+    }
+
+    /// The key whose secret hashes to `secret_hash`, revoked or not.
+    pub async fn find_api_key(&self, secret_hash: &str) -> StoreResult<Option<ApiKey>> {
+        let record: Option<ApiKeyRecord> = self
+            .get(&keys::api_key_pk(secret_hash), keys::API_KEY_SK)
+            .await?;
+        Ok(record.map(|r| r.key))
+    }
+
+    /// A tenant's keys (or the platform's own keys with `None`), oldest first.
+    pub async fn list_api_keys(&self, tenant: Option<TenantId>) -> StoreResult<Vec<ApiKey>> {
+        let records: Vec<ApiKeyRecord> = self
+            .query_index(&keys::api_keys_index_pk(tenant), None)
+            .await?;
+        Ok(records.into_iter().map(|r| r.key).collect())
+    }
+
+    pub async fn get_api_key(
+        &self,
+        tenant: Option<TenantId>,
+        id: ApiKeyId,
+    ) -> StoreResult<Option<ApiKey>> {
+        Ok(self.find_api_key_record(tenant, id).await?.map(|r| r.key))
+    }
+
+    async fn find_api_key_record(
+        &self,
+        tenant: Option<TenantId>,
+        id: ApiKeyId,
+    ) -> StoreResult<Option<ApiKeyRecord>> {
+        let records: Vec<ApiKeyRecord> = self
+            .query_index(
+                &keys::api_keys_index_pk(tenant),
+                Some(&keys::api_key_index_sk(id)),
+            )
+            .await?;
+        Ok(records.into_iter().next())
+    }
+
+    /// Revokes a key; revoking twice keeps the first time.
+    pub async fn revoke_api_key(
+        &self,
+        tenant: Option<TenantId>,
+        id: ApiKeyId,
+        at: DateTime<Utc>,
+    ) -> StoreResult<ApiKey> {
+        let record = self
+            .find_api_key_record(tenant, id)
+            .await?
+            .ok_or(StoreError::NotFound)?;
+        if record.key.revoked_at.is_some() {
+            return Ok(record.key);
+        }
+        self.client()
+            .update_item()
+            .table_name(self.table())
+            .key(
+                keys::PK,
+                AttributeValue::S(keys::api_key_pk(&record.secret_hash)),
+            )
+            .key(keys::SK, AttributeValue::S(keys::API_KEY_SK.to_owned()))
+            .update_expression("SET revoked_at = if_not_exists(revoked_at, :at)")
+            .condition_expression("attribute_exists(PK)")
+            .expression_attribute_values(":at", AttributeValue::S(at.to_rfc3339()))
+            .send()
+            .await
+            .context("UpdateItem revoke API key")?;
+        Ok(ApiKey {
+            revoked_at: Some(at),
+            ..record.key
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secrets_are_random_prefixed_and_hashed() {
+        let (a, ha) = new_secret();
+        let (b, hb) = new_secret();
+        assert_ne!(a, b);
+        assert!(a.starts_with(SECRET_PREFIX));
+        assert_eq!(ha, hash_secret(&a));
+        assert_ne!(ha, hb);
+        assert_eq!(ha.len(), 64);
+    }
+}

@@ -1,0 +1,64 @@
+//! Events run by a tenant.
+
+use chrono::{DateTime, NaiveDateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::{Keys, Store, StoreResult, keys};
+use crate::domain::{Locale, TimeZone};
+use crate::ids::{EventId, TenantId};
+
+/// What a client sets on an event.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct EventFields {
+    pub name: String,
+    /// Local date and time in `time_zone`, e.g. `2027-05-01T18:00:00`.
+    #[schema(value_type = String, example = "2027-05-01T18:00:00")]
+    pub starts_at: NaiveDateTime,
+    #[schema(value_type = String, example = "2027-05-01T23:30:00")]
+    pub ends_at: NaiveDateTime,
+    pub time_zone: TimeZone,
+    pub default_locale: Locale,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct Event {
+    pub id: EventId,
+    pub tenant_id: TenantId,
+    #[serde(flatten)]
+    pub fields: EventFields,
+    pub version: u64,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+fn event_keys(tenant: TenantId, event: EventId) -> Keys {
+    Keys::new(keys::tenant_pk(tenant), keys::event_sk(event))
+}
+
+impl Store {
+    pub async fn create_event(&self, tenant: TenantId, event: &Event) -> StoreResult<()> {
+        self.put_new(&event_keys(tenant, event.id), event).await
+    }
+
+    pub async fn get_event(&self, tenant: TenantId, event: EventId) -> StoreResult<Option<Event>> {
+        self.get(&keys::tenant_pk(tenant), &keys::event_sk(event))
+            .await
+    }
+
+    pub async fn replace_event(
+        &self,
+        tenant: TenantId,
+        event: &Event,
+        expected: u64,
+    ) -> StoreResult<()> {
+        self.put_versioned(&event_keys(tenant, event.id), event, expected)
+            .await
+    }
+
+    /// A tenant's events, oldest first.
+    pub async fn list_events(&self, tenant: TenantId) -> StoreResult<Vec<Event>> {
+        self.query_prefix(&keys::tenant_pk(tenant), keys::EVENT_PREFIX)
+            .await
+    }
+}

@@ -1,0 +1,144 @@
+//! The single-table key design: every partition and sort key Herald writes is built here.
+//!
+//! One DynamoDB table, keys `PK`/`SK`, one global secondary index `GSI1` (`GSI1PK`/`GSI1SK`,
+//! all attributes projected), and `ttl` for expiry.
+//!
+//! | entity | PK | SK | GSI1PK / GSI1SK | access patterns |
+//! |---|---|---|---|---|
+//! | API key | `APIKEY#{sha256(secret)}` | `APIKEY` | `{owner}#APIKEYS` / `{key_id}` | authenticate: GetItem by the hash of the presented secret; list a tenant's (or the platform's) keys: Query GSI1; revoke: Query GSI1 by key id, then UpdateItem |
+//! | tenant | `TENANT#{tid}` | `META` | `TENANTS` / `{tid}` | get: GetItem; list all (platform admins): Query GSI1 |
+//! | event | `TENANT#{tid}` | `EVENT#{eid}` | – | get: GetItem; list a tenant's: Query `begins_with(SK, "EVENT#")` |
+//! | global template | `PLATFORM` | `TEMPLATE#{category}#{channel}` | `PLATFORM` / `TEMPLATE#{tpl_id}` | by slot: GetItem; by id: Query GSI1; list: Query `begins_with(SK, "TEMPLATE#")` |
+//! | compliance block | `PLATFORM` | `COMPLIANCE#{name}` | – | get: GetItem; list: Query `begins_with(SK, "COMPLIANCE#")` |
+//! | tenant template | `TENANT#{tid}` | `TEMPLATE#{category}#{channel}` | `TENANT#{tid}` / `TEMPLATE#{tpl_id}` | as global templates |
+//! | event template | `TENANT#{tid}#EVENT#{eid}` | `TEMPLATE#{category}#{channel}` | `TENANT#{tid}#EVENT#{eid}` / `TEMPLATE#{tpl_id}` | as global templates |
+//! | brand | `TENANT#{tid}` or `TENANT#{tid}#EVENT#{eid}` | `BRAND` | – | GetItem |
+//! | provider | `TENANT#{tid}#PROVIDERS` | `TENANT#{pid}` or `EVENT#{eid}#{pid}` | – | get: GetItem; list a layer's: Query `begins_with`; an event's effective providers: one Query of the partition (a tenant has tens of providers, not thousands) |
+//!
+//! Every tenant-owned key starts with `TENANT#{tid}`, so no key built here can reach another
+//! tenant's item; the only keys without a tenant are the platform's own and the API-key hash
+//! (which authentication must look up before it knows the tenant, and which nobody can guess).
+//!
+//! Resolving an event's whole configuration is two requests: one BatchGetItem of the keys
+//! that are known in advance (the event, the tenant, 30 template slots at each of the three
+//! layers, both brands and the three compliance blocks: 97 keys, under the limit of 100) and
+//! one Query of the tenant's providers partition.
+
+use crate::config::{ComplianceBlockName, Owner};
+use crate::domain::{Channel, TemplateCategory};
+use crate::ids::{ApiKeyId, EventId, ProviderId, TemplateId, TenantId};
+
+pub const PK: &str = "PK";
+pub const SK: &str = "SK";
+pub const GSI1: &str = "GSI1";
+pub const GSI1PK: &str = "GSI1PK";
+pub const GSI1SK: &str = "GSI1SK";
+pub const TTL: &str = "ttl";
+
+pub const PLATFORM: &str = "PLATFORM";
+pub const META: &str = "META";
+pub const BRAND: &str = "BRAND";
+pub const TEMPLATE_PREFIX: &str = "TEMPLATE#";
+pub const COMPLIANCE_PREFIX: &str = "COMPLIANCE#";
+pub const EVENT_PREFIX: &str = "EVENT#";
+
+pub fn tenant_pk(tenant: TenantId) -> String {
+    format!("TENANT#{tenant}")
+}
+
+pub fn event_pk(tenant: TenantId, event: EventId) -> String {
+    format!("TENANT#{tenant}#EVENT#{event}")
+}
+
+/// The partition that holds an owner's templates and brand.
+pub fn owner_pk(owner: Owner) -> String {
+    match owner {
+        Owner::Platform => PLATFORM.to_owned(),
+        Owner::Tenant(t) => tenant_pk(t),
+        Owner::Event(t, e) => event_pk(t, e),
+    }
+}
+
+pub fn tenants_index_pk() -> &'static str {
+    "TENANTS"
+}
+
+pub fn event_sk(event: EventId) -> String {
+    format!("{EVENT_PREFIX}{event}")
+}
+
+pub fn template_sk(category: TemplateCategory, channel: Channel) -> String {
+    format!("{TEMPLATE_PREFIX}{category}#{channel}")
+}
+
+pub fn template_index_sk(id: TemplateId) -> String {
+    format!("{TEMPLATE_PREFIX}{id}")
+}
+
+pub fn compliance_sk(name: ComplianceBlockName) -> String {
+    format!("{COMPLIANCE_PREFIX}{}", name.as_str())
+}
+
+pub fn providers_pk(tenant: TenantId) -> String {
+    format!("TENANT#{tenant}#PROVIDERS")
+}
+
+/// The sort-key prefix of one layer's providers inside the tenant's providers partition.
+pub fn provider_scope_prefix(event: Option<EventId>) -> String {
+    match event {
+        None => "TENANT#".to_owned(),
+        Some(e) => format!("EVENT#{e}#"),
+    }
+}
+
+pub fn provider_sk(event: Option<EventId>, id: ProviderId) -> String {
+    format!("{}{id}", provider_scope_prefix(event))
+}
+
+pub fn api_key_pk(secret_hash_hex: &str) -> String {
+    format!("APIKEY#{secret_hash_hex}")
+}
+
+pub const API_KEY_SK: &str = "APIKEY";
+
+/// The GSI1 partition that lists the keys of a tenant, or the platform's own keys.
+pub fn api_keys_index_pk(tenant: Option<TenantId>) -> String {
+    match tenant {
+        Some(t) => format!("TENANT#{t}#APIKEYS"),
+        None => "PLATFORM#APIKEYS".to_owned(),
+    }
+}
+
+pub fn api_key_index_sk(id: ApiKeyId) -> String {
+    id.to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_tenant_key_starts_with_the_tenant() {
+        let t = TenantId::new();
+        let e = EventId::new();
+        let prefix = format!("TENANT#{t}");
+        for pk in [
+            tenant_pk(t),
+            event_pk(t, e),
+            providers_pk(t),
+            owner_pk(Owner::Event(t, e)),
+            api_keys_index_pk(Some(t)),
+        ] {
+            assert!(pk.starts_with(&prefix), "{pk}");
+        }
+    }
+
+    #[test]
+    fn provider_layers_do_not_share_a_prefix() {
+        let e = EventId::new();
+        let id = ProviderId::new();
+        assert!(provider_sk(None, id).starts_with(&provider_scope_prefix(None)));
+        assert!(!provider_sk(Some(e), id).starts_with(&provider_scope_prefix(None)));
+        assert!(provider_sk(Some(e), id).starts_with(&provider_scope_prefix(Some(e))));
+    }
+}

@@ -1,0 +1,294 @@
+//! The single-table repository. Every tenant-owned read and write takes the tenant first; the
+//! key design and access patterns are documented in [`keys`].
+
+pub mod keys;
+
+mod api_keys;
+mod config;
+mod events;
+mod platform;
+mod providers;
+mod templates;
+mod tenants;
+
+use std::collections::HashMap;
+
+use anyhow::Context as _;
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnValuesOnConditionCheckFailure};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+pub use api_keys::{ApiKey, ApiKeyRecord, SECRET_PREFIX, hash_secret, new_secret};
+pub use config::LoadedEvent;
+pub use events::{Event, EventFields};
+pub use tenants::Tenant;
+
+pub type Item = HashMap<String, AttributeValue>;
+
+/// What a repository call can fail with.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("not found")]
+    NotFound,
+    #[error("already exists")]
+    AlreadyExists,
+    #[error("version {expected} is stale; the current version is {current}")]
+    StaleVersion { expected: u64, current: u64 },
+    #[error(transparent)]
+    Unexpected(#[from] anyhow::Error),
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// The keys of one item: its primary key and, when it is listed through GSI1, its index key.
+#[derive(Debug, Clone)]
+pub struct Keys {
+    pub pk: String,
+    pub sk: String,
+    pub gsi1: Option<(String, String)>,
+}
+
+impl Keys {
+    pub fn new(pk: impl Into<String>, sk: impl Into<String>) -> Self {
+        Self {
+            pk: pk.into(),
+            sk: sk.into(),
+            gsi1: None,
+        }
+    }
+
+    pub fn with_gsi1(mut self, pk: impl Into<String>, sk: impl Into<String>) -> Self {
+        self.gsi1 = Some((pk.into(), sk.into()));
+        self
+    }
+
+    fn primary(&self) -> Item {
+        HashMap::from([
+            (keys::PK.to_owned(), AttributeValue::S(self.pk.clone())),
+            (keys::SK.to_owned(), AttributeValue::S(self.sk.clone())),
+        ])
+    }
+}
+
+/// Herald's table.
+#[derive(Clone, Debug)]
+pub struct Store {
+    db: Client,
+    table: String,
+}
+
+impl Store {
+    pub fn new(db: Client, table: impl Into<String>) -> Self {
+        Self {
+            db,
+            table: table.into(),
+        }
+    }
+
+    pub fn table(&self) -> &str {
+        &self.table
+    }
+
+    pub fn client(&self) -> &Client {
+        &self.db
+    }
+
+    fn to_item<T: Serialize>(keys: &Keys, value: &T) -> StoreResult<Item> {
+        let mut item: Item = serde_dynamo::to_item(value).context("serialising an item")?;
+        item.extend(keys.primary());
+        if let Some((pk, sk)) = &keys.gsi1 {
+            item.insert(keys::GSI1PK.to_owned(), AttributeValue::S(pk.clone()));
+            item.insert(keys::GSI1SK.to_owned(), AttributeValue::S(sk.clone()));
+        }
+        Ok(item)
+    }
+
+    fn from_item<T: DeserializeOwned>(item: Item) -> StoreResult<T> {
+        let pk = item
+            .get(keys::PK)
+            .and_then(|v| v.as_s().ok())
+            .cloned()
+            .unwrap_or_default();
+        let sk = item
+            .get(keys::SK)
+            .and_then(|v| v.as_s().ok())
+            .cloned()
+            .unwrap_or_default();
+        serde_dynamo::from_item(item)
+            .with_context(|| format!("reading item {pk} / {sk}"))
+            .map_err(Into::into)
+    }
+
+    /// Writes a new item; `AlreadyExists` if one is there.
+    pub async fn put_new<T: Serialize>(&self, keys: &Keys, value: &T) -> StoreResult<()> {
+        let result = self
+            .db
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(Self::to_item(keys, value)?))
+            .condition_expression("attribute_not_exists(PK)")
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
+            {
+                Err(StoreError::AlreadyExists)
+            }
+            Err(e) => Err(anyhow::Error::new(e)
+                .context(format!("PutItem {}", keys.sk))
+                .into()),
+        }
+    }
+
+    /// Replaces an item if its stored `version` is `expected`; `value` must carry `expected + 1`.
+    /// `expected == 0` means the item must not exist yet (a first write of a singleton).
+    pub async fn put_versioned<T: Serialize>(
+        &self,
+        keys: &Keys,
+        value: &T,
+        expected: u64,
+    ) -> StoreResult<()> {
+        let mut request = self
+            .db
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(Self::to_item(keys, value)?))
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld);
+        request = if expected == 0 {
+            request.condition_expression("attribute_not_exists(PK)")
+        } else {
+            request
+                .condition_expression("attribute_exists(PK) AND version = :expected")
+                .expression_attribute_values(":expected", AttributeValue::N(expected.to_string()))
+        };
+        match request.send().await {
+            Ok(_) => Ok(()),
+            Err(e) => match e.as_service_error() {
+                Some(s) if s.is_conditional_check_failed_exception() => {
+                    let current = match s {
+                        aws_sdk_dynamodb::operation::put_item::PutItemError::ConditionalCheckFailedException(c) => {
+                            c.item().and_then(version_of)
+                        }
+                        _ => None,
+                    };
+                    match current {
+                        None if expected != 0 => Err(StoreError::NotFound),
+                        current => Err(StoreError::StaleVersion {
+                            expected,
+                            current: current.unwrap_or(0),
+                        }),
+                    }
+                }
+                _ => Err(anyhow::Error::new(e)
+                    .context(format!("PutItem {}", keys.sk))
+                    .into()),
+            },
+        }
+    }
+
+    pub async fn get<T: DeserializeOwned>(&self, pk: &str, sk: &str) -> StoreResult<Option<T>> {
+        let out = self
+            .db
+            .get_item()
+            .table_name(&self.table)
+            .key(keys::PK, AttributeValue::S(pk.to_owned()))
+            .key(keys::SK, AttributeValue::S(sk.to_owned()))
+            .consistent_read(true)
+            .send()
+            .await
+            .with_context(|| format!("GetItem {sk}"))?;
+        out.item.map(Self::from_item).transpose()
+    }
+
+    /// Every item of a partition whose sort key starts with `prefix` (all of it when empty), all pages.
+    pub async fn query_prefix<T: DeserializeOwned>(
+        &self,
+        pk: &str,
+        prefix: &str,
+    ) -> StoreResult<Vec<T>> {
+        let mut request = self
+            .db
+            .query()
+            .table_name(&self.table)
+            .expression_attribute_values(":pk", AttributeValue::S(pk.to_owned()));
+        request = if prefix.is_empty() {
+            request.key_condition_expression("PK = :pk")
+        } else {
+            request
+                .key_condition_expression("PK = :pk AND begins_with(SK, :prefix)")
+                .expression_attribute_values(":prefix", AttributeValue::S(prefix.to_owned()))
+        };
+        let items = request
+            .consistent_read(true)
+            .into_paginator()
+            .items()
+            .send()
+            .collect::<Result<Vec<_>, _>>()
+            .await
+            .with_context(|| format!("Query {prefix}"))?;
+        items.into_iter().map(Self::from_item).collect()
+    }
+
+    /// Items of a GSI1 partition, optionally only the one with an exact GSI1 sort key.
+    pub async fn query_index<T: DeserializeOwned>(
+        &self,
+        pk: &str,
+        sk: Option<&str>,
+    ) -> StoreResult<Vec<T>> {
+        let mut request = self
+            .db
+            .query()
+            .table_name(&self.table)
+            .index_name(keys::GSI1)
+            .expression_attribute_values(":pk", AttributeValue::S(pk.to_owned()));
+        request = match sk {
+            Some(sk) => request
+                .key_condition_expression("GSI1PK = :pk AND GSI1SK = :sk")
+                .expression_attribute_values(":sk", AttributeValue::S(sk.to_owned())),
+            None => request.key_condition_expression("GSI1PK = :pk"),
+        };
+        let items = request
+            .into_paginator()
+            .items()
+            .send()
+            .collect::<Result<Vec<_>, _>>()
+            .await
+            .context("Query GSI1")?;
+        items.into_iter().map(Self::from_item).collect()
+    }
+
+    /// Deletes an item if it exists and its attribute `id` is `id`; `NotFound` otherwise.
+    pub async fn delete_with_id(&self, keys: &Keys, id: &str) -> StoreResult<()> {
+        let result = self
+            .db
+            .delete_item()
+            .table_name(&self.table)
+            .set_key(Some(keys.primary()))
+            .condition_expression("attribute_exists(PK) AND id = :id")
+            .expression_attribute_values(":id", AttributeValue::S(id.to_owned()))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
+            {
+                Err(StoreError::NotFound)
+            }
+            Err(e) => Err(anyhow::Error::new(e)
+                .context(format!("DeleteItem {}", keys.sk))
+                .into()),
+        }
+    }
+}
+
+fn version_of(item: &Item) -> Option<u64> {
+    item.get("version")
+        .and_then(|v| v.as_n().ok())
+        .and_then(|n| n.parse().ok())
+}

@@ -1,0 +1,42 @@
+//! Tenants: organisations that run events.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::{Keys, Store, StoreResult, keys};
+use crate::ids::TenantId;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct Tenant {
+    pub id: TenantId,
+    pub name: String,
+    pub version: u64,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+fn tenant_keys(id: TenantId) -> Keys {
+    Keys::new(keys::tenant_pk(id), keys::META).with_gsi1(keys::tenants_index_pk(), id.to_string())
+}
+
+impl Store {
+    pub async fn create_tenant(&self, tenant: &Tenant) -> StoreResult<()> {
+        self.put_new(&tenant_keys(tenant.id), tenant).await
+    }
+
+    pub async fn get_tenant(&self, tenant: TenantId) -> StoreResult<Option<Tenant>> {
+        self.get(&keys::tenant_pk(tenant), keys::META).await
+    }
+
+    /// Replaces the tenant if its stored version is `expected`.
+    pub async fn replace_tenant(&self, tenant: &Tenant, expected: u64) -> StoreResult<()> {
+        self.put_versioned(&tenant_keys(tenant.id), tenant, expected)
+            .await
+    }
+
+    /// All tenants, oldest first (platform administration only).
+    pub async fn list_tenants(&self) -> StoreResult<Vec<Tenant>> {
+        self.query_index(keys::tenants_index_pk(), None).await
+    }
+}

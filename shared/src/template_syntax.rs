@@ -1,0 +1,265 @@
+//! Template syntax checking with minijinja: a syntax error is reported with its line and column.
+
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use crate::config::TemplateContent;
+use crate::domain::Channel;
+use crate::providers::FieldIssue;
+
+/// A syntax error in one part of a template.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct SyntaxIssue {
+    /// `subject`, `html` or `text`.
+    pub field: String,
+    pub message: String,
+    pub line: usize,
+    /// 1-based column of the start of the offending token, when known.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub column: Option<usize>,
+}
+
+/// The largest template part Herald accepts, in bytes.
+pub const MAX_PART_BYTES: usize = 256 * 1024;
+
+/// Checks which parts a channel needs, their sizes, and that each part compiles.
+pub fn check_template(
+    channel: Channel,
+    content: &TemplateContent,
+) -> Result<(), (Vec<FieldIssue>, Vec<SyntaxIssue>)> {
+    let mut fields = Vec::new();
+    match channel {
+        Channel::Email => {
+            if content
+                .subject
+                .as_deref()
+                .is_none_or(|s| s.trim().is_empty())
+            {
+                fields.push(FieldIssue::new(
+                    "subject",
+                    "an email template needs a subject",
+                ));
+            }
+            if content.html.is_none() && content.text.is_none() {
+                fields.push(FieldIssue::new(
+                    "html",
+                    "an email template needs an html or a text body",
+                ));
+            }
+        }
+        Channel::Sms | Channel::Whatsapp => {
+            if content.text.as_deref().is_none_or(|s| s.trim().is_empty()) {
+                fields.push(FieldIssue::new(
+                    "text",
+                    format!("a {channel} template needs a text body"),
+                ));
+            }
+            for (name, part) in [("subject", &content.subject), ("html", &content.html)] {
+                if part.is_some() {
+                    fields.push(FieldIssue::new(
+                        name,
+                        format!("a {channel} template has no {name}"),
+                    ));
+                }
+            }
+        }
+    }
+    let mut syntax = Vec::new();
+    for (name, part) in [
+        ("subject", &content.subject),
+        ("html", &content.html),
+        ("text", &content.text),
+    ] {
+        let Some(source) = part else { continue };
+        if source.len() > MAX_PART_BYTES {
+            fields.push(FieldIssue::new(
+                name,
+                format!("is larger than {} KiB", MAX_PART_BYTES / 1024),
+            ));
+            continue;
+        }
+        if let Err(e) = compile(name, source) {
+            syntax.push(e);
+        }
+    }
+    if fields.is_empty() && syntax.is_empty() {
+        Ok(())
+    } else {
+        Err((fields, syntax))
+    }
+}
+
+fn compile(name: &str, source: &str) -> Result<(), SyntaxIssue> {
+    let env = minijinja::Environment::new();
+    env.template_from_named_str(name, source)
+        .map(|_| ())
+        .map_err(|e| {
+            let line = e.line().unwrap_or(1);
+            let column = e.range().map(|range| {
+                let before = &source[..range.start.min(source.len())];
+                let line_start = before.rfind('\n').map(|i| i + 1).unwrap_or(0);
+                before[line_start..].chars().count() + 1
+            });
+            SyntaxIssue {
+                field: name.to_owned(),
+                message: e.detail().unwrap_or("syntax error").to_owned(),
+                line,
+                column,
+            }
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn email(subject: &str, html: &str) -> TemplateContent {
+        TemplateContent {
+            subject: Some(subject.into()),
+            html: Some(html.into()),
+            text: None,
+        }
+    }
+
+    #[test]
+    fn good_templates_pass() {
+        assert!(
+            check_template(
+                Channel::Email,
+                &email("Hi {{ guest.first_name }}", "<p>{{ event.name }}</p>")
+            )
+            .is_ok()
+        );
+    }
+
+    #[test]
+    fn syntax_errors_carry_line_and_column() {
+        let (_, syntax) =
+            check_template(Channel::Email, &email("ok", "<p>\n  {{ guest.name }\n</p>"))
+                .unwrap_err();
+        assert_eq!(syntax.len(), 1);
+        assert_eq!(syntax[0].field, "html");
+        assert_eq!(syntax[0].line, 2);
+        assert!(syntax[0].column.is_some());
+    }
+
+    #[test]
+    fn channels_need_their_parts() {
+        let (fields, _) = check_template(Channel::Sms, &email("x", "y")).unwrap_err();
+        let names: Vec<_> = fields.iter().map(|f| f.field.as_str()).collect();
+        assert_eq!(names, ["text", "subject", "html"]);
+    }
+}
+
+/// The variables every template may use, filled with sample values.
+pub fn sample_context() -> serde_json::Value {
+    serde_json::json!({
+        "guest": {"first_name": "Ada", "last_name": "Lovelace", "name": "Ada Lovelace", "email": "ada@example.com",
+                   "phone": "+447700900123", "locale": "en-GB", "time_zone": "Europe/London", "fields": {}},
+        "event": {"name": "Sample Gala", "starts_at": "2027-05-01T18:00:00", "ends_at": "2027-05-01T23:30:00",
+                  "time_zone": "Europe/London", "locale": "en-GB"},
+        "tenant": {"name": "Sample Organisation"},
+        "brand": {"logo_url": "https://example.com/logo.png", "primary_color": "#1F6FEB", "secondary_color": "#F0F6FC",
+                  "sender_name": "Sample Organisation", "footer": "Sample Organisation, 1 Example Street"},
+        "links": {"unsubscribe": "https://example.com/u/sample", "preferences": "https://example.com/p/sample",
+                  "rsvp": "https://example.com/rsvp/sample"}
+    })
+}
+
+/// The parts of a template rendered with sample data.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, ToSchema)]
+pub struct RenderedParts {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub subject: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub html: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub text: Option<String>,
+}
+
+/// The steps of template evaluation one render may spend before it is stopped.
+pub const RENDER_FUEL: u64 = 50_000;
+
+/// Renders every part with `context`, strictly: an undefined variable is an error, and a
+/// template that loops too long runs out of fuel. HTML parts are auto-escaped.
+pub fn render_strict(
+    content: &TemplateContent,
+    context: &serde_json::Value,
+) -> Result<RenderedParts, Vec<SyntaxIssue>> {
+    let mut env = minijinja::Environment::new();
+    env.set_undefined_behavior(minijinja::UndefinedBehavior::Strict);
+    env.set_fuel(Some(RENDER_FUEL));
+    env.set_recursion_limit(32);
+    env.set_auto_escape_callback(|name| {
+        if name == "html" {
+            minijinja::AutoEscape::Html
+        } else {
+            minijinja::AutoEscape::None
+        }
+    });
+    let mut out = RenderedParts::default();
+    let mut issues = Vec::new();
+    for (name, part, slot) in [
+        ("subject", &content.subject, &mut out.subject),
+        ("html", &content.html, &mut out.html),
+        ("text", &content.text, &mut out.text),
+    ] {
+        let Some(source) = part else { continue };
+        let rendered = env
+            .template_from_named_str(name, source)
+            .and_then(|t| t.render(minijinja::value::Serde(context)));
+        match rendered {
+            Ok(s) => *slot = Some(s),
+            Err(e) => issues.push(SyntaxIssue {
+                field: name.to_owned(),
+                message: e
+                    .detail()
+                    .map(str::to_owned)
+                    .unwrap_or_else(|| e.kind().to_string()),
+                line: e.line().unwrap_or(1),
+                column: None,
+            }),
+        }
+    }
+    if issues.is_empty() {
+        Ok(out)
+    } else {
+        Err(issues)
+    }
+}
+
+#[cfg(test)]
+mod render_tests {
+    use super::*;
+
+    #[test]
+    fn renders_samples_and_escapes_html() {
+        let content = TemplateContent {
+            subject: Some("Hello {{ guest.first_name }}".into()),
+            html: Some("<p>{{ '<b>' }}{{ event.name }}</p>".into()),
+            text: None,
+        };
+        let out = render_strict(&content, &sample_context()).unwrap();
+        assert_eq!(out.subject.as_deref(), Some("Hello Ada"));
+        assert_eq!(out.html.as_deref(), Some("<p>&lt;b&gt;Sample Gala</p>"));
+    }
+
+    #[test]
+    fn undefined_variables_and_endless_loops_fail() {
+        let undefined = TemplateContent {
+            subject: None,
+            html: None,
+            text: Some("{{ guest.shoe_size }}".into()),
+        };
+        assert_eq!(
+            render_strict(&undefined, &sample_context()).unwrap_err()[0].field,
+            "text"
+        );
+        let endless = TemplateContent {
+            subject: None,
+            html: None,
+            text: Some("{% for i in range(100000) %}{{ i }}{% endfor %}".into()),
+        };
+        assert!(render_strict(&endless, &sample_context()).is_err());
+    }
+}
