@@ -50,3 +50,7 @@ clippy:
 
 clean:
 	rm -rf $(VENV) target
+
+.PHONY: bench
+bench: venv
+	infra/bench/run.sh

@@ -19,8 +19,9 @@ pub struct SyntaxIssue {
     pub column: Option<usize>,
 }
 
-/// The largest template part Herald accepts, in bytes.
-pub const MAX_PART_BYTES: usize = 256 * 1024;
+/// The largest template part Herald accepts, in bytes: three parts stay well under
+/// DynamoDB's 400 KB item limit.
+pub const MAX_PART_BYTES: usize = 100 * 1024;
 
 /// Checks which parts a channel needs, their sizes, and that each part compiles.
 pub fn check_template(

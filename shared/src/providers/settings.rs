@@ -172,10 +172,8 @@ pub fn validate_settings(
 ) -> Result<serde_json::Value, Vec<FieldIssue>> {
     let settings = ProviderSettings::parse(kind, value)?;
     let mut issues = Vec::new();
-    if let Some(url) = settings.base_url() {
-        if let Err(message) = check_base_url(url, urls) {
-            issues.push(FieldIssue::new("settings.base_url", message));
-        }
+    if let Some(Err(message)) = settings.base_url().map(|url| check_base_url(url, urls)) {
+        issues.push(FieldIssue::new("settings.base_url", message));
     }
     match &settings {
         ProviderSettings::Sns(s) => {

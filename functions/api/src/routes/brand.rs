@@ -61,13 +61,14 @@ fn check(body: &BrandPut) -> ApiResult<BrandFields> {
     };
     color("primary_color", &body.primary_color, &mut issues);
     color("secondary_color", &body.secondary_color, &mut issues);
-    if let Some(url) = &body.logo_url {
-        if !url.starts_with("https://") || url.len() > 2048 || url.contains(char::is_whitespace) {
-            issues.push(FieldIssue::new(
-                "logo_url",
-                "an https URL of at most 2048 characters",
-            ));
-        }
+    let bad_url = |url: &String| {
+        !url.starts_with("https://") || url.len() > 2048 || url.contains(char::is_whitespace)
+    };
+    if body.logo_url.as_ref().is_some_and(bad_url) {
+        issues.push(FieldIssue::new(
+            "logo_url",
+            "an https URL of at most 2048 characters",
+        ));
     }
     for (field, value, max) in [
         ("sender_name", &body.sender_name, 100),

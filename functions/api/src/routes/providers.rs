@@ -133,10 +133,8 @@ fn check_provider(
         issues.append(&mut e);
         serde_json::Value::Null
     });
-    if let Some(credentials) = credentials {
-        if let Err(mut e) = validate_credentials(kind, credentials) {
-            issues.append(&mut e);
-        }
+    if let Some(Err(mut e)) = credentials.map(|c| validate_credentials(kind, c)) {
+        issues.append(&mut e);
     }
     reject_if_any(issues)?;
     Ok((name, settings))
