@@ -154,7 +154,11 @@ async fn check_ses(
             .send()
             .await
         {
-            Ok(out) if out.verified_for_sending_status => {
+            Ok(out)
+                if out.verified_for_sending_status
+                    || out.verification_status
+                        == Some(aws_sdk_sesv2::types::VerificationStatus::Success) =>
+            {
                 return (
                     true,
                     checked,

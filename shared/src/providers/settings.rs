@@ -225,12 +225,31 @@ pub fn validate_settings(
         }
         ProviderSettings::Ses(_) | ProviderSettings::Brevo(_) | ProviderSettings::Sendgrid(_) => {}
     }
+    let value = settings.to_value();
+    for (field, v) in value.as_object().into_iter().flatten() {
+        let limit = if field == "base_url" {
+            MAX_URL_CHARS
+        } else {
+            MAX_SETTING_CHARS
+        };
+        if v.as_str().is_some_and(|s| s.chars().count() > limit) {
+            issues.push(FieldIssue::new(
+                format!("settings.{field}"),
+                format!("at most {limit} characters"),
+            ));
+        }
+    }
     if issues.is_empty() {
-        Ok(settings.to_value())
+        Ok(value)
     } else {
         Err(issues)
     }
 }
+
+/// The longest free-text setting (names, ids, configuration sets).
+pub const MAX_SETTING_CHARS: usize = 256;
+/// The longest base URL.
+pub const MAX_URL_CHARS: usize = 2048;
 
 /// Checks that exactly the credential fields `kind` needs are given, none empty.
 pub fn validate_credentials(

@@ -10,7 +10,7 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::{Errors, reject_if_any};
+use super::{Errors, next_version, reject_if_any};
 use crate::auth::Principal;
 use crate::extract::{JsonBody, StrictQuery};
 use crate::problem::{ApiError, ApiResult};
@@ -121,7 +121,7 @@ pub async fn put_brand(
     principal.check_write(owner)?;
     let brand = Brand {
         fields: check(&body)?,
-        version: body.version + 1,
+        version: next_version(body.version),
         updated_at: Utc::now(),
     };
     state.store.put_brand(owner, &brand, body.version).await?;

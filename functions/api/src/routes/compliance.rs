@@ -9,7 +9,7 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::{Errors, ListOf, reject_if_any};
+use super::{Errors, ListOf, next_version, reject_if_any};
 use crate::auth::Principal;
 use crate::extract::JsonBody;
 use crate::problem::{ApiError, ApiResult};
@@ -95,7 +95,7 @@ pub async fn put_compliance_block(
         name,
         text: body.text,
         html: body.html,
-        version: body.version + 1,
+        version: next_version(body.version),
         updated_at: Utc::now(),
     };
     state

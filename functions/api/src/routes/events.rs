@@ -13,7 +13,7 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::{Errors, ListOf, check_name, reject_if_any};
+use super::{Errors, ListOf, check_name, next_version, reject_if_any};
 use crate::auth::Principal;
 use crate::extract::{JsonBody, StrictQuery, path_id};
 use crate::problem::{ApiError, ApiResult};
@@ -164,7 +164,7 @@ pub async fn update_event(
         .ok_or(ApiError::NotFound)?;
     let updated = Event {
         fields,
-        version: version + 1,
+        version: next_version(version),
         updated_at: Utc::now(),
         ..current
     };

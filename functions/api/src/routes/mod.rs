@@ -76,6 +76,12 @@ pub fn check_name(field: &str, value: &str, issues: &mut Vec<FieldIssue>) -> Str
     trimmed.to_owned()
 }
 
+/// The version a write creates from the version the client read. Saturating: a client that
+/// names an impossible version gets a 409 from the store's version check, not an overflow.
+pub fn next_version(read: u64) -> u64 {
+    read.saturating_add(1)
+}
+
 pub fn reject_if_any(issues: Vec<FieldIssue>) -> Result<(), ApiError> {
     if issues.is_empty() {
         Ok(())

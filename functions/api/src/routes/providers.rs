@@ -18,7 +18,7 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::{Errors, ListOf, check_name, reject_if_any};
+use super::{Errors, ListOf, check_name, next_version, reject_if_any};
 use crate::auth::Principal;
 use crate::extract::{JsonBody, StrictQuery, path_id};
 use crate::problem::{ApiError, ApiResult};
@@ -269,7 +269,7 @@ pub async fn update_provider(
         active: body.active,
         settings,
         credentials,
-        version: body.version + 1,
+        version: next_version(body.version),
         updated_at: Utc::now(),
         ..current
     };

@@ -15,7 +15,7 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::{Errors, ListOf};
+use super::{Errors, ListOf, next_version};
 use crate::auth::Principal;
 use crate::extract::{JsonBody, StrictQuery, path_id};
 use crate::problem::{ApiError, ApiResult};
@@ -183,7 +183,7 @@ pub async fn update_template(
     )?;
     let updated = Template {
         content,
-        version: body.version + 1,
+        version: next_version(body.version),
         updated_at: Utc::now(),
         ..current
     };

@@ -11,7 +11,7 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::{Errors, ListOf, check_name, reject_if_any};
+use super::{Errors, ListOf, check_name, next_version, reject_if_any};
 use crate::auth::Principal;
 use crate::extract::{JsonBody, path_id};
 use crate::problem::{ApiError, ApiResult};
@@ -114,7 +114,7 @@ pub async fn update_tenant(
         .ok_or(ApiError::NotFound)?;
     let updated = Tenant {
         name,
-        version: body.version + 1,
+        version: next_version(body.version),
         updated_at: Utc::now(),
         ..current
     };

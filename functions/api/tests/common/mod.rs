@@ -1,0 +1,327 @@
+//! Shared setup of the API integration tests: a fresh stack per test, tenants with their keys,
+//! events, templates and providers made through the API, and checks of problem+json answers.
+//!
+//! Run with `infra/local/with-moto.sh cargo test -p herald-api --tests`.
+
+#![allow(dead_code)]
+
+use std::collections::{BTreeMap, HashMap};
+
+use aws_sdk_dynamodb::types::AttributeValue;
+use axum::http::{Method, header};
+pub use herald_local::testing::{Answer, TestStack};
+use serde_json::{Value, json};
+
+pub const PROBLEM_JSON: &str = "application/problem+json";
+
+/// A fresh table, KMS key and platform-admin key on the emulator.
+pub async fn stack() -> TestStack {
+    TestStack::start()
+        .await
+        .expect("start the test stack (run under infra/local/with-moto.sh)")
+}
+
+/// Sends a request and insists on the status, showing the body when it differs.
+pub async fn expect(
+    stack: &TestStack,
+    method: Method,
+    uri: &str,
+    key: &str,
+    body: Option<Value>,
+    status: u16,
+) -> Value {
+    let answer = stack.call(method.clone(), uri, Some(key), body).await;
+    assert_eq!(
+        answer.status.as_u16(),
+        status,
+        "{method} {uri}: unexpected status; body: {}",
+        answer.body
+    );
+    answer.body
+}
+
+/// Asserts an RFC 9457 problem answer with this status.
+pub fn assert_problem(answer: &Answer, status: u16, context: &str) {
+    assert_eq!(
+        answer.status.as_u16(),
+        status,
+        "{context}: status; body: {}",
+        answer.body
+    );
+    assert_eq!(
+        content_type(answer),
+        PROBLEM_JSON,
+        "{context}: content type"
+    );
+    assert_eq!(
+        answer.body["status"],
+        json!(status),
+        "{context}: body.status"
+    );
+    let kind = answer.body["type"].as_str().unwrap_or_default();
+    assert!(kind.starts_with("/problems/"), "{context}: type {kind}");
+    assert!(
+        answer.body["title"].is_string() && answer.body["detail"].is_string(),
+        "{context}: title and detail: {}",
+        answer.body
+    );
+}
+
+pub fn content_type(answer: &Answer) -> &str {
+    answer
+        .headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+}
+
+/// A string field of a JSON body.
+pub fn text(body: &Value, field: &str) -> String {
+    body[field]
+        .as_str()
+        .unwrap_or_else(|| panic!("{field} is not a string in {body}"))
+        .to_owned()
+}
+
+pub fn id(body: &Value) -> String {
+    text(body, "id")
+}
+
+/// The `items` array of a list answer.
+pub fn items(body: &Value) -> Vec<Value> {
+    body["items"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no items in {body}"))
+        .clone()
+}
+
+/// The ids of a list answer, in order.
+pub fn ids(body: &Value) -> Vec<String> {
+    items(body).iter().map(id).collect()
+}
+
+/// A tenant with its own tenant_admin key.
+#[derive(Debug, Clone)]
+pub struct Tenant {
+    pub id: String,
+    pub admin: String,
+    pub admin_key_id: String,
+}
+
+/// Creates a tenant (platform admin) and a tenant_admin key for it.
+pub async fn tenant(stack: &TestStack, name: &str) -> Tenant {
+    let body = expect(
+        stack,
+        Method::POST,
+        "/api/v1/tenants",
+        &stack.admin_key,
+        Some(json!({ "name": name })),
+        201,
+    )
+    .await;
+    let tenant_id = id(&body);
+    let (admin_key_id, admin) = api_key(
+        stack,
+        &stack.admin_key,
+        &tenant_id,
+        json!({ "name": format!("{name} admin"), "role": "tenant_admin" }),
+    )
+    .await;
+    Tenant {
+        id: tenant_id,
+        admin,
+        admin_key_id,
+    }
+}
+
+/// Creates an API key of `tenant` with `creator`'s key; returns (id, secret).
+pub async fn api_key(
+    stack: &TestStack,
+    creator: &str,
+    tenant: &str,
+    body: Value,
+) -> (String, String) {
+    let created = expect(
+        stack,
+        Method::POST,
+        &format!("/api/v1/api-keys?tenant_id={tenant}"),
+        creator,
+        Some(body),
+        201,
+    )
+    .await;
+    (id(&created), text(&created, "secret"))
+}
+
+/// An event_manager key of `tenant` for `events`; returns (id, secret).
+pub async fn event_manager(
+    stack: &TestStack,
+    creator: &str,
+    tenant: &str,
+    events: &[&str],
+) -> (String, String) {
+    api_key(
+        stack,
+        creator,
+        tenant,
+        json!({ "name": "event manager", "role": "event_manager", "event_ids": events }),
+    )
+    .await
+}
+
+pub fn event_json(name: &str) -> Value {
+    json!({
+        "name": name,
+        "starts_at": "2027-05-01T18:00:00",
+        "ends_at": "2027-05-01T23:30:00",
+        "time_zone": "Europe/Paris",
+        "default_locale": "fr-FR",
+    })
+}
+
+/// Creates an event with a tenant key (or a platform key and `?tenant_id=`); returns its id.
+pub async fn event(stack: &TestStack, key: &str, query: &str, name: &str) -> String {
+    id(&expect(
+        stack,
+        Method::POST,
+        &format!("/api/v1/events{query}"),
+        key,
+        Some(event_json(name)),
+        201,
+    )
+    .await)
+}
+
+/// A valid template body for a slot; `marker` ends up in every part.
+pub fn template_json(category: &str, channel: &str, marker: &str) -> Value {
+    if channel == "email" {
+        json!({
+            "category": category,
+            "channel": channel,
+            "subject": format!("{marker}: {{{{ event.name }}}}"),
+            "html": format!("<p>{marker} {{{{ guest.first_name }}}}</p>"),
+        })
+    } else {
+        json!({
+            "category": category,
+            "channel": channel,
+            "text": format!("{marker} {{{{ guest.first_name }}}}"),
+        })
+    }
+}
+
+/// Creates a template at the layer `query` names; returns the created template.
+pub async fn template(
+    stack: &TestStack,
+    key: &str,
+    query: &str,
+    category: &str,
+    channel: &str,
+    marker: &str,
+) -> Value {
+    expect(
+        stack,
+        Method::POST,
+        &format!("/api/v1/communication/templates{query}"),
+        key,
+        Some(template_json(category, channel, marker)),
+        201,
+    )
+    .await
+}
+
+pub fn ses_json(name: &str, from: &str) -> Value {
+    json!({ "kind": "ses", "name": name, "settings": { "from_address": from } })
+}
+
+pub fn sns_json(name: &str) -> Value {
+    json!({ "kind": "sns", "name": name, "settings": { "sender_id": "Herald" } })
+}
+
+pub const TWILIO_SID: &str = "AC0123456789abcdef0123456789abcdef";
+
+pub fn twilio_json(name: &str, token: &str, base_url: Option<&str>) -> Value {
+    let mut settings = json!({ "account_sid": TWILIO_SID, "from_number": "+447700900123" });
+    if let Some(url) = base_url {
+        settings["base_url"] = json!(url);
+    }
+    json!({ "kind": "twilio", "name": name, "settings": settings,
+            "credentials": { "auth_token": token } })
+}
+
+/// Creates a provider at the layer `query` names; returns the created provider.
+pub async fn provider(stack: &TestStack, key: &str, query: &str, body: Value) -> Value {
+    expect(
+        stack,
+        Method::POST,
+        &format!("/api/v1/communication/providers{query}"),
+        key,
+        Some(body),
+        201,
+    )
+    .await
+}
+
+pub type Item = BTreeMap<String, AttributeValue>;
+
+/// Every item of the stack's table, each with its attributes in name order, sorted by key.
+pub async fn scan(stack: &TestStack) -> Vec<Item> {
+    let client = aws_sdk_dynamodb::Client::new(&stack.sdk);
+    let pages: Vec<HashMap<String, AttributeValue>> = client
+        .scan()
+        .table_name(&stack.table)
+        .consistent_read(true)
+        .into_paginator()
+        .items()
+        .send()
+        .collect::<Result<Vec<_>, _>>()
+        .await
+        .expect("scan the table");
+    let mut items: Vec<Item> = pages.into_iter().map(|i| i.into_iter().collect()).collect();
+    items.sort_by_key(item_key);
+    items
+}
+
+pub fn item_key(item: &Item) -> (String, String) {
+    let s = |name: &str| {
+        item.get(name)
+            .and_then(|v| v.as_s().ok())
+            .cloned()
+            .unwrap_or_default()
+    };
+    (s("PK"), s("SK"))
+}
+
+/// Asserts that no attribute of any item of the table contains `needle` (in any string form).
+pub async fn assert_table_lacks(stack: &TestStack, needle: &str) {
+    let items = scan(stack).await;
+    assert!(!items.is_empty(), "the table is empty");
+    for item in &items {
+        let dump = format!("{item:?}");
+        assert!(
+            !dump.contains(needle),
+            "item {:?} contains the secret",
+            item_key(item)
+        );
+    }
+}
+
+/// (method, uri, body) of a request that must be refused with `status`.
+pub async fn assert_refused(
+    stack: &TestStack,
+    key: &str,
+    status: u16,
+    requests: &[(Method, String, Option<Value>)],
+) {
+    for (method, uri, body) in requests {
+        let answer = stack
+            .call(method.clone(), uri, Some(key), body.clone())
+            .await;
+        assert_problem(&answer, status, &format!("{method} {uri}"));
+    }
+}
+
+/// The field of the first field-level issue of a 422.
+pub fn first_field(answer: &Answer) -> String {
+    text(&answer.body["errors"][0], "field")
+}

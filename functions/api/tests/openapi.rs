@@ -1,0 +1,99 @@
+//! The OpenAPI document: served without a key, version 3.1, and describing exactly the routes the
+//! router serves.
+
+mod common;
+
+use std::collections::BTreeMap;
+
+use axum::http::Method;
+use common::*;
+
+/// Every route the router serves (besides the document itself), with its methods.
+const ROUTES: &[(&str, &[&str])] = &[
+    ("/api/v1/tenants", &["get", "post"]),
+    ("/api/v1/tenants/{id}", &["get", "put"]),
+    ("/api/v1/api-keys", &["get", "post"]),
+    ("/api/v1/api-keys/{id}", &["delete", "get"]),
+    ("/api/v1/events", &["get", "post"]),
+    ("/api/v1/events/{id}", &["get", "put"]),
+    ("/api/v1/events/{id}/configuration", &["get"]),
+    ("/api/v1/communication/templates/effective", &["get"]),
+    ("/api/v1/communication/providers/effective", &["get"]),
+    ("/api/v1/communication/providers", &["get", "post"]),
+    (
+        "/api/v1/communication/providers/{id}",
+        &["delete", "get", "put"],
+    ),
+    ("/api/v1/communication/providers/{id}/test", &["post"]),
+    ("/api/v1/communication/templates", &["get", "post"]),
+    (
+        "/api/v1/communication/templates/{id}",
+        &["delete", "get", "put"],
+    ),
+    ("/api/v1/communication/templates/{id}/test", &["post"]),
+    ("/api/v1/communication/brand", &["get", "put"]),
+    ("/api/v1/communication/compliance", &["get"]),
+    ("/api/v1/communication/compliance/{name}", &["get", "put"]),
+];
+
+#[tokio::test]
+async fn the_document_lists_every_route_the_router_serves() {
+    let stack = stack().await;
+    let answer = stack
+        .call(Method::GET, "/api/v1/openapi.json", None, None)
+        .await;
+    assert_eq!(answer.status.as_u16(), 200, "served without a key");
+    assert!(content_type(&answer).starts_with("application/json"));
+    let doc = answer.body;
+    let version = text(&doc, "openapi");
+    assert!(version.starts_with("3.1."), "{version}");
+    assert_eq!(doc["info"]["title"], "Herald API");
+    assert!(
+        doc["components"]["securitySchemes"]["api_key"]["scheme"]
+            .as_str()
+            .is_some_and(|s| s.eq_ignore_ascii_case("bearer")),
+        "{}",
+        doc["components"]["securitySchemes"]
+    );
+
+    let documented: BTreeMap<String, Vec<String>> = doc["paths"]
+        .as_object()
+        .expect("paths")
+        .iter()
+        .map(|(p, ops)| {
+            let mut methods: Vec<String> = ops
+                .as_object()
+                .expect("operations")
+                .keys()
+                .filter(|k| ["get", "put", "post", "delete", "patch"].contains(&k.as_str()))
+                .cloned()
+                .collect();
+            methods.sort();
+            (p.clone(), methods)
+        })
+        .collect();
+    let wanted: BTreeMap<String, Vec<String>> = ROUTES
+        .iter()
+        .map(|(p, ms)| (p.to_string(), ms.iter().map(|m| m.to_string()).collect()))
+        .collect();
+    assert_eq!(documented, wanted);
+
+    // Each documented operation exists on the router: without a key it is a 401, never 404/405.
+    for (path, methods) in ROUTES {
+        let uri = path.replace("{id}", "x").replace("{name}", "gdpr_notice");
+        for m in *methods {
+            let method = Method::from_bytes(m.to_uppercase().as_bytes()).expect("a method");
+            let answer = stack.call(method.clone(), &uri, None, None).await;
+            assert_problem(&answer, 401, &format!("{method} {uri}"));
+            let op = &doc["paths"][*path][*m];
+            assert!(
+                op["responses"]["401"].is_object(),
+                "{method} {path}: documents its errors"
+            );
+            assert!(
+                op["security"].is_array(),
+                "{method} {path}: documents its security"
+            );
+        }
+    }
+}
