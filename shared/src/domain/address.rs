@@ -2,8 +2,6 @@
 
 use std::fmt;
 
-use serde::{Deserialize, Deserializer, Serialize, Serializer};
-
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum AddressError {
     #[error("not a valid email address")]
@@ -97,43 +95,8 @@ impl fmt::Debug for PhoneE164 {
     }
 }
 
-macro_rules! string_value {
-    ($name:ident, $format:literal, $example:literal) => {
-        impl fmt::Display for $name {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str(&self.0)
-            }
-        }
-
-        impl Serialize for $name {
-            fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-                serializer.serialize_str(&self.0)
-            }
-        }
-
-        impl<'de> Deserialize<'de> for $name {
-            fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-                let s = <std::borrow::Cow<'de, str>>::deserialize(deserializer)?;
-                Self::parse(&s).map_err(serde::de::Error::custom)
-            }
-        }
-
-        impl utoipa::PartialSchema for $name {
-            fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
-                utoipa::openapi::ObjectBuilder::new()
-                    .schema_type(utoipa::openapi::schema::Type::String)
-                    .format(Some(utoipa::openapi::SchemaFormat::Custom($format.into())))
-                    .examples([serde_json::json!($example)])
-                    .into()
-            }
-        }
-
-        impl utoipa::ToSchema for $name {}
-    };
-}
-
-string_value!(EmailAddress, "email", "guest@example.com");
-string_value!(PhoneE164, "e164", "+447700900123");
+string_value!(EmailAddress, Some("email"), "guest@example.com");
+string_value!(PhoneE164, Some("e164"), "+447700900123");
 
 #[cfg(test)]
 mod tests {

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use anyhow::Context as _;
 use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes};
 
-use super::{Item, Keys, Store, StoreResult, Tenant, events::Event, keys};
+use super::{Item, Keys, Store, StoreResult, Tenant, events::Event, keys, string_attr};
 use crate::config::{Brand, ComplianceBlockName, EventLayers, Owner, Provider};
 use crate::domain::{Channel, TemplateCategory};
 use crate::ids::{EventId, TenantId};
@@ -56,16 +56,7 @@ impl Store {
         let mut loaded_event = None;
         let mut layers = EventLayers::default();
         for item in items {
-            let pk = item
-                .get(keys::PK)
-                .and_then(|v| v.as_s().ok())
-                .cloned()
-                .unwrap_or_default();
-            let sk = item
-                .get(keys::SK)
-                .and_then(|v| v.as_s().ok())
-                .cloned()
-                .unwrap_or_default();
+            let (pk, sk) = (string_attr(&item, keys::PK), string_attr(&item, keys::SK));
             let is_template = sk.starts_with(keys::TEMPLATE_PREFIX);
             match (pk.as_str(), sk.as_str()) {
                 (keys::PLATFORM, _) if is_template => {

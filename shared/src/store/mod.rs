@@ -105,16 +105,7 @@ impl Store {
     }
 
     fn from_item<T: DeserializeOwned>(item: Item) -> StoreResult<T> {
-        let pk = item
-            .get(keys::PK)
-            .and_then(|v| v.as_s().ok())
-            .cloned()
-            .unwrap_or_default();
-        let sk = item
-            .get(keys::SK)
-            .and_then(|v| v.as_s().ok())
-            .cloned()
-            .unwrap_or_default();
+        let (pk, sk) = (string_attr(&item, keys::PK), string_attr(&item, keys::SK));
         serde_dynamo::from_item(item)
             .with_context(|| format!("reading item {pk} / {sk}"))
             .map_err(Into::into)
@@ -130,18 +121,9 @@ impl Store {
             .condition_expression("attribute_not_exists(PK)")
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(()),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
-            {
-                Err(StoreError::AlreadyExists)
-            }
-            Err(e) => Err(anyhow::Error::new(e)
-                .context(format!("PutItem {}", keys.sk))
-                .into()),
-        }
+        conditional(result, StoreError::AlreadyExists, || {
+            format!("PutItem {}", keys.sk)
+        })
     }
 
     /// Replaces an item if its stored `version` is `expected`; `value` must carry `expected + 1`.
@@ -272,18 +254,44 @@ impl Store {
             .expression_attribute_values(":id", AttributeValue::S(id.to_owned()))
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(()),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
-            {
-                Err(StoreError::NotFound)
-            }
-            Err(e) => Err(anyhow::Error::new(e)
-                .context(format!("DeleteItem {}", keys.sk))
-                .into()),
+        conditional(result, StoreError::NotFound, || {
+            format!("DeleteItem {}", keys.sk)
+        })
+    }
+}
+
+/// A string attribute of an item, or "" when it is absent.
+pub(crate) fn string_attr(item: &Item, name: &str) -> String {
+    item.get(name)
+        .and_then(|v| v.as_s().ok())
+        .cloned()
+        .unwrap_or_default()
+}
+
+/// Maps a conditional write's outcome: a failed condition is `failed`, any other error is
+/// unexpected with the context `what`.
+fn conditional<T, E, R>(
+    result: Result<T, aws_smithy_runtime_api::client::result::SdkError<E, R>>,
+    failed: StoreError,
+    what: impl FnOnce() -> String,
+) -> StoreResult<()>
+where
+    E: aws_smithy_types::error::metadata::ProvideErrorMetadata
+        + std::error::Error
+        + Send
+        + Sync
+        + 'static,
+    R: std::fmt::Debug + Send + Sync + 'static,
+{
+    match result {
+        Ok(_) => Ok(()),
+        Err(e)
+            if e.as_service_error().and_then(|s| s.code())
+                == Some("ConditionalCheckFailedException") =>
+        {
+            Err(failed)
         }
+        Err(e) => Err(anyhow::Error::new(e).context(what()).into()),
     }
 }
 
