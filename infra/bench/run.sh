@@ -31,7 +31,7 @@ Rewritten by \`make bench\` (infra/bench/run.sh). Last run: $today, on $machine.
 | figure | result | goal | how |
 |---|---|---|---|
 | pure resolver, full event configuration (10 categories × 3 channels of templates at 3 layers, providers, brand, compliance) | median $resolver | < 50 µs | \`cargo bench -p herald --bench resolver\` (criterion) |
-| DynamoDB requests to read an event's whole configuration | 2 (one BatchGetItem of 97 known keys, one Query of the tenant's providers) | ≤ 2 | asserted by \`functions/api/tests/configuration.rs\` with an SDK interceptor; machine-independent |
+| DynamoDB requests to read an event's whole configuration | 2 (one BatchGetItem of 97 known keys, one Query of the tenant's providers) | ≤ 2 | asserted by \`functions/api/tests/round_trip.rs\` with an SDK interceptor; machine-independent |
 | DynamoDB requests of \`GET /api/v1/events/{id}/configuration\` | 3 (the API-key GetItem + the 2 above) | | same test |
 
 ## Binary size

@@ -48,3 +48,15 @@ impl Intercept for RequestCounter {
         Ok(())
     }
 }
+
+/// The HTTP client for providers' own APIs (Twilio, Brevo, SendGrid, WhatsApp, CRMs): rustls
+/// with the same aws-lc crypto provider as the AWS SDK, so the binary carries one TLS stack.
+pub fn http_client() -> anyhow::Result<reqwest::Client> {
+    // Installing twice is harmless: the first provider stays.
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+    reqwest::Client::builder()
+        .timeout(crate::providers::HTTP_TIMEOUT)
+        .user_agent(concat!("herald/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .map_err(|e| anyhow::Error::new(e).context("building the HTTP client"))
+}

@@ -73,11 +73,7 @@ impl AppState {
 
     /// Builds every client once from the shared SDK configuration.
     pub fn from_sdk_config(sdk: &aws_config::SdkConfig, config: &Config) -> anyhow::Result<Self> {
-        let http = reqwest::Client::builder()
-            .timeout(herald::providers::HTTP_TIMEOUT)
-            .user_agent(concat!("herald/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .context("building the HTTP client")?;
+        let http = herald::aws::http_client()?;
         Ok(Self::new(
             Store::new(aws_sdk_dynamodb::Client::new(sdk), &config.table),
             Sealer::new(aws_sdk_kms::Client::new(sdk), &config.kms_key_id),

@@ -60,9 +60,7 @@ impl TestStack {
                 .interceptor(dynamo_requests.clone())
                 .build(),
         );
-        let http = reqwest::Client::builder()
-            .timeout(std::time::Duration::from_secs(10))
-            .build()?;
+        let http = herald::aws::http_client()?;
         let state = AppState::new(
             Store::new(dynamo, &table),
             Sealer::new(aws_sdk_kms::Client::new(&sdk), key),
