@@ -1,5 +1,5 @@
 //! Herald's shared library: validated domain values, the layered configuration and its
-//! resolver, template syntax checking, KMS-sealed secrets, provider connection tests, and the
+//! resolver, template syntax checking and rendering, KMS-sealed secrets, provider connection tests, and the
 //! single-table DynamoDB store.
 
 pub mod aws;
@@ -7,6 +7,7 @@ pub mod config;
 pub mod domain;
 pub mod ids;
 pub mod providers;
+pub mod render;
 pub mod resolve;
 pub mod secrets;
 pub mod store;

@@ -7,9 +7,8 @@ use chrono::Utc;
 use herald::config::{Owner, Template, TemplateContent};
 use herald::domain::{Channel, TemplateCategory};
 use herald::ids::TemplateId;
-use herald::template_syntax::{
-    RenderedParts, SyntaxIssue, check_template, render_strict, sample_context,
-};
+use herald::render::{RenderContext, RenderedMessage, render_message};
+use herald::template_syntax::{SyntaxIssue, check_template};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
@@ -48,7 +47,7 @@ pub struct TemplatePut {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct TemplateTestResult {
     pub ok: bool,
-    pub rendered: RenderedParts,
+    pub rendered: RenderedMessage,
     pub errors: Vec<SyntaxIssue>,
 }
 
@@ -210,8 +209,8 @@ pub async fn delete_template(
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// Render a template with sample guest data and report what fails (undefined variables,
-/// runaway loops).
+/// Render a template with sample guest data and the platform's compliance blocks, and report
+/// what fails (undefined variables, runaway loops or recursion, bad dates).
 #[utoipa::path(post, path = "/api/v1/communication/templates/{id}/test", tag = "templates", params(("id" = String, Path), ScopeQuery),
     responses((status = 200, body = TemplateTestResult), Errors), security(("api_key" = [])))]
 pub async fn test_template(
@@ -222,18 +221,23 @@ pub async fn test_template(
 ) -> ApiResult<Json<TemplateTestResult>> {
     let owner = owner_of(&state, &principal, &scope).await?;
     let template = find(&state, owner, &id).await?;
-    Ok(Json(
-        match render_strict(&template.content, &sample_context()) {
-            Ok(rendered) => TemplateTestResult {
-                ok: true,
-                rendered,
-                errors: Vec::new(),
-            },
-            Err(errors) => TemplateTestResult {
-                ok: false,
-                rendered: RenderedParts::default(),
-                errors,
-            },
+    let compliance = state.store.list_compliance_blocks().await?;
+    let rendered = render_message(
+        template.channel,
+        &template.content,
+        &RenderContext::sample(),
+        &compliance,
+    );
+    Ok(Json(match rendered {
+        Ok(rendered) => TemplateTestResult {
+            ok: true,
+            rendered,
+            errors: Vec::new(),
         },
-    ))
+        Err(errors) => TemplateTestResult {
+            ok: false,
+            rendered: RenderedMessage::default(),
+            errors,
+        },
+    }))
 }

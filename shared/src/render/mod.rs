@@ -1,0 +1,391 @@
+//! Message rendering with minijinja.
+//!
+//! - HTML parts are auto-escaped; subjects and text parts are not.
+//! - A render has a fuel limit ([`RENDER_FUEL`] evaluation steps) and a recursion limit
+//!   ([`RECURSION_LIMIT`]), so no template can loop or recurse forever; undefined variables
+//!   are errors, never silent blanks.
+//! - The platform's compliance blocks are appended after rendering: no template can remove
+//!   them. Email carries all three (HTML before `</body>`, and in the text part); SMS and
+//!   WhatsApp carry the opt-out text, the one block carriers require in the message itself.
+//!
+//! Variables (see [`RenderContext`]): `guest` (first_name, last_name, name, email, phone,
+//! locale, time_zone, tags, fields), `event` (name, starts_at, ends_at, time_zone, locale,
+//! venue, schedule[] of {starts_at, title}), `tenant` (name), `brand` (logo_url,
+//! primary_color, secondary_color, sender_name, footer), `links` (unsubscribe, preferences,
+//! rsvp). Filters: `date(style)`, `time`, `datetime(style)` in the guest's time zone and
+//! language (falling back to the event's); see [`dates`].
+
+pub mod dates;
+pub mod sms;
+
+use std::collections::BTreeMap;
+
+use minijinja::{Environment, Error, ErrorKind, State, UndefinedBehavior};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::config::{ComplianceBlock, ComplianceBlockName, TemplateContent};
+use crate::domain::Channel;
+use crate::template_syntax::SyntaxIssue;
+pub use sms::{SmsEncoding, SmsSegments, count_segments};
+
+/// The evaluation steps one part may spend.
+pub const RENDER_FUEL: u64 = 100_000;
+/// The deepest nesting of macro calls and includes.
+pub const RECURSION_LIMIT: usize = 16;
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct GuestVars {
+    #[serde(default)]
+    pub first_name: String,
+    #[serde(default)]
+    pub last_name: String,
+    /// Defaults to "first_name last_name".
+    #[serde(default)]
+    pub name: String,
+    #[serde(default)]
+    pub email: Option<String>,
+    #[serde(default)]
+    pub phone: Option<String>,
+    #[serde(default)]
+    pub locale: Option<String>,
+    #[serde(default)]
+    pub time_zone: Option<String>,
+    #[serde(default)]
+    pub tags: Vec<String>,
+    /// The guest's custom fields.
+    #[serde(default)]
+    #[schema(value_type = Object)]
+    pub fields: BTreeMap<String, serde_json::Value>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ScheduleItem {
+    pub starts_at: String,
+    pub title: String,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EventVars {
+    pub name: String,
+    pub starts_at: String,
+    pub ends_at: String,
+    pub time_zone: String,
+    pub locale: String,
+    #[serde(default)]
+    pub venue: Option<String>,
+    #[serde(default)]
+    pub schedule: Vec<ScheduleItem>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TenantVars {
+    pub name: String,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LinkVars {
+    pub unsubscribe: String,
+    pub preferences: String,
+    #[serde(default)]
+    pub rsvp: Option<String>,
+}
+
+/// Everything a template can see.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct RenderContext {
+    pub guest: GuestVars,
+    pub event: EventVars,
+    pub tenant: TenantVars,
+    pub brand: BTreeMap<String, String>,
+    pub links: LinkVars,
+}
+
+impl RenderContext {
+    /// Sample data for previews and template checks.
+    pub fn sample() -> Self {
+        Self {
+            guest: GuestVars {
+                first_name: "Ada".into(),
+                last_name: "Lovelace".into(),
+                name: "Ada Lovelace".into(),
+                email: Some("ada@example.com".into()),
+                phone: Some("+447700900123".into()),
+                locale: Some("en-GB".into()),
+                time_zone: Some("Europe/London".into()),
+                tags: vec!["vip".into()],
+                fields: BTreeMap::from([("table".into(), serde_json::json!(7))]),
+            },
+            event: EventVars {
+                name: "Sample Gala".into(),
+                starts_at: "2027-05-01T18:00:00".into(),
+                ends_at: "2027-05-01T23:30:00".into(),
+                time_zone: "Europe/London".into(),
+                locale: "en-GB".into(),
+                venue: Some("The Grand Hall".into()),
+                schedule: vec![
+                    ScheduleItem {
+                        starts_at: "2027-05-01T18:00:00".into(),
+                        title: "Reception".into(),
+                    },
+                    ScheduleItem {
+                        starts_at: "2027-05-01T19:30:00".into(),
+                        title: "Dinner".into(),
+                    },
+                ],
+            },
+            tenant: TenantVars {
+                name: "Sample Organisation".into(),
+            },
+            brand: BTreeMap::from([
+                ("logo_url".into(), "https://example.com/logo.png".into()),
+                ("primary_color".into(), "#1F6FEB".into()),
+                ("secondary_color".into(), "#F0F6FC".into()),
+                ("sender_name".into(), "Sample Organisation".into()),
+                (
+                    "footer".into(),
+                    "Sample Organisation, 1 Example Street".into(),
+                ),
+            ]),
+            links: LinkVars {
+                unsubscribe: "https://example.com/u/sample".into(),
+                preferences: "https://example.com/p/sample".into(),
+                rsvp: Some("https://example.com/rsvp/sample".into()),
+            },
+        }
+    }
+}
+
+/// A rendered message.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, ToSchema)]
+pub struct RenderedMessage {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub subject: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub html: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub text: Option<String>,
+    /// SMS only: how the text travels.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sms: Option<SmsSegments>,
+}
+
+/// A template compiled once and rendered many times.
+pub struct CompiledTemplate<'s> {
+    env: Environment<'s>,
+    channel: Channel,
+    parts: Vec<&'static str>,
+}
+
+fn environment<'s>() -> Environment<'s> {
+    let mut env = Environment::new();
+    env.set_undefined_behavior(UndefinedBehavior::Strict);
+    env.set_fuel(Some(RENDER_FUEL));
+    env.set_recursion_limit(RECURSION_LIMIT);
+    env.set_auto_escape_callback(|name| {
+        if name == "html" {
+            minijinja::AutoEscape::Html
+        } else {
+            minijinja::AutoEscape::None
+        }
+    });
+    env.add_filter(
+        "date",
+        |state: &State, value: String, style: Option<String>| {
+            let (at, locale) = localise(state, &value)?;
+            Ok::<_, Error>(dates::format_date(
+                at,
+                style.as_deref().unwrap_or("medium"),
+                &locale,
+            ))
+        },
+    );
+    env.add_filter("time", |state: &State, value: String| {
+        let (at, locale) = localise(state, &value)?;
+        Ok::<_, Error>(dates::format_time(at, &locale))
+    });
+    env.add_filter(
+        "datetime",
+        |state: &State, value: String, style: Option<String>| {
+            let (at, locale) = localise(state, &value)?;
+            let date = dates::format_date(at, style.as_deref().unwrap_or("medium"), &locale);
+            Ok::<_, Error>(format!("{date} {}", dates::format_time(at, &locale)))
+        },
+    );
+    env
+}
+
+/// The value as a local date-time in the guest's (else the event's) time zone, and the language.
+fn localise(state: &State, value: &str) -> Result<(chrono::NaiveDateTime, String), Error> {
+    let pick = |guest_attr: &str, event_attr: &str| -> Option<String> {
+        let from = |var: &str, attr: &str| {
+            state
+                .lookup(var)
+                .and_then(|v| v.get_attr(attr).ok())
+                .and_then(|v| v.as_str().map(str::to_owned))
+        };
+        from("guest", guest_attr)
+            .filter(|s| !s.is_empty())
+            .or_else(|| from("event", event_attr))
+    };
+    let tz: chrono_tz::Tz = pick("time_zone", "time_zone")
+        .and_then(|t| t.parse().ok())
+        .unwrap_or(chrono_tz::UTC);
+    let locale = pick("locale", "locale").unwrap_or_else(|| "en".to_owned());
+    let at = dates::parse_value(value, tz).ok_or_else(|| {
+        Error::new(
+            ErrorKind::InvalidOperation,
+            format!("'{value}' is not a date or date-time"),
+        )
+    })?;
+    Ok((at, locale))
+}
+
+fn issue(field: &str, e: &Error) -> SyntaxIssue {
+    SyntaxIssue {
+        field: field.to_owned(),
+        message: e
+            .detail()
+            .map(str::to_owned)
+            .unwrap_or_else(|| e.kind().to_string()),
+        line: e.line().unwrap_or(1),
+        column: None,
+    }
+}
+
+impl<'s> CompiledTemplate<'s> {
+    pub fn new(channel: Channel, content: &'s TemplateContent) -> Result<Self, Vec<SyntaxIssue>> {
+        let mut env = environment();
+        let mut parts = Vec::new();
+        let mut issues = Vec::new();
+        for (name, part) in [
+            ("subject", &content.subject),
+            ("html", &content.html),
+            ("text", &content.text),
+        ] {
+            if let Some(source) = part {
+                match env.add_template(name, source) {
+                    Ok(()) => parts.push(name),
+                    Err(e) => issues.push(issue(name, &e)),
+                }
+            }
+        }
+        if issues.is_empty() {
+            Ok(Self {
+                env,
+                channel,
+                parts,
+            })
+        } else {
+            Err(issues)
+        }
+    }
+
+    /// Renders every part with `context`, then appends the compliance blocks.
+    pub fn render(
+        &self,
+        context: &RenderContext,
+        compliance: &[ComplianceBlock],
+    ) -> Result<RenderedMessage, Vec<SyntaxIssue>> {
+        let ctx = minijinja::Value::from(minijinja::value::Serde(context));
+        let mut out = RenderedMessage::default();
+        let mut issues = Vec::new();
+        for name in &self.parts {
+            let rendered = self.env.get_template(name).and_then(|t| t.render(&ctx));
+            let slot = match *name {
+                "subject" => &mut out.subject,
+                "html" => &mut out.html,
+                _ => &mut out.text,
+            };
+            match rendered {
+                Ok(s) => *slot = Some(s),
+                Err(e) => issues.push(issue(name, &e)),
+            }
+        }
+        if !issues.is_empty() {
+            return Err(issues);
+        }
+        append_compliance(self.channel, &mut out, compliance);
+        if self.channel == Channel::Sms {
+            out.sms = out.text.as_deref().map(count_segments);
+        }
+        Ok(out)
+    }
+}
+
+/// Compiles and renders in one go.
+pub fn render_message(
+    channel: Channel,
+    content: &TemplateContent,
+    context: &RenderContext,
+    compliance: &[ComplianceBlock],
+) -> Result<RenderedMessage, Vec<SyntaxIssue>> {
+    CompiledTemplate::new(channel, content)?.render(context, compliance)
+}
+
+fn append_compliance(channel: Channel, out: &mut RenderedMessage, blocks: &[ComplianceBlock]) {
+    let mut blocks: Vec<&ComplianceBlock> = blocks.iter().collect();
+    blocks.sort_by_key(|b| b.name);
+    match channel {
+        Channel::Email => {
+            if let Some(html) = &mut out.html {
+                let footer: String = blocks
+                    .iter()
+                    .map(|b| match &b.html {
+                        Some(h) => format!("<div class=\"herald-{}\">{h}</div>", b.name.as_str()),
+                        None => format!(
+                            "<p class=\"herald-{}\">{}</p>",
+                            b.name.as_str(),
+                            escape_html(&b.text)
+                        ),
+                    })
+                    .collect();
+                let at = html
+                    .to_ascii_lowercase()
+                    .rfind("</body>")
+                    .unwrap_or(html.len());
+                html.insert_str(at, &footer);
+            }
+            if let Some(text) = &mut out.text {
+                for b in &blocks {
+                    text.push_str("\n\n");
+                    text.push_str(&b.text);
+                }
+            }
+        }
+        Channel::Sms | Channel::Whatsapp => {
+            if let (Some(text), Some(b)) = (
+                &mut out.text,
+                blocks
+                    .iter()
+                    .find(|b| b.name == ComplianceBlockName::OptOutText),
+            ) {
+                text.push('\n');
+                text.push_str(&b.text);
+            }
+        }
+    }
+}
+
+fn escape_html(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#x27;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests;
