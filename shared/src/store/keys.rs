@@ -12,6 +12,7 @@
 //! | compliance block | `PLATFORM` | `COMPLIANCE#{name}` | – | get: GetItem; list: Query `begins_with(SK, "COMPLIANCE#")` |
 //! | tenant template | `TENANT#{tid}` | `TEMPLATE#{category}#{channel}` | `TENANT#{tid}` / `TEMPLATE#{tpl_id}` | as global templates |
 //! | event template | `TENANT#{tid}#EVENT#{eid}` | `TEMPLATE#{category}#{channel}` | `TENANT#{tid}#EVENT#{eid}` / `TEMPLATE#{tpl_id}` | as global templates |
+//! | template version | the template's owner PK | `TPLVER#{tpl_id}#{version:010}` | – | history of a template: Query `begins_with(SK, "TPLVER#{tpl_id}#")`; one version: GetItem |
 //! | brand | `TENANT#{tid}` or `TENANT#{tid}#EVENT#{eid}` | `BRAND` | – | GetItem |
 //! | provider | `TENANT#{tid}#PROVIDERS` | `TENANT#{pid}` or `EVENT#{eid}#{pid}` | – | get: GetItem; list a layer's: Query `begins_with`; an event's effective providers: one Query of the partition (a tenant has tens of providers, not thousands) |
 //!
@@ -73,6 +74,18 @@ pub fn template_sk(category: TemplateCategory, channel: Channel) -> String {
 
 pub fn template_index_sk(id: TemplateId) -> String {
     format!("{TEMPLATE_PREFIX}{id}")
+}
+
+pub const TEMPLATE_VERSION_PREFIX: &str = "TPLVER#";
+
+/// The prefix of one template's versions; ids, not slots, so a deleted and re-created slot
+/// starts a history of its own.
+pub fn template_versions_prefix(id: TemplateId) -> String {
+    format!("{TEMPLATE_VERSION_PREFIX}{id}#")
+}
+
+pub fn template_version_sk(id: TemplateId, version: u64) -> String {
+    format!("{}{version:010}", template_versions_prefix(id))
 }
 
 pub fn compliance_sk(name: ComplianceBlockName) -> String {

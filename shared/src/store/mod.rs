@@ -94,7 +94,7 @@ impl Store {
         &self.db
     }
 
-    fn to_item<T: Serialize>(keys: &Keys, value: &T) -> StoreResult<Item> {
+    pub(crate) fn to_item<T: Serialize>(keys: &Keys, value: &T) -> StoreResult<Item> {
         let mut item: Item = serde_dynamo::to_item(value).context("serialising an item")?;
         item.extend(keys.primary());
         if let Some((pk, sk)) = &keys.gsi1 {

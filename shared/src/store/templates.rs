@@ -1,7 +1,7 @@
 //! Templates at the platform, tenant and event layers, one per (category, channel) per layer.
 
 use anyhow::Context as _;
-use aws_sdk_dynamodb::types::AttributeValue;
+use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem};
 
 use super::{Keys, Store, StoreError, StoreResult, keys};
 use crate::config::{Owner, Template};
@@ -15,10 +15,10 @@ fn template_keys(owner: Owner, t: &Template) -> Keys {
 }
 
 impl Store {
-    /// Stores a new template; `AlreadyExists` when the layer already has one for the slot.
+    /// Stores a new template and its version 1; `AlreadyExists` when the layer already has one
+    /// for the slot.
     pub async fn create_template(&self, owner: Owner, template: &Template) -> StoreResult<()> {
-        self.put_new(&template_keys(owner, template), template)
-            .await
+        self.save_template(owner, template, 0).await
     }
 
     /// The layer's templates, in category then channel order.
@@ -56,15 +56,104 @@ impl Store {
         items.into_iter().next().map(Store::from_item).transpose()
     }
 
-    /// Replaces a template's content if its stored version is `expected`.
+    /// Replaces a template if its stored version is `expected`, keeping the new content as an
+    /// immutable version too.
     pub async fn replace_template(
         &self,
         owner: Owner,
         template: &Template,
         expected: u64,
     ) -> StoreResult<()> {
-        self.put_versioned(&template_keys(owner, template), template, expected)
+        self.save_template(owner, template, expected).await
+    }
+
+    /// One transaction: the current item (conditional on `expected`, 0 for "must not exist")
+    /// and the version item `template.version` (which must not exist).
+    async fn save_template(
+        &self,
+        owner: Owner,
+        template: &Template,
+        expected: u64,
+    ) -> StoreResult<()> {
+        let current = Store::to_item(&template_keys(owner, template), template)?;
+        let version = Store::to_item(
+            &Keys::new(
+                keys::owner_pk(owner),
+                keys::template_version_sk(template.id, template.version),
+            ),
+            template,
+        )?;
+        let mut put_current = Put::builder()
+            .table_name(self.table())
+            .set_item(Some(current));
+        put_current = if expected == 0 {
+            put_current.condition_expression("attribute_not_exists(PK)")
+        } else {
+            put_current
+                .condition_expression("attribute_exists(PK) AND version = :expected AND id = :id")
+                .expression_attribute_values(":expected", AttributeValue::N(expected.to_string()))
+                .expression_attribute_values(":id", AttributeValue::S(template.id.to_string()))
+        };
+        let put_version = Put::builder()
+            .table_name(self.table())
+            .set_item(Some(version))
+            .condition_expression("attribute_not_exists(PK)");
+        let result = self
+            .client()
+            .transact_write_items()
+            .transact_items(
+                TransactWriteItem::builder()
+                    .put(put_current.build().context("put")?)
+                    .build(),
+            )
+            .transact_items(
+                TransactWriteItem::builder()
+                    .put(put_version.build().context("put")?)
+                    .build(),
+            )
+            .send()
+            .await;
+        let Err(e) = result else { return Ok(()) };
+        let cancelled = e
+            .as_service_error()
+            .is_some_and(|s| s.is_transaction_canceled_exception());
+        if !cancelled {
+            return Err(anyhow::Error::new(e)
+                .context("TransactWriteItems template")
+                .into());
+        }
+        // A condition failed: tell a missing item, an existing slot and a stale version apart.
+        match (expected, self.get_template(owner, template.id).await?) {
+            (0, _) => Err(StoreError::AlreadyExists),
+            (_, None) => Err(StoreError::NotFound),
+            (_, Some(stored)) => Err(StoreError::StaleVersion {
+                expected,
+                current: stored.version,
+            }),
+        }
+    }
+
+    /// A template's versions, oldest first.
+    pub async fn list_template_versions(
+        &self,
+        owner: Owner,
+        id: TemplateId,
+    ) -> StoreResult<Vec<Template>> {
+        self.query_prefix(&keys::owner_pk(owner), &keys::template_versions_prefix(id))
             .await
+    }
+
+    pub async fn get_template_version(
+        &self,
+        owner: Owner,
+        id: TemplateId,
+        version: u64,
+    ) -> StoreResult<Option<Template>> {
+        self.get(
+            &keys::owner_pk(owner),
+            &keys::template_version_sk(id, version),
+        )
+        .await
     }
 
     pub async fn delete_template(&self, owner: Owner, id: TemplateId) -> StoreResult<Template> {

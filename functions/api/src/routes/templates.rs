@@ -43,6 +43,13 @@ pub struct TemplatePut {
     pub text: Option<String>,
 }
 
+/// Restore an old version as the newest: `version` is the current version you read.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RestoreIn {
+    pub version: u64,
+}
+
 /// The template rendered with sample guest data, strictly (undefined variables are errors).
 #[derive(Debug, Serialize, ToSchema)]
 pub struct TemplateTestResult {
@@ -56,6 +63,9 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(create_template, list_templates))
         .routes(routes!(get_template, update_template, delete_template))
         .routes(routes!(test_template))
+        .routes(routes!(list_template_versions))
+        .routes(routes!(get_template_version))
+        .routes(routes!(restore_template_version))
 }
 
 fn checked(channel: Channel, content: TemplateContent) -> ApiResult<TemplateContent> {
@@ -240,4 +250,78 @@ pub async fn test_template(
             errors,
         },
     }))
+}
+
+/// Every saved version of a template, newest first (kept after the template is deleted).
+#[utoipa::path(get, path = "/api/v1/communication/templates/{id}/versions", tag = "templates", params(("id" = String, Path), ScopeQuery),
+    responses((status = 200, body = ListOf<Template>), Errors), security(("api_key" = [])))]
+pub async fn list_template_versions(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(id): Path<String>,
+    StrictQuery(scope): StrictQuery<ScopeQuery>,
+) -> ApiResult<Json<ListOf<Template>>> {
+    let owner = owner_of(&state, &principal, &scope).await?;
+    let mut versions = state
+        .store
+        .list_template_versions(owner, path_id(&id)?)
+        .await?;
+    if versions.is_empty() {
+        return Err(ApiError::NotFound);
+    }
+    versions.reverse();
+    Ok(Json(ListOf::new(versions)))
+}
+
+/// One saved version of a template.
+#[utoipa::path(get, path = "/api/v1/communication/templates/{id}/versions/{version}", tag = "templates",
+    params(("id" = String, Path), ("version" = u64, Path), ScopeQuery),
+    responses((status = 200, body = Template), Errors), security(("api_key" = [])))]
+pub async fn get_template_version(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path((id, version)): Path<(String, String)>,
+    StrictQuery(scope): StrictQuery<ScopeQuery>,
+) -> ApiResult<Json<Template>> {
+    let owner = owner_of(&state, &principal, &scope).await?;
+    let version: u64 = path_id(&version)?;
+    state
+        .store
+        .get_template_version(owner, path_id(&id)?, version)
+        .await?
+        .map(Json)
+        .ok_or(ApiError::NotFound)
+}
+
+/// Restore an old version: its content becomes a new, newest version.
+#[utoipa::path(post, path = "/api/v1/communication/templates/{id}/versions/{version}/restore", tag = "templates",
+    params(("id" = String, Path), ("version" = u64, Path), ScopeQuery), request_body = RestoreIn,
+    responses((status = 200, body = Template), Errors), security(("api_key" = [])))]
+pub async fn restore_template_version(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path((id, version)): Path<(String, String)>,
+    StrictQuery(scope): StrictQuery<ScopeQuery>,
+    JsonBody(body): JsonBody<RestoreIn>,
+) -> ApiResult<Json<Template>> {
+    let owner = owner_of(&state, &principal, &scope).await?;
+    principal.check_write(owner)?;
+    let current = find(&state, owner, &id).await?;
+    let old = state
+        .store
+        .get_template_version(owner, current.id, path_id(&version)?)
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    let restored = Template {
+        content: old.content,
+        version: next_version(body.version),
+        updated_at: Utc::now(),
+        ..current
+    };
+    state
+        .store
+        .replace_template(owner, &restored, body.version)
+        .await?;
+    tracing::info!(template_id = %restored.id, from_version = old.version, "template version restored");
+    Ok(Json(restored))
 }
