@@ -10,5 +10,6 @@ pub mod providers;
 pub mod render;
 pub mod resolve;
 pub mod secrets;
+pub mod senders;
 pub mod store;
 pub mod template_syntax;

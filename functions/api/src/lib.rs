@@ -54,6 +54,7 @@ pub fn router_and_openapi() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(routes::effective::router())
         .merge(routes::providers::router())
         .merge(routes::templates::router())
+        .merge(routes::senders::router())
         .merge(routes::brand::router())
         .merge(routes::compliance::router())
         .split_for_parts()

@@ -38,6 +38,9 @@ pub enum ApiError {
         errors: Vec<FieldIssue>,
         syntax_errors: Vec<SyntaxIssue>,
     },
+    /// An AWS service or provider that Herald depends on failed; nothing was changed.
+    #[error("an upstream service failed; nothing was changed, try again")]
+    Upstream(anyhow::Error),
     #[error(transparent)]
     Unexpected(#[from] anyhow::Error),
 }
@@ -104,6 +107,11 @@ impl ApiError {
                 "validation",
                 "The request is invalid",
             ),
+            ApiError::Upstream(_) => (
+                StatusCode::BAD_GATEWAY,
+                "upstream",
+                "An upstream service failed",
+            ),
             ApiError::Unexpected(_) => (
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "internal",
@@ -159,6 +167,10 @@ impl IntoResponse for ApiError {
             ApiError::Unexpected(e) => {
                 tracing::error!(error = ?e, "unexpected error");
                 "an unexpected error occurred; it has been logged".to_owned()
+            }
+            ApiError::Upstream(e) => {
+                tracing::warn!(error = ?e, "upstream failure");
+                self.to_string()
             }
             other => other.to_string(),
         };

@@ -32,8 +32,19 @@ const ROUTES: &[(&str, &[&str])] = &[
     ),
     ("/api/v1/communication/templates/{id}/test", &["post"]),
     ("/api/v1/communication/templates/{id}/versions", &["get"]),
-    ("/api/v1/communication/templates/{id}/versions/{version}", &["get"]),
-    ("/api/v1/communication/templates/{id}/versions/{version}/restore", &["post"]),
+    (
+        "/api/v1/communication/templates/{id}/versions/{version}",
+        &["get"],
+    ),
+    (
+        "/api/v1/communication/templates/{id}/versions/{version}/restore",
+        &["post"],
+    ),
+    ("/api/v1/communication/senders", &["get", "post"]),
+    (
+        "/api/v1/communication/senders/{identity}",
+        &["delete", "get"],
+    ),
     ("/api/v1/communication/brand", &["get", "put"]),
     ("/api/v1/communication/compliance", &["get"]),
     ("/api/v1/communication/compliance/{name}", &["get", "put"]),

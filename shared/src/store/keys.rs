@@ -13,6 +13,8 @@
 //! | tenant template | `TENANT#{tid}` | `TEMPLATE#{category}#{channel}` | `TENANT#{tid}` / `TEMPLATE#{tpl_id}` | as global templates |
 //! | event template | `TENANT#{tid}#EVENT#{eid}` | `TEMPLATE#{category}#{channel}` | `TENANT#{tid}#EVENT#{eid}` / `TEMPLATE#{tpl_id}` | as global templates |
 //! | template version | the template's owner PK | `TPLVER#{tpl_id}#{version:010}` | – | history of a template: Query `begins_with(SK, "TPLVER#{tpl_id}#")`; one version: GetItem |
+//! | email sender | `TENANT#{tid}` | `SENDER#{identity}` | – | get: GetItem; list a tenant's: Query `begins_with(SK, "SENDER#")` |
+//! | sender claim | `SENDERCLAIM#{identity}` | `CLAIM` | – | one SES account holds an identity once: a conditional Put claims it for one tenant (written in the same transaction as the sender) |
 //! | brand | `TENANT#{tid}` or `TENANT#{tid}#EVENT#{eid}` | `BRAND` | – | GetItem |
 //! | provider | `TENANT#{tid}#PROVIDERS` | `TENANT#{pid}` or `EVENT#{eid}#{pid}` | – | get: GetItem; list a layer's: Query `begins_with`; an event's effective providers: one Query of the partition (a tenant has tens of providers, not thousands) |
 //!
@@ -87,6 +89,19 @@ pub fn template_versions_prefix(id: TemplateId) -> String {
 pub fn template_version_sk(id: TemplateId, version: u64) -> String {
     format!("{}{version:010}", template_versions_prefix(id))
 }
+
+pub const SENDER_PREFIX: &str = "SENDER#";
+
+pub fn sender_sk(identity: &str) -> String {
+    format!("{SENDER_PREFIX}{identity}")
+}
+
+/// The platform-wide claim on an SES identity (SES identities are per account, not per tenant).
+pub fn sender_claim_pk(identity: &str) -> String {
+    format!("SENDERCLAIM#{identity}")
+}
+
+pub const CLAIM: &str = "CLAIM";
 
 pub fn compliance_sk(name: ComplianceBlockName) -> String {
     format!("{COMPLIANCE_PREFIX}{}", name.as_str())

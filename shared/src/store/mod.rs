@@ -8,6 +8,7 @@ mod config;
 mod events;
 mod platform;
 mod providers;
+mod senders;
 mod templates;
 mod tenants;
 

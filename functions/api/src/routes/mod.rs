@@ -6,6 +6,7 @@ pub mod compliance;
 pub mod effective;
 pub mod events;
 pub mod providers;
+pub mod senders;
 pub mod templates;
 pub mod tenants;
 
@@ -62,6 +63,10 @@ impl IntoResponses for Errors {
             .response("413", problem("Body larger than 1 MiB"))
             .response("415", problem("The body is not application/json"))
             .response("422", problem("Invalid fields, with field-level details"))
+            .response(
+                "502",
+                problem("An AWS service or provider failed; nothing was changed"),
+            )
             .build()
             .into()
     }
