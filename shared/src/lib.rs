@@ -13,3 +13,4 @@ pub mod secrets;
 pub mod senders;
 pub mod store;
 pub mod template_syntax;
+pub mod wizard;

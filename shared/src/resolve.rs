@@ -10,7 +10,7 @@
 
 use std::collections::BTreeMap;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::config::{ComplianceBlock, EventLayers, Provider, Template};
@@ -18,7 +18,7 @@ use crate::domain::{Channel, Layer, TemplateCategory};
 use crate::ids::{ProviderId, TemplateId};
 
 /// One layer's contribution to a template slot.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct TemplateLink {
     pub layer: Layer,
     pub template_id: TemplateId,
@@ -26,7 +26,7 @@ pub struct TemplateLink {
 }
 
 /// The effective template for one (category, channel).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ResolvedTemplate {
     pub category: TemplateCategory,
     pub channel: Channel,
@@ -38,7 +38,7 @@ pub struct ResolvedTemplate {
 }
 
 /// One layer's providers for a channel.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct ProviderLink {
     pub layer: Layer,
     pub provider_ids: Vec<ProviderId>,
@@ -46,7 +46,7 @@ pub struct ProviderLink {
 }
 
 /// The effective providers for one channel.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ResolvedProviders {
     pub channel: Channel,
     pub source: Layer,
@@ -56,13 +56,13 @@ pub struct ResolvedProviders {
 }
 
 /// One layer's value of a brand field.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct BrandLink {
     pub layer: Layer,
     pub value: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct ResolvedBrandField {
     pub value: String,
     pub source: Layer,
@@ -70,13 +70,13 @@ pub struct ResolvedBrandField {
 }
 
 /// An event's effective configuration.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ResolvedConfig {
     /// Slots that some layer defines, in category then channel order.
     pub templates: Vec<ResolvedTemplate>,
     /// Channels with at least one active provider at some layer.
     pub providers: Vec<ResolvedProviders>,
-    pub brand: BTreeMap<&'static str, ResolvedBrandField>,
+    pub brand: BTreeMap<String, ResolvedBrandField>,
     /// The platform's locked blocks, in name order.
     pub compliance: Vec<ComplianceBlock>,
 }
@@ -192,7 +192,7 @@ fn resolve_providers(layers: &EventLayers) -> Vec<ResolvedProviders> {
         .collect()
 }
 
-fn resolve_brand(layers: &EventLayers) -> BTreeMap<&'static str, ResolvedBrandField> {
+fn resolve_brand(layers: &EventLayers) -> BTreeMap<String, ResolvedBrandField> {
     let mut out = BTreeMap::new();
     let tenant = layers.tenant.brand.as_ref().map(|b| b.fields.entries());
     let event = layers.event.brand.as_ref().map(|b| b.fields.entries());
@@ -212,7 +212,7 @@ fn resolve_brand(layers: &EventLayers) -> BTreeMap<&'static str, ResolvedBrandFi
         }
         if let Some(last) = chain.last() {
             out.insert(
-                name,
+                name.to_owned(),
                 ResolvedBrandField {
                     value: last.value.clone(),
                     source: last.layer,
@@ -225,4 +225,4 @@ fn resolve_brand(layers: &EventLayers) -> BTreeMap<&'static str, ResolvedBrandFi
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

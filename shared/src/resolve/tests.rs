@@ -12,7 +12,7 @@ use crate::config::{
 use crate::domain::ProviderKind;
 use crate::ids::{EventId, IdError, TenantId};
 
-fn epoch() -> DateTime<Utc> {
+pub(crate) fn epoch() -> DateTime<Utc> {
     DateTime::from_timestamp(0, 0).expect("the epoch is a valid time")
 }
 
@@ -141,7 +141,8 @@ fn layer(templates: Vec<Template>, providers: Vec<Provider>, brand: Option<Brand
     }
 }
 
-fn layers() -> impl Strategy<Value = EventLayers> {
+/// Arbitrary layers of one event (also used by the wizard's snapshot properties).
+pub(crate) fn layers() -> impl Strategy<Value = EventLayers> {
     let tenant = (templates(Layer::Tenant), providers(Layer::Tenant), brand());
     let event = (templates(Layer::Event), providers(Layer::Event), brand());
     (templates(Layer::Platform), compliance(), tenant, event).prop_map(|(p, c, t, e)| EventLayers {

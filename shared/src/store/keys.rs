@@ -15,6 +15,9 @@
 //! | template version | the template's owner PK | `TPLVER#{tpl_id}#{version:010}` | – | history of a template: Query `begins_with(SK, "TPLVER#{tpl_id}#")`; one version: GetItem |
 //! | email sender | `TENANT#{tid}` | `SENDER#{identity}` | – | get: GetItem; list a tenant's: Query `begins_with(SK, "SENDER#")` |
 //! | sender claim | `SENDERCLAIM#{identity}` | `CLAIM` | – | one SES account holds an identity once: a conditional Put claims it for one tenant (written in the same transaction as the sender) |
+//! | wizard | `TENANT#{tid}#EVENT#{eid}` | `WIZARD` | – | the event's wizard choices, latest completion run and active snapshot summary: GetItem; each part written by its own conditional UpdateItem |
+//! | snapshot version | `TENANT#{tid}#EVENT#{eid}` | `RESOLVED#V#{version:010}` | – | immutable, gzip JSON body: GetItem; history: Query `begins_with(SK, "RESOLVED#V#")` projecting the summary only |
+//! | active snapshot | `TENANT#{tid}#EVENT#{eid}` | `RESOLVED#ACTIVE` | – | a full copy of the active version, so the send path reads one GetItem |
 //! | brand | `TENANT#{tid}` or `TENANT#{tid}#EVENT#{eid}` | `BRAND` | – | GetItem |
 //! | provider | `TENANT#{tid}#PROVIDERS` | `TENANT#{pid}` or `EVENT#{eid}#{pid}` | – | get: GetItem; list a layer's: Query `begins_with`; an event's effective providers: one Query of the partition (a tenant has tens of providers, not thousands) |
 //!
@@ -88,6 +91,14 @@ pub fn template_versions_prefix(id: TemplateId) -> String {
 
 pub fn template_version_sk(id: TemplateId, version: u64) -> String {
     format!("{}{version:010}", template_versions_prefix(id))
+}
+
+pub const WIZARD: &str = "WIZARD";
+pub const SNAPSHOT_VERSION_PREFIX: &str = "RESOLVED#V#";
+pub const ACTIVE_SNAPSHOT: &str = "RESOLVED#ACTIVE";
+
+pub fn snapshot_sk(version: u64) -> String {
+    format!("{SNAPSHOT_VERSION_PREFIX}{version:010}")
 }
 
 pub const SENDER_PREFIX: &str = "SENDER#";

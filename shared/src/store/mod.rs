@@ -11,6 +11,7 @@ mod providers;
 mod senders;
 mod templates;
 mod tenants;
+mod wizard;
 
 use std::collections::HashMap;
 
@@ -24,6 +25,7 @@ pub use api_keys::{ApiKey, ApiKeyRecord, SECRET_PREFIX, hash_secret, new_secret}
 pub use config::LoadedEvent;
 pub use events::{Event, EventFields};
 pub use tenants::Tenant;
+pub use wizard::RequestError;
 
 pub type Item = HashMap<String, AttributeValue>;
 

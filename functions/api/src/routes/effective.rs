@@ -167,7 +167,7 @@ pub async fn get_event_configuration(
         brand: config
             .brand
             .iter()
-            .map(|(k, v)| ((*k).to_owned(), v.clone()))
+            .map(|(k, v)| (k.clone(), v.clone()))
             .collect(),
         compliance: config.compliance,
         event,
