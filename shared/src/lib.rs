@@ -12,5 +12,6 @@ pub mod resolve;
 pub mod secrets;
 pub mod senders;
 pub mod store;
+pub mod telemetry;
 pub mod template_syntax;
 pub mod wizard;

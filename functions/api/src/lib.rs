@@ -18,7 +18,7 @@ use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 use utoipa_axum::router::OpenApiRouter;
 
-pub use state::{AppState, Config};
+pub use state::{AppState, Config, WizardQueue};
 
 use crate::problem::ApiError;
 
@@ -57,6 +57,8 @@ pub fn router_and_openapi() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(routes::senders::router())
         .merge(routes::brand::router())
         .merge(routes::compliance::router())
+        .merge(routes::wizard::router())
+        .merge(routes::preview::router())
         .split_for_parts()
 }
 

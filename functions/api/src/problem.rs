@@ -39,7 +39,7 @@ pub enum ApiError {
         syntax_errors: Vec<SyntaxIssue>,
     },
     /// An AWS service or provider that Herald depends on failed; nothing was changed.
-    #[error("an upstream service failed; nothing was changed, try again")]
+    #[error("an upstream service failed; nothing was changed: {0}")]
     Upstream(anyhow::Error),
     #[error(transparent)]
     Unexpected(#[from] anyhow::Error),

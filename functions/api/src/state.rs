@@ -17,6 +17,8 @@ pub struct Config {
     /// `HERALD_ALLOW_LOOPBACK_PROVIDER_URLS=1`: let provider base URLs be `http://127.0.0.1`
     /// (the local stack and tests; never set in a deployment).
     pub url_policy: UrlPolicy,
+    /// `HERALD_WIZARD_QUEUE_URL`: where wizard completions are queued for the `wizard` function.
+    pub wizard_queue_url: String,
 }
 
 impl Config {
@@ -30,6 +32,7 @@ impl Config {
         Ok(Self {
             table: var("HERALD_TABLE")?,
             kms_key_id: var("HERALD_KMS_KEY_ID")?,
+            wizard_queue_url: var("HERALD_WIZARD_QUEUE_URL")?,
             url_policy: match lookup("HERALD_ALLOW_LOOPBACK_PROVIDER_URLS").as_deref() {
                 Some("1" | "true") => UrlPolicy::AllowLoopbackHttp,
                 _ => UrlPolicy::HttpsOnly,
@@ -41,12 +44,20 @@ impl Config {
 #[derive(Clone, Debug)]
 pub struct AppState(Arc<Inner>);
 
+/// The wizard's queue.
+#[derive(Debug, Clone)]
+pub struct WizardQueue {
+    pub sqs: aws_sdk_sqs::Client,
+    pub url: String,
+}
+
 #[derive(Debug)]
 pub struct Inner {
     pub store: Store,
     pub sealer: Sealer,
     pub providers: ProviderClients,
     pub url_policy: UrlPolicy,
+    pub wizard_queue: WizardQueue,
 }
 
 impl std::ops::Deref for AppState {
@@ -62,12 +73,14 @@ impl AppState {
         sealer: Sealer,
         providers: ProviderClients,
         url_policy: UrlPolicy,
+        wizard_queue: WizardQueue,
     ) -> Self {
         Self(Arc::new(Inner {
             store,
             sealer,
             providers,
             url_policy,
+            wizard_queue,
         }))
     }
 
@@ -83,6 +96,10 @@ impl AppState {
                 http,
             },
             config.url_policy,
+            WizardQueue {
+                sqs: aws_sdk_sqs::Client::new(sdk),
+                url: config.wizard_queue_url.clone(),
+            },
         ))
     }
 }

@@ -2,6 +2,7 @@
 
 pub mod bootstrap;
 pub mod moto;
+pub mod pollers;
 pub mod provision;
 pub mod stack;
 pub mod template;

@@ -7,9 +7,11 @@ use aws_sdk_dynamodb::types::{
     ProjectionType, ScalarAttributeType, TimeToLiveSpecification,
 };
 
+use aws_sdk_sqs::types::QueueAttributeName;
+
 use crate::template::{Physical, TableSpec, Template};
 
-/// Creates every table and KMS key of the template; names start with `prefix`.
+/// Creates every table, queue and KMS key of the template; names start with `prefix`.
 pub async fn provision(
     template: &Template,
     sdk: &aws_config::SdkConfig,
@@ -26,6 +28,53 @@ pub async fn provision(
             format!("arn:aws:dynamodb:us-east-1:000000000000:table/{name}"),
         );
         physical.refs.insert(table.logical_id.clone(), name);
+    }
+    let sqs = aws_sdk_sqs::Client::new(sdk);
+    for queue in template.queues()? {
+        let name = format!("{prefix}-{}", queue.logical_id);
+        let mut request = sqs.create_queue().queue_name(&name);
+        for (attribute, value) in &queue.attributes {
+            request = request.attributes(QueueAttributeName::from(attribute.as_str()), value);
+        }
+        if let Some((dlq, max)) = &queue.redrive {
+            let target = physical
+                .attributes
+                .get(&format!("{dlq}.Arn"))
+                .with_context(|| {
+                    format!(
+                        "{} names an unknown dead-letter queue {dlq}",
+                        queue.logical_id
+                    )
+                })?;
+            request = request.attributes(
+                QueueAttributeName::RedrivePolicy,
+                serde_json::json!({"deadLetterTargetArn": target, "maxReceiveCount": max})
+                    .to_string(),
+            );
+        }
+        let url = request
+            .send()
+            .await
+            .with_context(|| format!("creating queue {name}"))?
+            .queue_url
+            .context("CreateQueue returned no URL")?;
+        let arn = sqs
+            .get_queue_attributes()
+            .queue_url(&url)
+            .attribute_names(QueueAttributeName::QueueArn)
+            .send()
+            .await
+            .with_context(|| format!("reading the ARN of {name}"))?
+            .attributes
+            .and_then(|mut a| a.remove(&QueueAttributeName::QueueArn))
+            .context("GetQueueAttributes returned no QueueArn")?;
+        physical
+            .attributes
+            .insert(format!("{}.Arn", queue.logical_id), arn);
+        physical
+            .attributes
+            .insert(format!("{}.QueueName", queue.logical_id), name);
+        physical.refs.insert(queue.logical_id.clone(), url);
     }
     for key in template.logical_ids_of("AWS::KMS::Key") {
         let out = kms

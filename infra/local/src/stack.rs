@@ -71,6 +71,7 @@ async fn serve(template: &Template, endpoint: &str, api_port: u16) -> anyhow::Re
     env.insert("HERALD_ALLOW_LOOPBACK_PROVIDER_URLS".into(), "1".into());
     let config = Config::from_lookup(|name| env.get(name).cloned())?;
     let state = AppState::from_sdk_config(&sdk, &config)?;
+    let pollers = crate::pollers::start_all(template, &physical, &sdk)?;
     let (key, secret) = create_platform_key(&state.store, "local platform admin").await?;
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", api_port))
         .await
@@ -83,6 +84,12 @@ async fn serve(template: &Template, endpoint: &str, api_port: u16) -> anyhow::Re
     println!("  API:            {url}/api/v1   (OpenAPI: {url}/api/v1/openapi.json)");
     println!("  Admin API key:  {secret}   (platform_admin, {})", key.id);
     println!("  Emulated AWS:   {endpoint}   (table {})", config.table);
+    for poller in &pollers {
+        println!(
+            "  Function:       {} (polling its SQS queue)",
+            poller.function
+        );
+    }
     println!("Press Ctrl-C to stop.");
     println!("HERALD_API_URL={url}");
     println!("HERALD_ADMIN_KEY={secret}");
@@ -91,6 +98,7 @@ async fn serve(template: &Template, endpoint: &str, api_port: u16) -> anyhow::Re
         .await
         .context("serving the API")?;
     println!("Stopping Herald.");
+    drop(pollers);
     Ok(())
 }
 

@@ -29,6 +29,25 @@ pub struct GsiSpec {
     pub key_schema: Vec<(String, String)>,
 }
 
+/// An SQS queue as declared.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueueSpec {
+    pub logical_id: String,
+    /// Queue attributes to set (`VisibilityTimeout`, `MessageRetentionPeriod`, ...).
+    pub attributes: Vec<(String, String)>,
+    /// The dead-letter queue's logical id and `maxReceiveCount`.
+    pub redrive: Option<(String, u32)>,
+}
+
+/// A function's SQS event source mapping as declared.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SqsSourceSpec {
+    pub function: String,
+    pub queue: String,
+    pub batch_size: u32,
+    pub report_batch_item_failures: bool,
+}
+
 /// Physical names and ARNs of created resources, by logical id, for `!Ref` and `!GetAtt`.
 #[derive(Debug, Clone, Default)]
 pub struct Physical {
@@ -139,6 +158,83 @@ impl Template {
             .collect()
     }
 
+    /// Every SQS queue, those without a redrive policy (the dead-letter queues) first.
+    pub fn queues(&self) -> anyhow::Result<Vec<QueueSpec>> {
+        let mut out: Vec<QueueSpec> = Vec::new();
+        for (id, _, props) in self.resources().filter(|(_, t, _)| *t == "AWS::SQS::Queue") {
+            let mut attributes = Vec::new();
+            for name in [
+                "VisibilityTimeout",
+                "MessageRetentionPeriod",
+                "DelaySeconds",
+                "ReceiveMessageWaitTimeSeconds",
+            ] {
+                if let Some(v) = props.get(name) {
+                    attributes.push((name.to_owned(), scalar(v)?));
+                }
+            }
+            let redrive = match props.get("RedrivePolicy") {
+                None => None,
+                Some(policy) => {
+                    let target = policy
+                        .get("deadLetterTargetArn")
+                        .and_then(get_att_target)
+                        .with_context(|| {
+                            format!("{id}: deadLetterTargetArn must be !GetAtt Queue.Arn")
+                        })?;
+                    let max = policy
+                        .get("maxReceiveCount")
+                        .and_then(Value::as_u64)
+                        .with_context(|| format!("{id}: maxReceiveCount"))?;
+                    Some((target, u32::try_from(max)?))
+                }
+            };
+            out.push(QueueSpec {
+                logical_id: id.to_owned(),
+                attributes,
+                redrive,
+            });
+        }
+        // Dead-letter queues first, so the queues that name them can.
+        out.sort_by_key(|q| q.redrive.is_some());
+        Ok(out)
+    }
+
+    /// Every function's SQS event sources.
+    pub fn sqs_sources(&self) -> anyhow::Result<Vec<SqsSourceSpec>> {
+        let mut out = Vec::new();
+        for (id, _, props) in self
+            .resources()
+            .filter(|(_, t, _)| *t == "AWS::Serverless::Function")
+        {
+            let events = props.get("Events").and_then(Value::as_mapping);
+            for (_, event) in events.into_iter().flatten() {
+                if event.get("Type").and_then(Value::as_str) != Some("SQS") {
+                    continue;
+                }
+                let p = event.get("Properties").unwrap_or(&Value::Null);
+                let queue = p.get("Queue").and_then(get_att_target).with_context(|| {
+                    format!("{id}: an SQS event's Queue must be !GetAtt Queue.Arn")
+                })?;
+                let batch_size = p.get("BatchSize").and_then(Value::as_u64).unwrap_or(10);
+                let report = p
+                    .get("FunctionResponseTypes")
+                    .and_then(Value::as_sequence)
+                    .is_some_and(|s| {
+                        s.iter()
+                            .any(|v| v.as_str() == Some("ReportBatchItemFailures"))
+                    });
+                out.push(SqsSourceSpec {
+                    function: id.to_owned(),
+                    queue,
+                    batch_size: u32::try_from(batch_size)?,
+                    report_batch_item_failures: report,
+                });
+            }
+        }
+        Ok(out)
+    }
+
     /// A function's environment: the Globals' variables overlaid with its own, every `!Ref`
     /// and `!GetAtt` resolved against `physical`.
     pub fn function_environment(
@@ -168,6 +264,25 @@ impl Template {
             }
         }
         Ok(env)
+    }
+}
+
+/// The logical id of `!GetAtt Id.Arn`.
+fn get_att_target(v: &Value) -> Option<String> {
+    match v {
+        Value::Tagged(t) if t.tag == "!GetAtt" => {
+            t.value.as_str()?.strip_suffix(".Arn").map(str::to_owned)
+        }
+        _ => None,
+    }
+}
+
+fn scalar(v: &Value) -> anyhow::Result<String> {
+    match v {
+        Value::String(s) => Ok(s.clone()),
+        Value::Number(n) => Ok(n.to_string()),
+        Value::Bool(b) => Ok(b.to_string()),
+        other => bail!("expected a scalar, got {other:?}"),
     }
 }
 
@@ -221,8 +336,42 @@ mod tests {
         let mut physical = Physical::default();
         physical.refs.insert("Table".into(), "t1".into());
         physical.attributes.insert("Key.Arn".into(), "arn:k".into());
+        physical
+            .refs
+            .insert("WizardQueue".into(), "http://q".into());
         let env = t.function_environment("ApiFunction", &physical).unwrap();
         assert_eq!(env["HERALD_TABLE"], "t1");
         assert_eq!(env["HERALD_KMS_KEY_ID"], "arn:k");
+        assert_eq!(env["HERALD_WIZARD_QUEUE_URL"], "http://q");
+    }
+
+    #[test]
+    fn every_queue_with_a_function_has_a_dead_letter_queue_and_partial_batches() {
+        let t = Template::load(&workspace_root().join("template.yaml")).unwrap();
+        let queues = t.queues().unwrap();
+        let sources = t.sqs_sources().unwrap();
+        assert!(!sources.is_empty());
+        for source in &sources {
+            let queue = queues
+                .iter()
+                .find(|q| q.logical_id == source.queue)
+                .unwrap();
+            let (dlq, max) = queue.redrive.as_ref().expect("a dead-letter queue");
+            assert!(queues.iter().any(|q| &q.logical_id == dlq));
+            assert!(source.report_batch_item_failures, "{}", source.function);
+            if source.function == "WizardFunction" {
+                let env = t
+                    .function_environment(
+                        "WizardFunction",
+                        &Physical {
+                            refs: [("Table".to_owned(), "t".to_owned())].into(),
+                            attributes: [("Key.Arn".to_owned(), "k".to_owned())].into(),
+                        },
+                    )
+                    .unwrap();
+                assert_eq!(env["HERALD_WIZARD_MAX_RECEIVES"], max.to_string());
+            }
+        }
+        assert!(queues[0].redrive.is_none(), "dead-letter queues come first");
     }
 }

@@ -23,6 +23,8 @@ use crate::template::Template;
 
 pub struct TestStack {
     pub state: AppState,
+    /// The functions behind the template's SQS event sources (the wizard), polling as in Lambda.
+    pub pollers: Vec<crate::pollers::Poller>,
     pub router: Router,
     pub admin_key: String,
     /// Counts every DynamoDB request the API's store sends.
@@ -70,9 +72,18 @@ impl TestStack {
                 http,
             },
             UrlPolicy::AllowLoopbackHttp,
+            herald_api::WizardQueue {
+                sqs: aws_sdk_sqs::Client::new(&sdk),
+                url: env
+                    .get("HERALD_WIZARD_QUEUE_URL")
+                    .cloned()
+                    .context("HERALD_WIZARD_QUEUE_URL")?,
+            },
         );
+        let pollers = crate::pollers::start_all(&template, &physical, &sdk)?;
         let (_, admin_key) = create_platform_key(&state.store, "test admin").await?;
         Ok(Self {
+            pollers,
             router: herald_api::router(state.clone()),
             state,
             admin_key,

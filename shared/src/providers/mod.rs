@@ -1,6 +1,8 @@
-//! Communication providers: the settings and credentials each kind takes, and connection tests.
+//! Communication providers: the settings and credentials each kind takes, connection tests,
+//! and sending one message.
 
 mod check;
+pub mod send;
 mod settings;
 
 pub use check::{ConnectionCheck, HTTP_TIMEOUT, ProviderClients, check_connection};

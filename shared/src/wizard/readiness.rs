@@ -220,7 +220,7 @@ pub async fn service_blockers(
                         provider.kind, provider.id, provider.name, check.detail
                     ),
                     format!(
-                        "fix its settings or credentials (PATCH /api/v1/communication/providers/{}) or deactivate it",
+                        "fix its settings or credentials (PUT /api/v1/communication/providers/{}) or deactivate it",
                         provider.id
                     ),
                 ));

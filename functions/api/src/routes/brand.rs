@@ -48,47 +48,57 @@ async fn brand_owner(
     }
 }
 
-fn check(body: &BrandPut) -> ApiResult<BrandFields> {
-    let mut issues = Vec::new();
-    let color = |field: &str, v: &Option<String>, issues: &mut Vec<FieldIssue>| {
-        if let Some(c) = v {
-            let ok =
-                c.len() == 7 && c.starts_with('#') && c[1..].chars().all(|x| x.is_ascii_hexdigit());
+/// Checks one brand field's value, adding what is wrong to `issues`.
+pub fn check_field(field: &str, value: &str, issues: &mut Vec<FieldIssue>) {
+    match field {
+        "primary_color" | "secondary_color" => {
+            let ok = value.len() == 7
+                && value.starts_with('#')
+                && value[1..].chars().all(|x| x.is_ascii_hexdigit());
             if !ok {
                 issues.push(FieldIssue::new(field, "a colour as #RRGGBB"));
             }
         }
-    };
-    color("primary_color", &body.primary_color, &mut issues);
-    color("secondary_color", &body.secondary_color, &mut issues);
-    let bad_url = |url: &String| {
-        !url.starts_with("https://") || url.len() > 2048 || url.contains(char::is_whitespace)
-    };
-    if body.logo_url.as_ref().is_some_and(bad_url) {
-        issues.push(FieldIssue::new(
-            "logo_url",
-            "an https URL of at most 2048 characters",
-        ));
-    }
-    for (field, value, max) in [
-        ("sender_name", &body.sender_name, 100),
-        ("footer", &body.footer, 2000),
-    ] {
-        if value
-            .as_ref()
-            .is_some_and(|v| v.trim().is_empty() || v.chars().count() > max)
-        {
-            issues.push(FieldIssue::new(field, format!("1 to {max} characters")));
+        "logo_url" => {
+            if !value.starts_with("https://")
+                || value.len() > 2048
+                || value.contains(char::is_whitespace)
+            {
+                issues.push(FieldIssue::new(
+                    field,
+                    "an https URL of at most 2048 characters",
+                ));
+            }
         }
+        "sender_name" | "footer" => {
+            let max = if field == "footer" { 2000 } else { 100 };
+            if value.trim().is_empty() || value.chars().count() > max {
+                issues.push(FieldIssue::new(field, format!("1 to {max} characters")));
+            }
+        }
+        _ => issues.push(FieldIssue::new(
+            "field",
+            "one of logo_url, primary_color, secondary_color, sender_name, footer",
+        )),
     }
-    reject_if_any(issues)?;
-    Ok(BrandFields {
+}
+
+fn check(body: &BrandPut) -> ApiResult<BrandFields> {
+    let fields = BrandFields {
         logo_url: body.logo_url.clone(),
         primary_color: body.primary_color.clone(),
         secondary_color: body.secondary_color.clone(),
         sender_name: body.sender_name.clone(),
         footer: body.footer.clone(),
-    })
+    };
+    let mut issues = Vec::new();
+    for (field, value) in fields.entries() {
+        if let Some(value) = value {
+            check_field(field, value, &mut issues);
+        }
+    }
+    reject_if_any(issues)?;
+    Ok(fields)
 }
 
 /// Read the scoped layer's brand (404 when it has none).

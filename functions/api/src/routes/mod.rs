@@ -5,10 +5,12 @@ pub mod brand;
 pub mod compliance;
 pub mod effective;
 pub mod events;
+pub mod preview;
 pub mod providers;
 pub mod senders;
 pub mod templates;
 pub mod tenants;
+pub mod wizard;
 
 use std::collections::BTreeMap;
 

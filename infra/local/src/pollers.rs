@@ -1,0 +1,175 @@
+//! Lambda's SQS event source mappings, reproduced: for every SQS event a function declares in
+//! template.yaml, a poller receives up to the declared batch size, calls the function's handler
+//! in-process with the same event shape Lambda sends, and deletes what succeeded. With
+//! `ReportBatchItemFailures` only the reported messages stay (they come back after the queue's
+//! visibility timeout and move to the dead-letter queue after `maxReceiveCount`); without it, any
+//! failure keeps the whole batch, as in Lambda.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context as _, bail};
+use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
+use aws_sdk_sqs::types::{DeleteMessageBatchRequestEntry, MessageSystemAttributeName};
+
+use crate::template::{Physical, SqsSourceSpec, Template};
+
+pub type Handler =
+    Arc<dyn Fn(SqsEvent) -> Pin<Box<dyn Future<Output = SqsBatchResponse> + Send>> + Send + Sync>;
+
+/// A running poller; dropping it stops it.
+pub struct Poller {
+    pub function: String,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for Poller {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// The handler of a function, built from its environment as template.yaml declares it.
+fn handler_for(
+    function: &str,
+    env: &HashMap<String, String>,
+    sdk: &aws_config::SdkConfig,
+) -> anyhow::Result<Handler> {
+    match function {
+        "WizardFunction" => {
+            let config = herald_wizard::Config::from_lookup(|name| env.get(name).cloned())?;
+            let wizard = herald_wizard::Wizard::from_sdk_config(sdk, &config)?;
+            Ok(Arc::new(move |event| {
+                let wizard = wizard.clone();
+                Box::pin(async move { wizard.handle(event).await })
+            }))
+        }
+        other => bail!(
+            "template.yaml gives {other} an SQS event, but the local stack has no handler for it (infra/local/src/pollers.rs)"
+        ),
+    }
+}
+
+/// Starts a poller for every SQS event source in the template.
+pub fn start_all(
+    template: &Template,
+    physical: &Physical,
+    sdk: &aws_config::SdkConfig,
+) -> anyhow::Result<Vec<Poller>> {
+    let sqs = aws_sdk_sqs::Client::new(sdk);
+    template
+        .sqs_sources()?
+        .into_iter()
+        .map(|source| {
+            let env: HashMap<String, String> = template
+                .function_environment(&source.function, physical)?
+                .into_iter()
+                .collect();
+            let handler = handler_for(&source.function, &env, sdk)?;
+            let url = physical.get_ref(&source.queue)?.to_owned();
+            let arn = physical
+                .attributes
+                .get(&format!("{}.Arn", source.queue))
+                .cloned()
+                .with_context(|| format!("no ARN for queue {}", source.queue))?;
+            let function = source.function.clone();
+            let task = tokio::spawn(poll(sqs.clone(), url, arn, source, handler));
+            Ok(Poller { function, task })
+        })
+        .collect()
+}
+
+async fn poll(
+    sqs: aws_sdk_sqs::Client,
+    url: String,
+    arn: String,
+    source: SqsSourceSpec,
+    handler: Handler,
+) {
+    let batch = i32::try_from(source.batch_size.clamp(1, 10)).unwrap_or(10);
+    loop {
+        let received = sqs
+            .receive_message()
+            .queue_url(&url)
+            .max_number_of_messages(batch)
+            .wait_time_seconds(1)
+            .message_system_attribute_names(MessageSystemAttributeName::All)
+            .send()
+            .await;
+        let messages = match received {
+            Ok(out) => out.messages.unwrap_or_default(),
+            Err(e) => {
+                tracing::warn!(function = %source.function, error = %e, "polling the queue failed; retrying in 1 s");
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                continue;
+            }
+        };
+        if messages.is_empty() {
+            continue;
+        }
+        let mut event = SqsEvent::default();
+        event.records = messages
+            .iter()
+            .map(|m| {
+                let mut record = SqsMessage::default();
+                record.message_id = m.message_id.clone();
+                record.receipt_handle = m.receipt_handle.clone();
+                record.body = m.body.clone();
+                record.md5_of_body = m.md5_of_body.clone();
+                record.attributes = m
+                    .attributes
+                    .iter()
+                    .flatten()
+                    .map(|(k, v)| (k.as_str().to_owned(), v.clone()))
+                    .collect();
+                record.event_source = Some("aws:sqs".to_owned());
+                record.event_source_arn = Some(arn.clone());
+                record.aws_region = Some("us-east-1".to_owned());
+                record
+            })
+            .collect();
+        let response = handler(event).await;
+        let ids: Vec<String> = messages
+            .iter()
+            .map(|m| m.message_id.clone().unwrap_or_default())
+            .collect();
+        let failed: Vec<String> = response
+            .batch_item_failures
+            .iter()
+            .map(|f| f.item_identifier.clone())
+            .collect();
+        // As in Lambda: without partial responses, or with a failure naming no message of
+        // the batch, the whole batch counts as failed.
+        let whole_batch_failed = !failed.is_empty()
+            && (!source.report_batch_item_failures || failed.iter().any(|f| !ids.contains(f)));
+        let done: Vec<DeleteMessageBatchRequestEntry> = messages
+            .iter()
+            .enumerate()
+            .filter(|(_, m)| {
+                !whole_batch_failed && !failed.contains(&m.message_id.clone().unwrap_or_default())
+            })
+            .filter_map(|(i, m)| {
+                DeleteMessageBatchRequestEntry::builder()
+                    .id(i.to_string())
+                    .receipt_handle(m.receipt_handle.clone()?)
+                    .build()
+                    .ok()
+            })
+            .collect();
+        if done.is_empty() {
+            continue;
+        }
+        if let Err(e) = sqs
+            .delete_message_batch()
+            .queue_url(&url)
+            .set_entries(Some(done))
+            .send()
+            .await
+        {
+            tracing::warn!(function = %source.function, error = %e, "deleting processed messages failed; they will be delivered again");
+        }
+    }
+}

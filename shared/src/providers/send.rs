@@ -1,0 +1,394 @@
+//! Sending one rendered message through one provider: SES v2 SendEmail, SNS Publish, and the
+//! documented HTTP APIs of Brevo, SendGrid, Twilio and the WhatsApp Cloud API.
+//!
+//! A failure says whether another attempt (or the next provider) could succeed: throttling,
+//! 5xx answers and timeouts are retryable; a refused address or request is permanent.
+
+use std::collections::BTreeMap;
+
+use aws_sdk_sesv2::types::{Body, Content, Destination, EmailContent, Message, MessageTag};
+use serde_json::{Value, json};
+
+use super::check::ProviderClients;
+use super::settings::{HttpEmailSettings, ProviderSettings, SmsType};
+use crate::config::Provider;
+use crate::render::RenderedMessage;
+
+/// Who the message is from (email only).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct From {
+    pub address: String,
+    pub name: Option<String>,
+}
+
+/// What to send, already rendered.
+#[derive(Debug, Clone)]
+pub struct Outgoing<'a> {
+    /// An email address or an E.164 number.
+    pub to: &'a str,
+    /// Email: overrides the provider's configured From.
+    pub from: Option<From>,
+    pub message: &'a RenderedMessage,
+    /// Email: SES message tags (name, value), e.g. tenant, event and message ids.
+    pub tags: Vec<(String, String)>,
+    /// Email: extra headers, e.g. `List-Unsubscribe`.
+    pub headers: Vec<(String, String)>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SendError {
+    #[error("retryable: {0}")]
+    Retryable(String),
+    #[error("permanent: {0}")]
+    Permanent(String),
+}
+
+impl SendError {
+    pub fn is_retryable(&self) -> bool {
+        matches!(self, SendError::Retryable(_))
+    }
+}
+
+/// Sends through `provider` with its decrypted `credentials`; returns the provider's message id.
+pub async fn send(
+    clients: &ProviderClients,
+    provider: &Provider,
+    credentials: &BTreeMap<String, String>,
+    out: &Outgoing<'_>,
+) -> Result<String, SendError> {
+    let settings = ProviderSettings::parse(provider.kind, &provider.settings).map_err(|i| {
+        SendError::Permanent(format!("stored settings are invalid: {}", i[0].message))
+    })?;
+    let secret = |name: &str| credentials.get(name).cloned().unwrap_or_default();
+    let text = out.message.text.clone().unwrap_or_default();
+    match &settings {
+        ProviderSettings::Ses(s) => {
+            let from = out.from.clone().unwrap_or(From {
+                address: s.from_address.as_str().to_owned(),
+                name: s.from_name.clone(),
+            });
+            send_ses(clients, s.configuration_set.as_deref(), &from, out).await
+        }
+        ProviderSettings::Sns(s) => {
+            let mut request = clients
+                .sns
+                .publish()
+                .phone_number(out.to)
+                .message(&text)
+                .message_attributes(
+                    "AWS.SNS.SMS.SMSType",
+                    sns_string(match s.sms_type {
+                        SmsType::Transactional => "Transactional",
+                        SmsType::Promotional => "Promotional",
+                    })?,
+                );
+            if let Some(id) = &s.sender_id {
+                request = request.message_attributes("AWS.SNS.SMS.SenderID", sns_string(id)?);
+            }
+            if let Some(number) = &s.origination_number {
+                request = request.message_attributes(
+                    "AWS.MM.SMS.OriginationNumber",
+                    sns_string(number.as_str())?,
+                );
+            }
+            let answer = request
+                .send()
+                .await
+                .map_err(|e| aws_failure("SNS Publish", &e))?;
+            answer
+                .message_id
+                .ok_or_else(|| SendError::Retryable("SNS returned no message id".into()))
+        }
+        ProviderSettings::Brevo(s) => {
+            let from = email_from(s, out);
+            let body = json!({
+                "sender": {"email": from.address, "name": from.name},
+                "to": [{"email": out.to}],
+                "subject": out.message.subject,
+                "htmlContent": out.message.html,
+                "textContent": out.message.text,
+                "headers": out.headers.iter().cloned().collect::<BTreeMap<_, _>>(),
+            });
+            let url = format!(
+                "{}/v3/smtp/email",
+                root(s.base_url.as_deref(), "https://api.brevo.com")
+            );
+            let answer = http(
+                clients
+                    .http
+                    .post(url)
+                    .header("api-key", secret("api_key"))
+                    .json(&body),
+                "Brevo",
+            )
+            .await?;
+            string_at(&answer.1, "/messageId", "Brevo")
+        }
+        ProviderSettings::Sendgrid(s) => {
+            let from = email_from(s, out);
+            let mut content = Vec::new();
+            if let Some(t) = &out.message.text {
+                content.push(json!({"type": "text/plain", "value": t}));
+            }
+            if let Some(h) = &out.message.html {
+                content.push(json!({"type": "text/html", "value": h}));
+            }
+            let body = json!({
+                "personalizations": [{"to": [{"email": out.to}]}],
+                "from": {"email": from.address, "name": from.name},
+                "subject": out.message.subject,
+                "content": content,
+                "headers": out.headers.iter().cloned().collect::<BTreeMap<_, _>>(),
+            });
+            let url = format!(
+                "{}/v3/mail/send",
+                root(s.base_url.as_deref(), "https://api.sendgrid.com")
+            );
+            let (headers, _) = http(
+                clients
+                    .http
+                    .post(url)
+                    .bearer_auth(secret("api_key"))
+                    .json(&body),
+                "SendGrid",
+            )
+            .await?;
+            headers
+                .get("x-message-id")
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned)
+                .ok_or_else(|| SendError::Permanent("SendGrid returned no X-Message-Id".into()))
+        }
+        ProviderSettings::Twilio(s) => {
+            let url = format!(
+                "{}/2010-04-01/Accounts/{}/Messages.json",
+                root(s.base_url.as_deref(), "https://api.twilio.com"),
+                s.account_sid
+            );
+            let mut form = vec![("To", out.to.to_owned()), ("Body", text)];
+            match (&s.messaging_service_sid, &s.from_number) {
+                (Some(sid), _) => form.push(("MessagingServiceSid", sid.clone())),
+                (None, Some(number)) => form.push(("From", number.as_str().to_owned())),
+                (None, None) => {
+                    return Err(SendError::Permanent(
+                        "no From number or messaging service".into(),
+                    ));
+                }
+            }
+            let request = clients
+                .http
+                .post(url)
+                .basic_auth(&s.account_sid, Some(secret("auth_token")))
+                .form(&form);
+            let answer = http(request, "Twilio").await?;
+            string_at(&answer.1, "/sid", "Twilio")
+        }
+        ProviderSettings::WhatsappCloud(s) => {
+            let url = format!(
+                "{}/{}/{}/messages",
+                root(s.base_url.as_deref(), "https://graph.facebook.com"),
+                s.api_version,
+                s.phone_number_id
+            );
+            let body = json!({
+                "messaging_product": "whatsapp",
+                "recipient_type": "individual",
+                "to": out.to.trim_start_matches('+'),
+                "type": "text",
+                "text": {"preview_url": false, "body": text},
+            });
+            let answer = http(
+                clients
+                    .http
+                    .post(url)
+                    .bearer_auth(secret("access_token"))
+                    .json(&body),
+                "WhatsApp",
+            )
+            .await?;
+            string_at(&answer.1, "/messages/0/id", "WhatsApp")
+        }
+    }
+}
+
+fn email_from(s: &HttpEmailSettings, out: &Outgoing<'_>) -> From {
+    out.from.clone().unwrap_or(From {
+        address: s.from_address.as_str().to_owned(),
+        name: s.from_name.clone(),
+    })
+}
+
+fn root<'a>(base: Option<&'a str>, default: &'a str) -> &'a str {
+    base.unwrap_or(default).trim_end_matches('/')
+}
+
+fn sns_string(value: &str) -> Result<aws_sdk_sns::types::MessageAttributeValue, SendError> {
+    aws_sdk_sns::types::MessageAttributeValue::builder()
+        .data_type("String")
+        .string_value(value)
+        .build()
+        .map_err(|e| SendError::Permanent(format!("SNS attribute: {e}")))
+}
+
+/// An RFC 5322 mailbox: `"Name" <address>` with the name quoted, or the bare address.
+fn mailbox(from: &From) -> String {
+    match from.name.as_deref().filter(|n| !n.trim().is_empty()) {
+        Some(name) => {
+            let clean: String = name
+                .chars()
+                .filter(|c| !c.is_control())
+                .map(|c| if c == '"' || c == '\\' { '\'' } else { c })
+                .collect();
+            format!("\"{clean}\" <{}>", from.address)
+        }
+        None => from.address.clone(),
+    }
+}
+
+async fn send_ses(
+    clients: &ProviderClients,
+    configuration_set: Option<&str>,
+    from: &From,
+    out: &Outgoing<'_>,
+) -> Result<String, SendError> {
+    let content = |s: &str| {
+        Content::builder()
+            .data(s)
+            .charset("UTF-8")
+            .build()
+            .map_err(|e| SendError::Permanent(format!("SES content: {e}")))
+    };
+    let mut body = Body::builder();
+    if let Some(html) = &out.message.html {
+        body = body.html(content(html)?);
+    }
+    if let Some(text) = &out.message.text {
+        body = body.text(content(text)?);
+    }
+    let mut message = Message::builder()
+        .subject(content(out.message.subject.as_deref().unwrap_or_default())?)
+        .body(body.build());
+    for (name, value) in &out.headers {
+        message = message.headers(
+            aws_sdk_sesv2::types::MessageHeader::builder()
+                .name(name)
+                .value(value)
+                .build()
+                .map_err(|e| SendError::Permanent(format!("SES header: {e}")))?,
+        );
+    }
+    let mut request = clients
+        .ses
+        .send_email()
+        .from_email_address(mailbox(from))
+        .destination(Destination::builder().to_addresses(out.to).build())
+        .content(EmailContent::builder().simple(message.build()).build())
+        .set_configuration_set_name(configuration_set.map(str::to_owned));
+    for (name, value) in &out.tags {
+        request = request.email_tags(
+            MessageTag::builder()
+                .name(name)
+                .value(value)
+                .build()
+                .map_err(|e| SendError::Permanent(format!("SES tag: {e}")))?,
+        );
+    }
+    let answer = request
+        .send()
+        .await
+        .map_err(|e| aws_failure("SES SendEmail", &e))?;
+    answer
+        .message_id
+        .ok_or_else(|| SendError::Retryable("SES returned no message id".into()))
+}
+
+/// Classifies an AWS error: throttling, server faults and transport failures are retryable.
+fn aws_failure<E, R>(
+    what: &str,
+    e: &aws_smithy_runtime_api::client::result::SdkError<E, R>,
+) -> SendError
+where
+    E: aws_smithy_types::error::metadata::ProvideErrorMetadata,
+{
+    use aws_smithy_runtime_api::client::result::SdkError;
+    use aws_smithy_types::error::metadata::ProvideErrorMetadata as _;
+    let code = e.code().unwrap_or("unknown");
+    let message: String = e.message().unwrap_or_default().chars().take(200).collect();
+    let text = format!("{what}: {code} {message}").trim().to_owned();
+    let retryable = match e {
+        SdkError::ServiceError(_) => {
+            code.contains("Throttl")
+                || code.contains("TooManyRequests")
+                || code.contains("LimitExceeded")
+                || code.contains("ServiceUnavailable")
+                || code.contains("InternalFailure")
+                || code.contains("InternalError")
+        }
+        _ => true,
+    };
+    if retryable {
+        SendError::Retryable(text)
+    } else {
+        SendError::Permanent(text)
+    }
+}
+
+/// Sends an HTTP request; a 2xx answer gives its headers and JSON body (Null when empty).
+async fn http(
+    request: reqwest::RequestBuilder,
+    who: &str,
+) -> Result<(reqwest::header::HeaderMap, Value), SendError> {
+    let response = request.send().await.map_err(|e| {
+        if e.is_timeout() {
+            SendError::Retryable(format!("{who} did not answer in time"))
+        } else {
+            SendError::Retryable(format!("{who} could not be reached"))
+        }
+    })?;
+    let status = response.status();
+    let headers = response.headers().clone();
+    let bytes = response.bytes().await.unwrap_or_default();
+    if !status.is_success() {
+        let detail: String = String::from_utf8_lossy(&bytes).chars().take(200).collect();
+        let text = format!("{who} answered {}: {detail}", status.as_u16());
+        return Err(if status.as_u16() == 429 || status.is_server_error() {
+            SendError::Retryable(text)
+        } else {
+            SendError::Permanent(text)
+        });
+    }
+    let body = if bytes.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_slice(&bytes).map_err(|_| {
+            SendError::Retryable(format!("{who} answered with a body that is not JSON"))
+        })?
+    };
+    Ok((headers, body))
+}
+
+fn string_at(body: &Value, pointer: &str, who: &str) -> Result<String, SendError> {
+    body.pointer(pointer)
+        .and_then(Value::as_str)
+        .map(str::to_owned)
+        .ok_or_else(|| SendError::Retryable(format!("{who} answered without {pointer}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mailboxes_quote_names_and_drop_what_would_break_the_header() {
+        let from = |name: Option<&str>| From {
+            address: "a@b.example".into(),
+            name: name.map(str::to_owned),
+        };
+        assert_eq!(mailbox(&from(None)), "a@b.example");
+        assert_eq!(mailbox(&from(Some("  "))), "a@b.example");
+        assert_eq!(
+            mailbox(&from(Some("Acme \"Events\"\r\n"))),
+            "\"Acme 'Events'\" <a@b.example>"
+        );
+    }
+}
