@@ -1,4 +1,6 @@
-//! Template syntax checking with minijinja: a syntax error is reported with its line and column.
+//! Template checking at save time: sizes, syntax (with line and column), Herald's template
+//! policy ([`crate::render::policy`]), variables that do not exist, and a trial render with
+//! sample data that must finish within the fuel and recursion limits.
 
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -81,12 +83,127 @@ pub fn check_template(
         }
         if let Err(e) = compile(name, source) {
             syntax.push(e);
+            continue;
         }
+        if let Err(e) = crate::render::policy::lint(name, source) {
+            syntax.push(e);
+            continue;
+        }
+        syntax.extend(unknown_variables(name, source));
+    }
+    if fields.is_empty() && syntax.is_empty() {
+        syntax.extend(trial_render(channel, content));
     }
     if fields.is_empty() && syntax.is_empty() {
         Ok(())
     } else {
         Err((fields, syntax))
+    }
+}
+
+/// The attributes of each variable a template may use; `None`: any attribute (custom fields).
+const VARIABLES: &[(&str, Option<&[&str]>)] = &[
+    (
+        "guest",
+        Some(&[
+            "first_name",
+            "last_name",
+            "name",
+            "email",
+            "phone",
+            "locale",
+            "time_zone",
+            "tags",
+            "fields",
+        ]),
+    ),
+    (
+        "event",
+        Some(&[
+            "name",
+            "starts_at",
+            "ends_at",
+            "time_zone",
+            "locale",
+            "venue",
+            "schedule",
+        ]),
+    ),
+    ("tenant", Some(&["name"])),
+    (
+        "brand",
+        Some(&[
+            "logo_url",
+            "primary_color",
+            "secondary_color",
+            "sender_name",
+            "footer",
+        ]),
+    ),
+    ("links", Some(&["unsubscribe", "preferences", "rsvp"])),
+];
+
+/// Variables the template reads that Herald never provides (`guest.nickname`, `evnt.name`).
+fn unknown_variables(name: &str, source: &str) -> Vec<SyntaxIssue> {
+    let env = minijinja::Environment::new();
+    let Ok(template) = env.template_from_named_str(name, source) else {
+        return Vec::new();
+    };
+    let mut used: Vec<String> = template.undeclared_variables(true).into_iter().collect();
+    used.sort();
+    used.into_iter()
+        .filter(|path| {
+            let mut parts = path.split('.');
+            let root = parts.next().unwrap_or_default();
+            if crate::render::policy::FUNCTIONS.contains(&root) {
+                return false;
+            }
+            match VARIABLES.iter().find(|(r, _)| *r == root) {
+                None => true,
+                Some((_, None)) => false,
+                Some((_, Some(attributes))) => parts
+                    .next()
+                    .is_some_and(|attribute| !attributes.contains(&attribute)),
+            }
+        })
+        .map(|path| {
+            let needle = path.split('.').next().unwrap_or_default();
+            let offset = source
+                .find(path.as_str())
+                .or_else(|| source.find(needle))
+                .unwrap_or(0);
+            let before = &source[..offset];
+            let line_start = before.rfind('\n').map(|i| i + 1).unwrap_or(0);
+            SyntaxIssue {
+                field: name.to_owned(),
+                message: format!(
+                    "unknown variable '{path}'; templates see guest, event, tenant, brand and links"
+                ),
+                line: before.matches('\n').count() + 1,
+                column: Some(before[line_start..].chars().count() + 1),
+            }
+        })
+        .collect()
+}
+
+/// Renders with sample data; reports only what no data could fix: running out of fuel (a
+/// loop that does not end), the recursion limit, or output over the size limit.
+fn trial_render(channel: Channel, content: &TemplateContent) -> Vec<SyntaxIssue> {
+    let compiled = match crate::render::CompiledTemplate::new(channel, content) {
+        Ok(c) => c,
+        Err(issues) => return issues,
+    };
+    match compiled.render(&crate::render::RenderContext::sample(), &[]) {
+        Ok(_) => Vec::new(),
+        Err(issues) => issues
+            .into_iter()
+            .filter(|i| {
+                i.message.contains("fuel")
+                    || i.message.contains("recursion")
+                    || i.message.contains("larger than")
+                    || i.message.contains("range()")
+            })
+            .collect(),
     }
 }
 
@@ -142,6 +259,28 @@ mod tests {
         assert_eq!(syntax[0].field, "html");
         assert_eq!(syntax[0].line, 2);
         assert!(syntax[0].column.is_some());
+    }
+
+    #[test]
+    fn unknown_variables_loops_and_growth_are_refused() {
+        let refused = |html: &str| -> String {
+            let (_, syntax) = check_template(Channel::Email, &email("Hi", html)).unwrap_err();
+            syntax
+                .iter()
+                .map(|s| s.message.clone())
+                .collect::<Vec<_>>()
+                .join("; ")
+        };
+        assert!(refused("{{ guest.nickname }}").contains("unknown variable 'guest.nickname'"));
+        assert!(refused("{{ evnt.name }}").contains("unknown variable 'evnt.name'"));
+        assert!(refused("{% for i in range(1000) %}{% for j in range(1000) %}{{ j }}{% endfor %}{% endfor %}").contains("fuel"));
+        assert!(refused("{% for i in range(5000) %}{% endfor %}").contains("range()"));
+        assert!(refused("{{ 'x' * 5 }}").contains("not supported"));
+        let ok = email(
+            "Hi {{ guest.first_name }}",
+            "{{ guest.fields.dietary }} {% for s in event.schedule %}{{ s.title }}{% endfor %}",
+        );
+        assert!(check_template(Channel::Email, &ok).is_ok());
     }
 
     #[test]

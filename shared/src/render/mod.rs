@@ -4,6 +4,9 @@
 //! - A render has a fuel limit ([`RENDER_FUEL`] evaluation steps) and a recursion limit
 //!   ([`RECURSION_LIMIT`]), so no template can loop or recurse forever; undefined variables
 //!   are errors, never silent blanks.
+//! - Constructs that could grow a message without bound are refused ([`policy`]); `range` is
+//!   capped, `replace` and `join` are bounded, and each rendered part is at most
+//!   [`policy::MAX_RENDERED_BYTES`].
 //! - The platform's compliance blocks are appended after rendering: no template can remove
 //!   them. Email carries all three (HTML before `</body>`, and in the text part); SMS and
 //!   WhatsApp carry the opt-out text, the one block carriers require in the message itself.
@@ -16,6 +19,7 @@
 //! language (falling back to the event's); see [`dates`].
 
 pub mod dates;
+pub mod policy;
 pub mod sms;
 
 use std::collections::BTreeMap;
@@ -194,6 +198,9 @@ fn environment<'s>() -> Environment<'s> {
             minijinja::AutoEscape::None
         }
     });
+    env.add_function("range", bounded_range);
+    env.add_filter("replace", bounded_replace);
+    env.add_filter("join", bounded_join);
     env.add_filter(
         "date",
         |state: &State, value: String, style: Option<String>| {
@@ -218,6 +225,99 @@ fn environment<'s>() -> Environment<'s> {
         },
     );
     env
+}
+
+fn too_large() -> Error {
+    Error::new(
+        ErrorKind::InvalidOperation,
+        format!(
+            "the result would be larger than {} KiB",
+            policy::MAX_RENDERED_BYTES / 1024
+        ),
+    )
+}
+
+fn bounded_range(lower: i64, upper: Option<i64>, step: Option<i64>) -> Result<Vec<i64>, Error> {
+    let (start, end) = match upper {
+        Some(upper) => (lower, upper),
+        None => (0, lower),
+    };
+    let step = step.unwrap_or(1);
+    if step == 0 {
+        return Err(Error::new(
+            ErrorKind::InvalidOperation,
+            "range() step may not be 0",
+        ));
+    }
+    let span = if step > 0 {
+        end.saturating_sub(start)
+    } else {
+        start.saturating_sub(end)
+    };
+    let count = if span <= 0 {
+        0
+    } else {
+        (span - 1) / step.saturating_abs() + 1
+    };
+    if count > i64::from(policy::MAX_RANGE) {
+        return Err(Error::new(
+            ErrorKind::InvalidOperation,
+            format!("range() yields at most {} numbers", policy::MAX_RANGE),
+        ));
+    }
+    Ok((0..count).map(|i| start + i * step).collect())
+}
+
+fn bounded_replace(value: &str, from: &str, to: &str) -> Result<String, Error> {
+    let occurrences = if from.is_empty() {
+        value.chars().count() + 1
+    } else {
+        value.matches(from).count()
+    };
+    let size = value.len() + occurrences.saturating_mul(to.len());
+    if size > policy::MAX_RENDERED_BYTES {
+        return Err(too_large());
+    }
+    Ok(value.replace(from, to))
+}
+
+fn bounded_join(value: minijinja::Value, separator: Option<String>) -> Result<String, Error> {
+    let separator = separator.unwrap_or_default();
+    let mut out = String::new();
+    for (i, item) in value.try_iter()?.enumerate() {
+        if i > 0 {
+            out.push_str(&separator);
+        }
+        match item.as_str() {
+            Some(s) => out.push_str(s),
+            None => out.push_str(&item.to_string()),
+        }
+        if out.len() > policy::MAX_RENDERED_BYTES {
+            return Err(too_large());
+        }
+    }
+    Ok(out)
+}
+
+/// Collects a rendered part, refusing to grow past [`policy::MAX_RENDERED_BYTES`].
+struct BoundedWriter {
+    buf: Vec<u8>,
+    exceeded: bool,
+}
+
+impl std::io::Write for BoundedWriter {
+    fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
+        if self.buf.len() + data.len() > policy::MAX_RENDERED_BYTES {
+            self.exceeded = true;
+            return Err(std::io::Error::other("rendered part too large"));
+        }
+        self.buf.extend_from_slice(data);
+        Ok(data.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
 }
 
 /// The value as a local date-time in the guest's (else the event's) time zone, and the language.
@@ -269,6 +369,10 @@ impl<'s> CompiledTemplate<'s> {
             ("text", &content.text),
         ] {
             if let Some(source) = part {
+                if let Err(e) = policy::lint(name, source) {
+                    issues.push(e);
+                    continue;
+                }
                 match env.add_template(name, source) {
                     Ok(()) => parts.push(name),
                     Err(e) => issues.push(issue(name, &e)),
@@ -296,7 +400,21 @@ impl<'s> CompiledTemplate<'s> {
         let mut out = RenderedMessage::default();
         let mut issues = Vec::new();
         for name in &self.parts {
-            let rendered = self.env.get_template(name).and_then(|t| t.render(&ctx));
+            let mut writer = BoundedWriter {
+                buf: Vec::with_capacity(4096),
+                exceeded: false,
+            };
+            let result = self
+                .env
+                .get_template(name)
+                .and_then(|t| t.render_captured_to(&ctx, &mut writer).map(|_| ()));
+            let rendered = match (result, writer.exceeded) {
+                (_, true) => Err(too_large()),
+                (Ok(()), false) => String::from_utf8(writer.buf).map_err(|_| {
+                    Error::new(ErrorKind::InvalidOperation, "the output is not UTF-8")
+                }),
+                (Err(e), false) => Err(e),
+            };
             let slot = match *name {
                 "subject" => &mut out.subject,
                 "html" => &mut out.html,

@@ -60,15 +60,29 @@ fn html_is_escaped_but_subject_and_text_are_not() {
 #[test]
 fn endless_loops_run_out_of_fuel_and_recursion_is_bounded() {
     let ctx = RenderContext::sample();
-    let loops = sms(
-        "{% for i in range(10000) %}{% for j in range(10000) %}{{ j }}{% endfor %}{% endfor %}",
-    );
+    let loops =
+        sms("{% for i in range(1000) %}{% for j in range(1000) %}{{ j }}{% endfor %}{% endfor %}");
     let issues = render_message(Channel::Sms, &loops, &ctx, &[]).unwrap_err();
     assert_eq!(issues[0].field, "text");
     assert!(issues[0].message.contains("fuel"), "{issues:?}");
     let recursion = sms("{% macro f(n) %}{{ f(n + 1) }}{% endmacro %}{{ f(0) }}");
     let issues = render_message(Channel::Sms, &recursion, &ctx, &[]).unwrap_err();
-    assert!(issues[0].message.contains("recursion"), "{issues:?}");
+    assert!(
+        issues[0].message.contains("may not call a macro"),
+        "{issues:?}"
+    );
+    let wide = "x".repeat(100);
+    let huge = sms(&format!(
+        "{{% for i in range(1000) %}}{{{{ event.name | replace('', '{wide}') }}}}{{% endfor %}}"
+    ));
+    let result = render_message(Channel::Sms, &huge, &ctx, &[]);
+    assert!(
+        matches!(&result, Err(issues) if issues[0].message.contains("larger than")),
+        "the output is capped at 1 MiB"
+    );
+    let many = sms("{{ range(2000) | join(',') }}");
+    let issues = render_message(Channel::Sms, &many, &ctx, &[]).unwrap_err();
+    assert!(issues[0].message.contains("at most 1000"), "{issues:?}");
 }
 
 #[test]
