@@ -30,4 +30,12 @@ check '{"category":"invitation","channel":"email","source":"tenant","chain":["pl
 check '{"category":"reminder","channel":"sms","source":"event","chain":["event"]}'
 check '{"channel":"email","source":"tenant"}'
 check '"status":422,"syntax_errors":[{"field":"text"'
+check '{"identity":"acme.example","records":["spf","dmarc"]}'
+check '{"category":"invitation","channel":"email","mode":"inherited"}'
+check '{"code":"missing_template","pointer":"templates/invitation/sms"}'
+check '{"ready":true}'
+check '{"status":"queued"}'
+check '{"status":"succeeded","snapshot_version":1}'
+check '{"version":1,"active":true,"templates":2}'
+check '{"encoding":"ucs2","units":'
 echo "quickstart: 1 passed, 0 failed"

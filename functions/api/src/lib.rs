@@ -27,7 +27,7 @@ pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 
 #[derive(OpenApi)]
 #[openapi(
-    info(title = "Herald API", description = "Multi-tenant communication for events: tenants, keys, events, providers, templates and their inheritance.\n\nScope: every configuration route takes `tenant_id` and `event_id` query parameters. With `event_id` the request addresses that event's layer; otherwise the tenant's (tenant keys may omit `tenant_id`); a platform key with neither addresses the platform layer (global templates).\n\nEvery error is `application/problem+json`."),
+    info(title = "Herald API", description = "Multi-tenant communication for events: tenants, keys, events, providers, templates and their inheritance, email senders, and the event setup wizard that freezes an event's resolved configuration into versioned snapshots.\n\nScope: every configuration route takes `tenant_id` and `event_id` query parameters. With `event_id` the request addresses that event's layer; otherwise the tenant's (tenant keys may omit `tenant_id`); a platform key with neither addresses the platform layer (global templates).\n\nEvery error is `application/problem+json`."),
     modifiers(&BearerAuth),
     components(schemas(problem::Problem))
 )]

@@ -311,8 +311,8 @@ async fn a_failed_validation_says_why_and_keeps_the_active_snapshot() {
     assert_eq!(complete(&stack, key, &s.event).await["snapshot_version"], 1);
 
     // The event now also sends SMS reminders, with no SMS provider or templates anywhere,
-    // and a reminder email template that names a variable that does not exist.
-    template(&stack, key, "", "reminder", "email", "{{ guest.nickname }}").await;
+    // and a reminder email template that uses a custom field the sample guest lacks.
+    template(&stack, key, "", "reminder", "email", "{{ guest.fields.dietary }}").await;
     expect(
         &stack,
         Method::PUT,
@@ -970,4 +970,47 @@ async fn the_wizard_function_skips_what_does_not_parse_and_ignores_redeliveries(
     )
     .await;
     assert_eq!(items(&listed).len(), 1);
+}
+
+#[tokio::test]
+async fn templates_that_loop_grow_or_name_unknown_variables_are_refused_at_save() {
+    let stack = stack().await;
+    let t = tenant(&stack, "Acme").await;
+    let uri = "/api/v1/communication/templates";
+    for (text, expected) in [
+        (
+            "Hi {{ guest.nickname }}",
+            "unknown variable 'guest.nickname'",
+        ),
+        (
+            "{% for i in range(1000) %}{% for j in range(1000) %}{{ j }}{% endfor %}{% endfor %}",
+            "fuel",
+        ),
+        ("{{ 'x' * 1000000000 }}", "not supported"),
+        (
+            "{% set ns = namespace(s='x') %}{% for i in range(40) %}{% set ns.s = ns.s ~ ns.s %}{% endfor %}",
+            "namespace",
+        ),
+    ] {
+        let answer = stack
+            .call(
+                Method::POST,
+                uri,
+                Some(&t.admin),
+                Some(json!({"category": "reminder", "channel": "sms", "text": text})),
+            )
+            .await;
+        assert_problem(&answer, 422, text);
+        let message = text_of_first_syntax_error(&answer.body);
+        assert!(message.contains(expected), "{text}: {message}");
+    }
+    let listed = expect(&stack, Method::GET, uri, &t.admin, None, 200).await;
+    assert!(items(&listed).is_empty(), "nothing was written");
+}
+
+fn text_of_first_syntax_error(body: &Value) -> String {
+    body["syntax_errors"][0]["message"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned()
 }
