@@ -30,6 +30,21 @@ macro_rules! prefixed_id {
                 Self(Ulid::generate())
             }
 
+            /// An id derived from `parts` (SHA-256), the same every time: re-importing or
+            /// re-planning the same thing names the same item.
+            pub fn derived(parts: &[&str]) -> Self {
+                use sha2::Digest as _;
+                let mut hasher = sha2::Sha256::new();
+                for part in parts {
+                    hasher.update(part.as_bytes());
+                    hasher.update([0u8]);
+                }
+                let digest = hasher.finalize();
+                let mut bytes = [0u8; 16];
+                bytes.copy_from_slice(&digest[..16]);
+                Self(Ulid::from_bytes(bytes))
+            }
+
             /// Parses `prefix_ULID`; anything else (another kind's prefix, a bad ULID) fails.
             pub fn parse(s: &str) -> Result<Self, IdError> {
                 s.strip_prefix(concat!($prefix, "_"))
@@ -90,6 +105,10 @@ macro_rules! prefixed_id {
         impl utoipa::ToSchema for $name {}
     };
 }
+
+prefixed_id!(
+    /// A person known to a tenant, across events: where consent lives.
+    ContactId, "cnt");
 
 prefixed_id!(
     /// A tenant: an organisation that runs events.

@@ -5,6 +5,7 @@
 pub mod aws;
 pub mod config;
 pub mod domain;
+pub mod guests;
 pub mod ids;
 pub mod providers;
 pub mod render;

@@ -59,6 +59,7 @@ pub fn router_and_openapi() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(routes::compliance::router())
         .merge(routes::wizard::router())
         .merge(routes::preview::router())
+        .merge(routes::guests::router())
         .split_for_parts()
 }
 

@@ -312,7 +312,15 @@ async fn a_failed_validation_says_why_and_keeps_the_active_snapshot() {
 
     // The event now also sends SMS reminders, with no SMS provider or templates anywhere,
     // and a reminder email template that uses a custom field the sample guest lacks.
-    template(&stack, key, "", "reminder", "email", "{{ guest.fields.dietary }}").await;
+    template(
+        &stack,
+        key,
+        "",
+        "reminder",
+        "email",
+        "{{ guest.fields.dietary }}",
+    )
+    .await;
     expect(
         &stack,
         Method::PUT,

@@ -95,9 +95,20 @@ impl Store {
         }))
     }
 
-    /// BatchGetItem of up to 100 keys, asking again for unprocessed keys.
-    async fn batch_get_all(&self, wanted: Vec<Item>) -> StoreResult<Vec<Item>> {
+    /// BatchGetItem of any number of keys (100 per request), asking again for unprocessed keys.
+    pub(crate) async fn batch_get_all(&self, wanted: Vec<Item>) -> StoreResult<Vec<Item>> {
         let mut found = Vec::with_capacity(wanted.len());
+        let mut chunks = wanted.chunks(100).map(<[Item]>::to_vec).collect::<Vec<_>>();
+        if chunks.len() > 1 {
+            for chunk in chunks.drain(..) {
+                found.extend(Box::pin(self.batch_get_all(chunk)).await?);
+            }
+            return Ok(found);
+        }
+        let wanted = chunks.pop().unwrap_or_default();
+        if wanted.is_empty() {
+            return Ok(found);
+        }
         let mut pending = Some(
             KeysAndAttributes::builder()
                 .set_keys(Some(wanted))

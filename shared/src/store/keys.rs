@@ -18,6 +18,9 @@
 //! | wizard | `TENANT#{tid}#EVENT#{eid}` | `WIZARD` | – | the event's wizard choices, latest completion run and active snapshot summary: GetItem; each part written by its own conditional UpdateItem |
 //! | snapshot version | `TENANT#{tid}#EVENT#{eid}` | `RESOLVED#V#{version:010}` | – | immutable, gzip JSON body: GetItem; history: Query `begins_with(SK, "RESOLVED#V#")` projecting the summary only |
 //! | active snapshot | `TENANT#{tid}#EVENT#{eid}` | `RESOLVED#ACTIVE` | – | a full copy of the active version, so the send path reads one GetItem |
+//! | guest | `TENANT#{tid}#EVENT#{eid}#GUESTS#{shard:02}` (16 shards by guest id) | `GUEST#{gid}` | – | get: GetItem (the shard follows from the id); list an event's / expand a campaign's audience: Query each shard; import: BatchGetItem + BatchWriteItem |
+//! | contact | `TENANT#{tid}#CONTACT#{cid}` | `META` | – | get: GetItem; the send path's consent check: BatchGetItem |
+//! | contact key | `TENANT#{tid}#CONTACTKEY#{email or phone}#{address}` | `KEY` | – | match an imported guest to a contact: BatchGetItem; claimed with a conditional Put in the same transaction as a new contact |
 //! | brand | `TENANT#{tid}` or `TENANT#{tid}#EVENT#{eid}` | `BRAND` | – | GetItem |
 //! | provider | `TENANT#{tid}#PROVIDERS` | `TENANT#{pid}` or `EVENT#{eid}#{pid}` | – | get: GetItem; list a layer's: Query `begins_with`; an event's effective providers: one Query of the partition (a tenant has tens of providers, not thousands) |
 //!
@@ -32,7 +35,7 @@
 
 use crate::config::{ComplianceBlockName, Owner};
 use crate::domain::{Channel, TemplateCategory};
-use crate::ids::{ApiKeyId, EventId, ProviderId, TemplateId, TenantId};
+use crate::ids::{ApiKeyId, ContactId, EventId, GuestId, ProviderId, TemplateId, TenantId};
 
 pub const PK: &str = "PK";
 pub const SK: &str = "SK";
@@ -101,6 +104,27 @@ pub fn snapshot_sk(version: u64) -> String {
     format!("{SNAPSHOT_VERSION_PREFIX}{version:010}")
 }
 
+pub const GUEST_PREFIX: &str = "GUEST#";
+
+pub fn guests_pk(tenant: TenantId, event: EventId, shard: u32) -> String {
+    format!("TENANT#{tenant}#EVENT#{event}#GUESTS#{shard:02}")
+}
+
+pub fn guest_sk(id: GuestId) -> String {
+    format!("{GUEST_PREFIX}{id}")
+}
+
+pub fn contact_pk(tenant: TenantId, id: ContactId) -> String {
+    format!("TENANT#{tenant}#CONTACT#{id}")
+}
+
+/// `kind` is `email` or `phone`; `address` is normalised (lower-cased email, E.164 phone).
+pub fn contact_key_pk(tenant: TenantId, kind: &str, address: &str) -> String {
+    format!("TENANT#{tenant}#CONTACTKEY#{kind}#{address}")
+}
+
+pub const KEY: &str = "KEY";
+
 pub const SENDER_PREFIX: &str = "SENDER#";
 
 pub fn sender_sk(identity: &str) -> String {
@@ -167,6 +191,9 @@ mod tests {
             providers_pk(t),
             owner_pk(Owner::Event(t, e)),
             api_keys_index_pk(Some(t)),
+            guests_pk(t, e, 3),
+            contact_pk(t, ContactId::new()),
+            contact_key_pk(t, "email", "a@b.example"),
         ] {
             assert!(pk.starts_with(&prefix), "{pk}");
         }

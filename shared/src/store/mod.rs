@@ -6,6 +6,7 @@ pub mod keys;
 mod api_keys;
 mod config;
 mod events;
+mod guests;
 mod platform;
 mod providers;
 mod senders;
@@ -24,6 +25,7 @@ use serde::de::DeserializeOwned;
 pub use api_keys::{ApiKey, ApiKeyRecord, SECRET_PREFIX, hash_secret, new_secret};
 pub use config::LoadedEvent;
 pub use events::{Event, EventFields};
+pub use guests::ImportWrite;
 pub use tenants::Tenant;
 pub use wizard::RequestError;
 

@@ -5,6 +5,7 @@ pub mod brand;
 pub mod compliance;
 pub mod effective;
 pub mod events;
+pub mod guests;
 pub mod preview;
 pub mod providers;
 pub mod senders;

@@ -1,0 +1,334 @@
+//! An event's guests: import (JSON or CSV, up to 10,000 rows), list, read, delete; and the
+//! tenant-wide contacts they link to.
+
+use std::collections::HashMap;
+
+use axum::Json;
+use axum::body::to_bytes;
+use axum::extract::{Path, Request, State};
+use axum::http::{StatusCode, header};
+use herald::config::Owner;
+use herald::guests::{
+    CheckedGuest, Contact, Guest, GuestIn, MAX_IMPORT_ROWS, RowIssue, check_row, parse_csv,
+};
+use herald::ids::{ContactId, EventId, GuestId};
+use herald::providers::FieldIssue;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use super::Errors;
+use crate::auth::Principal;
+use crate::extract::{StrictQuery, path_id};
+use crate::problem::{ApiError, ApiResult};
+use crate::scope::{TenantQuery, event_of, tenant_of};
+use crate::state::AppState;
+
+/// An import body may be this large (10,000 rows of CSV or JSON).
+pub const IMPORT_MAX_BODY_BYTES: usize = 5 * 1024 * 1024;
+
+/// A JSON import. (CSV: send `Content-Type: text/csv` with a header row instead.)
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct GuestsIn {
+    /// Up to 10,000 rows; each is checked on its own (see `GuestIn`).
+    #[schema(value_type = Vec<GuestIn>)]
+    pub guests: Vec<serde_json::Value>,
+}
+
+/// What an import did. Good rows are kept even when others are rejected.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ImportResult {
+    pub imported: usize,
+    pub created: usize,
+    pub updated: usize,
+    /// New tenant-wide contacts.
+    pub contacts_created: usize,
+    pub rejected: usize,
+    pub errors: Vec<RowIssue>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct GuestPage {
+    pub items: Vec<Guest>,
+    /// Pass as `cursor` for the next page; absent on the last page.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_cursor: Option<String>,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct GuestListQuery {
+    #[param(value_type = Option<String>)]
+    pub tenant_id: Option<herald::ids::TenantId>,
+    /// 1 to 500 (default 100).
+    pub limit: Option<usize>,
+    pub cursor: Option<String>,
+}
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(import_guests, list_guests))
+        .routes(routes!(get_guest, delete_guest))
+        .routes(routes!(get_contact))
+}
+
+/// Import guests into an event: `application/json` (`{"guests": [...]}`) or `text/csv` with a
+/// header row (columns: first_name, last_name, name, email, phone, locale, time_zone, tags
+/// separated by `;`, preferred_channel; any other column is a custom field). Up to 10,000
+/// rows. Each row links to the tenant's contact with the same email (else phone), or a new
+/// one; a guest already in the event (same contact) is updated. Bad rows are reported by row
+/// number with the reason, and the good rows are kept; when no row is good the answer is a 422.
+#[utoipa::path(post, path = "/api/v1/events/{id}/guests", tag = "guests", params(("id" = String, Path), TenantQuery),
+    request_body(content(
+        (GuestsIn = "application/json"),
+        (String = "text/csv"),
+    )),
+    responses((status = 200, body = ImportResult), Errors), security(("api_key" = [])))]
+pub async fn import_guests(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(id): Path<String>,
+    StrictQuery(q): StrictQuery<TenantQuery>,
+    request: Request,
+) -> ApiResult<Json<ImportResult>> {
+    let (tenant, event) = event_of(&state, &principal, q.tenant_id, path_id(&id)?).await?;
+    principal.check_write(Owner::Event(tenant, event))?;
+    let media = request
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .map(|v| v.trim().to_ascii_lowercase())
+        .unwrap_or_default();
+    let body = to_bytes(request.into_body(), IMPORT_MAX_BODY_BYTES)
+        .await
+        .map_err(|_| ApiError::PayloadTooLarge)?;
+    // (line, row) for CSV; (None, row) for JSON; a row that is not even an object is an issue.
+    let mut errors: Vec<RowIssue> = Vec::new();
+    let rows: Vec<(Option<u64>, Option<GuestIn>)> = match media.as_str() {
+        "text/csv" => parse_csv(&body)
+            .map_err(|m| ApiError::invalid_field("body", m))?
+            .into_iter()
+            .map(|(line, row)| (Some(line), Some(row)))
+            .collect(),
+        "application/json" => {
+            let parsed: GuestsIn = crate::extract::parse_json(&body)?;
+            let mut out = Vec::with_capacity(parsed.guests.len());
+            for (i, value) in parsed.guests.into_iter().enumerate() {
+                match serde_path_to_error::deserialize::<_, GuestIn>(value) {
+                    Ok(row) => out.push((None, Some(row))),
+                    Err(e) => {
+                        let path = e.path().to_string();
+                        errors.push(RowIssue {
+                            row: i + 1,
+                            line: None,
+                            field: if path == "." { "row".into() } else { path },
+                            message: e.inner().to_string(),
+                        });
+                        out.push((None, None));
+                    }
+                }
+            }
+            out
+        }
+        _ => {
+            return Err(ApiError::UnsupportedMediaType(
+                "send application/json or text/csv".to_owned(),
+            ));
+        }
+    };
+    if rows.is_empty() {
+        return Err(ApiError::invalid_field("guests", "no rows to import"));
+    }
+    if rows.len() > MAX_IMPORT_ROWS {
+        return Err(ApiError::invalid_field(
+            "guests",
+            format!(
+                "{} rows; an import carries at most {MAX_IMPORT_ROWS}",
+                rows.len()
+            ),
+        ));
+    }
+    let mut good: Vec<CheckedGuest> = Vec::new();
+    let mut seen: HashMap<String, usize> = HashMap::new();
+    for (i, (line, row)) in rows.into_iter().enumerate() {
+        let Some(row) = row else { continue };
+        let number = i + 1;
+        let issue = |field: &str, message: String| RowIssue {
+            row: number,
+            line,
+            field: field.to_owned(),
+            message,
+        };
+        match check_row(row) {
+            Err(issues) => errors.extend(issues.into_iter().map(|(f, m)| issue(&f, m))),
+            Ok(checked) => {
+                let addresses = [
+                    (
+                        "email",
+                        checked.email.as_ref().map(|e| e.as_str().to_owned()),
+                    ),
+                    (
+                        "phone",
+                        checked.phone.as_ref().map(|p| p.as_str().to_owned()),
+                    ),
+                ];
+                let repeated = addresses.iter().find_map(|(field, a)| {
+                    let a = a.as_ref()?;
+                    seen.get(&format!("{field}:{a}")).map(|r| (*field, *r))
+                });
+                if let Some((field, first)) = repeated {
+                    errors.push(issue(field, format!("the same {field} as row {first}")));
+                    continue;
+                }
+                for (field, a) in addresses {
+                    if let Some(a) = a {
+                        seen.insert(format!("{field}:{a}"), number);
+                    }
+                }
+                good.push(checked);
+            }
+        }
+    }
+    errors.sort_by_key(|e| e.row);
+    let rejected = {
+        let mut rows: Vec<usize> = errors.iter().map(|e| e.row).collect();
+        rows.dedup();
+        rows.len()
+    };
+    if good.is_empty() {
+        return Err(ApiError::invalid(
+            errors
+                .iter()
+                .take(100)
+                .map(|e| FieldIssue::new(format!("rows[{}].{}", e.row, e.field), &e.message))
+                .collect(),
+        ));
+    }
+    let written = state.store.import_guests(tenant, event, &good).await?;
+    tracing::info!(tenant_id = %tenant, event_id = %event, imported = good.len(), rejected, "guests imported");
+    Ok(Json(ImportResult {
+        imported: good.len(),
+        created: written.created,
+        updated: written.updated,
+        contacts_created: written.contacts_created,
+        rejected,
+        errors,
+    }))
+}
+
+fn parse_cursor(raw: &str) -> ApiResult<(u32, Option<GuestId>)> {
+    let bad =
+        || ApiError::BadRequest("query parameter cursor: not a cursor from a previous page".into());
+    let (shard, after) = raw.split_once(':').unwrap_or((raw, ""));
+    let shard: u32 = shard.parse().map_err(|_| bad())?;
+    if shard >= herald::guests::GUEST_SHARDS {
+        return Err(bad());
+    }
+    let after = match after {
+        "" => None,
+        id => Some(id.parse().map_err(|_| bad())?),
+    };
+    Ok((shard, after))
+}
+
+/// An event's guests, a page at a time.
+#[utoipa::path(get, path = "/api/v1/events/{id}/guests", tag = "guests", params(("id" = String, Path), GuestListQuery),
+    responses((status = 200, body = GuestPage), Errors), security(("api_key" = [])))]
+pub async fn list_guests(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(id): Path<String>,
+    StrictQuery(q): StrictQuery<GuestListQuery>,
+) -> ApiResult<Json<GuestPage>> {
+    let (tenant, event) = event_of(&state, &principal, q.tenant_id, path_id(&id)?).await?;
+    let limit = q.limit.unwrap_or(100);
+    if !(1..=500).contains(&limit) {
+        return Err(ApiError::BadRequest(
+            "query parameter limit: 1 to 500".into(),
+        ));
+    }
+    let cursor = q.cursor.as_deref().map(parse_cursor).transpose()?;
+    let (items, next) = state
+        .store
+        .list_guests(tenant, event, cursor, limit)
+        .await?;
+    Ok(Json(GuestPage {
+        items,
+        next_cursor: next.map(|(shard, after)| match after {
+            Some(id) => format!("{shard}:{id}"),
+            None => shard.to_string(),
+        }),
+    }))
+}
+
+async fn guest_ids(
+    state: &AppState,
+    principal: &Principal,
+    q: &TenantQuery,
+    event: &str,
+    guest: &str,
+) -> ApiResult<(herald::ids::TenantId, EventId, GuestId)> {
+    let guest: GuestId = path_id(guest)?;
+    let (tenant, event) = event_of(state, principal, q.tenant_id, path_id(event)?).await?;
+    Ok((tenant, event, guest))
+}
+
+/// One guest.
+#[utoipa::path(get, path = "/api/v1/events/{id}/guests/{guest_id}", tag = "guests",
+    params(("id" = String, Path), ("guest_id" = String, Path), TenantQuery),
+    responses((status = 200, body = Guest), Errors), security(("api_key" = [])))]
+pub async fn get_guest(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path((id, guest_id)): Path<(String, String)>,
+    StrictQuery(q): StrictQuery<TenantQuery>,
+) -> ApiResult<Json<Guest>> {
+    let (tenant, event, guest) = guest_ids(&state, &principal, &q, &id, &guest_id).await?;
+    let guest = state
+        .store
+        .get_guest(tenant, event, guest)
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    Ok(Json(guest))
+}
+
+/// Remove a guest from the event (the contact stays).
+#[utoipa::path(delete, path = "/api/v1/events/{id}/guests/{guest_id}", tag = "guests",
+    params(("id" = String, Path), ("guest_id" = String, Path), TenantQuery),
+    responses((status = 204), Errors), security(("api_key" = [])))]
+pub async fn delete_guest(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path((id, guest_id)): Path<(String, String)>,
+    StrictQuery(q): StrictQuery<TenantQuery>,
+) -> ApiResult<StatusCode> {
+    let (tenant, event, guest) = guest_ids(&state, &principal, &q, &id, &guest_id).await?;
+    principal.check_write(Owner::Event(tenant, event))?;
+    state.store.delete_guest(tenant, event, guest).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// A tenant-wide contact: the person behind guests of several events (tenant administrators).
+#[utoipa::path(get, path = "/api/v1/communication/contacts/{id}", tag = "guests",
+    params(("id" = String, Path), TenantQuery),
+    responses((status = 200, body = Contact), Errors), security(("api_key" = [])))]
+pub async fn get_contact(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(id): Path<String>,
+    StrictQuery(q): StrictQuery<TenantQuery>,
+) -> ApiResult<Json<Contact>> {
+    let contact: ContactId = path_id(&id)?;
+    let tenant = tenant_of(&state, &principal, q.tenant_id).await?;
+    principal.require_tenant_admin()?;
+    let contact = state
+        .store
+        .get_contact(tenant, contact)
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    Ok(Json(contact))
+}

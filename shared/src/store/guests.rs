@@ -1,0 +1,436 @@
+//! Guests and contacts.
+//!
+//! Importing rows: one BatchGetItem pass over the rows' contact keys (email, phone) finds the
+//! contacts that exist; new contacts are written with their key claims in transactions
+//! (conditional, so two imports racing for the same address end with one contact); guests are
+//! read (created or updated?) and written with BatchWriteItem, 25 per request.
+
+use std::collections::{BTreeMap, HashMap};
+
+use anyhow::Context as _;
+use aws_sdk_dynamodb::types::{AttributeValue, Put, PutRequest, TransactWriteItem, WriteRequest};
+use chrono::Utc;
+
+use super::{Item, Keys, Store, StoreResult, keys, string_attr};
+use crate::guests::{CheckedGuest, Contact, GUEST_SHARDS, Guest};
+use crate::ids::{ContactId, EventId, GuestId, TenantId};
+
+const BATCH_WRITE_ATTEMPTS: usize = 6;
+
+/// What an import wrote.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ImportWrite {
+    pub created: usize,
+    pub updated: usize,
+    pub contacts_created: usize,
+    /// The guest of each row, in row order.
+    pub ids: Vec<GuestId>,
+}
+
+fn key(pk: String, sk: &str) -> Item {
+    HashMap::from([
+        (keys::PK.to_owned(), AttributeValue::S(pk)),
+        (keys::SK.to_owned(), AttributeValue::S(sk.to_owned())),
+    ])
+}
+
+fn guest_keys(tenant: TenantId, event: EventId, id: GuestId) -> Keys {
+    Keys::new(
+        keys::guests_pk(tenant, event, Guest::shard_of(id)),
+        keys::guest_sk(id),
+    )
+}
+
+fn address_keys(tenant: TenantId, row: &CheckedGuest) -> Vec<String> {
+    let mut out = Vec::new();
+    if let Some(e) = &row.email {
+        out.push(keys::contact_key_pk(tenant, "email", e.as_str()));
+    }
+    if let Some(p) = &row.phone {
+        out.push(keys::contact_key_pk(tenant, "phone", p.as_str()));
+    }
+    out
+}
+
+impl Store {
+    /// Upserts the rows' guests (and their contacts). Rows must not repeat an email or a phone.
+    pub async fn import_guests(
+        &self,
+        tenant: TenantId,
+        event: EventId,
+        rows: &[CheckedGuest],
+    ) -> StoreResult<ImportWrite> {
+        let now = Utc::now();
+        // 1. The contacts that exist, by address key.
+        let wanted: Vec<String> = rows.iter().flat_map(|r| address_keys(tenant, r)).collect();
+        let mut owner: HashMap<String, ContactId> = self.contact_keys(&wanted).await?;
+        // 2. A contact per row: the email's, else the phone's, else a new one.
+        let mut new_contacts: Vec<(Contact, Vec<String>)> = Vec::new();
+        let mut contact_of: Vec<ContactId> = Vec::with_capacity(rows.len());
+        for row in rows {
+            let addresses = address_keys(tenant, row);
+            match addresses.iter().find_map(|k| owner.get(k).copied()) {
+                Some(id) => contact_of.push(id),
+                None => {
+                    let contact = Contact {
+                        id: ContactId::new(),
+                        tenant_id: tenant,
+                        email: row.email.clone(),
+                        phone: row.phone.clone(),
+                        first_name: row.first_name.clone(),
+                        last_name: row.last_name.clone(),
+                        unsubscribed: false,
+                        opt_outs: Default::default(),
+                        created_at: now,
+                        updated_at: now,
+                    };
+                    for k in &addresses {
+                        owner.insert(k.clone(), contact.id);
+                    }
+                    contact_of.push(contact.id);
+                    new_contacts.push((contact, addresses));
+                }
+            }
+        }
+        let created_contacts = self.create_contacts(tenant, &new_contacts).await?;
+        // Contacts that lost a race to another import: link to the winner instead.
+        for (i, row) in rows.iter().enumerate() {
+            if let Some(winner) = address_keys(tenant, row)
+                .iter()
+                .find_map(|k| created_contacts.replaced.get(k))
+            {
+                contact_of[i] = *winner;
+            }
+        }
+        // 3. Guests: derived ids, created or updated.
+        let ids: Vec<GuestId> = contact_of
+            .iter()
+            .map(|c| GuestId::derived(&[&event.to_string(), &c.to_string()]))
+            .collect();
+        let existing: HashMap<String, Guest> = self
+            .batch_get_all(
+                ids.iter()
+                    .map(|id| {
+                        let k = guest_keys(tenant, event, *id);
+                        key(k.pk, &k.sk)
+                    })
+                    .collect(),
+            )
+            .await?
+            .into_iter()
+            .map(|item| Store::from_item::<Guest>(item).map(|g| (g.id.to_string(), g)))
+            .collect::<StoreResult<_>>()?;
+        let mut write = ImportWrite {
+            contacts_created: created_contacts.created,
+            ..ImportWrite::default()
+        };
+        let mut items = Vec::with_capacity(rows.len());
+        for ((row, id), contact) in rows.iter().zip(&ids).zip(&contact_of) {
+            let created_at = match existing.get(&id.to_string()) {
+                Some(g) => {
+                    write.updated += 1;
+                    g.created_at
+                }
+                None => {
+                    write.created += 1;
+                    now
+                }
+            };
+            let guest = Guest {
+                id: *id,
+                tenant_id: tenant,
+                event_id: event,
+                contact_id: *contact,
+                first_name: row.first_name.clone(),
+                last_name: row.last_name.clone(),
+                name: row.name.clone(),
+                email: row.email.clone(),
+                phone: row.phone.clone(),
+                locale: row.locale.clone(),
+                time_zone: row.time_zone,
+                tags: row.tags.clone(),
+                fields: row.fields.clone(),
+                preferred_channel: row.preferred_channel,
+                created_at,
+                updated_at: now,
+            };
+            items.push(Store::to_item(&guest_keys(tenant, event, *id), &guest)?);
+        }
+        self.batch_put_all(items).await?;
+        write.ids = ids;
+        Ok(write)
+    }
+
+    /// The contact owning each address key that has one.
+    async fn contact_keys(&self, wanted: &[String]) -> StoreResult<HashMap<String, ContactId>> {
+        let mut unique: Vec<&String> = wanted.iter().collect();
+        unique.sort();
+        unique.dedup();
+        let items = self
+            .batch_get_all(
+                unique
+                    .into_iter()
+                    .map(|pk| key(pk.clone(), keys::KEY))
+                    .collect(),
+            )
+            .await?;
+        Ok(items
+            .into_iter()
+            .filter_map(|item| {
+                let id = string_attr(&item, "contact_id").parse().ok()?;
+                Some((string_attr(&item, keys::PK), id))
+            })
+            .collect())
+    }
+
+    /// Writes new contacts with their key claims, a transaction per contact group of up to 99
+    /// items. A group whose claim is already taken is retried contact by contact; a contact
+    /// whose address another contact claimed first is not created, and the winner is returned.
+    async fn create_contacts(
+        &self,
+        tenant: TenantId,
+        contacts: &[(Contact, Vec<String>)],
+    ) -> StoreResult<CreatedContacts> {
+        let mut out = CreatedContacts::default();
+        let mut group: Vec<&(Contact, Vec<String>)> = Vec::new();
+        let mut size = 0;
+        let mut groups: Vec<Vec<&(Contact, Vec<String>)>> = Vec::new();
+        for c in contacts {
+            if size + 1 + c.1.len() > 99 {
+                groups.push(std::mem::take(&mut group));
+                size = 0;
+            }
+            size += 1 + c.1.len();
+            group.push(c);
+        }
+        if !group.is_empty() {
+            groups.push(group);
+        }
+        for group in groups {
+            if self.put_contacts(tenant, &group).await? {
+                out.created += group.len();
+                continue;
+            }
+            for one in group {
+                if self.put_contacts(tenant, &[one]).await? {
+                    out.created += 1;
+                } else {
+                    let owners = self.contact_keys(&one.1).await?;
+                    for (k, id) in owners {
+                        out.replaced.insert(k, id);
+                    }
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// One transaction; false when a condition failed (an address is already claimed).
+    async fn put_contacts(
+        &self,
+        tenant: TenantId,
+        group: &[&(Contact, Vec<String>)],
+    ) -> StoreResult<bool> {
+        let put = |item: Item| -> anyhow::Result<TransactWriteItem> {
+            Ok(TransactWriteItem::builder()
+                .put(
+                    Put::builder()
+                        .table_name(self.table())
+                        .set_item(Some(item))
+                        .condition_expression("attribute_not_exists(PK)")
+                        .build()
+                        .context("put")?,
+                )
+                .build())
+        };
+        let mut request = self.client().transact_write_items();
+        for (contact, addresses) in group {
+            request = request.transact_items(put(Store::to_item(
+                &Keys::new(keys::contact_pk(tenant, contact.id), keys::META),
+                contact,
+            )?)?);
+            for address in addresses {
+                let mut claim = key(address.clone(), keys::KEY);
+                claim.insert(
+                    "contact_id".into(),
+                    AttributeValue::S(contact.id.to_string()),
+                );
+                request = request.transact_items(put(claim)?);
+            }
+        }
+        match request.send().await {
+            Ok(_) => Ok(true),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_transaction_canceled_exception()) =>
+            {
+                Ok(false)
+            }
+            Err(e) => Err(anyhow::Error::new(e)
+                .context("TransactWriteItems contacts")
+                .into()),
+        }
+    }
+
+    /// BatchWriteItem puts, 25 per request, asking again for unprocessed items.
+    pub(crate) async fn batch_put_all(&self, items: Vec<Item>) -> StoreResult<()> {
+        for chunk in items.chunks(25) {
+            let mut pending: Vec<WriteRequest> = chunk
+                .iter()
+                .map(|item| {
+                    PutRequest::builder()
+                        .set_item(Some(item.clone()))
+                        .build()
+                        .map(|p| WriteRequest::builder().put_request(p).build())
+                        .context("put request")
+                })
+                .collect::<anyhow::Result<_>>()?;
+            for attempt in 0..BATCH_WRITE_ATTEMPTS {
+                if pending.is_empty() {
+                    break;
+                }
+                if attempt > 0 {
+                    tokio::time::sleep(std::time::Duration::from_millis(25 << attempt)).await;
+                }
+                let out = self
+                    .client()
+                    .batch_write_item()
+                    .request_items(self.table(), std::mem::take(&mut pending))
+                    .send()
+                    .await
+                    .context("BatchWriteItem")?;
+                pending = out
+                    .unprocessed_items
+                    .and_then(|mut u| u.remove(self.table()))
+                    .unwrap_or_default();
+            }
+            if !pending.is_empty() {
+                return Err(anyhow::anyhow!(
+                    "BatchWriteItem left items unprocessed after {BATCH_WRITE_ATTEMPTS} attempts"
+                )
+                .into());
+            }
+        }
+        Ok(())
+    }
+
+    pub async fn get_guest(
+        &self,
+        tenant: TenantId,
+        event: EventId,
+        id: GuestId,
+    ) -> StoreResult<Option<Guest>> {
+        let k = guest_keys(tenant, event, id);
+        self.get(&k.pk, &k.sk).await
+    }
+
+    pub async fn delete_guest(
+        &self,
+        tenant: TenantId,
+        event: EventId,
+        id: GuestId,
+    ) -> StoreResult<()> {
+        self.delete_with_id(&guest_keys(tenant, event, id), &id.to_string())
+            .await
+    }
+
+    /// Up to `limit` guests of one shard after `after`, and where the next page starts.
+    pub async fn guests_of_shard(
+        &self,
+        tenant: TenantId,
+        event: EventId,
+        shard: u32,
+        after: Option<GuestId>,
+        limit: i32,
+    ) -> StoreResult<(Vec<Guest>, Option<GuestId>)> {
+        let pk = keys::guests_pk(tenant, event, shard);
+        let mut request = self
+            .client()
+            .query()
+            .table_name(self.table())
+            .key_condition_expression("PK = :pk AND begins_with(SK, :prefix)")
+            .expression_attribute_values(":pk", AttributeValue::S(pk.clone()))
+            .expression_attribute_values(":prefix", AttributeValue::S(keys::GUEST_PREFIX.into()))
+            .limit(limit)
+            .consistent_read(true);
+        if let Some(after) = after {
+            request = request.set_exclusive_start_key(Some(key(pk, &keys::guest_sk(after))));
+        }
+        let out = request.send().await.context("Query guests")?;
+        let guests = out
+            .items
+            .unwrap_or_default()
+            .into_iter()
+            .map(Store::from_item)
+            .collect::<StoreResult<Vec<Guest>>>()?;
+        let next = out
+            .last_evaluated_key
+            .map(|k| string_attr(&k, keys::SK))
+            .and_then(|sk| sk.strip_prefix(keys::GUEST_PREFIX)?.parse().ok());
+        Ok((guests, next))
+    }
+
+    /// A page of an event's guests across its shards: `cursor` is (shard, last guest id).
+    pub async fn list_guests(
+        &self,
+        tenant: TenantId,
+        event: EventId,
+        cursor: Option<(u32, Option<GuestId>)>,
+        limit: usize,
+    ) -> StoreResult<(Vec<Guest>, Option<(u32, Option<GuestId>)>)> {
+        let (mut shard, mut after) = cursor.unwrap_or((0, None));
+        let mut out = Vec::new();
+        while shard < GUEST_SHARDS && out.len() < limit {
+            let want = i32::try_from(limit - out.len()).unwrap_or(i32::MAX);
+            let (page, next) = self
+                .guests_of_shard(tenant, event, shard, after, want)
+                .await?;
+            out.extend(page);
+            match next {
+                Some(n) => after = Some(n),
+                None => {
+                    shard += 1;
+                    after = None;
+                }
+            }
+        }
+        let cursor = (shard < GUEST_SHARDS).then_some((shard, after));
+        Ok((out, cursor))
+    }
+
+    pub async fn get_contact(
+        &self,
+        tenant: TenantId,
+        id: ContactId,
+    ) -> StoreResult<Option<Contact>> {
+        self.get(&keys::contact_pk(tenant, id), keys::META).await
+    }
+
+    /// Contacts by id (missing ones are left out).
+    pub async fn get_contacts(
+        &self,
+        tenant: TenantId,
+        ids: &[ContactId],
+    ) -> StoreResult<BTreeMap<ContactId, Contact>> {
+        let mut unique = ids.to_vec();
+        unique.sort();
+        unique.dedup();
+        self.batch_get_all(
+            unique
+                .iter()
+                .map(|id| key(keys::contact_pk(tenant, *id), keys::META))
+                .collect(),
+        )
+        .await?
+        .into_iter()
+        .map(|item| Store::from_item::<Contact>(item).map(|c| (c.id, c)))
+        .collect()
+    }
+}
+
+#[derive(Debug, Default)]
+struct CreatedContacts {
+    created: usize,
+    /// Address key → the contact that holds it, for contacts not created because of a race.
+    replaced: HashMap<String, ContactId>,
+}
