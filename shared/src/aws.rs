@@ -19,6 +19,40 @@ pub async fn sdk_config() -> aws_config::SdkConfig {
         .await
 }
 
+/// The settings every function reads: its table and the KMS key of sealed secrets.
+#[derive(Debug, Clone)]
+pub struct CoreSettings {
+    /// `HERALD_TABLE`.
+    pub table: String,
+    /// `HERALD_KMS_KEY_ID`: a key id, ARN or alias.
+    pub kms_key_id: String,
+}
+
+impl CoreSettings {
+    pub fn from_lookup(lookup: &impl Fn(&str) -> Option<String>) -> anyhow::Result<Self> {
+        Ok(Self {
+            table: required(lookup, "HERALD_TABLE")?,
+            kms_key_id: required(lookup, "HERALD_KMS_KEY_ID")?,
+        })
+    }
+
+    /// The store and the sealer these settings name.
+    pub fn clients(
+        &self,
+        sdk: &aws_config::SdkConfig,
+    ) -> (crate::store::Store, crate::secrets::Sealer) {
+        (
+            crate::store::Store::new(aws_sdk_dynamodb::Client::new(sdk), &self.table),
+            crate::secrets::Sealer::new(aws_sdk_kms::Client::new(sdk), &self.kms_key_id),
+        )
+    }
+}
+
+/// A variable that must be set.
+pub fn required(lookup: &impl Fn(&str) -> Option<String>, name: &str) -> anyhow::Result<String> {
+    lookup(name).ok_or_else(|| anyhow::anyhow!("{name} is not set"))
+}
+
 /// Counts the requests a client sends (retries included), e.g. DynamoDB round trips per API call.
 #[derive(Debug, Clone, Default)]
 pub struct RequestCounter(Arc<AtomicUsize>);

@@ -3,10 +3,13 @@
 //! single-table DynamoDB store.
 
 pub mod aws;
+pub mod batch;
 pub mod config;
+pub mod digest;
 pub mod domain;
 pub mod guests;
 pub mod ids;
+pub mod messages;
 pub mod providers;
 pub mod render;
 pub mod resolve;

@@ -18,7 +18,7 @@ use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 use utoipa_axum::router::OpenApiRouter;
 
-pub use state::{AppState, Config, WizardQueue};
+pub use state::{AppState, Config, Queues};
 
 use crate::problem::ApiError;
 
@@ -60,6 +60,7 @@ pub fn router_and_openapi() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(routes::wizard::router())
         .merge(routes::preview::router())
         .merge(routes::guests::router())
+        .merge(routes::messages::router())
         .split_for_parts()
 }
 

@@ -19,6 +19,8 @@ pub struct Config {
     pub url_policy: UrlPolicy,
     /// `HERALD_WIZARD_QUEUE_URL`: where wizard completions are queued for the `wizard` function.
     pub wizard_queue_url: String,
+    /// `HERALD_SENDER_QUEUE_URL`: where messages are queued for the `sender` function.
+    pub sender_queue_url: String,
 }
 
 impl Config {
@@ -33,6 +35,7 @@ impl Config {
             table: var("HERALD_TABLE")?,
             kms_key_id: var("HERALD_KMS_KEY_ID")?,
             wizard_queue_url: var("HERALD_WIZARD_QUEUE_URL")?,
+            sender_queue_url: var("HERALD_SENDER_QUEUE_URL")?,
             url_policy: match lookup("HERALD_ALLOW_LOOPBACK_PROVIDER_URLS").as_deref() {
                 Some("1" | "true") => UrlPolicy::AllowLoopbackHttp,
                 _ => UrlPolicy::HttpsOnly,
@@ -44,11 +47,12 @@ impl Config {
 #[derive(Clone, Debug)]
 pub struct AppState(Arc<Inner>);
 
-/// The wizard's queue.
+/// The queues the API feeds.
 #[derive(Debug, Clone)]
-pub struct WizardQueue {
+pub struct Queues {
     pub sqs: aws_sdk_sqs::Client,
-    pub url: String,
+    pub wizard: String,
+    pub sender: String,
 }
 
 #[derive(Debug)]
@@ -57,7 +61,7 @@ pub struct Inner {
     pub sealer: Sealer,
     pub providers: ProviderClients,
     pub url_policy: UrlPolicy,
-    pub wizard_queue: WizardQueue,
+    pub queues: Queues,
 }
 
 impl std::ops::Deref for AppState {
@@ -73,32 +77,28 @@ impl AppState {
         sealer: Sealer,
         providers: ProviderClients,
         url_policy: UrlPolicy,
-        wizard_queue: WizardQueue,
+        queues: Queues,
     ) -> Self {
         Self(Arc::new(Inner {
             store,
             sealer,
             providers,
             url_policy,
-            wizard_queue,
+            queues,
         }))
     }
 
     /// Builds every client once from the shared SDK configuration.
     pub fn from_sdk_config(sdk: &aws_config::SdkConfig, config: &Config) -> anyhow::Result<Self> {
-        let http = herald::aws::http_client()?;
         Ok(Self::new(
             Store::new(aws_sdk_dynamodb::Client::new(sdk), &config.table),
             Sealer::new(aws_sdk_kms::Client::new(sdk), &config.kms_key_id),
-            ProviderClients {
-                ses: aws_sdk_sesv2::Client::new(sdk),
-                sns: aws_sdk_sns::Client::new(sdk),
-                http,
-            },
+            ProviderClients::from_sdk_config(sdk)?,
             config.url_policy,
-            WizardQueue {
+            Queues {
                 sqs: aws_sdk_sqs::Client::new(sdk),
-                url: config.wizard_queue_url.clone(),
+                wizard: config.wizard_queue_url.clone(),
+                sender: config.sender_queue_url.clone(),
             },
         ))
     }

@@ -33,6 +33,8 @@ const ROUTES: &[(&str, &[&str])] = &[
     ("/api/v1/events/{id}/guests", &["get", "post"]),
     ("/api/v1/events/{id}/guests/{guest_id}", &["delete", "get"]),
     ("/api/v1/communication/contacts/{id}", &["get"]),
+    ("/api/v1/communication/messages", &["post"]),
+    ("/api/v1/communication/messages/{id}", &["get"]),
     ("/api/v1/communication/templates/effective", &["get"]),
     ("/api/v1/communication/providers/effective", &["get"]),
     ("/api/v1/communication/providers", &["get", "post"]),

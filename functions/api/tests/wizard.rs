@@ -4,89 +4,11 @@
 
 mod common;
 
-use std::time::Duration;
-
 use axum::http::Method;
 use common::*;
 use serde_json::{Value, json};
 use wiremock::matchers::{body_string_contains, method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
-
-/// A tenant ready to go live: compliance blocks, an SES provider whose domain is a registered
-/// sender, an invitation email template; and one event.
-struct Setup {
-    t: Tenant,
-    event: String,
-    email_template: Value,
-}
-
-async fn compliance(stack: &TestStack) {
-    for name in ["opt_out_text", "gdpr_notice", "legal_footer"] {
-        expect(
-            stack,
-            Method::PUT,
-            &format!("/api/v1/communication/compliance/{name}"),
-            &stack.admin_key,
-            Some(json!({"version": 0, "text": format!("{name} wording")})),
-            200,
-        )
-        .await;
-    }
-}
-
-async fn setup(stack: &TestStack) -> Setup {
-    compliance(stack).await;
-    let t = tenant(stack, "Acme").await;
-    provider(stack, &t.admin, "", ses_json("SES", "events@acme.example")).await;
-    expect(
-        stack,
-        Method::POST,
-        "/api/v1/communication/senders",
-        &t.admin,
-        Some(json!({"identity": "acme.example"})),
-        201,
-    )
-    .await;
-    let email_template = template(stack, &t.admin, "", "invitation", "email", "v1").await;
-    let event = event(stack, &t.admin, "", "Gala").await;
-    Setup {
-        t,
-        event,
-        email_template,
-    }
-}
-
-fn wizard_uri(event: &str, rest: &str) -> String {
-    format!("/api/v1/events/{event}/wizard{rest}")
-}
-
-/// Asks for a completion and waits (bounded) for the wizard function to finish it.
-async fn complete(stack: &TestStack, key: &str, event: &str) -> Value {
-    let accepted = expect(
-        stack,
-        Method::POST,
-        &wizard_uri(event, "/complete"),
-        key,
-        None,
-        202,
-    )
-    .await;
-    assert_eq!(accepted["status"], "queued");
-    wait_for(stack, key, event, &text(&accepted, "run_id")).await
-}
-
-async fn wait_for(stack: &TestStack, key: &str, event: &str, run_id: &str) -> Value {
-    for _ in 0..150 {
-        let wizard = expect(stack, Method::GET, &wizard_uri(event, ""), key, None, 200).await;
-        let run = &wizard["steps"]["review"]["completion"];
-        if run["run_id"] == run_id && matches!(run["status"].as_str(), Some("succeeded" | "failed"))
-        {
-            return run.clone();
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-    panic!("the wizard function did not finish run {run_id} within 30 s");
-}
 
 #[tokio::test]
 async fn completing_the_wizard_freezes_and_activates_a_snapshot() {
@@ -132,7 +54,7 @@ async fn completing_the_wizard_freezes_and_activates_a_snapshot() {
     .await;
     assert_eq!(readiness["ready"], true, "{readiness}");
 
-    let run = complete(&stack, key, &s.event).await;
+    let run = complete_wizard(&stack, key, &s.event).await;
     assert_eq!(run["status"], "succeeded", "{run}");
     assert_eq!(run["snapshot_version"], 1);
     assert_eq!(run["unchanged"], false);
@@ -172,7 +94,7 @@ async fn completing_the_wizard_freezes_and_activates_a_snapshot() {
     assert!(credentials.get("ciphertext").is_none(), "{credentials}");
 
     // Nothing changed: no new version.
-    let again = complete(&stack, key, &s.event).await;
+    let again = complete_wizard(&stack, key, &s.event).await;
     assert_eq!(
         (again["status"].as_str(), again["unchanged"].as_bool()),
         (Some("succeeded"), Some(true))
@@ -267,7 +189,7 @@ async fn completing_the_wizard_freezes_and_activates_a_snapshot() {
         "{new}"
     );
 
-    let third = complete(&stack, key, &s.event).await;
+    let third = complete_wizard(&stack, key, &s.event).await;
     assert_eq!(third["snapshot_version"], 2);
     let listed = expect(
         &stack,
@@ -308,7 +230,10 @@ async fn a_failed_validation_says_why_and_keeps_the_active_snapshot() {
     let stack = stack().await;
     let s = setup(&stack).await;
     let key = &s.t.admin;
-    assert_eq!(complete(&stack, key, &s.event).await["snapshot_version"], 1);
+    assert_eq!(
+        complete_wizard(&stack, key, &s.event).await["snapshot_version"],
+        1
+    );
 
     // The event now also sends SMS reminders, with no SMS provider or templates anywhere,
     // and a reminder email template that uses a custom field the sample guest lacks.
@@ -363,7 +288,7 @@ async fn a_failed_validation_says_why_and_keeps_the_active_snapshot() {
             .is_some_and(|f| f.contains("POST /api/v1/communication/providers"))
     );
 
-    let run = complete(&stack, key, &s.event).await;
+    let run = complete_wizard(&stack, key, &s.event).await;
     assert_eq!(run["status"], "failed");
     assert_eq!(run["blockers"].as_array().map(Vec::len), Some(4), "{run}");
     let wizard = expect(
@@ -406,10 +331,10 @@ async fn racing_completions_make_one_run_and_one_version() {
         assert_problem(refused, 409, "a second completion while one is queued");
         assert!(text(&refused.body, "detail").contains("already"));
     }
-    let run = wait_for(&stack, &key, &s.event, &text(&accepted[0].body, "run_id")).await;
+    let run = wait_for_run(&stack, &key, &s.event, &text(&accepted[0].body, "run_id")).await;
     assert_eq!(run["snapshot_version"], 1);
     // Once it finished, another completion is accepted again (and changes nothing).
-    let again = complete(&stack, &key, &s.event).await;
+    let again = complete_wizard(&stack, &key, &s.event).await;
     assert_eq!(again["unchanged"], true);
     let listed = expect(
         &stack,
@@ -936,7 +861,7 @@ async fn the_wizard_function_skips_what_does_not_parse_and_ignores_redeliveries(
     use aws_lambda_events::event::sqs::{SqsEvent, SqsMessage};
     let stack = stack().await;
     let s = setup(&stack).await;
-    let run = complete(&stack, &s.t.admin, &s.event).await;
+    let run = complete_wizard(&stack, &s.t.admin, &s.event).await;
     let wizard = herald_wizard::Wizard::new(
         stack.state.store.clone(),
         stack.state.sealer.clone(),

@@ -14,7 +14,7 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage};
+use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
 use chrono::Utc;
 use herald::providers::ProviderClients;
 use herald::secrets::Sealer;
@@ -25,10 +25,8 @@ use herald::wizard::{CompletionMessage, RunStatus, Snapshot, SnapshotContent};
 /// Settings read once per cold start.
 #[derive(Debug, Clone)]
 pub struct Config {
-    /// `HERALD_TABLE`.
-    pub table: String,
-    /// `HERALD_KMS_KEY_ID`: opens provider credentials for connection tests.
-    pub kms_key_id: String,
+    /// The table, and the KMS key that opens provider credentials for connection tests.
+    pub core: herald::aws::CoreSettings,
     /// `HERALD_WIZARD_MAX_RECEIVES`: the queue's `maxReceiveCount` (default 3); the delivery that
     /// reaches it marks the run failed before the message moves to the dead-letter queue.
     pub max_receives: u32,
@@ -36,10 +34,8 @@ pub struct Config {
 
 impl Config {
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> anyhow::Result<Self> {
-        let var = |name: &str| lookup(name).ok_or_else(|| anyhow::anyhow!("{name} is not set"));
         Ok(Self {
-            table: var("HERALD_TABLE")?,
-            kms_key_id: var("HERALD_KMS_KEY_ID")?,
+            core: herald::aws::CoreSettings::from_lookup(&lookup)?,
             max_receives: match lookup("HERALD_WIZARD_MAX_RECEIVES") {
                 Some(v) => v.parse().map_err(|_| {
                     anyhow::anyhow!("HERALD_WIZARD_MAX_RECEIVES={v} is not a count")
@@ -103,43 +99,22 @@ impl Wizard {
     }
 
     pub fn from_sdk_config(sdk: &aws_config::SdkConfig, config: &Config) -> anyhow::Result<Self> {
+        let (store, sealer) = config.core.clients(sdk);
         Ok(Self::new(
-            Store::new(aws_sdk_dynamodb::Client::new(sdk), &config.table),
-            Sealer::new(aws_sdk_kms::Client::new(sdk), &config.kms_key_id),
-            ProviderClients {
-                ses: aws_sdk_sesv2::Client::new(sdk),
-                sns: aws_sdk_sns::Client::new(sdk),
-                http: herald::aws::http_client()?,
-            },
+            store,
+            sealer,
+            ProviderClients::from_sdk_config(sdk)?,
             config.max_receives,
         ))
     }
 
-    /// Handles a batch; the messages run concurrently and fail one by one. A message whose task
-    /// did not finish (a panic) is reported as failed, never acknowledged.
+    /// Handles a batch; the messages run concurrently and fail one by one.
     pub async fn handle(&self, event: SqsEvent) -> SqsBatchResponse {
-        let mut tasks = tokio::task::JoinSet::new();
-        let mut pending = Vec::new();
-        for message in event.records {
-            let id = message.message_id.clone().unwrap_or_default();
-            pending.push(id.clone());
+        herald::batch::each_record(event, |message| {
             let this = self.clone();
-            tasks.spawn(async move { (id, this.handle_message(message).await) });
-        }
-        while let Some(joined) = tasks.join_next().await {
-            match joined {
-                Ok((id, true)) => pending.retain(|p| *p != id),
-                Ok((_, false)) => {}
-                Err(e) => tracing::error!(error = %e, "a wizard task panicked"),
-            }
-        }
-        let mut response = SqsBatchResponse::default();
-        for id in pending {
-            let mut failure = BatchItemFailure::default();
-            failure.item_identifier = id;
-            response.batch_item_failures.push(failure);
-        }
-        response
+            async move { this.handle_message(message).await }
+        })
+        .await
     }
 
     /// True when the message is done with (processed, superseded or malformed).
@@ -152,11 +127,7 @@ impl Wizard {
             tracing::warn!(%message_id, "skipping a wizard message that does not parse");
             return true;
         };
-        let receives: u32 = message
-            .attributes
-            .get("ApproximateReceiveCount")
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(1);
+        let receives = herald::batch::receive_count(&message);
         match self.complete(&completion).await {
             Ok(outcome) => {
                 self.counters.processed.fetch_add(1, Ordering::Relaxed);

@@ -47,6 +47,14 @@ fn handler_for(
                 Box::pin(async move { wizard.handle(event).await })
             }))
         }
+        "SenderFunction" => {
+            let config = herald_sender::Config::from_lookup(|name| env.get(name).cloned())?;
+            let sender = herald_sender::Sender::from_sdk_config(sdk, &config)?;
+            Ok(Arc::new(move |event| {
+                let sender = sender.clone();
+                Box::pin(async move { sender.handle(event).await })
+            }))
+        }
         other => bail!(
             "template.yaml gives {other} an SQS event, but the local stack has no handler for it (infra/local/src/pollers.rs)"
         ),

@@ -339,10 +339,14 @@ mod tests {
         physical
             .refs
             .insert("WizardQueue".into(), "http://q".into());
+        physical
+            .refs
+            .insert("SenderQueue".into(), "http://s".into());
         let env = t.function_environment("ApiFunction", &physical).unwrap();
         assert_eq!(env["HERALD_TABLE"], "t1");
         assert_eq!(env["HERALD_KMS_KEY_ID"], "arn:k");
         assert_eq!(env["HERALD_WIZARD_QUEUE_URL"], "http://q");
+        assert_eq!(env["HERALD_SENDER_QUEUE_URL"], "http://s");
     }
 
     #[test]

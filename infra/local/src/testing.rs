@@ -62,22 +62,21 @@ impl TestStack {
                 .interceptor(dynamo_requests.clone())
                 .build(),
         );
-        let http = herald::aws::http_client()?;
         let state = AppState::new(
             Store::new(dynamo, &table),
             Sealer::new(aws_sdk_kms::Client::new(&sdk), key),
-            ProviderClients {
-                ses: aws_sdk_sesv2::Client::new(&sdk),
-                sns: aws_sdk_sns::Client::new(&sdk),
-                http,
-            },
+            ProviderClients::from_sdk_config(&sdk)?,
             UrlPolicy::AllowLoopbackHttp,
-            herald_api::WizardQueue {
+            herald_api::Queues {
                 sqs: aws_sdk_sqs::Client::new(&sdk),
-                url: env
+                wizard: env
                     .get("HERALD_WIZARD_QUEUE_URL")
                     .cloned()
                     .context("HERALD_WIZARD_QUEUE_URL")?,
+                sender: env
+                    .get("HERALD_SENDER_QUEUE_URL")
+                    .cloned()
+                    .context("HERALD_SENDER_QUEUE_URL")?,
             },
         );
         let pollers = crate::pollers::start_all(&template, &physical, &sdk)?;

@@ -17,6 +17,17 @@ pub struct ProviderClients {
     pub http: reqwest::Client,
 }
 
+impl ProviderClients {
+    /// The SES, SNS and HTTP clients, from the shared SDK configuration.
+    pub fn from_sdk_config(sdk: &aws_config::SdkConfig) -> anyhow::Result<Self> {
+        Ok(Self {
+            ses: aws_sdk_sesv2::Client::new(sdk),
+            sns: aws_sdk_sns::Client::new(sdk),
+            http: crate::aws::http_client()?,
+        })
+    }
+}
+
 /// The outcome of a connection test. A provider that answers "no" is a failed check, not an error.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
 pub struct ConnectionCheck {

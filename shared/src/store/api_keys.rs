@@ -6,7 +6,6 @@ use base64::Engine as _;
 use chrono::{DateTime, Utc};
 use rand::RngCore as _;
 use serde::{Deserialize, Serialize};
-use sha2::{Digest as _, Sha256};
 use utoipa::ToSchema;
 
 use super::{Keys, Store, StoreError, StoreResult, keys};
@@ -56,7 +55,7 @@ pub fn new_secret() -> (String, String) {
 }
 
 pub fn hash_secret(secret: &str) -> String {
-    hex::encode(Sha256::digest(secret.as_bytes()))
+    crate::digest::sha256_hex(secret)
 }
 
 fn api_key_keys(record: &ApiKeyRecord) -> Keys {

@@ -161,6 +161,24 @@ impl Store {
         Ok(write)
     }
 
+    /// The contact with this email, else this phone.
+    pub async fn find_contact(
+        &self,
+        tenant: TenantId,
+        email: Option<&crate::domain::EmailAddress>,
+        phone: Option<&crate::domain::PhoneE164>,
+    ) -> StoreResult<Option<ContactId>> {
+        let wanted: Vec<String> = [
+            email.map(|e| keys::contact_key_pk(tenant, "email", e.as_str())),
+            phone.map(|p| keys::contact_key_pk(tenant, "phone", p.as_str())),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
+        let owners = self.contact_keys(&wanted).await?;
+        Ok(wanted.iter().find_map(|k| owners.get(k).copied()))
+    }
+
     /// The contact owning each address key that has one.
     async fn contact_keys(&self, wanted: &[String]) -> StoreResult<HashMap<String, ContactId>> {
         let mut unique: Vec<&String> = wanted.iter().collect();
@@ -258,18 +276,7 @@ impl Store {
                 request = request.transact_items(put(claim)?);
             }
         }
-        match request.send().await {
-            Ok(_) => Ok(true),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|s| s.is_transaction_canceled_exception()) =>
-            {
-                Ok(false)
-            }
-            Err(e) => Err(anyhow::Error::new(e)
-                .context("TransactWriteItems contacts")
-                .into()),
-        }
+        self.transact(request, "contacts").await
     }
 
     /// BatchWriteItem puts, 25 per request, asking again for unprocessed items.
@@ -415,16 +422,15 @@ impl Store {
         let mut unique = ids.to_vec();
         unique.sort();
         unique.dedup();
-        self.batch_get_all(
-            unique
-                .iter()
-                .map(|id| key(keys::contact_pk(tenant, *id), keys::META))
-                .collect(),
-        )
-        .await?
-        .into_iter()
-        .map(|item| Store::from_item::<Contact>(item).map(|c| (c.id, c)))
-        .collect()
+        let found: Vec<Contact> = self
+            .batch_get_as(
+                unique
+                    .iter()
+                    .map(|id| key(keys::contact_pk(tenant, *id), keys::META))
+                    .collect(),
+            )
+            .await?;
+        Ok(found.into_iter().map(|c| (c.id, c)).collect())
     }
 }
 

@@ -21,6 +21,9 @@
 //! | guest | `TENANT#{tid}#EVENT#{eid}#GUESTS#{shard:02}` (16 shards by guest id) | `GUEST#{gid}` | – | get: GetItem (the shard follows from the id); list an event's / expand a campaign's audience: Query each shard; import: BatchGetItem + BatchWriteItem |
 //! | contact | `TENANT#{tid}#CONTACT#{cid}` | `META` | – | get: GetItem; the send path's consent check: BatchGetItem |
 //! | contact key | `TENANT#{tid}#CONTACTKEY#{email or phone}#{address}` | `KEY` | – | match an imported guest to a contact: BatchGetItem; claimed with a conditional Put in the same transaction as a new contact |
+//! | message | `TENANT#{tid}#MSG#{mid}` | `META` | – | get: GetItem; the sender's claims: TransactWriteItems (conditional: absent or queued), 100 per request; results: BatchWriteItem |
+//! | suppression | `TENANT#{tid}#SUPPRESS` | `{email or phone}#{sha256(address)}` | – | the send path: BatchGetItem of a batch's addresses |
+//! | idempotency key | `TENANT#{tid}#IDEMPOTENCY#{sha256(key)}` | `IDEM` | – | the first answer for 24 h (`ttl`): written in the same transaction as the message |
 //! | brand | `TENANT#{tid}` or `TENANT#{tid}#EVENT#{eid}` | `BRAND` | – | GetItem |
 //! | provider | `TENANT#{tid}#PROVIDERS` | `TENANT#{pid}` or `EVENT#{eid}#{pid}` | – | get: GetItem; list a layer's: Query `begins_with`; an event's effective providers: one Query of the partition (a tenant has tens of providers, not thousands) |
 //!
@@ -35,7 +38,9 @@
 
 use crate::config::{ComplianceBlockName, Owner};
 use crate::domain::{Channel, TemplateCategory};
-use crate::ids::{ApiKeyId, ContactId, EventId, GuestId, ProviderId, TemplateId, TenantId};
+use crate::ids::{
+    ApiKeyId, ContactId, EventId, GuestId, MessageId, ProviderId, TemplateId, TenantId,
+};
 
 pub const PK: &str = "PK";
 pub const SK: &str = "SK";
@@ -124,6 +129,20 @@ pub fn contact_key_pk(tenant: TenantId, kind: &str, address: &str) -> String {
 }
 
 pub const KEY: &str = "KEY";
+
+pub fn message_pk(tenant: TenantId, id: MessageId) -> String {
+    format!("TENANT#{tenant}#MSG#{id}")
+}
+
+pub fn suppression_pk(tenant: TenantId) -> String {
+    format!("TENANT#{tenant}#SUPPRESS")
+}
+
+pub fn idempotency_pk(tenant: TenantId, key_hash: &str) -> String {
+    format!("TENANT#{tenant}#IDEMPOTENCY#{key_hash}")
+}
+
+pub const IDEMPOTENCY: &str = "IDEM";
 
 pub const SENDER_PREFIX: &str = "SENDER#";
 

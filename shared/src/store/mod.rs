@@ -7,6 +7,7 @@ mod api_keys;
 mod config;
 mod events;
 mod guests;
+mod messages;
 mod platform;
 mod providers;
 mod senders;
@@ -26,6 +27,7 @@ pub use api_keys::{ApiKey, ApiKeyRecord, SECRET_PREFIX, hash_secret, new_secret}
 pub use config::LoadedEvent;
 pub use events::{Event, EventFields};
 pub use guests::ImportWrite;
+pub use messages::{Claimed, IDEMPOTENCY_SECONDS, IdempotencyRecord};
 pub use tenants::Tenant;
 pub use wizard::RequestError;
 
@@ -262,6 +264,40 @@ impl Store {
         conditional(result, StoreError::NotFound, || {
             format!("DeleteItem {}", keys.sk)
         })
+    }
+}
+
+impl Store {
+    /// Sends a TransactWriteItems request; `Ok(false)` when a condition cancelled it.
+    pub(crate) async fn transact(
+        &self,
+        request: aws_sdk_dynamodb::operation::transact_write_items::builders::TransactWriteItemsFluentBuilder,
+        what: &'static str,
+    ) -> StoreResult<bool> {
+        match request.send().await {
+            Ok(_) => Ok(true),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_transaction_canceled_exception()) =>
+            {
+                Ok(false)
+            }
+            Err(e) => Err(anyhow::Error::new(e)
+                .context(format!("TransactWriteItems {what}"))
+                .into()),
+        }
+    }
+
+    /// BatchGetItem of `keys`, each found item read as a `T`.
+    pub(crate) async fn batch_get_as<T: DeserializeOwned>(
+        &self,
+        keys: Vec<Item>,
+    ) -> StoreResult<Vec<T>> {
+        self.batch_get_all(keys)
+            .await?
+            .into_iter()
+            .map(Store::from_item)
+            .collect()
     }
 }
 

@@ -44,24 +44,14 @@ impl Store {
                 )
                 .build())
         };
-        let result = self
+        let request = self
             .client()
             .transact_write_items()
             .transact_items(put(claim, "claim")?)
-            .transact_items(put(item, "sender")?)
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(()),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|s| s.is_transaction_canceled_exception()) =>
-            {
-                Err(StoreError::AlreadyExists)
-            }
-            Err(e) => Err(anyhow::Error::new(e)
-                .context("TransactWriteItems sender")
-                .into()),
+            .transact_items(put(item, "sender")?);
+        match self.transact(request, "sender").await? {
+            true => Ok(()),
+            false => Err(StoreError::AlreadyExists),
         }
     }
 
@@ -104,27 +94,17 @@ impl Store {
                 )
                 .build())
         };
-        let result = self
+        let request = self
             .client()
             .transact_write_items()
             .transact_items(delete(
                 sender_key,
                 "attribute_exists(PK) AND tenant_id = :t",
             )?)
-            .transact_items(delete(claim_key(identity), "tenant_id = :t")?)
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(()),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|s| s.is_transaction_canceled_exception()) =>
-            {
-                Err(StoreError::NotFound)
-            }
-            Err(e) => Err(anyhow::Error::new(e)
-                .context("TransactWriteItems delete sender")
-                .into()),
+            .transact_items(delete(claim_key(identity), "tenant_id = :t")?);
+        match self.transact(request, "delete sender").await? {
+            true => Ok(()),
+            false => Err(StoreError::NotFound),
         }
     }
 }

@@ -306,7 +306,7 @@ impl Store {
         for (k, v) in values {
             update = update.expression_attribute_values(k, v);
         }
-        let result = self
+        let request = self
             .client()
             .transact_write_items()
             .transact_items(TransactWriteItem::builder().put(versioned).build())
@@ -319,21 +319,8 @@ impl Store {
                 TransactWriteItem::builder()
                     .update(update.build().context("update wizard")?)
                     .build(),
-            )
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(true),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|s| s.is_transaction_canceled_exception()) =>
-            {
-                Ok(false)
-            }
-            Err(e) => Err(anyhow::Error::new(e)
-                .context("TransactWriteItems snapshot")
-                .into()),
-        }
+            );
+        self.transact(request, "snapshot").await
     }
 
     /// One snapshot version, or the active one when `version` is `None`.

@@ -6,6 +6,7 @@ pub mod compliance;
 pub mod effective;
 pub mod events;
 pub mod guests;
+pub mod messages;
 pub mod preview;
 pub mod providers;
 pub mod senders;

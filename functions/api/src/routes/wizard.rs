@@ -735,10 +735,10 @@ pub async fn complete(
     };
     let body = serde_json::to_string(&message).map_err(anyhow::Error::new)?;
     let queued = state
-        .wizard_queue
+        .queues
         .sqs
         .send_message()
-        .queue_url(&state.wizard_queue.url)
+        .queue_url(&state.queues.wizard)
         .message_body(body)
         .send()
         .await;

@@ -10,6 +10,8 @@ use std::collections::{BTreeMap, HashMap};
 use aws_sdk_dynamodb::types::AttributeValue;
 use axum::http::{Method, header};
 pub use herald_local::testing::{Answer, TestStack};
+use std::time::Duration;
+
 use serde_json::{Value, json};
 
 pub const PROBLEM_JSON: &str = "application/problem+json";
@@ -324,4 +326,128 @@ pub async fn assert_refused(
 /// The field of the first field-level issue of a 422.
 pub fn first_field(answer: &Answer) -> String {
     text(&answer.body["errors"][0], "field")
+}
+
+// The setup wizard, for tests that need an event with an active snapshot.
+
+/// A tenant ready to go live: compliance blocks, an SES provider whose domain is a registered
+/// sender, an invitation email template; and one event.
+pub struct Setup {
+    pub t: Tenant,
+    pub event: String,
+    pub email_template: Value,
+}
+
+pub async fn compliance(stack: &TestStack) {
+    for name in ["opt_out_text", "gdpr_notice", "legal_footer"] {
+        expect(
+            stack,
+            Method::PUT,
+            &format!("/api/v1/communication/compliance/{name}"),
+            &stack.admin_key,
+            Some(json!({"version": 0, "text": format!("{name} wording")})),
+            200,
+        )
+        .await;
+    }
+}
+
+pub async fn setup(stack: &TestStack) -> Setup {
+    compliance(stack).await;
+    let t = tenant(stack, "Acme").await;
+    provider(stack, &t.admin, "", ses_json("SES", "events@acme.example")).await;
+    expect(
+        stack,
+        Method::POST,
+        "/api/v1/communication/senders",
+        &t.admin,
+        Some(json!({"identity": "acme.example"})),
+        201,
+    )
+    .await;
+    let email_template = template(stack, &t.admin, "", "invitation", "email", "v1").await;
+    let event = event(stack, &t.admin, "", "Gala").await;
+    Setup {
+        t,
+        event,
+        email_template,
+    }
+}
+
+pub fn wizard_uri(event: &str, rest: &str) -> String {
+    format!("/api/v1/events/{event}/wizard{rest}")
+}
+
+/// Asks for a completion and waits (bounded) for the wizard function to finish it.
+pub async fn complete_wizard(stack: &TestStack, key: &str, event: &str) -> Value {
+    let accepted = expect(
+        stack,
+        Method::POST,
+        &wizard_uri(event, "/complete"),
+        key,
+        None,
+        202,
+    )
+    .await;
+    assert_eq!(accepted["status"], "queued");
+    wait_for_run(stack, key, event, &text(&accepted, "run_id")).await
+}
+
+pub async fn wait_for_run(stack: &TestStack, key: &str, event: &str, run_id: &str) -> Value {
+    for _ in 0..150 {
+        let wizard = expect(stack, Method::GET, &wizard_uri(event, ""), key, None, 200).await;
+        let run = &wizard["steps"]["review"]["completion"];
+        if run["run_id"] == run_id && matches!(run["status"].as_str(), Some("succeeded" | "failed"))
+        {
+            return run.clone();
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    panic!("the wizard function did not finish run {run_id} within 30 s");
+}
+
+/// What moto accepted so far (all tests share one emulator: filter by your own addresses):
+/// `ses.Message` and `sns.SMS` of `/moto-api/data.json`.
+pub async fn outbox() -> Value {
+    let endpoint = std::env::var("AWS_ENDPOINT_URL").expect("AWS_ENDPOINT_URL");
+    reqwest::get(format!("{endpoint}/moto-api/data.json"))
+        .await
+        .expect("moto answers")
+        .json()
+        .await
+        .expect("moto's data is JSON")
+}
+
+/// How many emails moto accepted for `address`.
+pub async fn emails_to(address: &str) -> usize {
+    let data = outbox().await;
+    data["ses"]["Message"]
+        .as_array()
+        .map(|m| {
+            m.iter()
+                .filter(|m| {
+                    m["destinations"]["ToAddresses"]
+                        .as_array()
+                        .is_some_and(|to| to.iter().any(|t| t == address))
+                })
+                .count()
+        })
+        .unwrap_or(0)
+}
+
+/// How many SMS moto accepted for `phone`.
+pub async fn sms_to(phone: &str) -> usize {
+    let data = outbox().await;
+    data["sns"]["SMS"]
+        .as_array()
+        .map(|m| m.iter().filter(|m| m["phone_number"] == phone).count())
+        .unwrap_or(0)
+}
+
+/// A unique address for this test run.
+pub fn unique_email(name: &str) -> String {
+    format!(
+        "{name}-{}@example.com",
+        ulid::Ulid::generate().to_string().to_lowercase()
+    )
 }

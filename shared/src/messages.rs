@@ -1,0 +1,289 @@
+//! Messages: one per recipient and send, their states, the work the sender is given, and the
+//! pure decisions of the send path (channel choice, suppression and consent).
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::domain::{Channel, TemplateCategory};
+use crate::guests::Contact;
+use crate::ids::{CampaignId, ContactId, EventId, GuestId, MessageId, ProviderId, TenantId};
+use crate::render::GuestVars;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum MessageStatus {
+    /// Accepted, waiting for the sender.
+    Queued,
+    /// Claimed by the sender: a provider call is under way (or its outcome is being settled).
+    Sending,
+    Sent,
+    Failed,
+    /// The address is on the tenant's suppression list.
+    Suppressed,
+    /// The contact opted out of this category on this channel (or of everything).
+    NoConsent,
+    /// The recipient has no address on any channel the message may use.
+    NoAddress,
+}
+
+impl MessageStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MessageStatus::Queued => "queued",
+            MessageStatus::Sending => "sending",
+            MessageStatus::Sent => "sent",
+            MessageStatus::Failed => "failed",
+            MessageStatus::Suppressed => "suppressed",
+            MessageStatus::NoConsent => "no_consent",
+            MessageStatus::NoAddress => "no_address",
+        }
+    }
+
+    /// A final state: the message is done with, whatever happens to its SQS delivery.
+    pub fn is_final(self) -> bool {
+        !matches!(self, MessageStatus::Queued | MessageStatus::Sending)
+    }
+}
+
+/// Who a message is for: the fields templates see, and the addresses.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct Recipient {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub guest_id: Option<GuestId>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub contact_id: Option<ContactId>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub preferred_channel: Option<Channel>,
+    /// What templates see as `guest` (its email and phone are the addresses).
+    pub vars: GuestVars,
+}
+
+impl Recipient {
+    pub fn address(&self, channel: Channel) -> Option<&str> {
+        match channel {
+            Channel::Email => self.vars.email.as_deref(),
+            Channel::Sms | Channel::Whatsapp => self.vars.phone.as_deref(),
+        }
+    }
+}
+
+/// One message for the sender to deliver.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Delivery {
+    pub message_id: MessageId,
+    pub recipient: Recipient,
+}
+
+/// Work for the sender, one per SQS message.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum SenderJob {
+    /// Deliver these messages of one event (a campaign's batch, or one transactional message).
+    Deliver {
+        tenant_id: TenantId,
+        event_id: EventId,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        campaign_id: Option<CampaignId>,
+        category: TemplateCategory,
+        /// In order of preference.
+        channels: Vec<Channel>,
+        deliveries: Vec<Delivery>,
+    },
+}
+
+/// A message as stored.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct Message {
+    pub id: MessageId,
+    pub tenant_id: TenantId,
+    pub event_id: EventId,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub campaign_id: Option<CampaignId>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub guest_id: Option<GuestId>,
+    pub category: TemplateCategory,
+    pub status: MessageStatus,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub channel: Option<Channel>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provider_id: Option<ProviderId>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provider_message_id: Option<String>,
+    /// Provider calls made (failover included).
+    #[serde(default)]
+    pub attempts: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_error: Option<String>,
+    /// The active snapshot version rendered from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub snapshot_version: Option<u64>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub claimed_at: Option<DateTime<Utc>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sent_at: Option<DateTime<Utc>>,
+    /// A queued transactional message keeps its sender job until the sender claims it, so a
+    /// replay of its idempotency key can queue it again if the first request stopped before
+    /// queueing. Never shown over the API.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(ignore)]
+    pub pending_job: Option<String>,
+}
+
+/// The suppression-list key of an address: channel and SHA-256 of the normalised address, so
+/// the list holds no addresses in clear.
+pub fn suppression_key(channel: Channel, address: &str) -> String {
+    let normalised = address.trim().to_lowercase();
+    let kind = match channel {
+        Channel::Email => "email",
+        Channel::Sms | Channel::Whatsapp => "phone",
+    };
+    format!("{kind}#{}", crate::digest::sha256_hex(normalised))
+}
+
+/// The channel a recipient gets: the preferred one when the message allows it and the
+/// recipient has that address, else the first allowed channel with an address.
+pub fn choose_channel(channels: &[Channel], recipient: &Recipient) -> Option<Channel> {
+    if let Some(preferred) = recipient.preferred_channel
+        && channels.contains(&preferred)
+        && recipient.address(preferred).is_some()
+    {
+        return Some(preferred);
+    }
+    channels
+        .iter()
+        .copied()
+        .find(|c| recipient.address(*c).is_some())
+}
+
+/// Whether the contact allows `category` on `channel`.
+pub fn consents(contact: Option<&Contact>, category: TemplateCategory, channel: Channel) -> bool {
+    let Some(c) = contact else { return true };
+    !(c.unsubscribed
+        || c.opt_outs.contains(&format!("{category}#{channel}"))
+        || c.opt_outs.contains(&format!("*#{channel}")))
+}
+
+/// The outcome of the checks before a send.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Decision {
+    Send(Channel),
+    Skip(MessageStatus),
+}
+
+/// Channel choice, then suppression, then consent.
+pub fn decide(
+    channels: &[Channel],
+    category: TemplateCategory,
+    recipient: &Recipient,
+    contact: Option<&Contact>,
+    suppressed: &dyn Fn(Channel, &str) -> bool,
+) -> Decision {
+    let Some(channel) = choose_channel(channels, recipient) else {
+        return Decision::Skip(MessageStatus::NoAddress);
+    };
+    let address = recipient.address(channel).unwrap_or_default();
+    if suppressed(channel, address) {
+        return Decision::Skip(MessageStatus::Suppressed);
+    }
+    if !consents(contact, category, channel) {
+        return Decision::Skip(MessageStatus::NoConsent);
+    }
+    Decision::Send(channel)
+}
+
+/// Counts of message outcomes, e.g. per campaign per batch.
+pub type Tally = BTreeMap<MessageStatus, u64>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn recipient(email: bool, phone: bool, preferred: Option<Channel>) -> Recipient {
+        Recipient {
+            preferred_channel: preferred,
+            vars: GuestVars {
+                email: email.then(|| "a@b.example".to_owned()),
+                phone: phone.then(|| "+447700900123".to_owned()),
+                ..GuestVars::default()
+            },
+            ..Recipient::default()
+        }
+    }
+
+    #[test]
+    fn the_preferred_channel_wins_when_allowed_and_reachable() {
+        let both = [Channel::Email, Channel::Sms];
+        assert_eq!(
+            choose_channel(&both, &recipient(true, true, Some(Channel::Sms))),
+            Some(Channel::Sms)
+        );
+        assert_eq!(
+            choose_channel(&both, &recipient(true, false, Some(Channel::Sms))),
+            Some(Channel::Email)
+        );
+        assert_eq!(
+            choose_channel(
+                &[Channel::Email],
+                &recipient(true, true, Some(Channel::Whatsapp))
+            ),
+            Some(Channel::Email)
+        );
+        assert_eq!(
+            choose_channel(&[Channel::Sms], &recipient(true, false, None)),
+            None
+        );
+    }
+
+    #[test]
+    fn suppression_then_consent() {
+        let r = recipient(true, false, None);
+        let never = |_: Channel, _: &str| false;
+        let always = |_: Channel, _: &str| true;
+        let cat = TemplateCategory::Reminder;
+        assert_eq!(
+            decide(&[Channel::Email], cat, &r, None, &never),
+            Decision::Send(Channel::Email)
+        );
+        assert_eq!(
+            decide(&[Channel::Email], cat, &r, None, &always),
+            Decision::Skip(MessageStatus::Suppressed)
+        );
+        let now = Utc::now();
+        let mut contact = Contact {
+            id: ContactId::new(),
+            tenant_id: TenantId::new(),
+            email: None,
+            phone: None,
+            first_name: String::new(),
+            last_name: String::new(),
+            unsubscribed: false,
+            opt_outs: ["reminder#email".to_owned()].into(),
+            created_at: now,
+            updated_at: now,
+        };
+        assert_eq!(
+            decide(&[Channel::Email], cat, &r, Some(&contact), &never),
+            Decision::Skip(MessageStatus::NoConsent)
+        );
+        assert!(consents(
+            Some(&contact),
+            TemplateCategory::Invitation,
+            Channel::Email
+        ));
+        contact.unsubscribed = true;
+        assert!(!consents(
+            Some(&contact),
+            TemplateCategory::Invitation,
+            Channel::Email
+        ));
+        assert_eq!(
+            suppression_key(Channel::Email, " A@B.example "),
+            suppression_key(Channel::Email, "a@b.example")
+        );
+    }
+}

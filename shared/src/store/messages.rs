@@ -1,0 +1,259 @@
+//! Message records, their claims, the suppression list and idempotency records.
+//!
+//! No duplicate sends: before a provider call the sender *claims* each message by writing its
+//! record with the condition "absent, or still queued" (TransactWriteItems, up to 100 per
+//! request). A redelivered batch finds its messages claimed or final and leaves them alone.
+
+use std::collections::{HashMap, HashSet};
+
+use anyhow::Context as _;
+use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::{Item, Keys, Store, StoreResult, keys, string_attr};
+use crate::domain::Channel;
+use crate::ids::{MessageId, TenantId};
+use crate::messages::{Message, MessageStatus, suppression_key};
+
+/// How long an idempotency key holds.
+pub const IDEMPOTENCY_SECONDS: i64 = 24 * 60 * 60;
+
+/// The first answer given for an idempotency key.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IdempotencyRecord {
+    /// SHA-256 of the request body it answered.
+    pub request_hash: String,
+    pub message_id: MessageId,
+    pub status: u16,
+    pub response: String,
+    pub created_at: DateTime<Utc>,
+    /// Unix seconds; DynamoDB's TTL removes the record some time after.
+    pub ttl: i64,
+}
+
+fn key(pk: String, sk: &str) -> Item {
+    HashMap::from([
+        (keys::PK.to_owned(), AttributeValue::S(pk)),
+        (keys::SK.to_owned(), AttributeValue::S(sk.to_owned())),
+    ])
+}
+
+pub(crate) fn message_keys(tenant: TenantId, id: MessageId) -> Keys {
+    Keys::new(keys::message_pk(tenant, id), keys::META)
+}
+
+/// What became of a claim.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Claimed {
+    /// Every record was written: the messages are this sender's.
+    All,
+    /// Some records were there already (claimed or final): each message's stored record,
+    /// `None` for those that are still free.
+    Some(HashMap<MessageId, Option<Message>>),
+}
+
+impl Store {
+    /// Records a queued message and, with a key, its idempotency record, in one transaction.
+    /// `Ok(false)` when the idempotency key (still valid) or the message already exists.
+    pub async fn create_message(
+        &self,
+        tenant: TenantId,
+        message: &Message,
+        idempotency: Option<(&str, &IdempotencyRecord)>,
+    ) -> StoreResult<bool> {
+        let mut request = self.client().transact_write_items().transact_items(
+            TransactWriteItem::builder()
+                .put(
+                    Put::builder()
+                        .table_name(self.table())
+                        .set_item(Some(Store::to_item(
+                            &message_keys(tenant, message.id),
+                            message,
+                        )?))
+                        .condition_expression("attribute_not_exists(PK)")
+                        .build()
+                        .context("put message")?,
+                )
+                .build(),
+        );
+        if let Some((hash, record)) = idempotency {
+            request = request.transact_items(
+                TransactWriteItem::builder()
+                    .put(
+                        Put::builder()
+                            .table_name(self.table())
+                            .set_item(Some(Store::to_item(
+                                &Keys::new(keys::idempotency_pk(tenant, hash), keys::IDEMPOTENCY),
+                                record,
+                            )?))
+                            .condition_expression("attribute_not_exists(PK) OR #ttl < :now")
+                            .expression_attribute_names("#ttl", keys::TTL)
+                            .expression_attribute_values(
+                                ":now",
+                                AttributeValue::N(Utc::now().timestamp().to_string()),
+                            )
+                            .build()
+                            .context("put idempotency")?,
+                    )
+                    .build(),
+            );
+        }
+        self.transact(request, "message").await
+    }
+
+    /// The idempotency record of a key hash, unless it has expired.
+    pub async fn get_idempotency(
+        &self,
+        tenant: TenantId,
+        hash: &str,
+    ) -> StoreResult<Option<IdempotencyRecord>> {
+        let record: Option<IdempotencyRecord> = self
+            .get(&keys::idempotency_pk(tenant, hash), keys::IDEMPOTENCY)
+            .await?;
+        Ok(record.filter(|r| r.ttl >= Utc::now().timestamp()))
+    }
+
+    pub async fn get_message(
+        &self,
+        tenant: TenantId,
+        id: MessageId,
+    ) -> StoreResult<Option<Message>> {
+        self.get(&keys::message_pk(tenant, id), keys::META).await
+    }
+
+    pub async fn get_messages(
+        &self,
+        tenant: TenantId,
+        ids: &[MessageId],
+    ) -> StoreResult<HashMap<MessageId, Message>> {
+        let found: Vec<Message> = self
+            .batch_get_as(
+                ids.iter()
+                    .map(|id| key(keys::message_pk(tenant, *id), keys::META))
+                    .collect(),
+            )
+            .await?;
+        Ok(found.into_iter().map(|m| (m.id, m)).collect())
+    }
+
+    /// Claims messages: writes each record if it is absent or still queued, in transactions of
+    /// up to 100. When a transaction fails, the records are read back and the free ones claimed
+    /// one by one; the answer then lists what stood in the way.
+    pub async fn claim_messages(
+        &self,
+        tenant: TenantId,
+        messages: &[Message],
+    ) -> StoreResult<Claimed> {
+        let mut blocked: HashMap<MessageId, Option<Message>> = HashMap::new();
+        for chunk in messages.chunks(100) {
+            if self.claim_transaction(tenant, chunk).await? {
+                continue;
+            }
+            let ids: Vec<MessageId> = chunk.iter().map(|m| m.id).collect();
+            let stored = self.get_messages(tenant, &ids).await?;
+            for m in chunk {
+                match stored.get(&m.id) {
+                    Some(s) if s.status != MessageStatus::Queued => {
+                        blocked.insert(m.id, Some(s.clone()));
+                    }
+                    _ => {
+                        if !self
+                            .claim_transaction(tenant, std::slice::from_ref(m))
+                            .await?
+                        {
+                            blocked.insert(m.id, self.get_message(tenant, m.id).await?);
+                        }
+                    }
+                }
+            }
+        }
+        Ok(if blocked.is_empty() {
+            Claimed::All
+        } else {
+            Claimed::Some(blocked)
+        })
+    }
+
+    async fn claim_transaction(&self, tenant: TenantId, chunk: &[Message]) -> StoreResult<bool> {
+        let mut request = self.client().transact_write_items();
+        for m in chunk {
+            request = request.transact_items(
+                TransactWriteItem::builder()
+                    .put(
+                        Put::builder()
+                            .table_name(self.table())
+                            .set_item(Some(Store::to_item(&message_keys(tenant, m.id), m)?))
+                            .condition_expression("attribute_not_exists(PK) OR #status = :queued")
+                            .expression_attribute_names("#status", "status")
+                            .expression_attribute_values(
+                                ":queued",
+                                AttributeValue::S("queued".into()),
+                            )
+                            .build()
+                            .context("claim")?,
+                    )
+                    .build(),
+            );
+        }
+        self.transact(request, "claims").await
+    }
+
+    /// Writes the records of messages this sender holds (after their provider calls).
+    pub async fn record_messages(&self, tenant: TenantId, messages: &[Message]) -> StoreResult<()> {
+        let items = messages
+            .iter()
+            .map(|m| Store::to_item(&message_keys(tenant, m.id), m))
+            .collect::<StoreResult<Vec<_>>>()?;
+        self.batch_put_all(items).await
+    }
+
+    /// Which of these (channel, address) pairs are on the tenant's suppression list.
+    pub async fn suppressed(
+        &self,
+        tenant: TenantId,
+        addresses: &[(Channel, String)],
+    ) -> StoreResult<HashSet<String>> {
+        let mut wanted: Vec<String> = addresses
+            .iter()
+            .map(|(c, a)| suppression_key(*c, a))
+            .collect();
+        wanted.sort();
+        wanted.dedup();
+        let pk = keys::suppression_pk(tenant);
+        let found = self
+            .batch_get_all(wanted.iter().map(|sk| key(pk.clone(), sk)).collect())
+            .await?;
+        Ok(found
+            .iter()
+            .map(|item| string_attr(item, keys::SK))
+            .collect())
+    }
+
+    /// Puts an address on the tenant's suppression list.
+    pub async fn add_suppression(
+        &self,
+        tenant: TenantId,
+        channel: Channel,
+        address: &str,
+        reason: &str,
+    ) -> StoreResult<()> {
+        let mut item = key(
+            keys::suppression_pk(tenant),
+            &suppression_key(channel, address),
+        );
+        item.insert("reason".into(), AttributeValue::S(reason.to_owned()));
+        item.insert(
+            "created_at".into(),
+            AttributeValue::S(Utc::now().to_rfc3339()),
+        );
+        self.client()
+            .put_item()
+            .table_name(self.table())
+            .set_item(Some(item))
+            .send()
+            .await
+            .context("PutItem suppression")?;
+        Ok(())
+    }
+}
