@@ -4,6 +4,7 @@
 
 pub mod aws;
 pub mod batch;
+pub mod campaigns;
 pub mod config;
 pub mod digest;
 pub mod domain;

@@ -70,6 +70,27 @@ impl Recipient {
     }
 }
 
+impl From<&crate::guests::Guest> for Recipient {
+    fn from(g: &crate::guests::Guest) -> Self {
+        Self {
+            guest_id: Some(g.id),
+            contact_id: Some(g.contact_id),
+            preferred_channel: g.preferred_channel,
+            vars: GuestVars {
+                first_name: g.first_name.clone(),
+                last_name: g.last_name.clone(),
+                name: g.name.clone(),
+                email: g.email.as_ref().map(|e| e.as_str().to_owned()),
+                phone: g.phone.as_ref().map(|p| p.as_str().to_owned()),
+                locale: g.locale.as_ref().map(|l| l.as_str().to_owned()),
+                time_zone: g.time_zone.map(|t| t.as_str().to_owned()),
+                tags: g.tags.clone(),
+                fields: g.fields.clone(),
+            },
+        }
+    }
+}
+
 /// One message for the sender to deliver.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Delivery {
@@ -81,12 +102,29 @@ pub struct Delivery {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum SenderJob {
+    /// Start a campaign: one `expand` job per guest shard (or the listed guests at once).
+    Plan {
+        tenant_id: TenantId,
+        campaign_id: CampaignId,
+    },
+    /// Turn one page of a shard's guests into delivery jobs, then queue the next page.
+    Expand {
+        tenant_id: TenantId,
+        campaign_id: CampaignId,
+        shard: u32,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        after: Option<GuestId>,
+    },
     /// Deliver these messages of one event (a campaign's batch, or one transactional message).
     Deliver {
         tenant_id: TenantId,
         event_id: EventId,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         campaign_id: Option<CampaignId>,
+        /// The snapshot to render from (a campaign's, fixed when it started); the active one
+        /// when absent.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        snapshot_version: Option<u64>,
         category: TemplateCategory,
         /// In order of preference.
         channels: Vec<Channel>,

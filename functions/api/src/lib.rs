@@ -18,7 +18,7 @@ use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 use utoipa_axum::router::OpenApiRouter;
 
-pub use state::{AppState, Config, Queues};
+pub use state::{AppState, Config, Queues, Schedules};
 
 use crate::problem::ApiError;
 
@@ -61,6 +61,7 @@ pub fn router_and_openapi() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(routes::preview::router())
         .merge(routes::guests::router())
         .merge(routes::messages::router())
+        .merge(routes::campaigns::router())
         .split_for_parts()
 }
 

@@ -21,6 +21,10 @@ pub struct Config {
     pub wizard_queue_url: String,
     /// `HERALD_SENDER_QUEUE_URL`: where messages are queued for the `sender` function.
     pub sender_queue_url: String,
+    /// `HERALD_SENDER_QUEUE_ARN` and `HERALD_SCHEDULER_ROLE_ARN`: the target and role of the
+    /// one-time schedules of scheduled campaigns.
+    pub sender_queue_arn: String,
+    pub scheduler_role_arn: String,
 }
 
 impl Config {
@@ -36,6 +40,8 @@ impl Config {
             kms_key_id: var("HERALD_KMS_KEY_ID")?,
             wizard_queue_url: var("HERALD_WIZARD_QUEUE_URL")?,
             sender_queue_url: var("HERALD_SENDER_QUEUE_URL")?,
+            sender_queue_arn: var("HERALD_SENDER_QUEUE_ARN")?,
+            scheduler_role_arn: var("HERALD_SCHEDULER_ROLE_ARN")?,
             url_policy: match lookup("HERALD_ALLOW_LOOPBACK_PROVIDER_URLS").as_deref() {
                 Some("1" | "true") => UrlPolicy::AllowLoopbackHttp,
                 _ => UrlPolicy::HttpsOnly,
@@ -55,6 +61,14 @@ pub struct Queues {
     pub sender: String,
 }
 
+/// EventBridge Scheduler, for scheduled campaigns.
+#[derive(Debug, Clone)]
+pub struct Schedules {
+    pub client: aws_sdk_scheduler::Client,
+    pub sender_queue_arn: String,
+    pub role_arn: String,
+}
+
 #[derive(Debug)]
 pub struct Inner {
     pub store: Store,
@@ -62,6 +76,7 @@ pub struct Inner {
     pub providers: ProviderClients,
     pub url_policy: UrlPolicy,
     pub queues: Queues,
+    pub schedules: Schedules,
 }
 
 impl std::ops::Deref for AppState {
@@ -78,6 +93,7 @@ impl AppState {
         providers: ProviderClients,
         url_policy: UrlPolicy,
         queues: Queues,
+        schedules: Schedules,
     ) -> Self {
         Self(Arc::new(Inner {
             store,
@@ -85,6 +101,7 @@ impl AppState {
             providers,
             url_policy,
             queues,
+            schedules,
         }))
     }
 
@@ -99,6 +116,11 @@ impl AppState {
                 sqs: aws_sdk_sqs::Client::new(sdk),
                 wizard: config.wizard_queue_url.clone(),
                 sender: config.sender_queue_url.clone(),
+            },
+            Schedules {
+                client: aws_sdk_scheduler::Client::new(sdk),
+                sender_queue_arn: config.sender_queue_arn.clone(),
+                role_arn: config.scheduler_role_arn.clone(),
             },
         ))
     }

@@ -19,23 +19,25 @@
 //! reason rather than risk a second send.
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
 use chrono::Utc;
+use herald::campaigns::{Audience, Campaign, CampaignStatus};
 use herald::config::Provider;
 use herald::domain::Channel;
-use herald::guests::Contact;
-use herald::ids::{ContactId, ProviderId};
+use herald::guests::{Contact, GUEST_SHARDS, Guest};
+use herald::ids::{CampaignId, ContactId, EventId, GuestId, MessageId, ProviderId, TenantId};
 use herald::messages::{
-    Decision, Delivery, Message, MessageStatus, SenderJob, choose_channel, decide, suppression_key,
+    Decision, Delivery, Message, MessageStatus, Recipient, SenderJob, choose_channel, decide,
+    suppression_key,
 };
 use herald::providers::ProviderClients;
 use herald::providers::send::{From, Outgoing, SendError, send};
 use herald::render::CompiledTemplate;
 use herald::secrets::Sealer;
-use herald::store::{Claimed, Store};
+use herald::store::{BatchClaim, Claimed, Store};
 use herald::wizard::Snapshot;
 
 /// How long a claimed message may stay `sending` before its outcome counts as unknown.
@@ -44,12 +46,16 @@ pub const SETTLE_SECONDS: i64 = 300;
 #[derive(Debug, Clone)]
 pub struct Config {
     pub core: herald::aws::CoreSettings,
+    /// `HERALD_SENDER_QUEUE_URL`: its own queue, for the jobs a campaign's plan and expansion
+    /// produce.
+    pub queue_url: String,
 }
 
 impl Config {
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> anyhow::Result<Self> {
         Ok(Self {
             core: herald::aws::CoreSettings::from_lookup(&lookup)?,
+            queue_url: herald::aws::required(&lookup, "HERALD_SENDER_QUEUE_URL")?,
         })
     }
 
@@ -71,7 +77,20 @@ pub struct Sender {
     store: Store,
     sealer: Sealer,
     providers: ProviderClients,
+    queue: Queue,
+    /// Snapshots by (tenant, event, version): immutable, so kept for the life of the instance.
+    snapshots: SnapshotCache,
     pub counters: Arc<Counters>,
+}
+
+/// Snapshots by (tenant, event, version).
+type SnapshotCache = Arc<Mutex<HashMap<(TenantId, EventId, u64), Arc<Snapshot>>>>;
+
+/// The sender's own queue.
+#[derive(Clone, Debug)]
+pub struct Queue {
+    pub sqs: aws_sdk_sqs::Client,
+    pub url: String,
 }
 
 /// What a job came to.
@@ -83,11 +102,13 @@ pub struct JobOutcome {
 }
 
 impl Sender {
-    pub fn new(store: Store, sealer: Sealer, providers: ProviderClients) -> Self {
+    pub fn new(store: Store, sealer: Sealer, providers: ProviderClients, queue: Queue) -> Self {
         Self {
             store,
             sealer,
             providers,
+            queue,
+            snapshots: Arc::default(),
             counters: Arc::default(),
         }
     }
@@ -98,6 +119,10 @@ impl Sender {
             store,
             sealer,
             ProviderClients::from_sdk_config(sdk)?,
+            Queue {
+                sqs: aws_sdk_sqs::Client::new(sdk),
+                url: config.queue_url.clone(),
+            },
         ))
     }
 
@@ -134,15 +159,34 @@ impl Sender {
     /// its claims keep anything from being sent twice.
     pub async fn run(&self, job: &SenderJob) -> anyhow::Result<JobOutcome> {
         match job {
+            SenderJob::Plan {
+                tenant_id,
+                campaign_id,
+            } => self.plan(*tenant_id, *campaign_id).await,
+            SenderJob::Expand {
+                tenant_id,
+                campaign_id,
+                shard,
+                after,
+            } => self.expand(*tenant_id, *campaign_id, *shard, *after).await,
             SenderJob::Deliver {
                 tenant_id,
                 event_id,
                 campaign_id,
+                snapshot_version,
                 category,
                 channels,
                 deliveries,
             } => {
-                let snapshot = self.store.get_snapshot(*tenant_id, *event_id, None).await?;
+                if let Some(c) = campaign_id {
+                    let live = self.store.get_campaign(*tenant_id, *c).await?;
+                    if live.is_none_or(|c| c.status != CampaignStatus::Sending) {
+                        return Ok(JobOutcome::noted("campaign_not_sending"));
+                    }
+                }
+                let snapshot = self
+                    .snapshot(*tenant_id, *event_id, *snapshot_version)
+                    .await?;
                 let ctx = Job {
                     tenant: *tenant_id,
                     event: *event_id,
@@ -150,9 +194,206 @@ impl Sender {
                     category: *category,
                     channels,
                 };
-                self.deliver(&ctx, snapshot.as_ref(), deliveries).await
+                self.deliver(&ctx, snapshot.as_deref(), deliveries).await
             }
         }
+    }
+
+    /// A snapshot version (kept for the instance's life) or, without one, the active snapshot.
+    async fn snapshot(
+        &self,
+        tenant: TenantId,
+        event: EventId,
+        version: Option<u64>,
+    ) -> anyhow::Result<Option<Arc<Snapshot>>> {
+        let Some(version) = version else {
+            return Ok(self
+                .store
+                .get_snapshot(tenant, event, None)
+                .await?
+                .map(Arc::new));
+        };
+        if let Some(s) = self.cached(tenant, event, version) {
+            return Ok(Some(s));
+        }
+        let found = self
+            .store
+            .get_snapshot(tenant, event, Some(version))
+            .await?;
+        Ok(found.map(|s| {
+            let s = Arc::new(s);
+            if let Ok(mut cache) = self.snapshots.lock() {
+                cache.insert((tenant, event, version), s.clone());
+            }
+            s
+        }))
+    }
+
+    fn cached(&self, tenant: TenantId, event: EventId, version: u64) -> Option<Arc<Snapshot>> {
+        self.snapshots
+            .lock()
+            .ok()
+            .and_then(|c| c.get(&(tenant, event, version)).cloned())
+    }
+
+    /// A campaign's first job: one expansion per guest shard, or the listed guests directly.
+    async fn plan(&self, tenant: TenantId, id: CampaignId) -> anyhow::Result<JobOutcome> {
+        let Some(mut campaign) = self.store.get_campaign(tenant, id).await? else {
+            return Ok(JobOutcome::noted("campaign_gone"));
+        };
+        if campaign.status == CampaignStatus::Scheduled {
+            // Its schedule fired: it sends from the snapshot active now.
+            let active = self
+                .store
+                .get_wizard(tenant, campaign.event_id)
+                .await?
+                .and_then(|w| w.active);
+            let mut extra = vec![(
+                "started_at",
+                aws_sdk_dynamodb::types::AttributeValue::S(Utc::now().to_rfc3339()),
+            )];
+            if let Some(a) = active {
+                extra.push((
+                    "snapshot_version",
+                    aws_sdk_dynamodb::types::AttributeValue::N(a.version.to_string()),
+                ));
+            }
+            match self
+                .store
+                .transition_campaign(
+                    tenant,
+                    id,
+                    &[CampaignStatus::Scheduled],
+                    CampaignStatus::Sending,
+                    &extra,
+                )
+                .await?
+            {
+                Some(started) => campaign = started,
+                None => return Ok(JobOutcome::noted("campaign_not_sending")),
+            }
+        }
+        if campaign.status != CampaignStatus::Sending {
+            return Ok(JobOutcome::noted("campaign_not_sending"));
+        }
+        let jobs: Vec<SenderJob> = match &campaign.audience {
+            Audience::Guests { ids } => {
+                let guests = self
+                    .store
+                    .get_guests(tenant, campaign.event_id, ids)
+                    .await?;
+                let jobs = deliver_jobs(&campaign, guests.iter().collect());
+                self.enqueue(&jobs).await?;
+                let updated = self
+                    .store
+                    .campaign_expanded(
+                        tenant,
+                        id,
+                        "all",
+                        guests.len() as u64,
+                        jobs.len() as u64,
+                        GUEST_SHARDS,
+                    )
+                    .await?;
+                if let Some(c) = updated {
+                    self.store
+                        .finish_campaign_if_done(tenant, &c, GUEST_SHARDS, Utc::now())
+                        .await?;
+                }
+                return Ok(JobOutcome::noted("planned"));
+            }
+            _ => (0..GUEST_SHARDS)
+                .map(|shard| SenderJob::Expand {
+                    tenant_id: tenant,
+                    campaign_id: id,
+                    shard,
+                    after: None,
+                })
+                .collect(),
+        };
+        self.enqueue(&jobs).await?;
+        Ok(JobOutcome::noted("planned"))
+    }
+
+    /// One page of a shard: delivery jobs for the audience in it, then the next page.
+    async fn expand(
+        &self,
+        tenant: TenantId,
+        id: CampaignId,
+        shard: u32,
+        after: Option<GuestId>,
+    ) -> anyhow::Result<JobOutcome> {
+        let Some(campaign) = self.store.get_campaign(tenant, id).await? else {
+            return Ok(JobOutcome::noted("campaign_gone"));
+        };
+        if campaign.status != CampaignStatus::Sending {
+            return Ok(JobOutcome::noted("campaign_not_sending"));
+        }
+        let (guests, next) = self
+            .store
+            .guests_of_shard(tenant, campaign.event_id, shard, after, EXPAND_PAGE)
+            .await?;
+        let audience: Vec<&Guest> = guests
+            .iter()
+            .filter(|g| campaign.audience.includes(g))
+            .collect();
+        let found = audience.len() as u64;
+        let mut jobs = deliver_jobs(&campaign, audience);
+        let deliveries = jobs.len() as u64;
+        if let Some(next) = next {
+            jobs.push(SenderJob::Expand {
+                tenant_id: tenant,
+                campaign_id: id,
+                shard,
+                after: Some(next),
+            });
+        }
+        self.enqueue(&jobs).await?;
+        let page = format!(
+            "{shard}:{}",
+            after.map(|a| a.to_string()).unwrap_or_default()
+        );
+        let updated = self
+            .store
+            .campaign_expanded(
+                tenant,
+                id,
+                &page,
+                found,
+                deliveries,
+                u32::from(next.is_none()),
+            )
+            .await?;
+        if let Some(c) = updated {
+            self.store
+                .finish_campaign_if_done(tenant, &c, GUEST_SHARDS, Utc::now())
+                .await?;
+        }
+        Ok(JobOutcome::noted("expanded"))
+    }
+
+    /// Queues jobs, ten per SendMessageBatch.
+    async fn enqueue(&self, jobs: &[SenderJob]) -> anyhow::Result<()> {
+        for chunk in jobs.chunks(10) {
+            let mut request = self
+                .queue
+                .sqs
+                .send_message_batch()
+                .queue_url(&self.queue.url);
+            for (i, job) in chunk.iter().enumerate() {
+                request = request.entries(
+                    aws_sdk_sqs::types::SendMessageBatchRequestEntry::builder()
+                        .id(i.to_string())
+                        .message_body(serde_json::to_string(job)?)
+                        .build()?,
+                );
+            }
+            let out = request.send().await?;
+            if !out.failed.is_empty() {
+                anyhow::bail!("SQS refused {} of {} jobs", out.failed.len(), chunk.len());
+            }
+        }
+        Ok(())
     }
 
     async fn deliver(
@@ -162,27 +403,168 @@ impl Sender {
         deliveries: &[Delivery],
     ) -> anyhow::Result<JobOutcome> {
         let now = Utc::now();
-        let base = |d: &Delivery, status: MessageStatus| Message {
-            id: d.message_id,
-            tenant_id: job.tenant,
-            event_id: job.event,
-            campaign_id: job.campaign,
-            guest_id: d.recipient.guest_id,
-            category: job.category,
-            status,
-            channel: None,
-            provider_id: None,
-            provider_message_id: None,
-            attempts: 0,
-            last_error: None,
-            snapshot_version: snapshot.map(|s| s.version),
-            created_at: now,
-            updated_at: now,
-            claimed_at: None,
-            sent_at: None,
-            pending_job: None,
-        };
-        // The checks before any send.
+        let mut outcome = JobOutcome::default();
+        // A campaign's batch is claimed whole; a stale claim is retaken, and then what the
+        // earlier attempt recorded decides what is left to do.
+        let batch = job.campaign.map(|_| batch_id(deliveries));
+        let mut earlier: Option<HashMap<MessageId, Message>> = None;
+        if let (Some(campaign), Some(batch)) = (job.campaign, &batch) {
+            match self
+                .store
+                .claim_batch(job.tenant, campaign, batch, SETTLE_SECONDS)
+                .await?
+            {
+                BatchClaim::Done => return Ok(JobOutcome::noted("already_done")),
+                BatchClaim::InFlight => {
+                    let mut o = JobOutcome::noted("in_flight");
+                    o.retry = true;
+                    return Ok(o);
+                }
+                BatchClaim::Claimed { retaken: false } => {}
+                BatchClaim::Claimed { retaken: true } => {
+                    let ids: Vec<MessageId> = deliveries.iter().map(|d| d.message_id).collect();
+                    earlier = Some(self.store.get_messages(job.tenant, &ids).await?);
+                }
+            }
+        }
+        let records = self.decide_all(job, snapshot, deliveries, now).await?;
+        let mut tally: HashMap<MessageStatus, u64> = HashMap::new();
+        let mut requeued = false;
+        match (&batch, &earlier) {
+            (Some(_), _) => {
+                // Chunks of 25 in order; each chunk's records are written before the next
+                // chunk starts, so after a crash only the first unrecorded chunk is uncertain.
+                let mut uncertain_seen = false;
+                let pairs: Vec<(&Delivery, Message)> = deliveries.iter().zip(records).collect();
+                for chunk in pairs.chunks(CHUNK) {
+                    let mut finals = Vec::new();
+                    let mut held = Vec::new();
+                    for (d, record) in chunk {
+                        let before = earlier.as_ref().and_then(|e| e.get(&record.id));
+                        match before {
+                            Some(m) if m.status.is_final() => {
+                                *tally.entry(m.status).or_default() += 1;
+                                continue;
+                            }
+                            Some(m) if m.status == MessageStatus::Queued => {}
+                            _ if earlier.is_some() && !uncertain_seen => {
+                                // The chunk in flight when the earlier attempt stopped.
+                                let mut failed = record.clone();
+                                failed.status = MessageStatus::Failed;
+                                failed.last_error = Some(UNKNOWN.to_owned());
+                                finals.push(failed);
+                                continue;
+                            }
+                            _ => {}
+                        }
+                        if record.status == MessageStatus::Sending {
+                            held.push((*d, record.clone()));
+                        } else {
+                            finals.push(record.clone());
+                        }
+                    }
+                    if earlier.is_some()
+                        && chunk.iter().any(|(_, r)| {
+                            earlier
+                                .as_ref()
+                                .and_then(|e| e.get(&r.id))
+                                .is_none_or(|m| !m.status.is_final())
+                        })
+                    {
+                        uncertain_seen = true;
+                    }
+                    if let Some(snapshot) = snapshot {
+                        finals.extend(self.send_all(job, snapshot, held).await?);
+                    }
+                    for m in &finals {
+                        if m.status == MessageStatus::Queued {
+                            requeued = true;
+                        } else {
+                            *tally.entry(m.status).or_default() += 1;
+                        }
+                    }
+                    self.store.finish_messages(job.tenant, &finals).await?;
+                }
+            }
+            (None, _) => {
+                let claimed = self.store.claim_messages(job.tenant, &records).await?;
+                let mut held = Vec::new();
+                let mut finals = Vec::new();
+                for (d, record) in deliveries.iter().zip(records) {
+                    let blocker = match &claimed {
+                        Claimed::All => None,
+                        Claimed::Some(blocked) => blocked.get(&record.id),
+                    };
+                    match blocker {
+                        None if record.status == MessageStatus::Sending => held.push((d, record)),
+                        None => {
+                            *tally.entry(record.status).or_default() += 1;
+                        }
+                        Some(Some(stored)) if stored.status.is_final() => {
+                            *outcome.tally.entry("already_done").or_default() += 1;
+                        }
+                        Some(Some(stored)) if stored.status == MessageStatus::Sending => {
+                            let age = stored
+                                .claimed_at
+                                .map(|at| (now - at).num_seconds())
+                                .unwrap_or(i64::MAX);
+                            if age < SETTLE_SECONDS {
+                                outcome.retry = true;
+                                *outcome.tally.entry("in_flight").or_default() += 1;
+                            } else {
+                                let mut failed = stored.clone();
+                                failed.status = MessageStatus::Failed;
+                                failed.updated_at = now;
+                                failed.last_error = Some(UNKNOWN.to_owned());
+                                finals.push(failed);
+                            }
+                        }
+                        Some(_) => {
+                            outcome.retry = true;
+                            *outcome.tally.entry("contended").or_default() += 1;
+                        }
+                    }
+                }
+                if let Some(snapshot) = snapshot {
+                    finals.extend(self.send_all(job, snapshot, held).await?);
+                }
+                for m in &finals {
+                    if m.status == MessageStatus::Queued {
+                        requeued = true;
+                    } else {
+                        *tally.entry(m.status).or_default() += 1;
+                    }
+                }
+                self.store.finish_messages(job.tenant, &finals).await?;
+            }
+        }
+        for (status, n) in &tally {
+            *outcome.tally.entry(status.as_str()).or_default() += n;
+        }
+        if requeued {
+            // Every provider failed retryably for some: deliver the job again later.
+            outcome.retry = true;
+        } else if let (Some(campaign), Some(batch)) = (job.campaign, &batch) {
+            self.store
+                .finish_batch(job.tenant, campaign, batch, &tally)
+                .await?;
+            let c = self.store.campaign_batch_done(job.tenant, campaign).await?;
+            self.store
+                .finish_campaign_if_done(job.tenant, &c, GUEST_SHARDS, Utc::now())
+                .await?;
+        }
+        Ok(outcome)
+    }
+
+    /// The checks before any send: each delivery's record, `sending` for those to send, or
+    /// final with the reason it is not sent.
+    async fn decide_all(
+        &self,
+        job: &Job<'_>,
+        snapshot: Option<&Snapshot>,
+        deliveries: &[Delivery],
+        now: chrono::DateTime<Utc>,
+    ) -> anyhow::Result<Vec<Message>> {
         let contact_ids: Vec<ContactId> = deliveries
             .iter()
             .filter_map(|d| d.recipient.contact_id)
@@ -198,13 +580,32 @@ impl Sender {
             self.store.get_contacts(job.tenant, &contact_ids),
             self.store.suppressed(job.tenant, &addresses)
         )?;
-        let mut records: Vec<Message> = Vec::with_capacity(deliveries.len());
+        let mut records = Vec::with_capacity(deliveries.len());
         for d in deliveries {
             let contact: Option<&Contact> = d.recipient.contact_id.and_then(|c| contacts.get(&c));
             let is_suppressed = |channel: Channel, address: &str| {
                 suppressed.contains(&suppression_key(channel, address))
             };
-            let mut record = base(d, MessageStatus::Queued);
+            let mut record = Message {
+                id: d.message_id,
+                tenant_id: job.tenant,
+                event_id: job.event,
+                campaign_id: job.campaign,
+                guest_id: d.recipient.guest_id,
+                category: job.category,
+                status: MessageStatus::Queued,
+                channel: None,
+                provider_id: None,
+                provider_message_id: None,
+                attempts: 0,
+                last_error: None,
+                snapshot_version: snapshot.map(|s| s.version),
+                created_at: now,
+                updated_at: now,
+                claimed_at: None,
+                sent_at: None,
+                pending_job: None,
+            };
             match decide(
                 job.channels,
                 job.category,
@@ -230,59 +631,7 @@ impl Sender {
             }
             records.push(record);
         }
-        // Claim everything (skips and failures are final records, claimed the same way, so a
-        // redelivery never overwrites a message that was sent).
-        let mut outcome = JobOutcome::default();
-        let claimed = self.store.claim_messages(job.tenant, &records).await?;
-        let mut held: Vec<(&Delivery, Message)> = Vec::new();
-        let mut settled: Vec<Message> = Vec::new();
-        for (d, record) in deliveries.iter().zip(records) {
-            let blocker = match &claimed {
-                Claimed::All => None,
-                Claimed::Some(blocked) => blocked.get(&record.id),
-            };
-            match blocker {
-                None => {
-                    if record.status == MessageStatus::Sending {
-                        held.push((d, record));
-                    } else {
-                        *outcome.tally.entry(record.status.as_str()).or_default() += 1;
-                    }
-                }
-                Some(Some(stored)) if stored.status.is_final() => {
-                    *outcome.tally.entry("already_done").or_default() += 1;
-                }
-                Some(Some(stored)) if stored.status == MessageStatus::Sending => {
-                    let age = stored
-                        .claimed_at
-                        .map(|at| (now - at).num_seconds())
-                        .unwrap_or(i64::MAX);
-                    if age < SETTLE_SECONDS {
-                        outcome.retry = true;
-                        *outcome.tally.entry("in_flight").or_default() += 1;
-                    } else {
-                        let mut failed = stored.clone();
-                        failed.status = MessageStatus::Failed;
-                        failed.updated_at = now;
-                        failed.last_error = Some(
-                            "the outcome of the provider call is unknown (the sender stopped mid-send); not sent again to avoid a duplicate".to_owned(),
-                        );
-                        settled.push(failed);
-                        *outcome.tally.entry("unknown").or_default() += 1;
-                    }
-                }
-                Some(_) => {
-                    outcome.retry = true;
-                    *outcome.tally.entry("contended").or_default() += 1;
-                }
-            }
-        }
-        if let Some(snapshot) = snapshot {
-            let finished = self.send_all(job, snapshot, held, &mut outcome).await?;
-            settled.extend(finished);
-        }
-        self.store.record_messages(job.tenant, &settled).await?;
-        Ok(outcome)
+        Ok(records)
     }
 
     /// Renders and sends the held messages; returns their final (or re-queued) records.
@@ -291,7 +640,6 @@ impl Sender {
         job: &Job<'_>,
         snapshot: &Snapshot,
         held: Vec<(&Delivery, Message)>,
-        outcome: &mut JobOutcome,
     ) -> anyhow::Result<Vec<Message>> {
         let content = &snapshot.content;
         let mut compiled: HashMap<Channel, Option<CompiledTemplate<'_>>> = HashMap::new();
@@ -413,21 +761,68 @@ impl Sender {
             if providers.is_empty() {
                 record.status = MessageStatus::Failed;
             }
-            if record.status == MessageStatus::Queued {
-                outcome.retry = true;
-            }
-            *outcome.tally.entry(record.status.as_str()).or_default() += 1;
             out.push(record);
         }
         Ok(out)
     }
 }
 
+impl JobOutcome {
+    fn noted(what: &'static str) -> Self {
+        Self {
+            tally: BTreeMap::from([(what, 1)]),
+            retry: false,
+        }
+    }
+}
+
+/// Messages per recorded chunk of a delivery job (one BatchWriteItem).
+const CHUNK: usize = 25;
+
+const UNKNOWN: &str = "the outcome of the provider call is unknown (the sender stopped mid-send); not sent again to avoid a duplicate";
+
+/// A delivery job's id: the same for the same recipients, whoever queued it.
+fn batch_id(deliveries: &[Delivery]) -> String {
+    let ids: Vec<String> = deliveries
+        .iter()
+        .map(|d| d.message_id.to_string())
+        .collect();
+    herald::digest::sha256_hex(ids.join(","))[..32].to_owned()
+}
+
+/// Guests read per expansion page.
+const EXPAND_PAGE: i32 = 500;
+/// Recipients per delivery job (one batch claim, four BatchWriteItem of records, one batch
+/// outcome).
+pub const DELIVERY_BATCH: usize = 100;
+
+/// Delivery jobs of `DELIVERY_BATCH` recipients for these guests of a campaign.
+fn deliver_jobs(campaign: &Campaign, guests: Vec<&Guest>) -> Vec<SenderJob> {
+    guests
+        .chunks(DELIVERY_BATCH)
+        .map(|chunk| SenderJob::Deliver {
+            tenant_id: campaign.tenant_id,
+            event_id: campaign.event_id,
+            campaign_id: Some(campaign.id),
+            snapshot_version: campaign.snapshot_version,
+            category: campaign.category,
+            channels: campaign.channels.clone(),
+            deliveries: chunk
+                .iter()
+                .map(|g| Delivery {
+                    message_id: MessageId::derived(&[&campaign.id.to_string(), &g.id.to_string()]),
+                    recipient: Recipient::from(*g),
+                })
+                .collect(),
+        })
+        .collect()
+}
+
 /// The fixed parts of a deliver job.
 struct Job<'a> {
-    tenant: herald::ids::TenantId,
-    event: herald::ids::EventId,
-    campaign: Option<herald::ids::CampaignId>,
+    tenant: TenantId,
+    event: EventId,
+    campaign: Option<CampaignId>,
     category: herald::domain::TemplateCategory,
     channels: &'a [Channel],
 }

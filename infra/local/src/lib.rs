@@ -4,6 +4,7 @@ pub mod bootstrap;
 pub mod moto;
 pub mod pollers;
 pub mod provision;
+pub mod schedules;
 pub mod stack;
 pub mod template;
 pub mod testing;

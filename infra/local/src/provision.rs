@@ -76,6 +76,13 @@ pub async fn provision(
             .insert(format!("{}.QueueName", queue.logical_id), name);
         physical.refs.insert(queue.logical_id.clone(), url);
     }
+    // Roles are not emulated: their ARNs only travel as values (e.g. a schedule's role).
+    for role in template.logical_ids_of("AWS::IAM::Role") {
+        physical.attributes.insert(
+            format!("{role}.Arn"),
+            format!("arn:aws:iam::123456789012:role/{prefix}-{role}"),
+        );
+    }
     for key in template.logical_ids_of("AWS::KMS::Key") {
         let out = kms
             .create_key()

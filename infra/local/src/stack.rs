@@ -72,6 +72,7 @@ async fn serve(template: &Template, endpoint: &str, api_port: u16) -> anyhow::Re
     let config = Config::from_lookup(|name| env.get(name).cloned())?;
     let state = AppState::from_sdk_config(&sdk, &config)?;
     let pollers = crate::pollers::start_all(template, &physical, &sdk)?;
+    let firer = crate::schedules::start(&physical, &sdk);
     let (key, secret) = create_platform_key(&state.store, "local platform admin").await?;
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", api_port))
         .await
@@ -99,6 +100,7 @@ async fn serve(template: &Template, endpoint: &str, api_port: u16) -> anyhow::Re
         .context("serving the API")?;
     println!("Stopping Herald.");
     drop(pollers);
+    drop(firer);
     Ok(())
 }
 

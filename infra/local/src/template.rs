@@ -342,6 +342,12 @@ mod tests {
         physical
             .refs
             .insert("SenderQueue".into(), "http://s".into());
+        physical
+            .attributes
+            .insert("SenderQueue.Arn".into(), "arn:s".into());
+        physical
+            .attributes
+            .insert("SchedulerRole.Arn".into(), "arn:r".into());
         let env = t.function_environment("ApiFunction", &physical).unwrap();
         assert_eq!(env["HERALD_TABLE"], "t1");
         assert_eq!(env["HERALD_KMS_KEY_ID"], "arn:k");

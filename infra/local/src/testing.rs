@@ -25,6 +25,8 @@ pub struct TestStack {
     pub state: AppState,
     /// The functions behind the template's SQS event sources (the wizard), polling as in Lambda.
     pub pollers: Vec<crate::pollers::Poller>,
+    /// Fires due one-time schedules that target this stack's queues.
+    pub schedules: crate::schedules::Firer,
     pub router: Router,
     pub admin_key: String,
     /// Counts every DynamoDB request the API's store sends.
@@ -43,6 +45,15 @@ pub struct Answer {
 
 impl TestStack {
     pub async fn start() -> anyhow::Result<Self> {
+        // The functions' warnings and errors show with a failing test's output.
+        if std::env::var_os("RUST_LOG").is_none() {
+            let _ = tracing_subscriber::fmt()
+                .with_env_filter("warn,aws_config=error,aws_smithy_runtime=error")
+                .with_test_writer()
+                .try_init();
+        } else {
+            herald::telemetry::init();
+        }
         let endpoint = std::env::var("AWS_ENDPOINT_URL")
             .context("AWS_ENDPOINT_URL is not set: run the tests with `make test`, which starts the emulator")?;
         let sdk = emulator_sdk_config(&endpoint).await;
@@ -78,11 +89,24 @@ impl TestStack {
                     .cloned()
                     .context("HERALD_SENDER_QUEUE_URL")?,
             },
+            herald_api::Schedules {
+                client: aws_sdk_scheduler::Client::new(&sdk),
+                sender_queue_arn: env
+                    .get("HERALD_SENDER_QUEUE_ARN")
+                    .cloned()
+                    .context("HERALD_SENDER_QUEUE_ARN")?,
+                role_arn: env
+                    .get("HERALD_SCHEDULER_ROLE_ARN")
+                    .cloned()
+                    .context("HERALD_SCHEDULER_ROLE_ARN")?,
+            },
         );
         let pollers = crate::pollers::start_all(&template, &physical, &sdk)?;
+        let firer = crate::schedules::start(&physical, &sdk);
         let (_, admin_key) = create_platform_key(&state.store, "test admin").await?;
         Ok(Self {
             pollers,
+            schedules: firer,
             router: herald_api::router(state.clone()),
             state,
             admin_key,

@@ -331,6 +331,24 @@ impl Store {
         self.get(&k.pk, &k.sk).await
     }
 
+    /// Guests by id (those that do not exist are left out).
+    pub async fn get_guests(
+        &self,
+        tenant: TenantId,
+        event: EventId,
+        ids: &[GuestId],
+    ) -> StoreResult<Vec<Guest>> {
+        self.batch_get_as(
+            ids.iter()
+                .map(|id| {
+                    let k = guest_keys(tenant, event, *id);
+                    key(k.pk, &k.sk)
+                })
+                .collect(),
+        )
+        .await
+    }
+
     pub async fn delete_guest(
         &self,
         tenant: TenantId,
@@ -411,6 +429,29 @@ impl Store {
         id: ContactId,
     ) -> StoreResult<Option<Contact>> {
         self.get(&keys::contact_pk(tenant, id), keys::META).await
+    }
+
+    /// Sets whether a contact is unsubscribed from everything.
+    pub async fn set_unsubscribed(
+        &self,
+        tenant: TenantId,
+        id: ContactId,
+        unsubscribed: bool,
+    ) -> StoreResult<()> {
+        let result = self
+            .client()
+            .update_item()
+            .table_name(self.table())
+            .set_key(Some(key(keys::contact_pk(tenant, id), keys::META)))
+            .update_expression("SET unsubscribed = :u, updated_at = :now")
+            .condition_expression("attribute_exists(PK)")
+            .expression_attribute_values(":u", AttributeValue::Bool(unsubscribed))
+            .expression_attribute_values(":now", AttributeValue::S(Utc::now().to_rfc3339()))
+            .send()
+            .await;
+        super::conditional(result, super::StoreError::NotFound, || {
+            "UpdateItem contact".to_owned()
+        })
     }
 
     /// Contacts by id (missing ones are left out).

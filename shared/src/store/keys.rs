@@ -22,6 +22,8 @@
 //! | contact | `TENANT#{tid}#CONTACT#{cid}` | `META` | – | get: GetItem; the send path's consent check: BatchGetItem |
 //! | contact key | `TENANT#{tid}#CONTACTKEY#{email or phone}#{address}` | `KEY` | – | match an imported guest to a contact: BatchGetItem; claimed with a conditional Put in the same transaction as a new contact |
 //! | message | `TENANT#{tid}#MSG#{mid}` | `META` | – | get: GetItem; the sender's claims: TransactWriteItems (conditional: absent or queued), 100 per request; results: BatchWriteItem |
+//! | campaign | `TENANT#{tid}#CAMPAIGN#{cid}` | `META` | `TENANT#{tid}#CAMPAIGNS` / `{eid}#{cid}` | get: GetItem (+ the batch Query for counts); list a tenant's: Query GSI1; status: conditional UpdateItem; audience total: `ADD` once per expanded page |
+//! | delivery batch | `TENANT#{tid}#CAMPAIGN#{cid}` | `BATCH#{batch id}` | – | claim: conditional PutItem (absent, or a stale claim); done: PutItem with its outcome counts; the campaign's counts: Query `begins_with(SK, "BATCH#")` |
 //! | suppression | `TENANT#{tid}#SUPPRESS` | `{email or phone}#{sha256(address)}` | – | the send path: BatchGetItem of a batch's addresses |
 //! | idempotency key | `TENANT#{tid}#IDEMPOTENCY#{sha256(key)}` | `IDEM` | – | the first answer for 24 h (`ttl`): written in the same transaction as the message |
 //! | brand | `TENANT#{tid}` or `TENANT#{tid}#EVENT#{eid}` | `BRAND` | – | GetItem |
@@ -39,7 +41,7 @@
 use crate::config::{ComplianceBlockName, Owner};
 use crate::domain::{Channel, TemplateCategory};
 use crate::ids::{
-    ApiKeyId, ContactId, EventId, GuestId, MessageId, ProviderId, TemplateId, TenantId,
+    ApiKeyId, CampaignId, ContactId, EventId, GuestId, MessageId, ProviderId, TemplateId, TenantId,
 };
 
 pub const PK: &str = "PK";
@@ -132,6 +134,20 @@ pub const KEY: &str = "KEY";
 
 pub fn message_pk(tenant: TenantId, id: MessageId) -> String {
     format!("TENANT#{tenant}#MSG#{id}")
+}
+
+pub fn campaign_pk(tenant: TenantId, id: CampaignId) -> String {
+    format!("TENANT#{tenant}#CAMPAIGN#{id}")
+}
+
+pub const BATCH_PREFIX: &str = "BATCH#";
+
+pub fn batch_sk(batch: &str) -> String {
+    format!("{BATCH_PREFIX}{batch}")
+}
+
+pub fn campaigns_index_pk(tenant: TenantId) -> String {
+    format!("TENANT#{tenant}#CAMPAIGNS")
 }
 
 pub fn suppression_pk(tenant: TenantId) -> String {

@@ -1,8 +1,9 @@
 //! Message records, their claims, the suppression list and idempotency records.
 //!
-//! No duplicate sends: before a provider call the sender *claims* each message by writing its
-//! record with the condition "absent, or still queued" (TransactWriteItems, up to 100 per
-//! request). A redelivered batch finds its messages claimed or final and leaves them alone.
+//! No duplicate sends: before a provider call the sender *claims* what it sends — a campaign's
+//! delivery batch as a whole (one conditional PutItem, see `campaigns`), a transactional message
+//! by its record (conditional: absent or still queued). A redelivery finds the claim and leaves
+//! the messages alone.
 
 use std::collections::{HashMap, HashSet};
 
@@ -14,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use super::{Item, Keys, Store, StoreResult, keys, string_attr};
 use crate::domain::Channel;
 use crate::ids::{MessageId, TenantId};
-use crate::messages::{Message, MessageStatus, suppression_key};
+use crate::messages::{Message, suppression_key};
 
 /// How long an idempotency key holds.
 pub const IDEMPOTENCY_SECONDS: i64 = 24 * 60 * 60;
@@ -137,35 +138,34 @@ impl Store {
         Ok(found.into_iter().map(|m| (m.id, m)).collect())
     }
 
-    /// Claims messages: writes each record if it is absent or still queued, in transactions of
-    /// up to 100. When a transaction fails, the records are read back and the free ones claimed
-    /// one by one; the answer then lists what stood in the way.
+    /// Claims messages one by one (transactional messages): writes each record if it is
+    /// absent or still queued. The answer lists what stood in the way. (A campaign's batch is
+    /// claimed whole instead: see `claim_batch`.)
     pub async fn claim_messages(
         &self,
         tenant: TenantId,
         messages: &[Message],
     ) -> StoreResult<Claimed> {
         let mut blocked: HashMap<MessageId, Option<Message>> = HashMap::new();
-        for chunk in messages.chunks(100) {
-            if self.claim_transaction(tenant, chunk).await? {
-                continue;
-            }
-            let ids: Vec<MessageId> = chunk.iter().map(|m| m.id).collect();
-            let stored = self.get_messages(tenant, &ids).await?;
-            for m in chunk {
-                match stored.get(&m.id) {
-                    Some(s) if s.status != MessageStatus::Queued => {
-                        blocked.insert(m.id, Some(s.clone()));
-                    }
-                    _ => {
-                        if !self
-                            .claim_transaction(tenant, std::slice::from_ref(m))
-                            .await?
-                        {
-                            blocked.insert(m.id, self.get_message(tenant, m.id).await?);
-                        }
-                    }
+        for m in messages {
+            let result = self
+                .client()
+                .put_item()
+                .table_name(self.table())
+                .set_item(Some(Store::to_item(&message_keys(tenant, m.id), m)?))
+                .condition_expression("attribute_not_exists(PK) OR #status = :queued")
+                .expression_attribute_names("#status", "status")
+                .expression_attribute_values(":queued", AttributeValue::S("queued".into()))
+                .send()
+                .await;
+            match super::conditional(result, super::StoreError::AlreadyExists, || {
+                "PutItem claim".to_owned()
+            }) {
+                Ok(()) => {}
+                Err(super::StoreError::AlreadyExists) => {
+                    blocked.insert(m.id, self.get_message(tenant, m.id).await?);
                 }
+                Err(e) => return Err(e),
             }
         }
         Ok(if blocked.is_empty() {
@@ -175,32 +175,8 @@ impl Store {
         })
     }
 
-    async fn claim_transaction(&self, tenant: TenantId, chunk: &[Message]) -> StoreResult<bool> {
-        let mut request = self.client().transact_write_items();
-        for m in chunk {
-            request = request.transact_items(
-                TransactWriteItem::builder()
-                    .put(
-                        Put::builder()
-                            .table_name(self.table())
-                            .set_item(Some(Store::to_item(&message_keys(tenant, m.id), m)?))
-                            .condition_expression("attribute_not_exists(PK) OR #status = :queued")
-                            .expression_attribute_names("#status", "status")
-                            .expression_attribute_values(
-                                ":queued",
-                                AttributeValue::S("queued".into()),
-                            )
-                            .build()
-                            .context("claim")?,
-                    )
-                    .build(),
-            );
-        }
-        self.transact(request, "claims").await
-    }
-
-    /// Writes the records of messages this sender holds (after their provider calls).
-    pub async fn record_messages(&self, tenant: TenantId, messages: &[Message]) -> StoreResult<()> {
+    /// Writes the records of messages this sender holds (BatchWriteItem, 25 per request).
+    pub async fn finish_messages(&self, tenant: TenantId, messages: &[Message]) -> StoreResult<()> {
         let items = messages
             .iter()
             .map(|m| Store::to_item(&message_keys(tenant, m.id), m))

@@ -4,6 +4,7 @@
 pub mod keys;
 
 mod api_keys;
+mod campaigns;
 mod config;
 mod events;
 mod guests;
@@ -24,6 +25,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 pub use api_keys::{ApiKey, ApiKeyRecord, SECRET_PREFIX, hash_secret, new_secret};
+pub use campaigns::BatchClaim;
 pub use config::LoadedEvent;
 pub use events::{Event, EventFields};
 pub use guests::ImportWrite;
@@ -268,24 +270,55 @@ impl Store {
 }
 
 impl Store {
-    /// Sends a TransactWriteItems request; `Ok(false)` when a condition cancelled it.
+    /// Sends a TransactWriteItems request; `Ok(false)` when a condition cancelled it. A request
+    /// cancelled only because another transaction held one of its items (`TransactionConflict`,
+    /// e.g. two batches updating one campaign's counters) is sent again, with jittered backoff.
     pub(crate) async fn transact(
         &self,
         request: aws_sdk_dynamodb::operation::transact_write_items::builders::TransactWriteItemsFluentBuilder,
         what: &'static str,
     ) -> StoreResult<bool> {
-        match request.send().await {
-            Ok(_) => Ok(true),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|s| s.is_transaction_canceled_exception()) =>
-            {
-                Ok(false)
+        const ATTEMPTS: u32 = 10;
+        for attempt in 1..=ATTEMPTS {
+            let e = match request.clone().send().await {
+                Ok(_) => return Ok(true),
+                Err(e) => e,
+            };
+            let Some(cancelled) = e.as_service_error().and_then(|s| match s {
+                aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError::TransactionCanceledException(c) => Some(c),
+                _ => None,
+            }) else {
+                let conflict = e
+                    .as_service_error()
+                    .is_some_and(|s| s.is_transaction_in_progress_exception());
+                if conflict && attempt < ATTEMPTS {
+                    backoff(attempt).await;
+                    continue;
+                }
+                return Err(anyhow::Error::new(e)
+                    .context(format!("TransactWriteItems {what}"))
+                    .into());
+            };
+            let codes: Vec<&str> = cancelled
+                .cancellation_reasons()
+                .iter()
+                .filter_map(|r| r.code())
+                .filter(|c| *c != "None")
+                .collect();
+            let only_conflicts =
+                !codes.is_empty() && codes.iter().all(|c| *c == "TransactionConflict");
+            if !only_conflicts {
+                return Ok(false);
             }
-            Err(e) => Err(anyhow::Error::new(e)
-                .context(format!("TransactWriteItems {what}"))
-                .into()),
+            if attempt == ATTEMPTS {
+                return Err(anyhow::anyhow!(
+                    "TransactWriteItems {what}: still conflicting after {ATTEMPTS} attempts"
+                )
+                .into());
+            }
+            backoff(attempt).await;
         }
+        Ok(false)
     }
 
     /// BatchGetItem of `keys`, each found item read as a `T`.
@@ -299,6 +332,13 @@ impl Store {
             .map(Store::from_item)
             .collect()
     }
+}
+
+/// Sleeps 10 ms × 2^attempt at most, jittered.
+async fn backoff(attempt: u32) {
+    let cap = 10u64 << attempt.min(6);
+    let wait = rand::random_range(cap / 2..=cap);
+    tokio::time::sleep(std::time::Duration::from_millis(wait)).await;
 }
 
 /// A string attribute of an item, or "" when it is absent.

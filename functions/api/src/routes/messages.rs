@@ -196,6 +196,7 @@ pub async fn send_message(
         tenant_id: tenant,
         event_id: event,
         campaign_id: None,
+        snapshot_version: None,
         category: body.category,
         channels,
         deliveries: vec![Delivery {
@@ -288,22 +289,7 @@ async fn recipient_of(
                 .ok_or_else(|| {
                     ApiError::invalid_field("guest_id", "no such guest in this event")
                 })?;
-            Ok(Recipient {
-                guest_id: Some(guest.id),
-                contact_id: Some(guest.contact_id),
-                preferred_channel: guest.preferred_channel,
-                vars: GuestVars {
-                    first_name: guest.first_name,
-                    last_name: guest.last_name,
-                    name: guest.name,
-                    email: guest.email.map(|e| e.as_str().to_owned()),
-                    phone: guest.phone.map(|p| p.as_str().to_owned()),
-                    locale: guest.locale.map(|l| l.as_str().to_owned()),
-                    time_zone: guest.time_zone.map(|t| t.as_str().to_owned()),
-                    tags: guest.tags,
-                    fields: guest.fields,
-                },
-            })
+            Ok(Recipient::from(&guest))
         }
         (None, Some(row)) => {
             let checked = check_row(row.clone()).map_err(|issues| {

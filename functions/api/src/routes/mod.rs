@@ -2,6 +2,7 @@
 
 pub mod api_keys;
 pub mod brand;
+pub mod campaigns;
 pub mod compliance;
 pub mod effective;
 pub mod events;

@@ -406,42 +406,55 @@ pub async fn wait_for_run(stack: &TestStack, key: &str, event: &str, run_id: &st
     panic!("the wizard function did not finish run {run_id} within 30 s");
 }
 
-/// What moto accepted so far (all tests share one emulator: filter by your own addresses):
-/// `ses.Message` and `sns.SMS` of `/moto-api/data.json`.
-pub async fn outbox() -> Value {
-    let endpoint = std::env::var("AWS_ENDPOINT_URL").expect("AWS_ENDPOINT_URL");
-    reqwest::get(format!("{endpoint}/moto-api/data.json"))
-        .await
-        .expect("moto answers")
-        .json()
-        .await
-        .expect("moto's data is JSON")
+/// What moto accepted so far: `ses.Message` and `sns.SMS` of `/moto-api/data.json`, counted
+/// by recipient. (All tests share one emulator, so count your own addresses; and read it
+/// rarely: moto dumps every model it holds to answer.)
+pub struct Outbox {
+    emails: HashMap<String, usize>,
+    sms: HashMap<String, usize>,
 }
 
-/// How many emails moto accepted for `address`.
+impl Outbox {
+    pub async fn read() -> Self {
+        let endpoint = std::env::var("AWS_ENDPOINT_URL").expect("AWS_ENDPOINT_URL");
+        let data: Value = reqwest::get(format!("{endpoint}/moto-api/data.json"))
+            .await
+            .expect("moto answers")
+            .json()
+            .await
+            .expect("moto's data is JSON");
+        let mut emails = HashMap::new();
+        for m in data["ses"]["Message"].as_array().into_iter().flatten() {
+            for to in m["destinations"]["ToAddresses"]
+                .as_array()
+                .into_iter()
+                .flatten()
+            {
+                *emails
+                    .entry(to.as_str().unwrap_or_default().to_owned())
+                    .or_default() += 1;
+            }
+        }
+        let mut sms = HashMap::new();
+        for m in data["sns"]["SMS"].as_array().into_iter().flatten() {
+            *sms.entry(m["phone_number"].as_str().unwrap_or_default().to_owned())
+                .or_default() += 1;
+        }
+        Self { emails, sms }
+    }
+
+    pub fn emails_to(&self, address: &str) -> usize {
+        self.emails.get(address).copied().unwrap_or(0)
+    }
+
+    pub fn sms_to(&self, phone: &str) -> usize {
+        self.sms.get(phone).copied().unwrap_or(0)
+    }
+}
+
+/// How many emails moto accepted for `address` (reads the whole outbox: use sparingly).
 pub async fn emails_to(address: &str) -> usize {
-    let data = outbox().await;
-    data["ses"]["Message"]
-        .as_array()
-        .map(|m| {
-            m.iter()
-                .filter(|m| {
-                    m["destinations"]["ToAddresses"]
-                        .as_array()
-                        .is_some_and(|to| to.iter().any(|t| t == address))
-                })
-                .count()
-        })
-        .unwrap_or(0)
-}
-
-/// How many SMS moto accepted for `phone`.
-pub async fn sms_to(phone: &str) -> usize {
-    let data = outbox().await;
-    data["sns"]["SMS"]
-        .as_array()
-        .map(|m| m.iter().filter(|m| m["phone_number"] == phone).count())
-        .unwrap_or(0)
+    Outbox::read().await.emails_to(address)
 }
 
 /// A unique address for this test run.

@@ -1,0 +1,378 @@
+//! Campaigns end to end through the local stack (API → plan → expansion → delivery batches →
+//! moto), with moto's outbox as the witness.
+
+mod common;
+
+use std::time::Duration;
+
+use axum::http::Method;
+use common::*;
+use serde_json::{Value, json};
+
+const CAMPAIGNS: &str = "/api/v1/communication/campaigns";
+
+/// Polls a campaign (bounded) until it leaves `sending`.
+async fn finished(stack: &TestStack, key: &str, id: &str, seconds: u64) -> Value {
+    for _ in 0..seconds * 4 {
+        let c = expect(
+            stack,
+            Method::GET,
+            &format!("{CAMPAIGNS}/{id}"),
+            key,
+            None,
+            200,
+        )
+        .await;
+        if matches!(
+            c["status"].as_str(),
+            Some("sent" | "partially_failed" | "cancelled")
+        ) {
+            return c;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    panic!("campaign {id} did not finish within {seconds} s");
+}
+
+/// An SMS template and an SNS provider next to the setup's email ones; the wizard completed.
+async fn email_and_sms(stack: &TestStack) -> Setup {
+    let s = setup(stack).await;
+    provider(stack, &s.t.admin, "", sns_json("SNS")).await;
+    template(stack, &s.t.admin, "", "invitation", "sms", "sms").await;
+    expect(
+        stack,
+        Method::PUT,
+        &wizard_uri(&s.event, "/uses"),
+        &s.t.admin,
+        Some(json!({"channels": ["email", "sms"], "categories": ["invitation"]})),
+        200,
+    )
+    .await;
+    let run = complete_wizard(stack, &s.t.admin, &s.event).await;
+    assert_eq!(run["status"], "succeeded", "{run}");
+    s
+}
+
+fn phone(base: u64, i: u64) -> String {
+    format!("+4477{:08}", base + i)
+}
+
+/// Run by `make test` against an emulator of its own (see the Makefile): `cargo test -p
+/// herald-api --test campaigns -- --ignored thousand_guest`.
+#[tokio::test]
+#[ignore = "a load test: make test runs it on its own emulator"]
+async fn a_thousand_guest_campaign_reaches_every_eligible_guest_exactly_once() {
+    let stack = stack().await;
+    let s = email_and_sms(&stack).await;
+    let key = &s.t.admin;
+    let run = ulid::Ulid::generate().to_string().to_lowercase();
+    let base = u64::from(rand_u32()) % 90_000_000;
+    // 600 by email, 300 by SMS only, 50 with both who prefer SMS, 30 suppressed emails,
+    // 20 unsubscribed contacts.
+    let mut rows = Vec::new();
+    for i in 0..1000u64 {
+        let row = match i {
+            0..600 => json!({"first_name": "E", "email": format!("e{i}-{run}@example.com")}),
+            600..900 => json!({"first_name": "S", "phone": phone(base, i)}),
+            900..950 => json!({"first_name": "B", "email": format!("b{i}-{run}@example.com"),
+                "phone": phone(base, i), "preferred_channel": "sms"}),
+            950..980 => json!({"first_name": "X", "email": format!("x{i}-{run}@example.com")}),
+            _ => json!({"first_name": "U", "email": format!("u{i}-{run}@example.com")}),
+        };
+        rows.push(row);
+    }
+    let imported = expect(
+        &stack,
+        Method::POST,
+        &format!("/api/v1/events/{}/guests", s.event),
+        key,
+        Some(json!({"guests": rows})),
+        200,
+    )
+    .await;
+    assert_eq!(imported["imported"], 1000, "{imported}");
+    let tenant: herald::ids::TenantId = s.t.id.parse().expect("tenant");
+    for i in 950..980u64 {
+        stack
+            .state
+            .store
+            .add_suppression(
+                tenant,
+                herald::domain::Channel::Email,
+                &format!("x{i}-{run}@example.com"),
+                "hard bounce",
+            )
+            .await
+            .expect("suppress");
+    }
+    let event: herald::ids::EventId = s.event.parse().expect("event");
+    let mut cursor: Option<(u32, Option<herald::ids::GuestId>)> = None;
+    loop {
+        let (page, next) = stack
+            .state
+            .store
+            .list_guests(tenant, event, cursor, 500)
+            .await
+            .expect("guests");
+        for g in page.iter().filter(|g| g.first_name == "U") {
+            stack
+                .state
+                .store
+                .set_unsubscribed(tenant, g.contact_id, true)
+                .await
+                .expect("unsubscribe");
+        }
+        match next {
+            Some(n) => cursor = Some(n),
+            None => break,
+        }
+    }
+
+    let created = expect(
+        &stack,
+        Method::POST,
+        CAMPAIGNS,
+        key,
+        Some(json!({
+        "event_id": s.event, "name": "Invitations", "category": "invitation",
+        "channels": ["email", "sms"], "audience": {"kind": "all"}})),
+        201,
+    )
+    .await;
+    assert_eq!(created["status"], "draft");
+    let id = text(&created, "id");
+    let sending = expect(
+        &stack,
+        Method::POST,
+        &format!("{CAMPAIGNS}/{id}/send"),
+        key,
+        None,
+        202,
+    )
+    .await;
+    assert_eq!(sending["status"], "sending");
+    assert_eq!(sending["snapshot_version"], 1);
+    let done = finished(&stack, key, &id, 240).await;
+    assert_eq!(done["status"], "sent", "{done}");
+    assert_eq!(
+        done["counts"],
+        json!({"total": 1000, "sent": 950, "failed": 0, "suppressed": 30, "no_consent": 20, "no_address": 0})
+    );
+
+    let outbox = Outbox::read().await;
+    for i in 0..1000u64 {
+        let email = |prefix: &str| outbox.emails_to(&format!("{prefix}{i}-{run}@example.com"));
+        let (emails, sms) = match i {
+            0..600 => (email("e"), 0),
+            600..900 => (0, outbox.sms_to(&phone(base, i))),
+            900..950 => (email("b"), outbox.sms_to(&phone(base, i))),
+            950..980 => (email("x"), 0),
+            _ => (email("u"), 0),
+        };
+        let expected = match i {
+            0..600 => (1, 0),
+            600..900 => (0, 1),
+            900..950 => (0, 1),
+            _ => (0, 0),
+        };
+        assert_eq!((emails, sms), expected, "guest {i}");
+    }
+
+    // Sending again is refused; a second plan (a resumed or redelivered one) sends nothing new.
+    let again = stack
+        .call(
+            Method::POST,
+            &format!("{CAMPAIGNS}/{id}/send"),
+            Some(key),
+            None,
+        )
+        .await;
+    assert_problem(&again, 409, "a sent campaign");
+}
+
+/// A pseudo-random number without a new dependency: the low bits of a fresh ULID.
+fn rand_u32() -> u32 {
+    (ulid::Ulid::generate().0 & 0xffff_ffff) as u32
+}
+
+#[tokio::test]
+async fn a_scheduled_campaign_sends_when_its_schedule_fires() {
+    let stack = stack().await;
+    let s = email_and_sms(&stack).await;
+    let key = &s.t.admin;
+    let address = unique_email("later");
+    expect(
+        &stack,
+        Method::POST,
+        &format!("/api/v1/events/{}/guests", s.event),
+        key,
+        Some(
+            json!({"guests": [{"first_name": "L", "email": address, "tags": ["vip"]},
+                                {"first_name": "M", "email": unique_email("notvip")}]}),
+        ),
+        200,
+    )
+    .await;
+    let at = chrono::Utc::now() + chrono::Duration::seconds(12);
+    let created = expect(
+        &stack,
+        Method::POST,
+        CAMPAIGNS,
+        key,
+        Some(json!({
+        "event_id": s.event, "name": "Later", "category": "invitation", "channels": ["email"],
+        "audience": {"kind": "tags", "tags": ["vip"]},
+        "send_at": at.format("%Y-%m-%dT%H:%M:%SZ").to_string()})),
+        201,
+    )
+    .await;
+    let id = text(&created, "id");
+    let scheduled = expect(
+        &stack,
+        Method::POST,
+        &format!("{CAMPAIGNS}/{id}/send"),
+        key,
+        None,
+        202,
+    )
+    .await;
+    assert_eq!(scheduled["status"], "scheduled");
+    let schedules = aws_sdk_scheduler::Client::new(&stack.sdk);
+    assert!(
+        schedules
+            .get_schedule()
+            .name(format!("herald-{id}"))
+            .send()
+            .await
+            .is_ok()
+    );
+    assert_eq!(emails_to(&address).await, 0, "nothing before the time");
+    let done = finished(&stack, key, &id, 60).await;
+    assert_eq!(done["status"], "sent", "{done}");
+    assert_eq!(done["counts"]["total"], 1, "only the vip");
+    assert_eq!(emails_to(&address).await, 1);
+}
+
+#[tokio::test]
+async fn campaigns_refuse_what_cannot_be_sent() {
+    let stack = stack().await;
+    let s = setup(&stack).await;
+    let key = &s.t.admin;
+    let body = |audience: Value| {
+        json!({"event_id": s.event, "name": "C", "category": "invitation",
+        "channels": ["email"], "audience": audience})
+    };
+    expect(
+        &stack,
+        Method::POST,
+        &format!("/api/v1/events/{}/guests", s.event),
+        key,
+        Some(json!({"guests": [{"first_name": "A", "email": unique_email("a")}]})),
+        200,
+    )
+    .await;
+    let created = expect(
+        &stack,
+        Method::POST,
+        CAMPAIGNS,
+        key,
+        Some(body(json!({"kind": "all"}))),
+        201,
+    )
+    .await;
+    let id = text(&created, "id");
+    let no_snapshot = stack
+        .call(
+            Method::POST,
+            &format!("{CAMPAIGNS}/{id}/send"),
+            Some(key),
+            None,
+        )
+        .await;
+    assert_problem(&no_snapshot, 409, "no active snapshot");
+    assert!(text(&no_snapshot.body, "detail").contains("wizard"));
+    complete_wizard(&stack, key, &s.event).await;
+
+    let nobody = expect(
+        &stack,
+        Method::POST,
+        CAMPAIGNS,
+        key,
+        Some(body(json!({"kind": "tags", "tags": ["nobody-has-this"]}))),
+        201,
+    )
+    .await;
+    let empty = stack
+        .call(
+            Method::POST,
+            &format!("{CAMPAIGNS}/{}/send", text(&nobody, "id")),
+            Some(key),
+            None,
+        )
+        .await;
+    assert_problem(&empty, 422, "an empty audience");
+
+    for (bad, field) in [
+        (
+            json!({"event_id": s.event, "name": "C", "category": "invitation", "channels": [], "audience": {"kind": "all"}}),
+            "channels",
+        ),
+        (body(json!({"kind": "tags", "tags": []})), "audience.tags"),
+        (
+            json!({"event_id": s.event, "name": "C", "category": "invitation", "channels": ["email"],
+            "audience": {"kind": "all"}, "send_at": "2020-01-01T00:00:00Z"}),
+            "send_at",
+        ),
+        (body(json!({"kind": "everyone"})), "audience"),
+    ] {
+        let answer = stack
+            .call(Method::POST, CAMPAIGNS, Some(key), Some(bad))
+            .await;
+        assert_problem(&answer, 422, field);
+        assert!(first_field(&answer).starts_with(field), "{}", answer.body);
+    }
+
+    let cancelled = expect(
+        &stack,
+        Method::POST,
+        &format!("{CAMPAIGNS}/{id}/cancel"),
+        key,
+        None,
+        200,
+    )
+    .await;
+    assert_eq!(cancelled["status"], "cancelled");
+    let after = stack
+        .call(
+            Method::POST,
+            &format!("{CAMPAIGNS}/{id}/send"),
+            Some(key),
+            None,
+        )
+        .await;
+    assert_problem(&after, 409, "sending a cancelled campaign");
+    let edit = stack.call(Method::PUT, &format!("{CAMPAIGNS}/{id}"), Some(key), Some(json!({
+        "version": 1, "name": "D", "category": "invitation", "channels": ["email"], "audience": {"kind": "all"}}))).await;
+    assert_problem(&edit, 409, "editing a cancelled campaign");
+
+    let other = tenant(&stack, "Other").await;
+    let requests = vec![
+        (Method::GET, format!("{CAMPAIGNS}/{id}"), None),
+        (
+            Method::PUT,
+            format!("{CAMPAIGNS}/{id}"),
+            Some(json!({"version": 1, "name": "D", "category": "invitation",
+            "channels": ["email"], "audience": {"kind": "all"}})),
+        ),
+        (Method::POST, format!("{CAMPAIGNS}/{id}/send"), None),
+        (Method::POST, format!("{CAMPAIGNS}/{id}/cancel"), None),
+        (
+            Method::POST,
+            CAMPAIGNS.to_owned(),
+            Some(body(json!({"kind": "all"}))),
+        ),
+    ];
+    assert_refused(&stack, &other.admin, 404, &requests).await;
+    let listed = expect(&stack, Method::GET, CAMPAIGNS, &other.admin, None, 200).await;
+    assert!(items(&listed).is_empty());
+}

@@ -1,0 +1,96 @@
+//! EventBridge Scheduler's one-time schedules, fired locally: moto stores schedules but never
+//! runs them, so the local stack looks for due `at(...)` schedules every second, sends their
+//! input to their target queue (one of this stack's) and deletes them, as
+//! `ActionAfterCompletion: DELETE` does.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use chrono::{NaiveDateTime, Utc};
+
+use crate::template::Physical;
+
+/// A running firer; dropping it stops it.
+pub struct Firer {
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for Firer {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// Starts firing the due schedules that target this stack's queues.
+pub fn start(physical: &Physical, sdk: &aws_config::SdkConfig) -> Firer {
+    // Queue ARN → URL, for the queues this stack created.
+    let queues: HashMap<String, String> = physical
+        .attributes
+        .iter()
+        .filter_map(|(name, arn)| {
+            let logical = name.strip_suffix(".Arn")?;
+            arn.starts_with("arn:aws:sqs:")
+                .then(|| Some((arn.clone(), physical.refs.get(logical)?.clone())))
+                .flatten()
+        })
+        .collect();
+    let scheduler = aws_sdk_scheduler::Client::new(sdk);
+    let sqs = aws_sdk_sqs::Client::new(sdk);
+    let task = tokio::spawn(async move {
+        loop {
+            if let Err(e) = fire_due(&scheduler, &sqs, &queues).await {
+                tracing::warn!(error = %e, "firing local schedules failed; retrying in 1 s");
+            }
+            tokio::time::sleep(Duration::from_secs(1)).await;
+        }
+    });
+    Firer { task }
+}
+
+/// The time of an `at(yyyy-mm-ddThh:mm:ss)` expression (UTC).
+pub fn at_time(expression: &str) -> Option<NaiveDateTime> {
+    let inner = expression.strip_prefix("at(")?.strip_suffix(')')?;
+    NaiveDateTime::parse_from_str(inner, "%Y-%m-%dT%H:%M:%S").ok()
+}
+
+async fn fire_due(
+    scheduler: &aws_sdk_scheduler::Client,
+    sqs: &aws_sdk_sqs::Client,
+    queues: &HashMap<String, String>,
+) -> anyhow::Result<()> {
+    let listed = scheduler.list_schedules().send().await?;
+    for summary in listed.schedules() {
+        let Some(name) = summary.name() else { continue };
+        let schedule = scheduler.get_schedule().name(name).send().await?;
+        let Some(target) = schedule.target() else {
+            continue;
+        };
+        let Some(url) = queues.get(target.arn()) else {
+            continue;
+        };
+        let due = schedule
+            .schedule_expression()
+            .and_then(at_time)
+            .is_some_and(|at| at <= Utc::now().naive_utc());
+        if !due {
+            continue;
+        }
+        sqs.send_message()
+            .queue_url(url)
+            .message_body(target.input().unwrap_or_default())
+            .send()
+            .await?;
+        scheduler.delete_schedule().name(name).send().await?;
+        tracing::info!(schedule = name, "local schedule fired");
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn reads_one_time_expressions() {
+        assert!(super::at_time("at(2027-05-01T18:00:00)").is_some());
+        assert!(super::at_time("rate(5 minutes)").is_none());
+    }
+}
