@@ -61,6 +61,24 @@ pub struct Queues {
     pub sender: String,
 }
 
+impl Queues {
+    /// Queues one job for the sender function.
+    pub async fn to_sender(&self, body: String) -> Result<(), crate::problem::ApiError> {
+        self.sqs
+            .send_message()
+            .queue_url(&self.sender)
+            .message_body(body)
+            .send()
+            .await
+            .map_err(|e| {
+                crate::problem::ApiError::Upstream(
+                    anyhow::Error::new(e).context("SQS SendMessage sender"),
+                )
+            })?;
+        Ok(())
+    }
+}
+
 /// EventBridge Scheduler, for scheduled campaigns.
 #[derive(Debug, Clone)]
 pub struct Schedules {

@@ -476,13 +476,7 @@ impl Sender {
                     if let Some(snapshot) = snapshot {
                         finals.extend(self.send_all(job, snapshot, held).await?);
                     }
-                    for m in &finals {
-                        if m.status == MessageStatus::Queued {
-                            requeued = true;
-                        } else {
-                            *tally.entry(m.status).or_default() += 1;
-                        }
-                    }
+                    requeued |= count(&finals, &mut tally);
                     self.store.finish_messages(job.tenant, &finals).await?;
                 }
             }
@@ -528,13 +522,7 @@ impl Sender {
                 if let Some(snapshot) = snapshot {
                     finals.extend(self.send_all(job, snapshot, held).await?);
                 }
-                for m in &finals {
-                    if m.status == MessageStatus::Queued {
-                        requeued = true;
-                    } else {
-                        *tally.entry(m.status).or_default() += 1;
-                    }
-                }
+                requeued |= count(&finals, &mut tally);
                 self.store.finish_messages(job.tenant, &finals).await?;
             }
         }
@@ -780,6 +768,19 @@ impl JobOutcome {
 const CHUNK: usize = 25;
 
 const UNKNOWN: &str = "the outcome of the provider call is unknown (the sender stopped mid-send); not sent again to avoid a duplicate";
+
+/// Adds the final records to `tally`; true when some went back to `queued` (to retry).
+fn count(records: &[Message], tally: &mut HashMap<MessageStatus, u64>) -> bool {
+    let mut requeued = false;
+    for m in records {
+        if m.status == MessageStatus::Queued {
+            requeued = true;
+        } else {
+            *tally.entry(m.status).or_default() += 1;
+        }
+    }
+    requeued
+}
 
 /// A delivery job's id: the same for the same recipients, whoever queued it.
 fn batch_id(deliveries: &[Delivery]) -> String {

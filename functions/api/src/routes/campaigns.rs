@@ -378,16 +378,7 @@ fn changed() -> ApiError {
 }
 
 async fn enqueue(state: &AppState, body: String) -> ApiResult<()> {
-    state
-        .queues
-        .sqs
-        .send_message()
-        .queue_url(&state.queues.sender)
-        .message_body(body)
-        .send()
-        .await
-        .map_err(|e| ApiError::Upstream(anyhow::Error::new(e).context("SQS SendMessage plan")))?;
-    Ok(())
+    state.queues.to_sender(body).await
 }
 
 /// A one-time schedule that queues the plan job at `at` and then deletes itself.

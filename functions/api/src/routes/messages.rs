@@ -331,16 +331,7 @@ async fn recipient_of(
 }
 
 async fn enqueue(state: &AppState, body: String) -> ApiResult<()> {
-    state
-        .queues
-        .sqs
-        .send_message()
-        .queue_url(&state.queues.sender)
-        .message_body(body)
-        .send()
-        .await
-        .map_err(|e| ApiError::Upstream(anyhow::Error::new(e).context("SQS SendMessage sender")))?;
-    Ok(())
+    state.queues.to_sender(body).await
 }
 
 /// A message: status (queued, sending, sent, failed, suppressed, no_consent, no_address),
