@@ -1,8 +1,6 @@
 //! Campaigns: one template category sent to an audience of an event's guests, on channels in
 //! order of preference, now or at a time.
 
-use std::collections::BTreeMap;
-
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -203,20 +201,6 @@ pub fn counter_attribute(status: crate::messages::MessageStatus) -> Option<&'sta
         S::NoConsent => Some("no_consent"),
         S::NoAddress => Some("no_address"),
         S::Queued | S::Sending => None,
-    }
-}
-
-/// Adds `tally` to counts (the in-memory mirror of the counter updates).
-pub fn add_tally(counts: &mut CampaignCounts, tally: &BTreeMap<&'static str, u64>) {
-    for (name, n) in tally {
-        match *name {
-            "sent" => counts.sent += n,
-            "failed" => counts.failed += n,
-            "suppressed" => counts.suppressed += n,
-            "no_consent" => counts.no_consent += n,
-            "no_address" => counts.no_address += n,
-            _ => {}
-        }
     }
 }
 

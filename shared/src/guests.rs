@@ -62,6 +62,22 @@ impl Guest {
         last % GUEST_SHARDS
     }
 
+    /// The guest's profile: what an import row gave.
+    pub fn profile(&self) -> CheckedGuest {
+        CheckedGuest {
+            first_name: self.first_name.clone(),
+            last_name: self.last_name.clone(),
+            name: self.name.clone(),
+            email: self.email.clone(),
+            phone: self.phone.clone(),
+            locale: self.locale.clone(),
+            time_zone: self.time_zone,
+            tags: self.tags.clone(),
+            fields: self.fields.clone(),
+            preferred_channel: self.preferred_channel,
+        }
+    }
+
     /// The guest's address on `channel`, if it has one.
     pub fn address(&self, channel: Channel) -> Option<&str> {
         match channel {

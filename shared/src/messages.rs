@@ -1,8 +1,6 @@
 //! Messages: one per recipient and send, their states, the work the sender is given, and the
 //! pure decisions of the send path (channel choice, suppression and consent).
 
-use std::collections::BTreeMap;
-
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -76,17 +74,23 @@ impl From<&crate::guests::Guest> for Recipient {
             guest_id: Some(g.id),
             contact_id: Some(g.contact_id),
             preferred_channel: g.preferred_channel,
-            vars: GuestVars {
-                first_name: g.first_name.clone(),
-                last_name: g.last_name.clone(),
-                name: g.name.clone(),
-                email: g.email.as_ref().map(|e| e.as_str().to_owned()),
-                phone: g.phone.as_ref().map(|p| p.as_str().to_owned()),
-                locale: g.locale.as_ref().map(|l| l.as_str().to_owned()),
-                time_zone: g.time_zone.map(|t| t.as_str().to_owned()),
-                tags: g.tags.clone(),
-                fields: g.fields.clone(),
-            },
+            vars: g.profile().into(),
+        }
+    }
+}
+
+impl From<crate::guests::CheckedGuest> for GuestVars {
+    fn from(g: crate::guests::CheckedGuest) -> Self {
+        Self {
+            first_name: g.first_name,
+            last_name: g.last_name,
+            name: g.name,
+            email: g.email.map(|e| e.as_str().to_owned()),
+            phone: g.phone.map(|p| p.as_str().to_owned()),
+            locale: g.locale.map(|l| l.as_str().to_owned()),
+            time_zone: g.time_zone.map(|t| t.as_str().to_owned()),
+            tags: g.tags,
+            fields: g.fields,
         }
     }
 }
@@ -233,9 +237,6 @@ pub fn decide(
     }
     Decision::Send(channel)
 }
-
-/// Counts of message outcomes, e.g. per campaign per batch.
-pub type Tally = BTreeMap<MessageStatus, u64>;
 
 #[cfg(test)]
 mod tests {

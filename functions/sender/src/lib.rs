@@ -179,7 +179,7 @@ impl Sender {
                 deliveries,
             } => {
                 if let Some(c) = campaign_id {
-                    let live = self.store.get_campaign(*tenant_id, *c).await?;
+                    let live = self.store.campaign_item(*tenant_id, *c).await?;
                     if live.is_none_or(|c| c.status != CampaignStatus::Sending) {
                         return Ok(JobOutcome::noted("campaign_not_sending"));
                     }
@@ -238,7 +238,7 @@ impl Sender {
 
     /// A campaign's first job: one expansion per guest shard, or the listed guests directly.
     async fn plan(&self, tenant: TenantId, id: CampaignId) -> anyhow::Result<JobOutcome> {
-        let Some(mut campaign) = self.store.get_campaign(tenant, id).await? else {
+        let Some(mut campaign) = self.store.campaign_item(tenant, id).await? else {
             return Ok(JobOutcome::noted("campaign_gone"));
         };
         if campaign.status == CampaignStatus::Scheduled {
@@ -323,7 +323,7 @@ impl Sender {
         shard: u32,
         after: Option<GuestId>,
     ) -> anyhow::Result<JobOutcome> {
-        let Some(campaign) = self.store.get_campaign(tenant, id).await? else {
+        let Some(campaign) = self.store.campaign_item(tenant, id).await? else {
             return Ok(JobOutcome::noted("campaign_gone"));
         };
         if campaign.status != CampaignStatus::Sending {

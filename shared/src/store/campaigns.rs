@@ -60,6 +60,16 @@ impl Store {
             .await
     }
 
+    /// The campaign item alone (status, audience, total; outcome counts not summed): what the
+    /// send path needs, in one GetItem.
+    pub async fn campaign_item(
+        &self,
+        tenant: TenantId,
+        id: CampaignId,
+    ) -> StoreResult<Option<Campaign>> {
+        self.get(&keys::campaign_pk(tenant, id), keys::META).await
+    }
+
     /// A campaign with its live counts (the item's total, and the outcomes summed over its
     /// delivery batches).
     pub async fn get_campaign(

@@ -235,17 +235,17 @@ async fn audience_has_anyone(
     campaign: &Campaign,
 ) -> ApiResult<bool> {
     if let Audience::Guests { ids } = &campaign.audience {
-        let found = state
-            .store
-            .get_guests(tenant, campaign.event_id, &ids[..ids.len().min(100)])
-            .await?;
-        return Ok(!found.is_empty()
-            || (ids.len() > 100
-                && !state
-                    .store
-                    .get_guests(tenant, campaign.event_id, &ids[100..])
-                    .await?
-                    .is_empty()));
+        for chunk in ids.chunks(100) {
+            if !state
+                .store
+                .get_guests(tenant, campaign.event_id, chunk)
+                .await?
+                .is_empty()
+            {
+                return Ok(true);
+            }
+        }
+        return Ok(false);
     }
     for shard in 0..GUEST_SHARDS {
         let mut after = None;

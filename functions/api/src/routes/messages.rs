@@ -12,7 +12,6 @@ use herald::domain::{Channel, TemplateCategory};
 use herald::guests::{GuestIn, check_row};
 use herald::ids::{EventId, GuestId, MessageId, TenantId};
 use herald::messages::{Delivery, Message, MessageStatus, Recipient, SenderJob};
-use herald::render::GuestVars;
 use herald::store::{IDEMPOTENCY_SECONDS, IdempotencyRecord};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -310,17 +309,7 @@ async fn recipient_of(
                 guest_id: None,
                 contact_id,
                 preferred_channel: checked.preferred_channel,
-                vars: GuestVars {
-                    first_name: checked.first_name,
-                    last_name: checked.last_name,
-                    name: checked.name,
-                    email: checked.email.map(|e| e.as_str().to_owned()),
-                    phone: checked.phone.map(|p| p.as_str().to_owned()),
-                    locale: checked.locale.map(|l| l.as_str().to_owned()),
-                    time_zone: checked.time_zone.map(|t| t.as_str().to_owned()),
-                    tags: checked.tags,
-                    fields: checked.fields,
-                },
+                vars: checked.into(),
             })
         }
         _ => Err(ApiError::invalid_field(

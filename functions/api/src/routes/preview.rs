@@ -14,7 +14,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::Errors;
-use super::wizard::load_current;
+use super::wizard::{load_current, load_writable};
 use crate::auth::Principal;
 use crate::extract::{JsonBody, StrictQuery};
 use crate::problem::{ApiError, ApiResult};
@@ -168,8 +168,7 @@ pub async fn send_test(
     StrictQuery(q): StrictQuery<TenantQuery>,
     JsonBody(body): JsonBody<TestSendIn>,
 ) -> ApiResult<Json<TestSendOut>> {
-    let current = load_current(&state, &principal, q.tenant_id, &id).await?;
-    principal.check_write(herald::config::Owner::Event(current.tenant, current.event))?;
+    let (current, _) = load_writable(&state, &principal, q.tenant_id, &id).await?;
     let to = match body.channel {
         Channel::Email => EmailAddress::parse(&body.to)
             .map(|a| a.as_str().to_owned())

@@ -348,6 +348,19 @@ fn view(current: &Current) -> ApiResult<WizardView> {
     })
 }
 
+/// The event for a step that changes it: loaded, and the key allowed to write its layer.
+pub(crate) async fn load_writable(
+    state: &AppState,
+    principal: &Principal,
+    tenant: Option<TenantId>,
+    raw_event: &str,
+) -> ApiResult<(Current, Owner)> {
+    let current = load_current(state, principal, tenant, raw_event).await?;
+    let owner = Owner::Event(current.tenant, current.event);
+    principal.check_write(owner)?;
+    Ok((current, owner))
+}
+
 async fn reload(
     state: &AppState,
     principal: &Principal,
@@ -384,9 +397,8 @@ pub async fn put_providers_step(
     StrictQuery(q): StrictQuery<TenantQuery>,
     JsonBody(body): JsonBody<ProviderChoice>,
 ) -> ApiResult<Json<WizardView>> {
-    let current = load_current(&state, &principal, q.tenant_id, &id).await?;
+    let (current, _) = load_writable(&state, &principal, q.tenant_id, &id).await?;
     let (tenant, event) = (current.tenant, current.event);
-    principal.check_write(Owner::Event(tenant, event))?;
     let of_channel = |ps: &[Provider]| -> Vec<Provider> {
         ps.iter()
             .filter(|p| p.channel == body.channel)
@@ -457,10 +469,8 @@ pub async fn put_templates_step(
     StrictQuery(q): StrictQuery<TenantQuery>,
     JsonBody(body): JsonBody<TemplateChoice>,
 ) -> ApiResult<Json<WizardView>> {
-    let current = load_current(&state, &principal, q.tenant_id, &id).await?;
+    let (current, owner) = load_writable(&state, &principal, q.tenant_id, &id).await?;
     let (tenant, event) = (current.tenant, current.event);
-    let owner = Owner::Event(tenant, event);
-    principal.check_write(owner)?;
     let layers = &current.loaded.layers;
     let in_slot = |ts: &[Template]| -> Option<Template> {
         ts.iter()
@@ -518,10 +528,8 @@ pub async fn put_brand_step(
     StrictQuery(q): StrictQuery<TenantQuery>,
     JsonBody(body): JsonBody<BrandChoice>,
 ) -> ApiResult<Json<WizardView>> {
-    let current = load_current(&state, &principal, q.tenant_id, &id).await?;
+    let (current, owner) = load_writable(&state, &principal, q.tenant_id, &id).await?;
     let (tenant, event) = (current.tenant, current.event);
-    let owner = Owner::Event(tenant, event);
-    principal.check_write(owner)?;
     let inherited = current
         .loaded
         .layers
@@ -599,9 +607,8 @@ pub async fn put_email_sender_step(
     StrictQuery(q): StrictQuery<TenantQuery>,
     JsonBody(body): JsonBody<EmailSenderChoice>,
 ) -> ApiResult<Json<WizardView>> {
-    let current = load_current(&state, &principal, q.tenant_id, &id).await?;
+    let (current, _) = load_writable(&state, &principal, q.tenant_id, &id).await?;
     let (tenant, event) = (current.tenant, current.event);
-    principal.check_write(Owner::Event(tenant, event))?;
     let choice = match body.mode {
         Choice::Inherit => None,
         Choice::Customise => {
