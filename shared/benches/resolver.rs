@@ -83,6 +83,7 @@ fn provider(owner: &Owner, layer: Layer, kind: ProviderKind, priority: u32) -> P
         name: format!("{layer} {kind} #{priority}"),
         priority,
         active: true,
+        send_rate: None,
         settings: serde_json::json!({ "from": "events@example.com", "region": "eu-west-1" }),
         credentials: SealedCredentials {
             ciphertext: "AQICAHh".repeat(40),

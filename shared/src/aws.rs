@@ -3,12 +3,14 @@
 //! Locally, `AWS_ENDPOINT_URL` points every client at the emulator; production code has no
 //! special case for it.
 
-use std::sync::Arc;
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 
 use aws_smithy_runtime_api::box_error::BoxError;
 use aws_smithy_runtime_api::client::interceptors::Intercept;
 use aws_smithy_runtime_api::client::interceptors::context::BeforeTransmitInterceptorContextRef;
+use aws_smithy_runtime_api::client::orchestrator::Metadata;
 use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use aws_smithy_types::config_bag::ConfigBag;
 
@@ -53,17 +55,32 @@ pub fn required(lookup: &impl Fn(&str) -> Option<String>, name: &str) -> anyhow:
     lookup(name).ok_or_else(|| anyhow::anyhow!("{name} is not set"))
 }
 
-/// Counts the requests a client sends (retries included), e.g. DynamoDB round trips per API call.
+/// Counts the requests a client sends (retries included), in all and by operation, e.g.
+/// DynamoDB round trips per API call.
 #[derive(Debug, Clone, Default)]
-pub struct RequestCounter(Arc<AtomicUsize>);
+pub struct RequestCounter {
+    total: Arc<AtomicUsize>,
+    by_operation: Arc<Mutex<BTreeMap<String, usize>>>,
+}
 
 impl RequestCounter {
     pub fn count(&self) -> usize {
-        self.0.load(Ordering::SeqCst)
+        self.total.load(Ordering::SeqCst)
+    }
+
+    /// The counts by operation name (`Query`, `BatchWriteItem`, ...).
+    pub fn by_operation(&self) -> BTreeMap<String, usize> {
+        self.by_operation
+            .lock()
+            .map(|m| m.clone())
+            .unwrap_or_default()
     }
 
     pub fn reset(&self) {
-        self.0.store(0, Ordering::SeqCst);
+        self.total.store(0, Ordering::SeqCst);
+        if let Ok(mut m) = self.by_operation.lock() {
+            m.clear();
+        }
     }
 }
 
@@ -76,9 +93,16 @@ impl Intercept for RequestCounter {
         &self,
         _context: &BeforeTransmitInterceptorContextRef<'_>,
         _runtime_components: &RuntimeComponents,
-        _cfg: &mut ConfigBag,
+        cfg: &mut ConfigBag,
     ) -> Result<(), BoxError> {
-        self.0.fetch_add(1, Ordering::SeqCst);
+        self.total.fetch_add(1, Ordering::SeqCst);
+        let operation = cfg
+            .load::<Metadata>()
+            .map_or("unknown", |m| m.name())
+            .to_owned();
+        if let Ok(mut m) = self.by_operation.lock() {
+            *m.entry(operation).or_default() += 1;
+        }
         Ok(())
     }
 }

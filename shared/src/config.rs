@@ -178,6 +178,10 @@ pub struct Provider {
     /// Lower goes first; failover walks the channel's providers in this order.
     pub priority: u32,
     pub active: bool,
+    /// The most messages per second Herald sends through this provider, across all of its
+    /// instances (SES is also held to the account's maximum send rate). None: no limit.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub send_rate: Option<u32>,
     /// Kind-specific settings, validated on write (see `providers::Settings`).
     pub settings: serde_json::Value,
     pub credentials: SealedCredentials,

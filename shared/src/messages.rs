@@ -111,7 +111,8 @@ pub enum SenderJob {
         tenant_id: TenantId,
         campaign_id: CampaignId,
     },
-    /// Turn one page of a shard's guests into delivery jobs, then queue the next page.
+    /// Turn one page of the audience (from `after` in guest shard `shard` on) into delivery
+    /// jobs, then queue the next page.
     Expand {
         tenant_id: TenantId,
         campaign_id: CampaignId,

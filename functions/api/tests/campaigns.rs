@@ -141,6 +141,8 @@ async fn a_thousand_guest_campaign_reaches_every_eligible_guest_exactly_once() {
     .await;
     assert_eq!(created["status"], "draft");
     let id = text(&created, "id");
+    stack.sender_requests.dynamo.reset();
+    stack.sender_requests.sqs.reset();
     let sending = expect(
         &stack,
         Method::POST,
@@ -158,6 +160,24 @@ async fn a_thousand_guest_campaign_reaches_every_eligible_guest_exactly_once() {
         done["counts"],
         json!({"total": 1000, "sent": 950, "failed": 0, "suppressed": 30, "no_consent": 20, "no_address": 0})
     );
+    // The send path's own AWS requests (the sender's plan, expansion and deliveries; provider
+    // calls not counted), per delivered message.
+    let (dynamo, sqs) = (
+        stack.sender_requests.dynamo.count() as f64 / 950.0,
+        stack.sender_requests.sqs.count() as f64 / 950.0,
+    );
+    println!(
+        "send path: {} DynamoDB requests ({dynamo:.3} per message), {} SQS requests ({sqs:.3} per message)",
+        stack.sender_requests.dynamo.count(),
+        stack.sender_requests.sqs.count()
+    );
+    println!(
+        "by operation: {:?} {:?}",
+        stack.sender_requests.dynamo.by_operation(),
+        stack.sender_requests.sqs.by_operation()
+    );
+    assert!(dynamo <= 0.12, "{dynamo:.3} DynamoDB requests per message");
+    assert!(sqs <= 0.05, "{sqs:.3} SQS requests per message");
 
     let outbox = Outbox::read().await;
     for i in 0..1000u64 {

@@ -272,6 +272,7 @@ async fn a_job_delivered_twice_sends_once() {
             sqs: stack.state.queues.sqs.clone(),
             url: stack.state.queues.sender.clone(),
         },
+        None,
     );
     let addresses: Vec<String> = (0..3).map(|i| unique_email(&format!("twice{i}"))).collect();
     let job = SenderJob::Deliver {

@@ -19,8 +19,9 @@
 //! reason rather than risk a second send.
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
 use chrono::Utc;
@@ -40,6 +41,9 @@ use herald::secrets::Sealer;
 use herald::store::{BatchClaim, Claimed, Store};
 use herald::wizard::Snapshot;
 
+pub mod gate;
+use gate::{Gate, Outcome};
+
 /// How long a claimed message may stay `sending` before its outcome counts as unknown.
 pub const SETTLE_SECONDS: i64 = 300;
 
@@ -49,6 +53,9 @@ pub struct Config {
     /// `HERALD_SENDER_QUEUE_URL`: its own queue, for the jobs a campaign's plan and expansion
     /// produce.
     pub queue_url: String,
+    /// `HERALD_SES_MAX_SEND_RATE` (optional): the SES send rate to hold to, in messages per
+    /// second (0: none); without it, the account's maximum from SES GetAccount.
+    pub ses_max_send_rate: Option<f64>,
 }
 
 impl Config {
@@ -56,6 +63,19 @@ impl Config {
         Ok(Self {
             core: herald::aws::CoreSettings::from_lookup(&lookup)?,
             queue_url: herald::aws::required(&lookup, "HERALD_SENDER_QUEUE_URL")?,
+            ses_max_send_rate: match lookup("HERALD_SES_MAX_SEND_RATE").filter(|v| !v.is_empty()) {
+                None => None,
+                Some(v) => Some(
+                    v.parse::<f64>()
+                        .ok()
+                        .filter(|r| *r >= 0.0)
+                        .ok_or_else(|| {
+                            anyhow::anyhow!(
+                                "HERALD_SES_MAX_SEND_RATE must be a number of messages per second (0: no limit)"
+                            )
+                        })?,
+                ),
+            },
         })
     }
 
@@ -80,11 +100,20 @@ pub struct Sender {
     queue: Queue,
     /// Snapshots by (tenant, event, version): immutable, so kept for the life of the instance.
     snapshots: SnapshotCache,
+    gate: Arc<Gate>,
+    statuses: Arc<tokio::sync::Mutex<StatusCache>>,
+    credentials: Arc<tokio::sync::Mutex<CredentialCache>>,
     pub counters: Arc<Counters>,
 }
 
+type StatusCache = HashMap<(TenantId, CampaignId), (Instant, Option<CampaignStatus>)>;
+type CredentialCache = HashMap<(TenantId, ProviderId, u64), Arc<BTreeMap<String, String>>>;
+
+/// How old a campaign status read may be when a delivery job checks it.
+pub const STATUS_MAX_AGE: Duration = Duration::from_secs(1);
+
 /// Snapshots by (tenant, event, version).
-type SnapshotCache = Arc<Mutex<HashMap<(TenantId, EventId, u64), Arc<Snapshot>>>>;
+type SnapshotCache = Arc<tokio::sync::Mutex<HashMap<(TenantId, EventId, u64), Arc<Snapshot>>>>;
 
 /// The sender's own queue.
 #[derive(Clone, Debug)]
@@ -102,13 +131,26 @@ pub struct JobOutcome {
 }
 
 impl Sender {
-    pub fn new(store: Store, sealer: Sealer, providers: ProviderClients, queue: Queue) -> Self {
+    pub fn new(
+        store: Store,
+        sealer: Sealer,
+        providers: ProviderClients,
+        queue: Queue,
+        ses_max_send_rate: Option<f64>,
+    ) -> Self {
         Self {
+            gate: Arc::new(Gate::new(
+                store.clone(),
+                providers.ses.clone(),
+                ses_max_send_rate,
+            )),
             store,
             sealer,
             providers,
             queue,
             snapshots: Arc::default(),
+            statuses: Arc::default(),
+            credentials: Arc::default(),
             counters: Arc::default(),
         }
     }
@@ -123,15 +165,20 @@ impl Sender {
                 sqs: aws_sdk_sqs::Client::new(sdk),
                 url: config.queue_url.clone(),
             },
+            config.ses_max_send_rate,
         ))
     }
 
     pub async fn handle(&self, event: SqsEvent) -> SqsBatchResponse {
-        herald::batch::each_record(event, |message| {
+        let response = herald::batch::each_record(event, |message| {
             let this = self.clone();
             async move { this.handle_message(message).await }
         })
-        .await
+        .await;
+        if let Err(e) = self.gate.flush().await {
+            tracing::warn!(error = ?e, "reporting provider health failed; the counts wait for the next report");
+        }
+        response
     }
 
     async fn handle_message(&self, message: SqsMessage) -> bool {
@@ -146,12 +193,36 @@ impl Sender {
         match self.run(&job).await {
             Ok(outcome) => {
                 tracing::info!(%message_id, tally = ?outcome.tally, retry = outcome.retry, "sender job done");
+                if outcome.retry {
+                    self.retry_later(&message).await;
+                }
                 !outcome.retry
             }
             Err(e) => {
                 tracing::error!(%message_id, error = ?e, "sender job failed; it will be delivered again");
                 false
             }
+        }
+    }
+
+    /// A job to do again comes back after a backoff that grows with its deliveries (not after
+    /// the queue's whole visibility timeout).
+    async fn retry_later(&self, message: &SqsMessage) {
+        let Some(handle) = message.receipt_handle.as_deref() else {
+            return;
+        };
+        let seconds = retry_backoff(herald::batch::receive_count(message));
+        if let Err(e) = self
+            .queue
+            .sqs
+            .change_message_visibility()
+            .queue_url(&self.queue.url)
+            .receipt_handle(handle)
+            .visibility_timeout(seconds)
+            .send()
+            .await
+        {
+            tracing::warn!(error = %aws_sdk_sqs::error::DisplayErrorContext(&e), "shortening the retry delay failed; the job comes back after the visibility timeout");
         }
     }
 
@@ -178,11 +249,10 @@ impl Sender {
                 channels,
                 deliveries,
             } => {
-                if let Some(c) = campaign_id {
-                    let live = self.store.campaign_item(*tenant_id, *c).await?;
-                    if live.is_none_or(|c| c.status != CampaignStatus::Sending) {
-                        return Ok(JobOutcome::noted("campaign_not_sending"));
-                    }
+                if let Some(c) = campaign_id
+                    && self.campaign_status(*tenant_id, *c).await? != Some(CampaignStatus::Sending)
+                {
+                    return Ok(JobOutcome::noted("campaign_not_sending"));
                 }
                 let snapshot = self
                     .snapshot(*tenant_id, *event_id, *snapshot_version)
@@ -199,7 +269,52 @@ impl Sender {
         }
     }
 
-    /// A snapshot version (kept for the instance's life) or, without one, the active snapshot.
+    /// A campaign's status as read at most [`STATUS_MAX_AGE`] ago: the delivery jobs of one
+    /// invocation share one read, and a cancel stops new batches within that time.
+    async fn campaign_status(
+        &self,
+        tenant: TenantId,
+        id: CampaignId,
+    ) -> anyhow::Result<Option<CampaignStatus>> {
+        let mut statuses = self.statuses.lock().await;
+        if let Some((at, status)) = statuses.get(&(tenant, id))
+            && at.elapsed() < STATUS_MAX_AGE
+        {
+            return Ok(*status);
+        }
+        let status = self
+            .store
+            .campaign_item(tenant, id)
+            .await?
+            .map(|c| c.status);
+        statuses.retain(|_, (at, _)| at.elapsed() < STATUS_MAX_AGE);
+        statuses.insert((tenant, id), (Instant::now(), status));
+        Ok(status)
+    }
+
+    /// A provider's credentials, opened once per instance (sealed credentials are immutable
+    /// for a provider version).
+    async fn credentials(
+        &self,
+        tenant: TenantId,
+        provider: &Provider,
+    ) -> anyhow::Result<Arc<BTreeMap<String, String>>> {
+        let mut opened = self.credentials.lock().await;
+        let key = (tenant, provider.id, provider.version);
+        if let Some(c) = opened.get(&key) {
+            return Ok(c.clone());
+        }
+        let c = Arc::new(
+            self.sealer
+                .open(tenant, &provider.id.to_string(), &provider.credentials)
+                .await?,
+        );
+        opened.insert(key, c.clone());
+        Ok(c)
+    }
+
+    /// A snapshot version (kept for the instance's life; concurrent jobs share one read) or,
+    /// without one, the active snapshot.
     async fn snapshot(
         &self,
         tenant: TenantId,
@@ -213,27 +328,35 @@ impl Sender {
                 .await?
                 .map(Arc::new));
         };
-        if let Some(s) = self.cached(tenant, event, version) {
-            return Ok(Some(s));
+        let mut cache = self.snapshots.lock().await;
+        if let Some(s) = cache.get(&(tenant, event, version)) {
+            return Ok(Some(s.clone()));
         }
         let found = self
             .store
             .get_snapshot(tenant, event, Some(version))
-            .await?;
-        Ok(found.map(|s| {
-            let s = Arc::new(s);
-            if let Ok(mut cache) = self.snapshots.lock() {
-                cache.insert((tenant, event, version), s.clone());
-            }
-            s
-        }))
+            .await?
+            .map(Arc::new);
+        if let Some(s) = &found {
+            cache.insert((tenant, event, version), s.clone());
+        }
+        Ok(found)
     }
 
-    fn cached(&self, tenant: TenantId, event: EventId, version: u64) -> Option<Arc<Snapshot>> {
-        self.snapshots
+    /// Finishes the campaign when this was its last piece of work: one Query of its partition
+    /// (the campaign and its batches), which also refreshes the cached status.
+    async fn finish_if_done(&self, tenant: TenantId, id: CampaignId) -> anyhow::Result<()> {
+        let Some(campaign) = self.store.get_campaign(tenant, id).await? else {
+            return Ok(());
+        };
+        self.statuses
             .lock()
-            .ok()
-            .and_then(|c| c.get(&(tenant, event, version)).cloned())
+            .await
+            .insert((tenant, id), (Instant::now(), Some(campaign.status)));
+        self.store
+            .finish_campaign_if_done(tenant, &campaign, GUEST_SHARDS, Utc::now())
+            .await?;
+        Ok(())
     }
 
     /// A campaign's first job: one expansion per guest shard, or the listed guests directly.
@@ -276,46 +399,36 @@ impl Sender {
         if campaign.status != CampaignStatus::Sending {
             return Ok(JobOutcome::noted("campaign_not_sending"));
         }
-        let jobs: Vec<SenderJob> = match &campaign.audience {
-            Audience::Guests { ids } => {
-                let guests = self
-                    .store
-                    .get_guests(tenant, campaign.event_id, ids)
-                    .await?;
-                let jobs = deliver_jobs(&campaign, guests.iter().collect());
-                self.enqueue(&jobs).await?;
-                let updated = self
-                    .store
-                    .campaign_expanded(
-                        tenant,
-                        id,
-                        "all",
-                        guests.len() as u64,
-                        jobs.len() as u64,
-                        GUEST_SHARDS,
-                    )
-                    .await?;
-                if let Some(c) = updated {
-                    self.store
-                        .finish_campaign_if_done(tenant, &c, GUEST_SHARDS, Utc::now())
-                        .await?;
-                }
-                return Ok(JobOutcome::noted("planned"));
-            }
-            _ => (0..GUEST_SHARDS)
-                .map(|shard| SenderJob::Expand {
-                    tenant_id: tenant,
-                    campaign_id: id,
-                    shard,
-                    after: None,
-                })
-                .collect(),
+        let Audience::Guests { ids } = &campaign.audience else {
+            // The first page at once; it queues the next.
+            return self.expand_from(&campaign, 0, None).await;
         };
+        let guests = self
+            .store
+            .get_guests(tenant, campaign.event_id, ids)
+            .await?;
+        let jobs = deliver_jobs(&campaign, guests.iter().collect());
         self.enqueue(&jobs).await?;
+        let updated = self
+            .store
+            .campaign_expanded(
+                tenant,
+                id,
+                "all",
+                guests.len() as u64,
+                jobs.len() as u64,
+                GUEST_SHARDS,
+            )
+            .await?;
+        if updated.is_some_and(|c| c.expanded_shards >= GUEST_SHARDS) {
+            self.finish_if_done(tenant, id).await?;
+        }
         Ok(JobOutcome::noted("planned"))
     }
 
-    /// One page of a shard: delivery jobs for the audience in it, then the next page.
+    /// One page of the audience, read across the guest shards in order: full delivery jobs
+    /// for it, then the next page. Pages are sequential so jobs stay full (a page is a whole
+    /// number of jobs) whatever the shards hold.
     async fn expand(
         &self,
         tenant: TenantId,
@@ -329,23 +442,33 @@ impl Sender {
         if campaign.status != CampaignStatus::Sending {
             return Ok(JobOutcome::noted("campaign_not_sending"));
         }
+        self.expand_from(&campaign, shard, after).await
+    }
+
+    async fn expand_from(
+        &self,
+        campaign: &Campaign,
+        shard: u32,
+        after: Option<GuestId>,
+    ) -> anyhow::Result<JobOutcome> {
+        let (tenant, id) = (campaign.tenant_id, campaign.id);
         let (guests, next) = self
             .store
-            .guests_of_shard(tenant, campaign.event_id, shard, after, EXPAND_PAGE)
+            .list_guests(tenant, campaign.event_id, Some((shard, after)), EXPAND_PAGE)
             .await?;
         let audience: Vec<&Guest> = guests
             .iter()
             .filter(|g| campaign.audience.includes(g))
             .collect();
         let found = audience.len() as u64;
-        let mut jobs = deliver_jobs(&campaign, audience);
+        let mut jobs = deliver_jobs(campaign, audience);
         let deliveries = jobs.len() as u64;
-        if let Some(next) = next {
+        if let Some((shard, after)) = next {
             jobs.push(SenderJob::Expand {
                 tenant_id: tenant,
                 campaign_id: id,
                 shard,
-                after: Some(next),
+                after,
             });
         }
         self.enqueue(&jobs).await?;
@@ -353,21 +476,13 @@ impl Sender {
             "{shard}:{}",
             after.map(|a| a.to_string()).unwrap_or_default()
         );
+        let shards_done = next.map_or(GUEST_SHARDS, |(s, _)| s) - shard;
         let updated = self
             .store
-            .campaign_expanded(
-                tenant,
-                id,
-                &page,
-                found,
-                deliveries,
-                u32::from(next.is_none()),
-            )
+            .campaign_expanded(tenant, id, &page, found, deliveries, shards_done)
             .await?;
-        if let Some(c) = updated {
-            self.store
-                .finish_campaign_if_done(tenant, &c, GUEST_SHARDS, Utc::now())
-                .await?;
+        if updated.is_some_and(|c| c.expanded_shards >= GUEST_SHARDS) {
+            self.finish_if_done(tenant, id).await?;
         }
         Ok(JobOutcome::noted("expanded"))
     }
@@ -414,7 +529,12 @@ impl Sender {
                 .claim_batch(job.tenant, campaign, batch, SETTLE_SECONDS)
                 .await?
             {
-                BatchClaim::Done => return Ok(JobOutcome::noted("already_done")),
+                BatchClaim::Done => {
+                    // An earlier attempt may have stopped between recording the batch and
+                    // finishing the campaign.
+                    self.finish_if_done(job.tenant, campaign).await?;
+                    return Ok(JobOutcome::noted("already_done"));
+                }
                 BatchClaim::InFlight => {
                     let mut o = JobOutcome::noted("in_flight");
                     o.retry = true;
@@ -428,15 +548,27 @@ impl Sender {
             }
         }
         let records = self.decide_all(job, snapshot, deliveries, now).await?;
+        // What is left to send per channel: the size of the job's send-rate bookings.
+        let mut remaining: HashMap<Channel, u32> = HashMap::new();
+        for r in records
+            .iter()
+            .filter(|r| r.status == MessageStatus::Sending)
+        {
+            *remaining
+                .entry(r.channel.unwrap_or(Channel::Email))
+                .or_default() += 1;
+        }
         let mut tally: HashMap<MessageStatus, u64> = HashMap::new();
         let mut requeued = false;
+        let mut batch_recorded = false;
         match (&batch, &earlier) {
             (Some(_), _) => {
                 // Chunks of 25 in order; each chunk's records are written before the next
                 // chunk starts, so after a crash only the first unrecorded chunk is uncertain.
                 let mut uncertain_seen = false;
                 let pairs: Vec<(&Delivery, Message)> = deliveries.iter().zip(records).collect();
-                for chunk in pairs.chunks(CHUNK) {
+                let chunks = pairs.len().div_ceil(CHUNK);
+                for (i, chunk) in pairs.chunks(CHUNK).enumerate() {
                     let mut finals = Vec::new();
                     let mut held = Vec::new();
                     for (d, record) in chunk {
@@ -474,10 +606,18 @@ impl Sender {
                         uncertain_seen = true;
                     }
                     if let Some(snapshot) = snapshot {
-                        finals.extend(self.send_all(job, snapshot, held).await?);
+                        finals.extend(self.send_all(job, snapshot, held, &mut remaining).await?);
                     }
                     requeued |= count(&finals, &mut tally);
-                    self.store.finish_messages(job.tenant, &finals).await?;
+                    match (job.campaign, &batch) {
+                        (Some(campaign), Some(batch)) if i + 1 == chunks && !requeued => {
+                            self.store
+                                .finish_batch(job.tenant, campaign, batch, &tally, &finals)
+                                .await?;
+                            batch_recorded = true;
+                        }
+                        _ => self.store.finish_messages(job.tenant, &finals).await?,
+                    }
                 }
             }
             (None, _) => {
@@ -520,7 +660,7 @@ impl Sender {
                     }
                 }
                 if let Some(snapshot) = snapshot {
-                    finals.extend(self.send_all(job, snapshot, held).await?);
+                    finals.extend(self.send_all(job, snapshot, held, &mut remaining).await?);
                 }
                 requeued |= count(&finals, &mut tally);
                 self.store.finish_messages(job.tenant, &finals).await?;
@@ -530,16 +670,21 @@ impl Sender {
             *outcome.tally.entry(status.as_str()).or_default() += n;
         }
         if requeued {
-            // Every provider failed retryably for some: deliver the job again later.
+            // Every provider failed retryably (or was skipped) for some: deliver the job again
+            // later, and let that delivery claim the batch at once.
             outcome.retry = true;
+            if let (Some(campaign), Some(batch)) = (job.campaign, &batch) {
+                self.store
+                    .release_batch(job.tenant, campaign, batch)
+                    .await?;
+            }
         } else if let (Some(campaign), Some(batch)) = (job.campaign, &batch) {
-            self.store
-                .finish_batch(job.tenant, campaign, batch, &tally)
-                .await?;
-            let c = self.store.campaign_batch_done(job.tenant, campaign).await?;
-            self.store
-                .finish_campaign_if_done(job.tenant, &c, GUEST_SHARDS, Utc::now())
-                .await?;
+            if !batch_recorded {
+                self.store
+                    .finish_batch(job.tenant, campaign, batch, &tally, &[])
+                    .await?;
+            }
+            self.finish_if_done(job.tenant, campaign).await?;
         }
         Ok(outcome)
     }
@@ -628,13 +773,17 @@ impl Sender {
         job: &Job<'_>,
         snapshot: &Snapshot,
         held: Vec<(&Delivery, Message)>,
+        remaining: &mut HashMap<Channel, u32>,
     ) -> anyhow::Result<Vec<Message>> {
         let content = &snapshot.content;
         let mut compiled: HashMap<Channel, Option<CompiledTemplate<'_>>> = HashMap::new();
-        let mut credentials: HashMap<ProviderId, BTreeMap<String, String>> = HashMap::new();
         let mut out = Vec::with_capacity(held.len());
         for (delivery, mut record) in held {
             let channel = record.channel.unwrap_or(Channel::Email);
+            let demand = remaining.get(&channel).copied().unwrap_or(1);
+            if let Some(n) = remaining.get_mut(&channel) {
+                *n = n.saturating_sub(1);
+            }
             record.updated_at = Utc::now();
             let template = compiled.entry(channel).or_insert_with(|| {
                 content
@@ -707,25 +856,21 @@ impl Sender {
             record.status = MessageStatus::Queued;
             record.last_error = Some(format!("no active {channel} provider"));
             for provider in providers {
-                if let std::collections::hash_map::Entry::Vacant(slot) =
-                    credentials.entry(provider.id)
-                {
-                    slot.insert(
-                        self.sealer
-                            .open(job.tenant, &provider.id.to_string(), &provider.credentials)
-                            .await?,
-                    );
+                if let Err(closed) = self.gate.admit(job.tenant, provider, demand).await? {
+                    record.last_error = Some(closed.to_string());
+                    continue;
                 }
+                let credentials = self.credentials(job.tenant, provider).await?;
                 record.attempts += 1;
                 self.counters.provider_calls.fetch_add(1, Ordering::Relaxed);
-                let result = send(
-                    &self.providers,
-                    provider,
-                    &credentials[&provider.id],
-                    &outgoing,
-                )
-                .await;
+                let result = send(&self.providers, provider, &credentials, &outgoing).await;
                 record.provider_id = Some(provider.id);
+                let counted = match &result {
+                    Ok(_) => Outcome::Sent,
+                    Err(SendError::Permanent(reason)) => Outcome::Permanent(reason),
+                    Err(SendError::Retryable(reason)) => Outcome::Retryable(reason),
+                };
+                self.gate.record(job.tenant, provider.id, counted).await?;
                 match result {
                     Ok(id) => {
                         record.status = MessageStatus::Sent;
@@ -764,6 +909,13 @@ impl JobOutcome {
     }
 }
 
+/// Seconds before a job to retry comes back: 10 s, doubling with each delivery, at most 5 min.
+pub fn retry_backoff(receive_count: u32) -> i32 {
+    10_i32
+        .saturating_mul(1 << receive_count.saturating_sub(1).min(5))
+        .min(300)
+}
+
 /// Messages per recorded chunk of a delivery job (one BatchWriteItem).
 const CHUNK: usize = 25;
 
@@ -791,11 +943,12 @@ fn batch_id(deliveries: &[Delivery]) -> String {
     herald::digest::sha256_hex(ids.join(","))[..32].to_owned()
 }
 
-/// Guests read per expansion page.
-const EXPAND_PAGE: i32 = 500;
-/// Recipients per delivery job (one batch claim, four BatchWriteItem of records, one batch
-/// outcome).
-pub const DELIVERY_BATCH: usize = 100;
+/// Recipients per delivery job: 99, so that one claim, one BatchGetItem of contacts, one of
+/// suppressions and four BatchWriteItem (the last with room for the batch's outcome item)
+/// serve 99 messages.
+pub const DELIVERY_BATCH: usize = 99;
+/// Guests read per expansion page: ten full delivery jobs.
+const EXPAND_PAGE: usize = 10 * DELIVERY_BATCH;
 
 /// Delivery jobs of `DELIVERY_BATCH` recipients for these guests of a campaign.
 fn deliver_jobs(campaign: &Campaign, guests: Vec<&Guest>) -> Vec<SenderJob> {

@@ -15,6 +15,8 @@ use anyhow::{Context as _, bail};
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
 use aws_sdk_sqs::types::{DeleteMessageBatchRequestEntry, MessageSystemAttributeName};
 
+use herald::aws::RequestCounter;
+
 use crate::template::{Physical, SqsSourceSpec, Template};
 
 pub type Handler =
@@ -32,11 +34,20 @@ impl Drop for Poller {
     }
 }
 
+/// Counts of the AWS requests the functions' own clients send (DynamoDB and SQS, the send
+/// path's budget), so tests can assert requests per message.
+#[derive(Debug, Clone, Default)]
+pub struct RequestCounts {
+    pub dynamo: RequestCounter,
+    pub sqs: RequestCounter,
+}
+
 /// The handler of a function, built from its environment as template.yaml declares it.
 fn handler_for(
     function: &str,
     env: &HashMap<String, String>,
     sdk: &aws_config::SdkConfig,
+    counts: &RequestCounts,
 ) -> anyhow::Result<Handler> {
     match function {
         "WizardFunction" => {
@@ -49,7 +60,29 @@ fn handler_for(
         }
         "SenderFunction" => {
             let config = herald_sender::Config::from_lookup(|name| env.get(name).cloned())?;
-            let sender = herald_sender::Sender::from_sdk_config(sdk, &config)?;
+            let dynamo = aws_sdk_dynamodb::Client::from_conf(
+                aws_sdk_dynamodb::config::Builder::from(sdk)
+                    .interceptor(counts.dynamo.clone())
+                    .build(),
+            );
+            let sqs = aws_sdk_sqs::Client::from_conf(
+                aws_sdk_sqs::config::Builder::from(sdk)
+                    .interceptor(counts.sqs.clone())
+                    .build(),
+            );
+            let sender = herald_sender::Sender::new(
+                herald::store::Store::new(dynamo, &config.core.table),
+                herald::secrets::Sealer::new(
+                    aws_sdk_kms::Client::new(sdk),
+                    &config.core.kms_key_id,
+                ),
+                herald::providers::ProviderClients::from_sdk_config(sdk)?,
+                herald_sender::Queue {
+                    sqs,
+                    url: config.queue_url.clone(),
+                },
+                config.ses_max_send_rate,
+            );
             Ok(Arc::new(move |event| {
                 let sender = sender.clone();
                 Box::pin(async move { sender.handle(event).await })
@@ -61,11 +94,13 @@ fn handler_for(
     }
 }
 
-/// Starts a poller for every SQS event source in the template.
+/// Starts a poller for every SQS event source in the template; the sender's DynamoDB and SQS
+/// requests are counted in `counts`.
 pub fn start_all(
     template: &Template,
     physical: &Physical,
     sdk: &aws_config::SdkConfig,
+    counts: &RequestCounts,
 ) -> anyhow::Result<Vec<Poller>> {
     let sqs = aws_sdk_sqs::Client::new(sdk);
     template
@@ -76,7 +111,7 @@ pub fn start_all(
                 .function_environment(&source.function, physical)?
                 .into_iter()
                 .collect();
-            let handler = handler_for(&source.function, &env, sdk)?;
+            let handler = handler_for(&source.function, &env, sdk, counts)?;
             let url = physical.get_ref(&source.queue)?.to_owned();
             let arn = physical
                 .attributes
@@ -90,6 +125,27 @@ pub fn start_all(
         .collect()
 }
 
+/// One ReceiveMessage of up to `max` messages with every system attribute.
+async fn receive(
+    sqs: &aws_sdk_sqs::Client,
+    url: &str,
+    max: i32,
+    wait_seconds: i32,
+) -> Result<
+    Vec<aws_sdk_sqs::types::Message>,
+    aws_sdk_sqs::error::SdkError<aws_sdk_sqs::operation::receive_message::ReceiveMessageError>,
+> {
+    let out = sqs
+        .receive_message()
+        .queue_url(url)
+        .max_number_of_messages(max)
+        .wait_time_seconds(wait_seconds)
+        .message_system_attribute_names(MessageSystemAttributeName::All)
+        .send()
+        .await?;
+    Ok(out.messages.unwrap_or_default())
+}
+
 async fn poll(
     sqs: aws_sdk_sqs::Client,
     url: String,
@@ -98,17 +154,10 @@ async fn poll(
     handler: Handler,
 ) {
     let batch = i32::try_from(source.batch_size.clamp(1, 10)).unwrap_or(10);
+    let window = Duration::from_secs(u64::from(source.batching_window_seconds));
     loop {
-        let received = sqs
-            .receive_message()
-            .queue_url(&url)
-            .max_number_of_messages(batch)
-            .wait_time_seconds(1)
-            .message_system_attribute_names(MessageSystemAttributeName::All)
-            .send()
-            .await;
-        let messages = match received {
-            Ok(out) => out.messages.unwrap_or_default(),
+        let messages = match receive(&sqs, &url, batch, 1).await {
+            Ok(m) => m,
             Err(e) => {
                 tracing::warn!(function = %source.function, error = %e, "polling the queue failed; retrying in 1 s");
                 tokio::time::sleep(Duration::from_secs(1)).await;
@@ -117,6 +166,19 @@ async fn poll(
         };
         if messages.is_empty() {
             continue;
+        }
+        // As Lambda does with a batching window: gather more records until the batch is full
+        // or the window has passed since the first.
+        let mut messages = messages;
+        let started = std::time::Instant::now();
+        while messages.len() < batch as usize && started.elapsed() < window {
+            match receive(&sqs, &url, batch - messages.len() as i32, 0).await {
+                Ok(more) if more.is_empty() => {
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+                Ok(more) => messages.extend(more),
+                Err(_) => break,
+            }
         }
         let mut event = SqsEvent::default();
         event.records = messages

@@ -11,6 +11,11 @@ use aws_sdk_sqs::types::QueueAttributeName;
 
 use crate::template::{Physical, TableSpec, Template};
 
+/// Template parameters the local stack sets instead of their defaults. moto has no SES
+/// GetAccount, so no SES account rate is held to locally ("0"); send rates are exercised
+/// through providers' own `send_rate`.
+pub const LOCAL_PARAMETERS: &[(&str, &str)] = &[("SesMaxSendRate", "0")];
+
 /// Creates every table, queue and KMS key of the template; names start with `prefix`.
 pub async fn provision(
     template: &Template,
@@ -20,6 +25,9 @@ pub async fn provision(
     let dynamo = aws_sdk_dynamodb::Client::new(sdk);
     let kms = aws_sdk_kms::Client::new(sdk);
     let mut physical = Physical::default();
+    for (name, value) in template.parameters(LOCAL_PARAMETERS)? {
+        physical.refs.insert(name, value);
+    }
     for table in template.tables()? {
         let name = format!("{prefix}-{}", table.logical_id);
         create_table(&dynamo, &name, &table).await?;

@@ -71,7 +71,7 @@ async fn serve(template: &Template, endpoint: &str, api_port: u16) -> anyhow::Re
     env.insert("HERALD_ALLOW_LOOPBACK_PROVIDER_URLS".into(), "1".into());
     let config = Config::from_lookup(|name| env.get(name).cloned())?;
     let state = AppState::from_sdk_config(&sdk, &config)?;
-    let pollers = crate::pollers::start_all(template, &physical, &sdk)?;
+    let pollers = crate::pollers::start_all(template, &physical, &sdk, &Default::default())?;
     let firer = crate::schedules::start(&physical, &sdk);
     let (key, secret) = create_platform_key(&state.store, "local platform admin").await?;
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", api_port))

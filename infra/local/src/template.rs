@@ -45,6 +45,8 @@ pub struct SqsSourceSpec {
     pub function: String,
     pub queue: String,
     pub batch_size: u32,
+    /// `MaximumBatchingWindowInSeconds`: how long Lambda gathers records before invoking.
+    pub batching_window_seconds: u32,
     pub report_batch_item_failures: bool,
 }
 
@@ -65,6 +67,29 @@ impl Physical {
 }
 
 impl Template {
+    /// Every parameter's value: `overrides` first, else its `Default` (a parameter with
+    /// neither is an error: the local stack has no one to ask).
+    pub fn parameters(&self, overrides: &[(&str, &str)]) -> anyhow::Result<Vec<(String, String)>> {
+        let Some(params) = self.root.get("Parameters").and_then(Value::as_mapping) else {
+            return Ok(Vec::new());
+        };
+        params
+            .iter()
+            .map(|(k, v)| {
+                let name = k.as_str().context("a parameter name is not a string")?;
+                let value = match overrides.iter().find(|(n, _)| *n == name) {
+                    Some((_, value)) => (*value).to_owned(),
+                    None => v
+                        .get("Default")
+                        .map(|d| resolve_value(d, &Physical::default()))
+                        .transpose()?
+                        .with_context(|| format!("parameter {name} has no Default"))?,
+                };
+                Ok((name.to_owned(), value))
+            })
+            .collect()
+    }
+
     pub fn load(path: &Path) -> anyhow::Result<Self> {
         let text =
             std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
@@ -217,6 +242,10 @@ impl Template {
                     format!("{id}: an SQS event's Queue must be !GetAtt Queue.Arn")
                 })?;
                 let batch_size = p.get("BatchSize").and_then(Value::as_u64).unwrap_or(10);
+                let window = p
+                    .get("MaximumBatchingWindowInSeconds")
+                    .and_then(Value::as_u64)
+                    .unwrap_or(0);
                 let report = p
                     .get("FunctionResponseTypes")
                     .and_then(Value::as_sequence)
@@ -228,6 +257,7 @@ impl Template {
                     function: id.to_owned(),
                     queue,
                     batch_size: u32::try_from(batch_size)?,
+                    batching_window_seconds: u32::try_from(window)?,
                     report_batch_item_failures: report,
                 });
             }

@@ -31,6 +31,8 @@ pub struct TestStack {
     pub admin_key: String,
     /// Counts every DynamoDB request the API's store sends.
     pub dynamo_requests: RequestCounter,
+    /// Counts the sender function's own DynamoDB and SQS requests.
+    pub sender_requests: crate::pollers::RequestCounts,
     pub sdk: aws_config::SdkConfig,
     pub table: String,
 }
@@ -101,7 +103,8 @@ impl TestStack {
                     .context("HERALD_SCHEDULER_ROLE_ARN")?,
             },
         );
-        let pollers = crate::pollers::start_all(&template, &physical, &sdk)?;
+        let sender_requests = crate::pollers::RequestCounts::default();
+        let pollers = crate::pollers::start_all(&template, &physical, &sdk, &sender_requests)?;
         let firer = crate::schedules::start(&physical, &sdk);
         let (_, admin_key) = create_platform_key(&state.store, "test admin").await?;
         Ok(Self {
@@ -111,6 +114,7 @@ impl TestStack {
             state,
             admin_key,
             dynamo_requests,
+            sender_requests,
             sdk,
             table,
         })

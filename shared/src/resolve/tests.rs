@@ -59,6 +59,7 @@ fn provider(layer: Layer, n: u128, channel: Channel, priority: u32, active: bool
         name: format!("{kind} {n}"),
         priority,
         active,
+        send_rate: None,
         settings: serde_json::json!({}),
         credentials: SealedCredentials {
             ciphertext: String::new(),

@@ -71,24 +71,33 @@ impl Store {
     }
 
     /// A campaign with its live counts (the item's total, and the outcomes summed over its
-    /// delivery batches).
+    /// delivery batches) and `batches_done`: one Query of the campaign's partition, which
+    /// holds the campaign item and its batch items.
     pub async fn get_campaign(
         &self,
         tenant: TenantId,
         id: CampaignId,
     ) -> StoreResult<Option<Campaign>> {
         let pk = keys::campaign_pk(tenant, id);
-        let (campaign, batches) = tokio::try_join!(
-            self.get::<Campaign>(&pk, keys::META),
-            self.query_prefix::<BatchItem>(&pk, keys::BATCH_PREFIX)
-        )?;
+        let items: Vec<Item> = self.query_items(&pk, "").await?;
+        let mut campaign: Option<Campaign> = None;
+        let mut batches = Vec::new();
+        for item in items {
+            let sk = super::string_attr(&item, keys::SK);
+            if sk == keys::META {
+                campaign = Some(Store::from_item(item)?);
+            } else if sk.starts_with(keys::BATCH_PREFIX) {
+                batches.push(Store::from_item::<BatchItem>(item)?);
+            }
+        }
         Ok(campaign.map(|mut c| {
-            let total = c.counts.total;
             c.counts = CampaignCounts {
-                total,
+                total: c.counts.total,
                 ..CampaignCounts::default()
             };
+            c.batches_done = 0;
             for b in batches.iter().filter(|b| b.state == "done") {
+                c.batches_done += 1;
                 for (name, n) in &b.tally {
                     match name.as_str() {
                         "sent" => c.counts.sent += n,
@@ -104,8 +113,9 @@ impl Store {
         }))
     }
 
-    /// Claims a delivery batch: absent, or claimed more than `stale_after` seconds ago by an
-    /// attempt that never finished it.
+    /// Claims a delivery batch: absent, released by an attempt that will retry it, or claimed
+    /// more than `stale_after` seconds ago by an attempt that never finished it. `retaken`
+    /// when an earlier attempt had it: what that attempt recorded decides what is left to do.
     pub async fn claim_batch(
         &self,
         tenant: TenantId,
@@ -126,10 +136,12 @@ impl Store {
             .table_name(self.table())
             .set_item(Some(Store::to_item(&keys, &item)?))
             .condition_expression(
-                "attribute_not_exists(PK) OR (#state = :sending AND claimed_at < :stale)",
+                "attribute_not_exists(PK) OR #state = :released OR (#state = :sending AND claimed_at < :stale)",
             )
             .expression_attribute_names("#state", "state")
             .expression_attribute_values(":sending", AttributeValue::S("sending".into()))
+            .expression_attribute_values(":released", AttributeValue::S("released".into()))
+            .return_values(ReturnValue::AllOld)
             .expression_attribute_values(
                 ":stale",
                 AttributeValue::N((now - stale_after).to_string()),
@@ -159,13 +171,39 @@ impl Store {
         }
     }
 
-    /// Marks a batch delivered, with the outcome of each of its messages counted once.
+    /// Gives a batch back so its next delivery can claim it at once (some of its messages wait
+    /// for a provider).
+    pub async fn release_batch(
+        &self,
+        tenant: TenantId,
+        campaign: CampaignId,
+        batch: &str,
+    ) -> StoreResult<()> {
+        let item = BatchItem {
+            state: "released".into(),
+            claimed_at: Utc::now().timestamp(),
+            tally: BTreeMap::new(),
+        };
+        let keys = Keys::new(keys::campaign_pk(tenant, campaign), keys::batch_sk(batch));
+        self.client()
+            .put_item()
+            .table_name(self.table())
+            .set_item(Some(Store::to_item(&keys, &item)?))
+            .send()
+            .await
+            .context("PutItem batch released")?;
+        Ok(())
+    }
+
+    /// Marks a batch delivered, with the outcome of each of its messages counted once; the
+    /// batch's last `records` go in the same BatchWriteItem (one request for up to 24).
     pub async fn finish_batch(
         &self,
         tenant: TenantId,
         campaign: CampaignId,
         batch: &str,
         tally: &HashMap<MessageStatus, u64>,
+        records: &[crate::messages::Message],
     ) -> StoreResult<()> {
         let item = BatchItem {
             state: "done".into(),
@@ -176,14 +214,9 @@ impl Store {
                 .collect(),
         };
         let keys = Keys::new(keys::campaign_pk(tenant, campaign), keys::batch_sk(batch));
-        self.client()
-            .put_item()
-            .table_name(self.table())
-            .set_item(Some(Store::to_item(&keys, &item)?))
-            .send()
-            .await
-            .context("PutItem batch done")?;
-        Ok(())
+        let mut items = self.message_items(tenant, records)?;
+        items.push(Store::to_item(&keys, &item)?);
+        self.batch_put_all(items).await
     }
 
     /// A tenant's campaigns, by event then id.
@@ -303,29 +336,10 @@ impl Store {
         }
     }
 
-    /// Counts one more finished delivery job; the campaign item as it is now.
-    pub async fn campaign_batch_done(
-        &self,
-        tenant: TenantId,
-        id: CampaignId,
-    ) -> StoreResult<Campaign> {
-        let out = self
-            .client()
-            .update_item()
-            .table_name(self.table())
-            .set_key(Some(key(tenant, id)))
-            .update_expression("ADD batches_done :one")
-            .condition_expression("attribute_exists(PK)")
-            .expression_attribute_values(":one", AttributeValue::N("1".into()))
-            .return_values(ReturnValue::AllNew)
-            .send()
-            .await
-            .context("UpdateItem campaign batches")?;
-        Store::from_item(out.attributes.unwrap_or_default())
-    }
-
     /// Marks a campaign sent (or partially failed, when a message failed) once every shard is
-    /// expanded and every queued delivery job finished. `campaign` is the item as last written.
+    /// expanded and every queued delivery job finished. `campaign` comes from `get_campaign`
+    /// (its counts and finished batches summed). The campaign as it is now when this call
+    /// finished it.
     pub async fn finish_campaign_if_done(
         &self,
         tenant: TenantId,
@@ -339,12 +353,7 @@ impl Store {
         {
             return Ok(None);
         }
-        let counted = self
-            .get_campaign(tenant, campaign.id)
-            .await?
-            .map(|c| c.counts)
-            .unwrap_or_default();
-        let to = if counted.failed > 0 {
+        let to = if campaign.counts.failed > 0 {
             CampaignStatus::PartiallyFailed
         } else {
             CampaignStatus::Sent

@@ -18,12 +18,14 @@
 //! | wizard | `TENANT#{tid}#EVENT#{eid}` | `WIZARD` | – | the event's wizard choices, latest completion run and active snapshot summary: GetItem; each part written by its own conditional UpdateItem |
 //! | snapshot version | `TENANT#{tid}#EVENT#{eid}` | `RESOLVED#V#{version:010}` | – | immutable, gzip JSON body: GetItem; history: Query `begins_with(SK, "RESOLVED#V#")` projecting the summary only |
 //! | active snapshot | `TENANT#{tid}#EVENT#{eid}` | `RESOLVED#ACTIVE` | – | a full copy of the active version, so the send path reads one GetItem |
-//! | guest | `TENANT#{tid}#EVENT#{eid}#GUESTS#{shard:02}` (16 shards by guest id) | `GUEST#{gid}` | – | get: GetItem (the shard follows from the id); list an event's / expand a campaign's audience: Query each shard; import: BatchGetItem + BatchWriteItem |
+//! | guest | `TENANT#{tid}#EVENT#{eid}#GUESTS#{shard:02}` (8 shards by guest id) | `GUEST#{gid}` | – | get: GetItem (the shard follows from the id); list an event's / expand a campaign's audience: Query each shard; import: BatchGetItem + BatchWriteItem |
 //! | contact | `TENANT#{tid}#CONTACT#{cid}` | `META` | – | get: GetItem; the send path's consent check: BatchGetItem |
 //! | contact key | `TENANT#{tid}#CONTACTKEY#{email or phone}#{address}` | `KEY` | – | match an imported guest to a contact: BatchGetItem; claimed with a conditional Put in the same transaction as a new contact |
-//! | message | `TENANT#{tid}#MSG#{mid}` | `META` | – | get: GetItem; the sender's claims: TransactWriteItems (conditional: absent or queued), 100 per request; results: BatchWriteItem |
-//! | campaign | `TENANT#{tid}#CAMPAIGN#{cid}` | `META` | `TENANT#{tid}#CAMPAIGNS` / `{eid}#{cid}` | get: GetItem (+ the batch Query for counts); list a tenant's: Query GSI1; status: conditional UpdateItem; audience total: `ADD` once per expanded page |
-//! | delivery batch | `TENANT#{tid}#CAMPAIGN#{cid}` | `BATCH#{batch id}` | – | claim: conditional PutItem (absent, or a stale claim); done: PutItem with its outcome counts; the campaign's counts: Query `begins_with(SK, "BATCH#")` |
+//! | message | `TENANT#{tid}#MSG#{mid}` | `META` | – | get: GetItem; a transactional message's claim: conditional PutItem (absent or queued); results: BatchWriteItem (a campaign batch's 25 at a time) |
+//! | campaign | `TENANT#{tid}#CAMPAIGN#{cid}` | `META` | `TENANT#{tid}#CAMPAIGNS` / `{eid}#{cid}` | get with counts: one Query of the partition (the item and its batches); the send path: GetItem; list a tenant's: Query GSI1; status: conditional UpdateItem; audience total: `ADD` once per expanded page |
+//! | delivery batch | `TENANT#{tid}#CAMPAIGN#{cid}` | `BATCH#{batch id}` | – | claim: conditional PutItem (absent, released, or a stale claim); released: PutItem; done: put with its outcome counts in the batch's last BatchWriteItem of messages; the campaign's counts and progress: the campaign's partition Query after each batch |
+//! | provider health | `TENANT#{tid}#PROVSTATE` | `HEALTH#{pid}` | – | senders add their counts and open the circuit breaker: UpdateItem (`ADD`, returning the item); the providers API: Query `begins_with(SK, "HEALTH#")` |
+//! | send-rate bucket | `TENANT#{tid}#PROVSTATE` (a provider's `send_rate`) or `PLATFORM` (the SES account) | `RATE#{pid}` or `RATE#ses` | – | book a stretch of the provider's send schedule: one conditional UpdateItem on `tat` |
 //! | suppression | `TENANT#{tid}#SUPPRESS` | `{email or phone}#{sha256(address)}` | – | the send path: BatchGetItem of a batch's addresses |
 //! | idempotency key | `TENANT#{tid}#IDEMPOTENCY#{sha256(key)}` | `IDEM` | – | the first answer for 24 h (`ttl`): written in the same transaction as the message |
 //! | brand | `TENANT#{tid}` or `TENANT#{tid}#EVENT#{eid}` | `BRAND` | – | GetItem |
@@ -148,6 +150,28 @@ pub fn batch_sk(batch: &str) -> String {
 
 pub fn campaigns_index_pk(tenant: TenantId) -> String {
     format!("TENANT#{tenant}#CAMPAIGNS")
+}
+
+/// The partition of a tenant's provider health items and send-rate buckets.
+pub fn provider_state_pk(tenant: TenantId) -> String {
+    format!("TENANT#{tenant}#PROVSTATE")
+}
+
+pub const PROVIDER_HEALTH_PREFIX: &str = "HEALTH#";
+
+pub fn provider_health_sk(provider: ProviderId) -> String {
+    format!("{PROVIDER_HEALTH_PREFIX}{provider}")
+}
+
+/// A provider's own send-rate bucket.
+pub fn provider_rate_bucket(tenant: TenantId, provider: ProviderId) -> (String, String) {
+    (provider_state_pk(tenant), format!("RATE#{provider}"))
+}
+
+/// The SES account's send-rate bucket: every tenant's SES sends share the account's maximum
+/// send rate (the platform's own key).
+pub fn ses_account_rate_bucket() -> (String, String) {
+    (PLATFORM.to_owned(), "RATE#ses".to_owned())
 }
 
 pub fn suppression_pk(tenant: TenantId) -> String {

@@ -177,11 +177,20 @@ impl Store {
 
     /// Writes the records of messages this sender holds (BatchWriteItem, 25 per request).
     pub async fn finish_messages(&self, tenant: TenantId, messages: &[Message]) -> StoreResult<()> {
-        let items = messages
+        let items = self.message_items(tenant, messages)?;
+        self.batch_put_all(items).await
+    }
+
+    /// Messages as items to put.
+    pub(crate) fn message_items(
+        &self,
+        tenant: TenantId,
+        messages: &[Message],
+    ) -> StoreResult<Vec<Item>> {
+        messages
             .iter()
             .map(|m| Store::to_item(&message_keys(tenant, m.id), m))
-            .collect::<StoreResult<Vec<_>>>()?;
-        self.batch_put_all(items).await
+            .collect()
     }
 
     /// Which of these (channel, address) pairs are on the tenant's suppression list.

@@ -10,6 +10,7 @@ mod events;
 mod guests;
 mod messages;
 mod platform;
+mod provider_state;
 mod providers;
 mod senders;
 mod templates;
@@ -30,6 +31,7 @@ pub use config::LoadedEvent;
 pub use events::{Event, EventFields};
 pub use guests::ImportWrite;
 pub use messages::{Claimed, IDEMPOTENCY_SECONDS, IdempotencyRecord};
+pub use provider_state::{Booking, HealthDelta, ProviderHealth};
 pub use tenants::Tenant;
 pub use wizard::RequestError;
 
@@ -201,6 +203,12 @@ impl Store {
         pk: &str,
         prefix: &str,
     ) -> StoreResult<Vec<T>> {
+        let items = self.query_items(pk, prefix).await?;
+        items.into_iter().map(Self::from_item).collect()
+    }
+
+    /// As `query_prefix`, the raw items.
+    pub(crate) async fn query_items(&self, pk: &str, prefix: &str) -> StoreResult<Vec<Item>> {
         let mut request = self
             .db
             .query()
@@ -221,7 +229,7 @@ impl Store {
             .collect::<Result<Vec<_>, _>>()
             .await
             .with_context(|| format!("Query {prefix}"))?;
-        items.into_iter().map(Self::from_item).collect()
+        Ok(items)
     }
 
     /// Items of a GSI1 partition, optionally only the one with an exact GSI1 sort key.

@@ -84,6 +84,7 @@ fn ses(from: &str) -> Provider {
         name: "SES".into(),
         priority: 0,
         active: true,
+        send_rate: None,
         settings: serde_json::json!({"from_address": from}),
         credentials: SealedCredentials {
             ciphertext: String::new(),

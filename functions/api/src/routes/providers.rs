@@ -43,6 +43,12 @@ pub struct ProviderIn {
     pub priority: u32,
     #[serde(default = "default_true")]
     pub active: bool,
+    /// The most messages per second to send through this provider (1 to 100,000), across
+    /// every sender instance; leave out for no limit of its own. SES is always held to the
+    /// account's maximum send rate as well.
+    #[serde(default)]
+    #[schema(minimum = 1, maximum = 100000)]
+    pub send_rate: Option<u32>,
     /// Kind-specific: ses {from_address, from_name?, configuration_set?}; brevo and sendgrid
     /// {from_address, from_name?, base_url?}; sns {sender_id?, sms_type?, origination_number?};
     /// twilio {account_sid, from_number? | messaging_service_sid?, base_url?};
@@ -63,6 +69,10 @@ pub struct ProviderPut {
     pub name: String,
     pub priority: u32,
     pub active: bool,
+    /// As on create; leave out for no limit.
+    #[serde(default)]
+    #[schema(minimum = 1, maximum = 100000)]
+    pub send_rate: Option<u32>,
     #[schema(value_type = Object)]
     pub settings: serde_json::Value,
     /// New credentials; leave out to keep the stored ones.
@@ -83,6 +93,8 @@ pub struct ProviderOut {
     pub name: String,
     pub priority: u32,
     pub active: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub send_rate: Option<u32>,
     #[schema(value_type = Object)]
     pub settings: serde_json::Value,
     /// Masked hints, e.g. `{"api_key": "••••abcd"}`.
@@ -104,6 +116,7 @@ impl From<Provider> for ProviderOut {
             name: p.name,
             priority: p.priority,
             active: p.active,
+            send_rate: p.send_rate,
             settings: p.settings,
             credentials: p.credentials.hints,
             version: p.version,
@@ -126,9 +139,16 @@ fn check_provider(
     name: &str,
     settings: &serde_json::Value,
     credentials: Option<&BTreeMap<String, String>>,
+    send_rate: Option<u32>,
 ) -> ApiResult<(String, serde_json::Value)> {
     let mut issues: Vec<FieldIssue> = Vec::new();
     let name = check_name("name", name, &mut issues);
+    if send_rate.is_some_and(|r| !(1..=100_000).contains(&r)) {
+        issues.push(FieldIssue::new(
+            "send_rate",
+            "must be between 1 and 100000 messages per second",
+        ));
+    }
     let settings = validate_settings(kind, settings, state.url_policy).unwrap_or_else(|mut e| {
         issues.append(&mut e);
         serde_json::Value::Null
@@ -159,6 +179,7 @@ pub async fn create_provider(
         &body.name,
         &body.settings,
         Some(&body.credentials),
+        body.send_rate,
     )?;
     let id = ProviderId::new();
     let credentials = state
@@ -180,6 +201,7 @@ pub async fn create_provider(
         name,
         priority: body.priority,
         active: body.active,
+        send_rate: body.send_rate,
         settings,
         credentials,
         version: 1,
@@ -253,6 +275,7 @@ pub async fn update_provider(
         &body.name,
         &body.settings,
         body.credentials.as_ref(),
+        body.send_rate,
     )?;
     let credentials = match &body.credentials {
         Some(fields) => {
@@ -267,6 +290,7 @@ pub async fn update_provider(
         name,
         priority: body.priority,
         active: body.active,
+        send_rate: body.send_rate,
         settings,
         credentials,
         version: next_version(body.version),
