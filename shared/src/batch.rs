@@ -37,6 +37,9 @@ where
     response
 }
 
+/// The message attribute that says why a function moved a message to its dead-letter queue.
+pub const DEAD_LETTER_REASON: &str = "herald_reason";
+
 /// How many times SQS has delivered this record (1 on the first delivery).
 pub fn receive_count(message: &SqsMessage) -> u32 {
     message

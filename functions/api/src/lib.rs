@@ -62,6 +62,7 @@ pub fn router_and_openapi() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(routes::guests::router())
         .merge(routes::messages::router())
         .merge(routes::campaigns::router())
+        .merge(routes::dead_letters::router())
         .split_for_parts()
 }
 

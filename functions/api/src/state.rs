@@ -21,6 +21,10 @@ pub struct Config {
     pub wizard_queue_url: String,
     /// `HERALD_SENDER_QUEUE_URL`: where messages are queued for the `sender` function.
     pub sender_queue_url: String,
+    /// `HERALD_WIZARD_DLQ_URL` and `HERALD_SENDER_DLQ_URL`: the functions' dead-letter queues,
+    /// inspected and redriven over the admin API.
+    pub wizard_dlq_url: String,
+    pub sender_dlq_url: String,
     /// `HERALD_SENDER_QUEUE_ARN` and `HERALD_SCHEDULER_ROLE_ARN`: the target and role of the
     /// one-time schedules of scheduled campaigns.
     pub sender_queue_arn: String,
@@ -40,6 +44,8 @@ impl Config {
             kms_key_id: var("HERALD_KMS_KEY_ID")?,
             wizard_queue_url: var("HERALD_WIZARD_QUEUE_URL")?,
             sender_queue_url: var("HERALD_SENDER_QUEUE_URL")?,
+            wizard_dlq_url: var("HERALD_WIZARD_DLQ_URL")?,
+            sender_dlq_url: var("HERALD_SENDER_DLQ_URL")?,
             sender_queue_arn: var("HERALD_SENDER_QUEUE_ARN")?,
             scheduler_role_arn: var("HERALD_SCHEDULER_ROLE_ARN")?,
             url_policy: match lookup("HERALD_ALLOW_LOOPBACK_PROVIDER_URLS").as_deref() {
@@ -59,6 +65,8 @@ pub struct Queues {
     pub sqs: aws_sdk_sqs::Client,
     pub wizard: String,
     pub sender: String,
+    pub wizard_dlq: String,
+    pub sender_dlq: String,
 }
 
 impl Queues {
@@ -134,6 +142,8 @@ impl AppState {
                 sqs: aws_sdk_sqs::Client::new(sdk),
                 wizard: config.wizard_queue_url.clone(),
                 sender: config.sender_queue_url.clone(),
+                wizard_dlq: config.wizard_dlq_url.clone(),
+                sender_dlq: config.sender_dlq_url.clone(),
             },
             Schedules {
                 client: aws_sdk_scheduler::Client::new(sdk),

@@ -3,36 +3,9 @@
 
 mod common;
 
-use std::time::Duration;
-
 use axum::http::Method;
 use common::*;
 use serde_json::{Value, json};
-
-const CAMPAIGNS: &str = "/api/v1/communication/campaigns";
-
-/// Polls a campaign (bounded) until it leaves `sending`.
-async fn finished(stack: &TestStack, key: &str, id: &str, seconds: u64) -> Value {
-    for _ in 0..seconds * 4 {
-        let c = expect(
-            stack,
-            Method::GET,
-            &format!("{CAMPAIGNS}/{id}"),
-            key,
-            None,
-            200,
-        )
-        .await;
-        if matches!(
-            c["status"].as_str(),
-            Some("sent" | "partially_failed" | "cancelled")
-        ) {
-            return c;
-        }
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    }
-    panic!("campaign {id} did not finish within {seconds} s");
-}
 
 /// An SMS template and an SNS provider next to the setup's email ones; the wizard completed.
 async fn email_and_sms(stack: &TestStack) -> Setup {

@@ -271,6 +271,7 @@ async fn a_job_delivered_twice_sends_once() {
         herald_sender::Queue {
             sqs: stack.state.queues.sqs.clone(),
             url: stack.state.queues.sender.clone(),
+            dead_letter_url: None,
         },
         None,
     );

@@ -53,6 +53,8 @@ pub struct Config {
     /// `HERALD_SENDER_QUEUE_URL`: its own queue, for the jobs a campaign's plan and expansion
     /// produce.
     pub queue_url: String,
+    /// `HERALD_SENDER_DLQ_URL` (optional): where poison messages go at once.
+    pub dead_letter_url: Option<String>,
     /// `HERALD_SES_MAX_SEND_RATE` (optional): the SES send rate to hold to, in messages per
     /// second (0: none); without it, the account's maximum from SES GetAccount.
     pub ses_max_send_rate: Option<f64>,
@@ -63,6 +65,7 @@ impl Config {
         Ok(Self {
             core: herald::aws::CoreSettings::from_lookup(&lookup)?,
             queue_url: herald::aws::required(&lookup, "HERALD_SENDER_QUEUE_URL")?,
+            dead_letter_url: lookup("HERALD_SENDER_DLQ_URL").filter(|v| !v.is_empty()),
             ses_max_send_rate: match lookup("HERALD_SES_MAX_SEND_RATE").filter(|v| !v.is_empty()) {
                 None => None,
                 Some(v) => Some(
@@ -104,6 +107,11 @@ pub struct Sender {
     statuses: Arc<tokio::sync::Mutex<StatusCache>>,
     credentials: Arc<tokio::sync::Mutex<CredentialCache>>,
     pub counters: Arc<Counters>,
+    /// [`SETTLE_SECONDS`], shorter in fault-injection tests.
+    settle_seconds: i64,
+    /// Fault injection: stop a job (as a crash would, nothing recorded) right after this many
+    /// more accepted provider calls.
+    crash_after: Arc<std::sync::Mutex<Option<u64>>>,
 }
 
 type StatusCache = HashMap<(TenantId, CampaignId), (Instant, Option<CampaignStatus>)>;
@@ -115,11 +123,13 @@ pub const STATUS_MAX_AGE: Duration = Duration::from_secs(1);
 /// Snapshots by (tenant, event, version).
 type SnapshotCache = Arc<tokio::sync::Mutex<HashMap<(TenantId, EventId, u64), Arc<Snapshot>>>>;
 
-/// The sender's own queue.
+/// The sender's own queue and its dead-letter queue.
 #[derive(Clone, Debug)]
 pub struct Queue {
     pub sqs: aws_sdk_sqs::Client,
     pub url: String,
+    /// Where poison messages go at once.
+    pub dead_letter_url: Option<String>,
 }
 
 /// What a job came to.
@@ -152,6 +162,42 @@ impl Sender {
             statuses: Arc::default(),
             credentials: Arc::default(),
             counters: Arc::default(),
+            settle_seconds: SETTLE_SECONDS,
+            crash_after: Arc::default(),
+        }
+    }
+
+    /// How long a claim may stand before it counts as abandoned (fault-injection tests shorten
+    /// it from [`SETTLE_SECONDS`]).
+    pub fn with_settle_seconds(mut self, seconds: i64) -> Self {
+        self.settle_seconds = seconds;
+        self
+    }
+
+    /// Fault injection (local stack tests): the job in progress stops, as if the function had
+    /// crashed, right after the provider accepts `sends` more messages; nothing of its current
+    /// chunk is recorded.
+    pub fn crash_after_sends(&self, sends: u64) {
+        if let Ok(mut c) = self.crash_after.lock() {
+            *c = Some(sends);
+        }
+    }
+
+    /// True (once) when an injected crash is due after an accepted send.
+    fn crash_due(&self) -> bool {
+        let Ok(mut c) = self.crash_after.lock() else {
+            return false;
+        };
+        match *c {
+            Some(0) | Some(1) => {
+                *c = None;
+                true
+            }
+            Some(n) => {
+                *c = Some(n - 1);
+                false
+            }
+            None => false,
         }
     }
 
@@ -164,6 +210,7 @@ impl Sender {
             Queue {
                 sqs: aws_sdk_sqs::Client::new(sdk),
                 url: config.queue_url.clone(),
+                dead_letter_url: config.dead_letter_url.clone(),
             },
             config.ses_max_send_rate,
         ))
@@ -183,12 +230,19 @@ impl Sender {
 
     async fn handle_message(&self, message: SqsMessage) -> bool {
         let message_id = message.message_id.clone().unwrap_or_default();
-        let Ok(job) =
-            serde_json::from_str::<SenderJob>(message.body.as_deref().unwrap_or_default())
-        else {
-            self.counters.malformed.fetch_add(1, Ordering::Relaxed);
-            tracing::warn!(%message_id, "skipping a sender message that does not parse");
-            return true;
+        let job = match serde_json::from_str::<SenderJob>(
+            message.body.as_deref().unwrap_or_default(),
+        ) {
+            Ok(job) => job,
+            Err(e) => {
+                // A poison message: straight to the dead-letter queue (where the DLQ API shows
+                // it), never retried and never holding up the rest of the batch.
+                self.counters.malformed.fetch_add(1, Ordering::Relaxed);
+                tracing::warn!(%message_id, error = %e, "a sender message does not parse; moving it to the dead-letter queue");
+                return self
+                    .dead_letter(&message, &format!("does not parse: {e}"))
+                    .await;
+            }
         };
         match self.run(&job).await {
             Ok(outcome) => {
@@ -200,6 +254,38 @@ impl Sender {
             }
             Err(e) => {
                 tracing::error!(%message_id, error = ?e, "sender job failed; it will be delivered again");
+                self.retry_later(&message).await;
+                false
+            }
+        }
+    }
+
+    /// Moves a message to the dead-letter queue with the reason; true when it is there (so it
+    /// can be deleted here). Without a dead-letter queue it fails, and SQS's redrive policy
+    /// moves it after its last delivery.
+    async fn dead_letter(&self, message: &SqsMessage, reason: &str) -> bool {
+        let Some(dlq) = &self.queue.dead_letter_url else {
+            return false;
+        };
+        let moved = async {
+            let reason = aws_sdk_sqs::types::MessageAttributeValue::builder()
+                .data_type("String")
+                .string_value(reason.chars().take(1000).collect::<String>())
+                .build()?;
+            self.queue
+                .sqs
+                .send_message()
+                .queue_url(dlq)
+                .message_body(message.body.clone().unwrap_or_default())
+                .message_attributes(herald::batch::DEAD_LETTER_REASON, reason)
+                .send()
+                .await?;
+            anyhow::Ok(())
+        };
+        match moved.await {
+            Ok(()) => true,
+            Err(e) => {
+                tracing::warn!(error = ?e, "moving a message to the dead-letter queue failed; it will be delivered again");
                 false
             }
         }
@@ -526,7 +612,7 @@ impl Sender {
         if let (Some(campaign), Some(batch)) = (job.campaign, &batch) {
             match self
                 .store
-                .claim_batch(job.tenant, campaign, batch, SETTLE_SECONDS)
+                .claim_batch(job.tenant, campaign, batch, self.settle_seconds)
                 .await?
             {
                 BatchClaim::Done => {
@@ -642,7 +728,7 @@ impl Sender {
                                 .claimed_at
                                 .map(|at| (now - at).num_seconds())
                                 .unwrap_or(i64::MAX);
-                            if age < SETTLE_SECONDS {
+                            if age < self.settle_seconds {
                                 outcome.retry = true;
                                 *outcome.tally.entry("in_flight").or_default() += 1;
                             } else {
@@ -873,6 +959,9 @@ impl Sender {
                 self.gate.record(job.tenant, provider.id, counted).await?;
                 match result {
                     Ok(id) => {
+                        if self.crash_due() {
+                            anyhow::bail!("injected crash after an accepted provider call");
+                        }
                         record.status = MessageStatus::Sent;
                         record.provider_message_id = Some(id);
                         record.sent_at = Some(Utc::now());

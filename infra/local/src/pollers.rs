@@ -80,13 +80,11 @@ fn handler_for(
                 herald_sender::Queue {
                     sqs,
                     url: config.queue_url.clone(),
+                    dead_letter_url: config.dead_letter_url.clone(),
                 },
                 config.ses_max_send_rate,
             );
-            Ok(Arc::new(move |event| {
-                let sender = sender.clone();
-                Box::pin(async move { sender.handle(event).await })
-            }))
+            Ok(sender_handler(sender))
         }
         other => bail!(
             "template.yaml gives {other} an SQS event, but the local stack has no handler for it (infra/local/src/pollers.rs)"
@@ -112,17 +110,43 @@ pub fn start_all(
                 .into_iter()
                 .collect();
             let handler = handler_for(&source.function, &env, sdk, counts)?;
-            let url = physical.get_ref(&source.queue)?.to_owned();
-            let arn = physical
-                .attributes
-                .get(&format!("{}.Arn", source.queue))
-                .cloned()
-                .with_context(|| format!("no ARN for queue {}", source.queue))?;
-            let function = source.function.clone();
-            let task = tokio::spawn(poll(sqs.clone(), url, arn, source, handler));
-            Ok(Poller { function, task })
+            start(&sqs, physical, source, handler, Faults::default())
         })
         .collect()
+}
+
+/// Faults a poller injects (for the local stack's fault-injection tests).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Faults {
+    /// Hand every batch to the function twice at once, as SQS may (at-least-once delivery).
+    pub deliver_twice: bool,
+}
+
+/// Starts a poller for one event source with this handler.
+pub fn start(
+    sqs: &aws_sdk_sqs::Client,
+    physical: &Physical,
+    source: SqsSourceSpec,
+    handler: Handler,
+    faults: Faults,
+) -> anyhow::Result<Poller> {
+    let url = physical.get_ref(&source.queue)?.to_owned();
+    let arn = physical
+        .attributes
+        .get(&format!("{}.Arn", source.queue))
+        .cloned()
+        .with_context(|| format!("no ARN for queue {}", source.queue))?;
+    let function = source.function.clone();
+    let task = tokio::spawn(poll(sqs.clone(), url, arn, source, handler, faults));
+    Ok(Poller { function, task })
+}
+
+/// The handler of a sender built elsewhere (a test's, with its faults).
+pub fn sender_handler(sender: herald_sender::Sender) -> Handler {
+    Arc::new(move |event| {
+        let sender = sender.clone();
+        Box::pin(async move { sender.handle(event).await })
+    })
 }
 
 /// One ReceiveMessage of up to `max` messages with every system attribute.
@@ -152,6 +176,7 @@ async fn poll(
     arn: String,
     source: SqsSourceSpec,
     handler: Handler,
+    faults: Faults,
 ) {
     let batch = i32::try_from(source.batch_size.clamp(1, 10)).unwrap_or(10);
     let window = Duration::from_secs(u64::from(source.batching_window_seconds));
@@ -201,7 +226,23 @@ async fn poll(
                 record
             })
             .collect();
-        let response = handler(event).await;
+        let response = if faults.deliver_twice {
+            let (first, second) = tokio::join!(handler(event.clone()), handler(event));
+            // A message is done only when both deliveries say so.
+            let mut both = first;
+            for f in second.batch_item_failures {
+                if !both
+                    .batch_item_failures
+                    .iter()
+                    .any(|b| b.item_identifier == f.item_identifier)
+                {
+                    both.batch_item_failures.push(f);
+                }
+            }
+            both
+        } else {
+            handler(event).await
+        };
         let ids: Vec<String> = messages
             .iter()
             .map(|m| m.message_id.clone().unwrap_or_default())

@@ -35,6 +35,8 @@ pub struct TestStack {
     pub sender_requests: crate::pollers::RequestCounts,
     pub sdk: aws_config::SdkConfig,
     pub table: String,
+    template: Template,
+    physical: crate::template::Physical,
 }
 
 /// An answer from the router: status, headers and the JSON body (Null when empty).
@@ -90,6 +92,14 @@ impl TestStack {
                     .get("HERALD_SENDER_QUEUE_URL")
                     .cloned()
                     .context("HERALD_SENDER_QUEUE_URL")?,
+                wizard_dlq: env
+                    .get("HERALD_WIZARD_DLQ_URL")
+                    .cloned()
+                    .context("HERALD_WIZARD_DLQ_URL")?,
+                sender_dlq: env
+                    .get("HERALD_SENDER_DLQ_URL")
+                    .cloned()
+                    .context("HERALD_SENDER_DLQ_URL")?,
             },
             herald_api::Schedules {
                 client: aws_sdk_scheduler::Client::new(&sdk),
@@ -117,7 +127,44 @@ impl TestStack {
             sender_requests,
             sdk,
             table,
+            template,
+            physical,
         })
+    }
+
+    /// Replaces the sender function's poller with one running `sender` (a test's, e.g. with
+    /// an injected crash) and these delivery faults.
+    pub fn replace_sender(
+        &mut self,
+        sender: herald_sender::Sender,
+        faults: crate::pollers::Faults,
+    ) -> anyhow::Result<()> {
+        self.pollers.retain(|p| p.function != "SenderFunction");
+        let source = self
+            .template
+            .sqs_sources()?
+            .into_iter()
+            .find(|s| s.function == "SenderFunction")
+            .context("template.yaml has no sender event source")?;
+        self.pollers.push(crate::pollers::start(
+            &aws_sdk_sqs::Client::new(&self.sdk),
+            &self.physical,
+            source,
+            crate::pollers::sender_handler(sender),
+            faults,
+        )?);
+        Ok(())
+    }
+
+    /// A sender over this stack's table, key and queues, as the sender function builds it.
+    pub fn sender(&self) -> anyhow::Result<herald_sender::Sender> {
+        let env: std::collections::HashMap<String, String> = self
+            .template
+            .function_environment("SenderFunction", &self.physical)?
+            .into_iter()
+            .collect();
+        let config = herald_sender::Config::from_lookup(|name| env.get(name).cloned())?;
+        herald_sender::Sender::from_sdk_config(&self.sdk, &config)
     }
 
     /// Sends a request through the router in-process.

@@ -4,6 +4,7 @@ pub mod api_keys;
 pub mod brand;
 pub mod campaigns;
 pub mod compliance;
+pub mod dead_letters;
 pub mod effective;
 pub mod events;
 pub mod guests;

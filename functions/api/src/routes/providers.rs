@@ -1,7 +1,7 @@
 //! Communication providers: tenant defaults and event overrides. Credentials are sealed with
 //! KMS on write and only ever shown as masked hints.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use axum::Json;
 use axum::extract::{Path, State};
@@ -13,6 +13,7 @@ use herald::ids::{EventId, ProviderId, TenantId};
 use herald::providers::{
     ConnectionCheck, FieldIssue, check_connection, validate_credentials, validate_settings,
 };
+use herald::store::ProviderHealth;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
@@ -102,6 +103,17 @@ pub struct ProviderOut {
     pub version: u64,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// What the senders saw of it: sends, failures, the last error and its circuit breaker
+    /// (absent until it has been used).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub health: Option<ProviderHealth>,
+}
+
+impl ProviderOut {
+    fn with_health(mut self, health: Option<ProviderHealth>) -> Self {
+        self.health = health;
+        self
+    }
 }
 
 impl From<Provider> for ProviderOut {
@@ -122,6 +134,7 @@ impl From<Provider> for ProviderOut {
             version: p.version,
             created_at: p.created_at,
             updated_at: p.updated_at,
+            health: None,
         }
     }
 }
@@ -213,7 +226,8 @@ pub async fn create_provider(
     Ok((StatusCode::CREATED, Json(provider.into())))
 }
 
-/// List the providers of the scoped layer (no inheritance; see `/providers/effective`).
+/// List the providers of the scoped layer (no inheritance; see `/providers/effective`), each
+/// with its health: sends, failures, the last error and its circuit breaker.
 #[utoipa::path(get, path = "/api/v1/communication/providers", tag = "providers", params(ScopeQuery),
     responses((status = 200, body = ListOf<ProviderOut>), Errors), security(("api_key" = [])))]
 pub async fn list_providers(
@@ -222,10 +236,21 @@ pub async fn list_providers(
     StrictQuery(scope): StrictQuery<ScopeQuery>,
 ) -> ApiResult<Json<ListOf<ProviderOut>>> {
     let (tenant, event) = provider_owner_of(&state, &principal, &scope).await?;
-    let mut providers = state.store.list_providers(tenant, event).await?;
+    let (mut providers, health) = tokio::try_join!(
+        state.store.list_providers(tenant, event),
+        state.store.provider_health(tenant)
+    )?;
     providers.sort_by_key(|p| (p.channel, p.priority, p.id));
+    let mut health: HashMap<ProviderId, ProviderHealth> =
+        health.into_iter().map(|h| (h.provider_id, h)).collect();
     Ok(Json(ListOf::new(
-        providers.into_iter().map(Into::into).collect(),
+        providers
+            .into_iter()
+            .map(|p| {
+                let h = health.remove(&p.id);
+                ProviderOut::from(p).with_health(h)
+            })
+            .collect(),
     )))
 }
 
@@ -243,7 +268,7 @@ async fn find(
         .ok_or(ApiError::NotFound)
 }
 
-/// Read a provider.
+/// Read a provider, with its health.
 #[utoipa::path(get, path = "/api/v1/communication/providers/{id}", tag = "providers", params(("id" = String, Path), ScopeQuery),
     responses((status = 200, body = ProviderOut), Errors), security(("api_key" = [])))]
 pub async fn get_provider(
@@ -252,7 +277,14 @@ pub async fn get_provider(
     Path(id): Path<String>,
     StrictQuery(scope): StrictQuery<ScopeQuery>,
 ) -> ApiResult<Json<ProviderOut>> {
-    Ok(Json(find(&state, &principal, &scope, &id).await?.into()))
+    let provider = find(&state, &principal, &scope, &id).await?;
+    let health = state
+        .store
+        .provider_health(provider.tenant_id)
+        .await?
+        .into_iter()
+        .find(|h| h.provider_id == provider.id);
+    Ok(Json(ProviderOut::from(provider).with_health(health)))
 }
 
 /// Replace a provider's name, priority, active flag, settings and (optionally) credentials.

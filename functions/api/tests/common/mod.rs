@@ -464,3 +464,70 @@ pub fn unique_email(name: &str) -> String {
         ulid::Ulid::generate().to_string().to_lowercase()
     )
 }
+
+pub const CAMPAIGNS: &str = "/api/v1/communication/campaigns";
+
+/// Polls a campaign (bounded) until it leaves `sending`.
+pub async fn finished(stack: &TestStack, key: &str, id: &str, seconds: u64) -> Value {
+    for _ in 0..seconds * 4 {
+        let c = expect(
+            stack,
+            Method::GET,
+            &format!("{CAMPAIGNS}/{id}"),
+            key,
+            None,
+            200,
+        )
+        .await;
+        if matches!(
+            c["status"].as_str(),
+            Some("sent" | "partially_failed" | "cancelled")
+        ) {
+            return c;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    panic!("campaign {id} did not finish within {seconds} s");
+}
+
+/// Imports these guests into an event; all must be accepted.
+pub async fn import_guests(stack: &TestStack, key: &str, event: &str, guests: Vec<Value>) {
+    let n = guests.len();
+    let imported = expect(
+        stack,
+        Method::POST,
+        &format!("/api/v1/events/{event}/guests"),
+        key,
+        Some(json!({ "guests": guests })),
+        200,
+    )
+    .await;
+    assert_eq!(imported["imported"], n, "{imported}");
+}
+
+/// Creates a campaign to every guest of the event and sends it; its id.
+pub async fn send_to_all(stack: &TestStack, key: &str, event: &str, channels: Value) -> String {
+    let created = expect(
+        stack,
+        Method::POST,
+        CAMPAIGNS,
+        key,
+        Some(
+            json!({"event_id": event, "name": "Invitations", "category": "invitation",
+            "channels": channels, "audience": {"kind": "all"}}),
+        ),
+        201,
+    )
+    .await;
+    let id = text(&created, "id");
+    expect(
+        stack,
+        Method::POST,
+        &format!("{CAMPAIGNS}/{id}/send"),
+        key,
+        None,
+        202,
+    )
+    .await;
+    id
+}
