@@ -18,6 +18,10 @@ render="$(estimate target/criterion/render_standard_email/new/estimates.json)"
 compile_render="$(estimate target/criterion/compile_and_render_standard_email/new/estimates.json)"
 render_us="$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["median"]["point_estimate"]/1000)' target/criterion/render_standard_email/new/estimates.json)"
 
+echo "== criterion: the sender's CPU per message" >&2
+cargo bench -p herald-sender --bench sender -- --warm-up-time 2 --measurement-time 5 >&2
+sender_cpu="$(estimate target/criterion/sender_cpu_per_message/new/estimates.json)"
+
 echo "== Handlebars.js: the same template under Node" >&2
 (cd infra/bench/handlebars && npm ci --no-audit --no-fund --silent >&2)
 hbs_json="$(node infra/bench/handlebars/bench.js)"
@@ -26,7 +30,7 @@ ratio="$(python3 -c 'import json,sys; d=json.loads(sys.argv[1]); print("%.2f" % 
 
 echo "== arm64 release build of every function" >&2
 rustup target list --installed | grep -q aarch64-unknown-linux-gnu || rustup target add aarch64-unknown-linux-gnu >&2
-PATH="$root/.venv/bin:$PATH" cargo lambda build --release --arm64 --bin api --bin wizard >&2
+PATH="$root/.venv/bin:$PATH" cargo lambda build --release --arm64 --bin api --bin wizard --bin sender >&2
 size_of() {
   local bytes
   bytes="$(stat -c %s "target/lambda/$1/bootstrap")"
@@ -34,6 +38,21 @@ size_of() {
 }
 api_size="$(size_of api)"
 wizard_size="$(size_of wizard)"
+sender_size="$(size_of sender)"
+
+echo "== a 10,000-guest campaign on the local stack (its own emulator; debug build, as make test)" >&2
+bench10k="$(infra/local/with-moto.sh cargo test -p herald-api --test campaigns -- --ignored ten_thousand --nocapture 2>/dev/null | sed -n 's/^BENCH //p')"
+campaign="$(python3 - "$bench10k" <<'PY'
+import json, sys
+d = json.loads(sys.argv[1])
+m = d["messages"]
+print("| wall time, send → sent | %.1f s (%.0f messages/s) |" % (d["wall_seconds"], m / d["wall_seconds"]))
+print("| Herald's CPU time (API, sender, pollers: this process) | %.1f s (%.0f%% of the wall time) |" % (d["herald_cpu_seconds"], 100 * d["herald_cpu_seconds"] / d["wall_seconds"]))
+print("| the emulator's CPU time (moto, one Python process) | %.1f s (%.0f%% of the wall time) |" % (d["emulator_cpu_seconds"], 100 * d["emulator_cpu_seconds"] / d["wall_seconds"]))
+print("| DynamoDB requests of the send path | %d (%.3f per message): %s |" % (d["dynamodb_requests"], d["dynamodb_requests"] / m, ", ".join("%s %d" % kv for kv in d["dynamodb_by_operation"].items())))
+print("| SQS requests of the send path | %d (%.4f per message) |" % (d["sqs_requests"], d["sqs_requests"] / m))
+PY
+)"
 
 machine="$(nproc) cores, $(free -g | awk '/Mem:/{print $2}') GiB, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(uname -sr)"
 today="$(date -u +%Y-%m-%d)"
@@ -69,5 +88,23 @@ variables, a loop over five schedule items with a time filter, and the three com
 |---|---|---|---|
 | api | $api_size | < 10 MB | \`cargo lambda build --release --arm64 --bin api --bin wizard\` (cargo-lambda and zig from .venv) |
 | wizard | $wizard_size | < 10 MB | same build |
+| sender | $sender_size | < 10 MB | same build |
+
+## Sending
+
+| figure | result | goal | how |
+|---|---|---|---|
+| the sender's CPU per message, I/O excluded: consent, suppression and channel decision, rendering the standard email, building the SES request | median $sender_cpu | < 20 µs | \`cargo bench -p herald-sender --bench sender\` (criterion) |
+| DynamoDB requests per delivered message on the send path (provider calls not counted) | at most 0.12, asserted | ≤ 0.12 | \`functions/api/tests/campaigns.rs\` (1,000 guests, SDK interceptor on the sender's clients; run by make test) |
+| SQS requests per delivered message on the send path | at most 0.05, asserted | ≤ 0.05 | same test |
+
+A 10,000-guest campaign (7,000 by email, 3,000 by SMS) end to end on the local stack:
+\`infra/local/with-moto.sh cargo test -p herald-api --test campaigns -- --ignored ten_thousand --nocapture\`.
+Herald runs in one process here (debug build); the emulator is one single-threaded Python
+process, so when its CPU time is close to the wall time, the emulator is the limit.
+
+| figure | result |
+|---|---|
+$campaign
 MD
 echo "BENCHMARKS.md rewritten" >&2

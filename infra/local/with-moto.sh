@@ -12,5 +12,7 @@ for _ in $(seq 1 150); do
   if ! kill -0 "$moto_pid" 2>/dev/null; then echo "moto failed to start; see ${TMPDIR:-/tmp}/herald-moto-$port.log" >&2; exit 1; fi
   sleep 0.2
 done
+# HERALD_MOTO_PID lets benchmarks measure the emulator's own CPU time.
+export HERALD_MOTO_PID="$moto_pid"
 export AWS_ENDPOINT_URL="http://127.0.0.1:$port" AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_REGION=us-east-1 AWS_DEFAULT_REGION=us-east-1
 "$@"

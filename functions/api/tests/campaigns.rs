@@ -183,6 +183,71 @@ async fn a_thousand_guest_campaign_reaches_every_eligible_guest_exactly_once() {
     assert_problem(&again, 409, "a sent campaign");
 }
 
+/// `make bench` (infra/bench/run.sh) runs this on an emulator of its own: a 10,000-guest
+/// campaign (7,000 by email, 3,000 by SMS) end to end, timed, with the CPU time of this process
+/// (everything Herald: API, sender, pollers) next to the emulator's, and the send path's AWS
+/// requests per message. It prints one `BENCH {json}` line.
+#[tokio::test]
+#[ignore = "a benchmark: make bench runs it"]
+async fn ten_thousand_guest_campaign_benchmark() {
+    let stack = stack().await;
+    let s = email_and_sms(&stack).await;
+    let key = &s.t.admin;
+    let run = ulid::Ulid::generate().to_string().to_lowercase();
+    let base = u64::from(rand_u32()) % 90_000_000;
+    let rows: Vec<Value> = (0..10_000u64)
+        .map(|i| match i {
+            0..7_000 => json!({"first_name": "E", "email": format!("e{i}-{run}@example.com")}),
+            _ => json!({"first_name": "S", "phone": phone(base, i)}),
+        })
+        .collect();
+    import_guests(&stack, key, &s.event, rows).await;
+    stack.sender_requests.dynamo.reset();
+    stack.sender_requests.sqs.reset();
+    let (cpu_before, moto_before) = (cpu_seconds("self"), moto_cpu_seconds());
+    let started = std::time::Instant::now();
+    let id = send_to_all(&stack, key, &s.event, json!(["email", "sms"])).await;
+    let done = finished(&stack, key, &id, 1_800).await;
+    let wall = started.elapsed().as_secs_f64();
+    let (cpu, moto) = (
+        cpu_seconds("self") - cpu_before,
+        moto_cpu_seconds() - moto_before,
+    );
+    assert_eq!(done["status"], "sent", "{done}");
+    assert_eq!(done["counts"]["sent"], 10_000, "{done}");
+    let report = json!({
+        "messages": 10_000,
+        "wall_seconds": wall,
+        "herald_cpu_seconds": cpu,
+        "emulator_cpu_seconds": moto,
+        "dynamodb_requests": stack.sender_requests.dynamo.count(),
+        "sqs_requests": stack.sender_requests.sqs.count(),
+        "dynamodb_by_operation": stack.sender_requests.dynamo.by_operation(),
+    });
+    println!("BENCH {report}");
+}
+
+/// CPU seconds (user + system) of a process so far, from /proc (`self` or a PID).
+fn cpu_seconds(pid: &str) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // The fields after the command name (which may hold spaces) start after its ')'.
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .map(|(_, rest)| rest.split_whitespace().collect())
+        .unwrap_or_default();
+    let ticks = |i: usize| fields.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+    // utime and stime are fields 14 and 15 of the line, 12 and 13 after the name; USER_HZ is
+    // 100 on Linux.
+    (ticks(11) + ticks(12)) / 100.0
+}
+
+/// The emulator's CPU seconds, when with-moto.sh says which process it is.
+fn moto_cpu_seconds() -> f64 {
+    std::env::var("HERALD_MOTO_PID")
+        .map(|pid| cpu_seconds(&pid))
+        .unwrap_or(0.0)
+}
+
 /// A pseudo-random number without a new dependency: the low bits of a fresh ULID.
 fn rand_u32() -> u32 {
     (ulid::Ulid::generate().0 & 0xffff_ffff) as u32

@@ -35,13 +35,14 @@ use herald::messages::{
     suppression_key,
 };
 use herald::providers::ProviderClients;
-use herald::providers::send::{From, Outgoing, SendError, send};
-use herald::render::CompiledTemplate;
+use herald::providers::send::{SendError, send};
 use herald::secrets::Sealer;
 use herald::store::{BatchClaim, Claimed, Store};
 use herald::wizard::Snapshot;
 
+pub mod compose;
 pub mod gate;
+use compose::Composer;
 use gate::{Gate, Outcome};
 
 /// How long a claimed message may stay `sending` before its outcome counts as unknown.
@@ -634,6 +635,8 @@ impl Sender {
             }
         }
         let records = self.decide_all(job, snapshot, deliveries, now).await?;
+        let mut composer =
+            snapshot.map(|s| Composer::for_snapshot(&s.content, job.category, job.channels));
         // What is left to send per channel: the size of the job's send-rate bookings.
         let mut remaining: HashMap<Channel, u32> = HashMap::new();
         for r in records
@@ -691,8 +694,11 @@ impl Sender {
                     {
                         uncertain_seen = true;
                     }
-                    if let Some(snapshot) = snapshot {
-                        finals.extend(self.send_all(job, snapshot, held, &mut remaining).await?);
+                    if let (Some(snapshot), Some(composer)) = (snapshot, composer.as_mut()) {
+                        finals.extend(
+                            self.send_all(job, snapshot, held, composer, &mut remaining)
+                                .await?,
+                        );
                     }
                     requeued |= count(&finals, &mut tally);
                     match (job.campaign, &batch) {
@@ -745,8 +751,11 @@ impl Sender {
                         }
                     }
                 }
-                if let Some(snapshot) = snapshot {
-                    finals.extend(self.send_all(job, snapshot, held, &mut remaining).await?);
+                if let (Some(snapshot), Some(composer)) = (snapshot, composer.as_mut()) {
+                    finals.extend(
+                        self.send_all(job, snapshot, held, composer, &mut remaining)
+                            .await?,
+                    );
                 }
                 requeued |= count(&finals, &mut tally);
                 self.store.finish_messages(job.tenant, &finals).await?;
@@ -859,10 +868,10 @@ impl Sender {
         job: &Job<'_>,
         snapshot: &Snapshot,
         held: Vec<(&Delivery, Message)>,
+        composer: &mut Composer<'_>,
         remaining: &mut HashMap<Channel, u32>,
     ) -> anyhow::Result<Vec<Message>> {
         let content = &snapshot.content;
-        let mut compiled: HashMap<Channel, Option<CompiledTemplate<'_>>> = HashMap::new();
         let mut out = Vec::with_capacity(held.len());
         for (delivery, mut record) in held {
             let channel = record.channel.unwrap_or(Channel::Email);
@@ -871,36 +880,12 @@ impl Sender {
                 *n = n.saturating_sub(1);
             }
             record.updated_at = Utc::now();
-            let template = compiled.entry(channel).or_insert_with(|| {
-                content
-                    .config
-                    .template(job.category, channel)
-                    .and_then(|t| CompiledTemplate::new(channel, &t.template.content).ok())
-            });
-            let Some(template) = template else {
-                record.status = MessageStatus::Failed;
-                record.last_error = Some(format!(
-                    "the snapshot has no usable {channel} template for {}",
-                    job.category
-                ));
-                out.push(record);
-                continue;
-            };
-            let rendered = match template.render(
-                &content.render_context(Some(delivery.recipient.vars.clone())),
-                &content.config.compliance,
-            ) {
-                Ok(r) => r,
-                Err(issues) => {
+            let composed = match composer.compose(channel, &delivery.recipient, tags(job, &record))
+            {
+                Ok(c) => c,
+                Err(reason) => {
                     record.status = MessageStatus::Failed;
-                    record.last_error = Some(format!(
-                        "rendering failed: {}",
-                        issues
-                            .iter()
-                            .map(|i| format!("{} line {}: {}", i.field, i.line, i.message))
-                            .collect::<Vec<_>>()
-                            .join("; ")
-                    ));
+                    record.last_error = Some(reason);
                     out.push(record);
                     continue;
                 }
@@ -911,34 +896,7 @@ impl Sender {
                 .map(|p| p.providers.as_slice())
                 .unwrap_or_default();
             let to = delivery.recipient.address(channel).unwrap_or_default();
-            let outgoing = Outgoing {
-                to,
-                from: content
-                    .email_sender
-                    .as_ref()
-                    .filter(|_| channel == Channel::Email)
-                    .map(|s| From {
-                        address: s.from_address.as_str().to_owned(),
-                        name: s.from_name.clone(),
-                    }),
-                message: &rendered,
-                tags: tags(job, &record),
-                headers: if channel == Channel::Email {
-                    let links = content.render_context(None).links;
-                    vec![
-                        (
-                            "List-Unsubscribe".to_owned(),
-                            format!("<{}>", links.unsubscribe),
-                        ),
-                        (
-                            "List-Unsubscribe-Post".to_owned(),
-                            "List-Unsubscribe=One-Click".to_owned(),
-                        ),
-                    ]
-                } else {
-                    Vec::new()
-                },
-            };
+            let outgoing = composed.outgoing(to);
             record.status = MessageStatus::Queued;
             record.last_error = Some(format!("no active {channel} provider"));
             for provider in providers {
@@ -1072,12 +1030,22 @@ struct Job<'a> {
 
 /// SES message tags: tracking needs no lookup to know whose message an event is about.
 fn tags(job: &Job<'_>, record: &Message) -> Vec<(String, String)> {
+    message_tags(job.tenant, job.event, job.campaign, record.id)
+}
+
+/// The tags of a message (SES message tags; tracking reads them back from SES events).
+pub fn message_tags(
+    tenant: TenantId,
+    event: EventId,
+    campaign: Option<CampaignId>,
+    message: MessageId,
+) -> Vec<(String, String)> {
     let mut tags = vec![
-        ("herald_tenant".to_owned(), job.tenant.to_string()),
-        ("herald_event".to_owned(), job.event.to_string()),
-        ("herald_message".to_owned(), record.id.to_string()),
+        ("herald_tenant".to_owned(), tenant.to_string()),
+        ("herald_event".to_owned(), event.to_string()),
+        ("herald_message".to_owned(), message.to_string()),
     ];
-    if let Some(c) = job.campaign {
+    if let Some(c) = campaign {
         tags.push(("herald_campaign".to_owned(), c.to_string()));
     }
     tags

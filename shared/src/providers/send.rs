@@ -251,6 +251,22 @@ async fn send_ses(
     from: &From,
     out: &Outgoing<'_>,
 ) -> Result<String, SendError> {
+    let answer = ses_request(&clients.ses, configuration_set, from, out)?
+        .send()
+        .await
+        .map_err(|e| aws_failure("SES SendEmail", &e))?;
+    answer
+        .message_id
+        .ok_or_else(|| SendError::Retryable("SES returned no message id".into()))
+}
+
+/// The SES v2 SendEmail request for a message, built but not sent.
+pub fn ses_request(
+    ses: &aws_sdk_sesv2::Client,
+    configuration_set: Option<&str>,
+    from: &From,
+    out: &Outgoing<'_>,
+) -> Result<aws_sdk_sesv2::operation::send_email::builders::SendEmailFluentBuilder, SendError> {
     let content = |s: &str| {
         Content::builder()
             .data(s)
@@ -277,8 +293,7 @@ async fn send_ses(
                 .map_err(|e| SendError::Permanent(format!("SES header: {e}")))?,
         );
     }
-    let mut request = clients
-        .ses
+    let mut request = ses
         .send_email()
         .from_email_address(mailbox(from))
         .destination(Destination::builder().to_addresses(out.to).build())
@@ -293,13 +308,7 @@ async fn send_ses(
                 .map_err(|e| SendError::Permanent(format!("SES tag: {e}")))?,
         );
     }
-    let answer = request
-        .send()
-        .await
-        .map_err(|e| aws_failure("SES SendEmail", &e))?;
-    answer
-        .message_id
-        .ok_or_else(|| SendError::Retryable("SES returned no message id".into()))
+    Ok(request)
 }
 
 /// Classifies an AWS error: throttling, server faults and transport failures are retryable.

@@ -105,12 +105,7 @@ impl SnapshotContent {
     /// the resolved brand, and links (sample links until the send path signs real ones).
     pub fn render_context(&self, guest: Option<GuestVars>) -> RenderContext {
         let sample = RenderContext::sample();
-        let mut guest = guest.unwrap_or(sample.guest);
-        if guest.name.is_empty() {
-            guest.name = format!("{} {}", guest.first_name, guest.last_name)
-                .trim()
-                .to_owned();
-        }
+        let guest = named(guest.unwrap_or(sample.guest));
         let f = &self.event.fields;
         RenderContext {
             guest,
@@ -139,6 +134,16 @@ impl SnapshotContent {
             },
         }
     }
+}
+
+/// A guest as templates see it: `name` from the first and last names when it is empty.
+pub fn named(mut guest: GuestVars) -> GuestVars {
+    if guest.name.is_empty() {
+        guest.name = format!("{} {}", guest.first_name, guest.last_name)
+            .trim()
+            .to_owned();
+    }
+    guest
 }
 
 /// The From of the first active email provider that has one.

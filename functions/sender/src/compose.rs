@@ -1,0 +1,148 @@
+//! The pure, per-message work of a delivery job once a message is cleared to go (consent,
+//! suppression and channel are decided by `herald::messages::decide`): render it from the
+//! snapshot and build what goes to the provider. One `Composer` per job compiles each of the
+//! job's templates once and reuses one render context, changing only the guest.
+//! `benches/sender.rs` measures this path.
+
+use std::collections::HashMap;
+
+use herald::config::ComplianceBlock;
+use herald::domain::{Channel, TemplateCategory};
+use herald::messages::Recipient;
+use herald::providers::send::{From, Outgoing};
+use herald::render::{CompiledTemplate, RenderContext, RenderedMessage};
+use herald::wizard::SnapshotContent;
+use herald::wizard::snapshot::named;
+
+pub struct Composer<'a> {
+    category: TemplateCategory,
+    templates: HashMap<Channel, Option<CompiledTemplate<'a>>>,
+    compliance: &'a [ComplianceBlock],
+    context: RenderContext,
+    from: Option<From>,
+    /// `List-Unsubscribe` and `List-Unsubscribe-Post` (RFC 8058), for email.
+    unsubscribe: Vec<(String, String)>,
+}
+
+/// A rendered message and the parts of its provider request.
+#[derive(Debug, Clone)]
+pub struct Composed {
+    pub rendered: RenderedMessage,
+    pub from: Option<From>,
+    pub tags: Vec<(String, String)>,
+    pub headers: Vec<(String, String)>,
+}
+
+impl Composed {
+    /// What a provider is given, to `to`.
+    pub fn outgoing<'a>(&'a self, to: &'a str) -> Outgoing<'a> {
+        Outgoing {
+            to,
+            from: self.from.clone(),
+            message: &self.rendered,
+            tags: self.tags.clone(),
+            headers: self.headers.clone(),
+        }
+    }
+}
+
+impl<'a> Composer<'a> {
+    /// From parts: the compiled templates by channel (None: the channel has none usable), the
+    /// compliance blocks, the render context of the job (its guest is replaced per message)
+    /// and the email From.
+    pub fn new(
+        category: TemplateCategory,
+        templates: HashMap<Channel, Option<CompiledTemplate<'a>>>,
+        compliance: &'a [ComplianceBlock],
+        context: RenderContext,
+        from: Option<From>,
+    ) -> Self {
+        let unsubscribe = vec![
+            (
+                "List-Unsubscribe".to_owned(),
+                format!("<{}>", context.links.unsubscribe),
+            ),
+            (
+                "List-Unsubscribe-Post".to_owned(),
+                "List-Unsubscribe=One-Click".to_owned(),
+            ),
+        ];
+        Self {
+            category,
+            templates,
+            compliance,
+            context,
+            from,
+            unsubscribe,
+        }
+    }
+
+    /// The job's composer from the event's snapshot: its templates for `channels` compiled
+    /// once.
+    pub fn for_snapshot(
+        content: &'a SnapshotContent,
+        category: TemplateCategory,
+        channels: &[Channel],
+    ) -> Self {
+        let templates = channels
+            .iter()
+            .map(|channel| {
+                let compiled = content
+                    .config
+                    .template(category, *channel)
+                    .and_then(|t| CompiledTemplate::new(*channel, &t.template.content).ok());
+                (*channel, compiled)
+            })
+            .collect();
+        let from = content.email_sender.as_ref().map(|s| From {
+            address: s.from_address.as_str().to_owned(),
+            name: s.from_name.clone(),
+        });
+        Self::new(
+            category,
+            templates,
+            &content.config.compliance,
+            content.render_context(None),
+            from,
+        )
+    }
+
+    /// Renders one message for `recipient` on `channel`; the reason when it cannot be.
+    pub fn compose(
+        &mut self,
+        channel: Channel,
+        recipient: &Recipient,
+        tags: Vec<(String, String)>,
+    ) -> Result<Composed, String> {
+        let Some(Some(template)) = self.templates.get(&channel) else {
+            return Err(format!(
+                "the snapshot has no usable {channel} template for {}",
+                self.category
+            ));
+        };
+        self.context.guest = named(recipient.vars.clone());
+        let rendered = template
+            .render(&self.context, self.compliance)
+            .map_err(|issues| {
+                format!(
+                    "rendering failed: {}",
+                    issues
+                        .iter()
+                        .map(|i| format!("{} line {}: {}", i.field, i.line, i.message))
+                        .collect::<Vec<_>>()
+                        .join("; ")
+                )
+            })?;
+        let email = channel == Channel::Email;
+        Ok(Composed {
+            rendered,
+            from: self.from.clone().filter(|_| email),
+            tags,
+            headers: if email {
+                self.unsubscribe.clone()
+            } else {
+                Vec::new()
+            },
+        })
+    }
+}
