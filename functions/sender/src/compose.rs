@@ -22,6 +22,7 @@ pub struct Composer<'a> {
     from: Option<From>,
     /// `List-Unsubscribe` and `List-Unsubscribe-Post` (RFC 8058), for email.
     unsubscribe: Vec<(String, String)>,
+    configuration_set: Option<String>,
 }
 
 /// A rendered message and the parts of its provider request.
@@ -31,6 +32,7 @@ pub struct Composed {
     pub from: Option<From>,
     pub tags: Vec<(String, String)>,
     pub headers: Vec<(String, String)>,
+    pub configuration_set: Option<String>,
 }
 
 impl Composed {
@@ -42,6 +44,7 @@ impl Composed {
             message: &self.rendered,
             tags: self.tags.clone(),
             headers: self.headers.clone(),
+            configuration_set: self.configuration_set.clone(),
         }
     }
 }
@@ -74,7 +77,14 @@ impl<'a> Composer<'a> {
             context,
             from,
             unsubscribe,
+            configuration_set: None,
         }
+    }
+
+    /// The SES configuration set for providers that name none.
+    pub fn with_configuration_set(mut self, set: Option<String>) -> Self {
+        self.configuration_set = set;
+        self
     }
 
     /// The job's composer from the event's snapshot: its templates for `channels` compiled
@@ -143,6 +153,7 @@ impl<'a> Composer<'a> {
             } else {
                 Vec::new()
             },
+            configuration_set: self.configuration_set.clone().filter(|_| email),
         })
     }
 }

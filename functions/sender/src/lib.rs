@@ -27,7 +27,7 @@ use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
 use chrono::Utc;
 use herald::campaigns::{Audience, Campaign, CampaignStatus};
 use herald::config::Provider;
-use herald::domain::Channel;
+use herald::domain::{Channel, ProviderKind};
 use herald::guests::{Contact, GUEST_SHARDS, Guest};
 use herald::ids::{CampaignId, ContactId, EventId, GuestId, MessageId, ProviderId, TenantId};
 use herald::messages::{
@@ -56,6 +56,9 @@ pub struct Config {
     pub queue_url: String,
     /// `HERALD_SENDER_DLQ_URL` (optional): where poison messages go at once.
     pub dead_letter_url: Option<String>,
+    /// `HERALD_SES_CONFIGURATION_SET` (optional): Herald's SES configuration set, whose events
+    /// reach the tracker; used for SES providers that name none.
+    pub ses_configuration_set: Option<String>,
     /// `HERALD_SES_MAX_SEND_RATE` (optional): the SES send rate to hold to, in messages per
     /// second (0: none); without it, the account's maximum from SES GetAccount.
     pub ses_max_send_rate: Option<f64>,
@@ -67,6 +70,8 @@ impl Config {
             core: herald::aws::CoreSettings::from_lookup(&lookup)?,
             queue_url: herald::aws::required(&lookup, "HERALD_SENDER_QUEUE_URL")?,
             dead_letter_url: lookup("HERALD_SENDER_DLQ_URL").filter(|v| !v.is_empty()),
+            ses_configuration_set: lookup("HERALD_SES_CONFIGURATION_SET")
+                .filter(|v| !v.is_empty()),
             ses_max_send_rate: match lookup("HERALD_SES_MAX_SEND_RATE").filter(|v| !v.is_empty()) {
                 None => None,
                 Some(v) => Some(
@@ -94,6 +99,10 @@ pub struct Counters {
     pub malformed: AtomicU64,
     pub sent: AtomicU64,
     pub provider_calls: AtomicU64,
+    /// Uncertain messages that SES's Send event showed were sent.
+    pub settled_sent: AtomicU64,
+    /// Uncertain messages that had no Send event, sent again.
+    pub settled_resent: AtomicU64,
 }
 
 #[derive(Clone, Debug)]
@@ -110,6 +119,8 @@ pub struct Sender {
     pub counters: Arc<Counters>,
     /// [`SETTLE_SECONDS`], shorter in fault-injection tests.
     settle_seconds: i64,
+    /// Herald's SES configuration set, for SES providers that name none.
+    ses_configuration_set: Option<String>,
     /// Fault injection: stop a job (as a crash would, nothing recorded) right after this many
     /// more accepted provider calls.
     crash_after: Arc<std::sync::Mutex<Option<u64>>>,
@@ -164,8 +175,16 @@ impl Sender {
             credentials: Arc::default(),
             counters: Arc::default(),
             settle_seconds: SETTLE_SECONDS,
+            ses_configuration_set: None,
             crash_after: Arc::default(),
         }
+    }
+
+    /// Herald's SES configuration set (its events reach the tracker), for SES providers that
+    /// name none.
+    pub fn with_ses_configuration_set(mut self, set: Option<String>) -> Self {
+        self.ses_configuration_set = set;
+        self
     }
 
     /// How long a claim may stand before it counts as abandoned (fault-injection tests shorten
@@ -214,7 +233,8 @@ impl Sender {
                 dead_letter_url: config.dead_letter_url.clone(),
             },
             config.ses_max_send_rate,
-        ))
+        )
+        .with_ses_configuration_set(config.ses_configuration_set.clone()))
     }
 
     pub async fn handle(&self, event: SqsEvent) -> SqsBatchResponse {
@@ -635,8 +655,10 @@ impl Sender {
             }
         }
         let records = self.decide_all(job, snapshot, deliveries, now).await?;
-        let mut composer =
-            snapshot.map(|s| Composer::for_snapshot(&s.content, job.category, job.channels));
+        let mut composer = snapshot.map(|s| {
+            Composer::for_snapshot(&s.content, job.category, job.channels)
+                .with_configuration_set(self.ses_configuration_set.clone())
+        });
         // What is left to send per channel: the size of the job's send-rate bookings.
         let mut remaining: HashMap<Channel, u32> = HashMap::new();
         for r in records
@@ -660,6 +682,7 @@ impl Sender {
                 for (i, chunk) in pairs.chunks(CHUNK).enumerate() {
                     let mut finals = Vec::new();
                     let mut held = Vec::new();
+                    let mut uncertain = Vec::new();
                     for (d, record) in chunk {
                         let before = earlier.as_ref().and_then(|e| e.get(&record.id));
                         match before {
@@ -668,12 +691,12 @@ impl Sender {
                                 continue;
                             }
                             Some(m) if m.status == MessageStatus::Queued => {}
-                            _ if earlier.is_some() && !uncertain_seen => {
+                            _ if earlier.is_some()
+                                && !uncertain_seen
+                                && record.status == MessageStatus::Sending =>
+                            {
                                 // The chunk in flight when the earlier attempt stopped.
-                                let mut failed = record.clone();
-                                failed.status = MessageStatus::Failed;
-                                failed.last_error = Some(UNKNOWN.to_owned());
-                                finals.push(failed);
+                                uncertain.push((*d, record.clone()));
                                 continue;
                             }
                             _ => {}
@@ -693,6 +716,11 @@ impl Sender {
                         })
                     {
                         uncertain_seen = true;
+                    }
+                    if !uncertain.is_empty() {
+                        let (settled, resend) = self.settle(job, snapshot, uncertain, now).await?;
+                        finals.extend(settled);
+                        held.extend(resend);
                     }
                     if let (Some(snapshot), Some(composer)) = (snapshot, composer.as_mut()) {
                         finals.extend(
@@ -716,6 +744,7 @@ impl Sender {
                 let claimed = self.store.claim_messages(job.tenant, &records).await?;
                 let mut held = Vec::new();
                 let mut finals = Vec::new();
+                let mut stale = Vec::new();
                 for (d, record) in deliveries.iter().zip(records) {
                     let blocker = match &claimed {
                         Claimed::All => None,
@@ -738,14 +767,26 @@ impl Sender {
                                 outcome.retry = true;
                                 *outcome.tally.entry("in_flight").or_default() += 1;
                             } else {
-                                let mut failed = stored.clone();
-                                failed.status = MessageStatus::Failed;
-                                failed.updated_at = now;
-                                failed.last_error = Some(UNKNOWN.to_owned());
-                                finals.push(failed);
+                                stale.push((d, stored.clone()));
                             }
                         }
                         Some(_) => {
+                            outcome.retry = true;
+                            *outcome.tally.entry("contended").or_default() += 1;
+                        }
+                    }
+                }
+                if !stale.is_empty() {
+                    // Claims whose sender stopped mid-send: settled, or taken over and sent.
+                    let claims: HashMap<MessageId, Option<chrono::DateTime<Utc>>> =
+                        stale.iter().map(|(_, m)| (m.id, m.claimed_at)).collect();
+                    let (settled, resend) = self.settle(job, snapshot, stale, now).await?;
+                    finals.extend(settled);
+                    for (d, record) in resend {
+                        let old = claims.get(&record.id).copied().flatten();
+                        if self.store.retake_message(job.tenant, &record, old).await? {
+                            held.push((d, record));
+                        } else {
                             outcome.retry = true;
                             *outcome.tally.entry("contended").or_default() += 1;
                         }
@@ -782,6 +823,68 @@ impl Sender {
             self.finish_if_done(job.tenant, campaign).await?;
         }
         Ok(outcome)
+    }
+
+    /// Settles messages whose earlier attempt stopped after claiming them (its provider call
+    /// may or may not have happened). When every provider of the message's channel is SES,
+    /// SES's Send event (recorded by the tracker, which gets it within seconds; a claim is only
+    /// retaken minutes later) is the answer: with one the message was sent and is recorded so;
+    /// without one SES never accepted it and it is sent now. Other providers publish no such
+    /// event, so their uncertain messages are recorded failed, outcome unknown: never sent
+    /// twice. Returns (final records, records to send).
+    async fn settle<'d>(
+        &self,
+        job: &Job<'_>,
+        snapshot: Option<&Snapshot>,
+        uncertain: Vec<(&'d Delivery, Message)>,
+        now: chrono::DateTime<Utc>,
+    ) -> anyhow::Result<(Vec<Message>, Vec<(&'d Delivery, Message)>)> {
+        let ses_only = |channel: Option<Channel>| -> Option<ProviderId> {
+            let providers = &snapshot?.content.config.providers_for(channel?)?.providers;
+            let active: Vec<&Provider> = providers.iter().filter(|p| p.active).collect();
+            (!active.is_empty() && active.iter().all(|p| p.kind == ProviderKind::Ses))
+                .then(|| active[0].id)
+        };
+        let ids: Vec<MessageId> = uncertain
+            .iter()
+            .filter(|(_, m)| ses_only(m.channel).is_some())
+            .map(|(_, m)| m.id)
+            .collect();
+        let events = if ids.is_empty() {
+            HashMap::new()
+        } else {
+            self.store.send_events(job.tenant, &ids).await?
+        };
+        let mut finals = Vec::new();
+        let mut resend = Vec::new();
+        for (d, mut record) in uncertain {
+            record.updated_at = now;
+            match (ses_only(record.channel), events.get(&record.id)) {
+                (Some(provider), Some(event)) => {
+                    record.status = MessageStatus::Sent;
+                    record.provider_id = Some(provider);
+                    record.provider_message_id = Some(event.ses_message_id.clone());
+                    record.sent_at = Some(event.at);
+                    record.attempts = record.attempts.max(1);
+                    record.last_error = None;
+                    self.counters.settled_sent.fetch_add(1, Ordering::Relaxed);
+                    finals.push(record);
+                }
+                (Some(_), None) => {
+                    record.status = MessageStatus::Sending;
+                    record.claimed_at = Some(now);
+                    self.counters.settled_resent.fetch_add(1, Ordering::Relaxed);
+                    resend.push((d, record));
+                }
+                (None, _) => {
+                    record.status = MessageStatus::Failed;
+                    record.last_error = Some(UNKNOWN.to_owned());
+                    finals.push(record);
+                }
+            }
+        }
+        tracing::info!(tenant_id = %job.tenant, settled = finals.len(), resent = resend.len(), "settled messages an earlier attempt left uncertain");
+        Ok((finals, resend))
     }
 
     /// The checks before any send: each delivery's record, `sending` for those to send, or
@@ -966,7 +1069,7 @@ pub fn retry_backoff(receive_count: u32) -> i32 {
 /// Messages per recorded chunk of a delivery job (one BatchWriteItem).
 const CHUNK: usize = 25;
 
-const UNKNOWN: &str = "the outcome of the provider call is unknown (the sender stopped mid-send); not sent again to avoid a duplicate";
+const UNKNOWN: &str = "the outcome of the provider call is unknown (the sender stopped mid-send, and this provider publishes no event to settle it by); not sent again to avoid a duplicate";
 
 /// Adds the final records to `tally`; true when some went back to `queued` (to retry).
 fn count(records: &[Message], tally: &mut HashMap<MessageStatus, u64>) -> bool {

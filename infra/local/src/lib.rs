@@ -5,6 +5,7 @@ pub mod moto;
 pub mod pollers;
 pub mod provision;
 pub mod schedules;
+pub mod ses_events;
 pub mod stack;
 pub mod template;
 pub mod testing;

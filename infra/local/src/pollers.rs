@@ -42,10 +42,62 @@ pub struct RequestCounts {
     pub sqs: RequestCounter,
 }
 
+/// The sender as the local stack runs it: built from its environment as template.yaml declares
+/// it, its DynamoDB and SQS requests counted in `counts`, and its SES client publishing the
+/// Send events SES would (see `ses_events`).
+pub fn sender(
+    template: &Template,
+    physical: &Physical,
+    sdk: &aws_config::SdkConfig,
+    counts: &RequestCounts,
+) -> anyhow::Result<herald_sender::Sender> {
+    let env: HashMap<String, String> = template
+        .function_environment("SenderFunction", physical)?
+        .into_iter()
+        .collect();
+    let config = herald_sender::Config::from_lookup(|name| env.get(name).cloned())?;
+    let dynamo = aws_sdk_dynamodb::Client::from_conf(
+        aws_sdk_dynamodb::config::Builder::from(sdk)
+            .interceptor(counts.dynamo.clone())
+            .build(),
+    );
+    let sqs = aws_sdk_sqs::Client::from_conf(
+        aws_sdk_sqs::config::Builder::from(sdk)
+            .interceptor(counts.sqs.clone())
+            .build(),
+    );
+    let mut ses = aws_sdk_sesv2::config::Builder::from(sdk);
+    if let Some(topic) = template.ses_event_topic() {
+        ses = ses.interceptor(crate::ses_events::SesEventPublisher::new(
+            aws_sdk_sns::Client::new(sdk),
+            physical.get_ref(&topic)?.to_owned(),
+        ));
+    }
+    let providers = herald::providers::ProviderClients {
+        ses: aws_sdk_sesv2::Client::from_conf(ses.build()),
+        sns: aws_sdk_sns::Client::new(sdk),
+        http: herald::aws::http_client()?,
+    };
+    Ok(herald_sender::Sender::new(
+        herald::store::Store::new(dynamo, &config.core.table),
+        herald::secrets::Sealer::new(aws_sdk_kms::Client::new(sdk), &config.core.kms_key_id),
+        providers,
+        herald_sender::Queue {
+            sqs,
+            url: config.queue_url.clone(),
+            dead_letter_url: config.dead_letter_url.clone(),
+        },
+        config.ses_max_send_rate,
+    )
+    .with_ses_configuration_set(config.ses_configuration_set.clone()))
+}
+
 /// The handler of a function, built from its environment as template.yaml declares it.
 fn handler_for(
     function: &str,
     env: &HashMap<String, String>,
+    template: &Template,
+    physical: &Physical,
     sdk: &aws_config::SdkConfig,
     counts: &RequestCounts,
 ) -> anyhow::Result<Handler> {
@@ -58,33 +110,14 @@ fn handler_for(
                 Box::pin(async move { wizard.handle(event).await })
             }))
         }
-        "SenderFunction" => {
-            let config = herald_sender::Config::from_lookup(|name| env.get(name).cloned())?;
-            let dynamo = aws_sdk_dynamodb::Client::from_conf(
-                aws_sdk_dynamodb::config::Builder::from(sdk)
-                    .interceptor(counts.dynamo.clone())
-                    .build(),
-            );
-            let sqs = aws_sdk_sqs::Client::from_conf(
-                aws_sdk_sqs::config::Builder::from(sdk)
-                    .interceptor(counts.sqs.clone())
-                    .build(),
-            );
-            let sender = herald_sender::Sender::new(
-                herald::store::Store::new(dynamo, &config.core.table),
-                herald::secrets::Sealer::new(
-                    aws_sdk_kms::Client::new(sdk),
-                    &config.core.kms_key_id,
-                ),
-                herald::providers::ProviderClients::from_sdk_config(sdk)?,
-                herald_sender::Queue {
-                    sqs,
-                    url: config.queue_url.clone(),
-                    dead_letter_url: config.dead_letter_url.clone(),
-                },
-                config.ses_max_send_rate,
-            );
-            Ok(sender_handler(sender))
+        "SenderFunction" => Ok(sender_handler(sender(template, physical, sdk, counts)?)),
+        "TrackerFunction" => {
+            let config = herald_tracker::Config::from_lookup(|name| env.get(name).cloned())?;
+            let tracker = herald_tracker::Tracker::from_sdk_config(sdk, &config);
+            Ok(Arc::new(move |event| {
+                let tracker = tracker.clone();
+                Box::pin(async move { tracker.handle(event).await })
+            }))
         }
         other => bail!(
             "template.yaml gives {other} an SQS event, but the local stack has no handler for it (infra/local/src/pollers.rs)"
@@ -109,7 +142,7 @@ pub fn start_all(
                 .function_environment(&source.function, physical)?
                 .into_iter()
                 .collect();
-            let handler = handler_for(&source.function, &env, sdk, counts)?;
+            let handler = handler_for(&source.function, &env, template, physical, sdk, counts)?;
             start(&sqs, physical, source, handler, Faults::default())
         })
         .collect()

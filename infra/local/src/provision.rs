@@ -84,6 +84,50 @@ pub async fn provision(
             .insert(format!("{}.QueueName", queue.logical_id), name);
         physical.refs.insert(queue.logical_id.clone(), url);
     }
+    let sns = aws_sdk_sns::Client::new(sdk);
+    for topic in template.logical_ids_of("AWS::SNS::Topic") {
+        let arn = sns
+            .create_topic()
+            .name(format!("{prefix}-{topic}"))
+            .send()
+            .await
+            .with_context(|| format!("creating topic {topic}"))?
+            .topic_arn
+            .context("CreateTopic returned no ARN")?;
+        physical.refs.insert(topic, arn);
+    }
+    for subscription in template.subscriptions()? {
+        let topic = physical.get_ref(&subscription.topic)?.to_owned();
+        let endpoint = physical
+            .attributes
+            .get(&format!("{}.Arn", subscription.endpoint))
+            .cloned()
+            .with_context(|| format!("no ARN for {}", subscription.endpoint))?;
+        let mut request = sns
+            .subscribe()
+            .topic_arn(topic)
+            .protocol(&subscription.protocol)
+            .endpoint(endpoint);
+        if subscription.raw {
+            request = request.attributes("RawMessageDelivery", "true");
+        }
+        request
+            .send()
+            .await
+            .with_context(|| format!("subscribing {}", subscription.endpoint))?;
+    }
+    // SES publishes no events on the emulator: the local stack publishes the sender's Send
+    // events itself (see `ses_events`), so the configuration set is only a name here.
+    let ses = aws_sdk_sesv2::Client::new(sdk);
+    for set in template.logical_ids_of("AWS::SES::ConfigurationSet") {
+        let name = format!("{prefix}-{set}");
+        ses.create_configuration_set()
+            .configuration_set_name(&name)
+            .send()
+            .await
+            .with_context(|| format!("creating configuration set {set}"))?;
+        physical.refs.insert(set, name);
+    }
     // Roles are not emulated: their ARNs only travel as values (e.g. a schedule's role).
     for role in template.logical_ids_of("AWS::IAM::Role") {
         physical.attributes.insert(

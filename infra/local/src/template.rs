@@ -50,6 +50,15 @@ pub struct SqsSourceSpec {
     pub report_batch_item_failures: bool,
 }
 
+/// An SNS subscription of a queue to a topic.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SubscriptionSpec {
+    pub topic: String,
+    pub protocol: String,
+    pub endpoint: String,
+    pub raw: bool,
+}
+
 /// Physical names and ARNs of created resources, by logical id, for `!Ref` and `!GetAtt`.
 #[derive(Debug, Clone, Default)]
 pub struct Physical {
@@ -131,6 +140,56 @@ impl Template {
             .filter(|(_, t, _)| *t == resource_type)
             .map(|(id, _, _)| id.to_owned())
             .collect()
+    }
+
+    /// SNS subscriptions: (topic logical id, protocol, endpoint logical id, raw delivery).
+    pub fn subscriptions(&self) -> anyhow::Result<Vec<SubscriptionSpec>> {
+        self.resources()
+            .filter(|(_, t, _)| *t == "AWS::SNS::Subscription")
+            .map(|(id, _, props)| {
+                let topic = match props.get("TopicArn") {
+                    Some(Value::Tagged(t)) if t.tag == "!Ref" => {
+                        t.value.as_str().map(str::to_owned)
+                    }
+                    _ => None,
+                }
+                .with_context(|| format!("{id}: TopicArn must be !Ref Topic"))?;
+                let endpoint = props
+                    .get("Endpoint")
+                    .and_then(get_att_target)
+                    .with_context(|| format!("{id}: Endpoint must be !GetAtt Queue.Arn"))?;
+                Ok(SubscriptionSpec {
+                    topic,
+                    protocol: props
+                        .get("Protocol")
+                        .and_then(Value::as_str)
+                        .unwrap_or("sqs")
+                        .to_owned(),
+                    endpoint,
+                    raw: props
+                        .get("RawMessageDelivery")
+                        .and_then(Value::as_bool)
+                        .unwrap_or(false),
+                })
+            })
+            .collect()
+    }
+
+    /// The topic SES events go to: the SNS destination of the configuration set's event
+    /// destination (`TopicARN: !Ref Topic`).
+    pub fn ses_event_topic(&self) -> Option<String> {
+        self.resources()
+            .filter(|(_, t, _)| *t == "AWS::SES::ConfigurationSetEventDestination")
+            .find_map(|(_, _, props)| {
+                match props
+                    .get("EventDestination")?
+                    .get("SnsDestination")?
+                    .get("TopicARN")?
+                {
+                    Value::Tagged(t) if t.tag == "!Ref" => t.value.as_str().map(str::to_owned),
+                    _ => None,
+                }
+            })
     }
 
     pub fn tables(&self) -> anyhow::Result<Vec<TableSpec>> {

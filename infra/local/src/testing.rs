@@ -156,15 +156,15 @@ impl TestStack {
         Ok(())
     }
 
-    /// A sender over this stack's table, key and queues, as the sender function builds it.
+    /// A sender over this stack's table, key and queues, as the local stack runs it (its
+    /// requests counted in `sender_requests`).
     pub fn sender(&self) -> anyhow::Result<herald_sender::Sender> {
-        let env: std::collections::HashMap<String, String> = self
-            .template
-            .function_environment("SenderFunction", &self.physical)?
-            .into_iter()
-            .collect();
-        let config = herald_sender::Config::from_lookup(|name| env.get(name).cloned())?;
-        herald_sender::Sender::from_sdk_config(&self.sdk, &config)
+        crate::pollers::sender(
+            &self.template,
+            &self.physical,
+            &self.sdk,
+            &self.sender_requests,
+        )
     }
 
     /// Sends a request through the router in-process.

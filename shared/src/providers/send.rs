@@ -33,6 +33,9 @@ pub struct Outgoing<'a> {
     pub tags: Vec<(String, String)>,
     /// Email: extra headers, e.g. `List-Unsubscribe`.
     pub headers: Vec<(String, String)>,
+    /// SES: the configuration set when the provider names none (Herald's, whose events reach
+    /// the tracker).
+    pub configuration_set: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -67,7 +70,11 @@ pub async fn send(
                 address: s.from_address.as_str().to_owned(),
                 name: s.from_name.clone(),
             });
-            send_ses(clients, s.configuration_set.as_deref(), &from, out).await
+            let set = s
+                .configuration_set
+                .as_deref()
+                .or(out.configuration_set.as_deref());
+            send_ses(clients, set, &from, out).await
         }
         ProviderSettings::Sns(s) => {
             let mut request = clients

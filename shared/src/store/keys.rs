@@ -20,8 +20,9 @@
 //! | active snapshot | `TENANT#{tid}#EVENT#{eid}` | `RESOLVED#ACTIVE` | – | a full copy of the active version, so the send path reads one GetItem |
 //! | guest | `TENANT#{tid}#EVENT#{eid}#GUESTS#{shard:02}` (8 shards by guest id) | `GUEST#{gid}` | – | get: GetItem (the shard follows from the id); list an event's / expand a campaign's audience: Query each shard; import: BatchGetItem + BatchWriteItem |
 //! | contact | `TENANT#{tid}#CONTACT#{cid}` | `META` | – | get: GetItem; the send path's consent check: BatchGetItem |
-//! | contact key | `TENANT#{tid}#CONTACTKEY#{email or phone}#{address}` | `KEY` | – | match an imported guest to a contact: BatchGetItem; claimed with a conditional Put in the same transaction as a new contact |
+//! | contact key | `TENANT#{tid}#CONTACTKEY#{email or phone}#{address}` | `KEY` | – | match an imported guest to a contact: BatchGetItem; claimed with a conditional PutItem after the new contact is written (a contact that loses the claim stays unreferenced) |
 //! | message | `TENANT#{tid}#MSG#{mid}` | `META` | – | get: GetItem; a transactional message's claim: conditional PutItem (absent or queued); results: BatchWriteItem (a campaign batch's 25 at a time) |
+//! | SES Send event | `TENANT#{tid}#MSG#{mid}` | `SES#SEND` | – | the tracker: PutItem (whether or not the message is recorded yet); the sender settles messages a crash left uncertain: BatchGetItem |
 //! | campaign | `TENANT#{tid}#CAMPAIGN#{cid}` | `META` | `TENANT#{tid}#CAMPAIGNS` / `{eid}#{cid}` | get with counts: one Query of the partition (the item and its batches); the send path: GetItem; list a tenant's: Query GSI1; status: conditional UpdateItem; audience total: `ADD` once per expanded page |
 //! | delivery batch | `TENANT#{tid}#CAMPAIGN#{cid}` | `BATCH#{batch id}` | – | claim: conditional PutItem (absent, released, or a stale claim); released: PutItem; done: put with its outcome counts in the batch's last BatchWriteItem of messages; the campaign's counts and progress: the campaign's partition Query after each batch |
 //! | provider health | `TENANT#{tid}#PROVSTATE` | `HEALTH#{pid}` | – | senders add their counts and open the circuit breaker: UpdateItem (`ADD`, returning the item); the providers API: Query `begins_with(SK, "HEALTH#")` |
@@ -133,6 +134,9 @@ pub fn contact_key_pk(tenant: TenantId, kind: &str, address: &str) -> String {
 }
 
 pub const KEY: &str = "KEY";
+
+/// The sort key of a message's SES Send event (next to its `META` record).
+pub const SES_SEND_EVENT: &str = "SES#SEND";
 
 pub fn message_pk(tenant: TenantId, id: MessageId) -> String {
     format!("TENANT#{tenant}#MSG#{id}")

@@ -40,6 +40,13 @@ fn key(pk: String, sk: &str) -> Item {
     ])
 }
 
+/// SES's Send event for a message: SES accepted it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SendEvent {
+    pub ses_message_id: String,
+    pub at: DateTime<Utc>,
+}
+
 pub(crate) fn message_keys(tenant: TenantId, id: MessageId) -> Keys {
     Keys::new(keys::message_pk(tenant, id), keys::META)
 }
@@ -191,6 +198,95 @@ impl Store {
             .iter()
             .map(|m| Store::to_item(&message_keys(tenant, m.id), m))
             .collect()
+    }
+
+    /// Takes over a message whose claim (`sending`, claimed at `claimed_at`) was abandoned:
+    /// a conditional put of `record`, so of two attempts to take it over one wins. True when
+    /// this one did.
+    pub async fn retake_message(
+        &self,
+        tenant: TenantId,
+        record: &Message,
+        claimed_at: Option<DateTime<Utc>>,
+    ) -> StoreResult<bool> {
+        let old =
+            serde_dynamo::to_attribute_value(claimed_at).context("serializing a claim time")?;
+        let result = self
+            .client()
+            .put_item()
+            .table_name(self.table())
+            .set_item(Some(Store::to_item(
+                &message_keys(tenant, record.id),
+                record,
+            )?))
+            .condition_expression("#status = :sending AND claimed_at = :old")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":sending", AttributeValue::S("sending".into()))
+            .expression_attribute_values(":old", old)
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
+            {
+                Ok(false)
+            }
+            Err(e) => Err(anyhow::Error::new(e)
+                .context("PutItem retake message")
+                .into()),
+        }
+    }
+
+    /// Records SES's Send event for a message (SES accepted it): an item next to the message's
+    /// record, so it lands whether or not the sender has recorded the message yet.
+    pub async fn record_send_event(
+        &self,
+        tenant: TenantId,
+        message: MessageId,
+        ses_message_id: &str,
+        at: DateTime<Utc>,
+    ) -> StoreResult<()> {
+        let item = SendEvent {
+            ses_message_id: ses_message_id.to_owned(),
+            at,
+        };
+        self.client()
+            .put_item()
+            .table_name(self.table())
+            .set_item(Some(Store::to_item(
+                &Keys::new(keys::message_pk(tenant, message), keys::SES_SEND_EVENT),
+                &item,
+            )?))
+            .send()
+            .await
+            .context("PutItem SES Send event")?;
+        Ok(())
+    }
+
+    /// The SES Send events recorded for these messages (BatchGetItem).
+    pub async fn send_events(
+        &self,
+        tenant: TenantId,
+        ids: &[MessageId],
+    ) -> StoreResult<HashMap<MessageId, SendEvent>> {
+        let found = self
+            .batch_get_all(
+                ids.iter()
+                    .map(|id| key(keys::message_pk(tenant, *id), keys::SES_SEND_EVENT))
+                    .collect(),
+            )
+            .await?;
+        let mut out = HashMap::new();
+        for item in found {
+            let pk = string_attr(&item, keys::PK);
+            let Some(id) = pk.rsplit('#').next().and_then(|id| id.parse().ok()) else {
+                continue;
+            };
+            out.insert(id, Store::from_item(item)?);
+        }
+        Ok(out)
     }
 
     /// Which of these (channel, address) pairs are on the tenant's suppression list.

@@ -30,7 +30,7 @@ pub use campaigns::BatchClaim;
 pub use config::LoadedEvent;
 pub use events::{Event, EventFields};
 pub use guests::ImportWrite;
-pub use messages::{Claimed, IDEMPOTENCY_SECONDS, IdempotencyRecord};
+pub use messages::{Claimed, IDEMPOTENCY_SECONDS, IdempotencyRecord, SendEvent};
 pub use provider_state::{Booking, HealthDelta, ProviderHealth};
 pub use tenants::Tenant;
 pub use wizard::RequestError;

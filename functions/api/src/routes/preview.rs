@@ -212,6 +212,7 @@ pub async fn send_test(
             ("herald_test".into(), "true".into()),
         ],
         headers: Vec::new(),
+        configuration_set: None,
     };
     let message_id = send(&state.providers, provider, &credentials, &outgoing)
         .await
