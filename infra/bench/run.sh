@@ -30,7 +30,7 @@ ratio="$(python3 -c 'import json,sys; d=json.loads(sys.argv[1]); print("%.2f" % 
 
 echo "== arm64 release build of every function" >&2
 rustup target list --installed | grep -q aarch64-unknown-linux-gnu || rustup target add aarch64-unknown-linux-gnu >&2
-PATH="$root/.venv/bin:$PATH" cargo lambda build --release --arm64 --bin api --bin wizard --bin sender >&2
+PATH="$root/.venv/bin:$PATH" cargo lambda build --release --arm64 --bin api --bin wizard --bin sender --bin tracker >&2
 size_of() {
   local bytes
   bytes="$(stat -c %s "target/lambda/$1/bootstrap")"
@@ -39,6 +39,7 @@ size_of() {
 api_size="$(size_of api)"
 wizard_size="$(size_of wizard)"
 sender_size="$(size_of sender)"
+tracker_size="$(size_of tracker)"
 
 echo "== a 10,000-guest campaign on the local stack (its own emulator; debug build, as make test)" >&2
 bench10k="$(infra/local/with-moto.sh cargo test -p herald-api --test campaigns -- --ignored ten_thousand --nocapture 2>/dev/null | sed -n 's/^BENCH //p')"
@@ -86,9 +87,10 @@ variables, a loop over five schedule items with a time filter, and the three com
 
 | function | arm64 release binary | goal | how |
 |---|---|---|---|
-| api | $api_size | < 10 MB | \`cargo lambda build --release --arm64 --bin api --bin wizard\` (cargo-lambda and zig from .venv) |
+| api | $api_size | < 10 MB | \`cargo lambda build --release --arm64 --bin api --bin wizard --bin sender --bin tracker\` (cargo-lambda and zig from .venv) |
 | wizard | $wizard_size | < 10 MB | same build |
 | sender | $sender_size | < 10 MB | same build |
+| tracker | $tracker_size | < 10 MB | same build |
 
 ## Sending
 

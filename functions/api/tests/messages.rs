@@ -194,6 +194,56 @@ async fn a_failing_primary_provider_fails_over_to_the_next() {
 }
 
 #[tokio::test]
+async fn a_provider_answering_garbage_is_not_retried_elsewhere() {
+    let stack = stack().await;
+    let s = setup(&stack).await;
+    let key = &s.t.admin;
+    let brevo = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/v3/account"))
+        .respond_with(
+            ResponseTemplate::new(200).set_body_json(json!({"email": "ops@acme.example"})),
+        )
+        .mount(&brevo)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/v3/smtp/email"))
+        .respond_with(ResponseTemplate::new(200).set_body_string("<html>proxy says hi</html>"))
+        .expect(1)
+        .mount(&brevo)
+        .await;
+    provider(
+        &stack,
+        key,
+        "",
+        json!({"kind": "brevo", "name": "Brevo", "priority": 0,
+        "settings": {"from_address": "events@acme.example", "base_url": brevo.uri()},
+        "credentials": {"api_key": "xkeysib-test"}}),
+    )
+    .await;
+    complete_wizard(&stack, key, &s.event).await;
+    let address = unique_email("garbage");
+    let answer = post_message(
+        &stack,
+        key,
+        None,
+        json!({"event_id": s.event, "category": "invitation",
+        "channels": ["email"], "recipient": {"first_name": "Ada", "email": address}}),
+    )
+    .await;
+    assert_eq!(answer.status.as_u16(), 202, "{}", answer.body);
+    let message = settled(&stack, key, &text(&answer.body, "id")).await;
+    // Brevo said 200: it may have taken the message, so SES does not send it again.
+    assert_eq!(message["status"], "failed", "{message}");
+    assert_eq!(message["attempts"], 1);
+    assert!(
+        text(&message, "last_error").contains("not JSON"),
+        "{message}"
+    );
+    assert_eq!(emails_to(&address).await, 0);
+}
+
+#[tokio::test]
 async fn skipped_recipients_are_recorded_and_not_sent() {
     let stack = stack().await;
     let s = setup(&stack).await;

@@ -1,22 +1,32 @@
 //! The `sender` function: delivers messages from the sender queue.
 //!
-//! For each `deliver` job (one SQS message: a campaign batch or one transactional message):
-//! 1. read the event's active snapshot (never the live layers), the recipients' contacts and
-//!    the suppression entries of their addresses (BatchGetItem);
+//! A campaign's `plan` job reads its audience page by page (`expand`) into `deliver` jobs of
+//! [`DELIVERY_BATCH`] recipients. For each `deliver` job (a campaign batch or one
+//! transactional message):
+//! 1. read the event's snapshot (never the live layers), the recipients' contacts and the
+//!    suppression entries of their addresses (one BatchGetItem each);
 //! 2. decide per recipient: channel (preferred if allowed and reachable, else the first
 //!    reachable allowed channel), suppression, consent; skipped recipients are recorded with
 //!    their reason, never sent;
-//! 3. claim the messages to send (a conditional write: absent or queued), so a batch delivered
-//!    twice sends nothing twice;
-//! 4. render and send each claimed message, failing over to the channel's next provider on a
-//!    retryable failure (throttling, 5xx, timeout); a permanent failure is not retried;
-//! 5. record the outcomes (BatchWriteItem). Messages whose every provider failed retryably go
-//!    back to `queued` and the job is reported failed, so SQS delivers it again.
+//! 3. claim: a campaign batch whole (one conditional write on its batch item), a
+//!    transactional message by its record (absent or queued), so a job delivered twice sends
+//!    nothing twice;
+//! 4. render and send, in chunks of 25 whose records are written (BatchWriteItem) before the
+//!    next chunk starts, through the provider gate (circuit breaker and send rate, see
+//!    [`gate`]), failing over to the channel's next provider on a retryable failure
+//!    (throttling, 5xx, timeout); a permanent failure is not retried. Messages whose every
+//!    provider failed retryably go back to `queued`, the batch is released, and the job comes
+//!    back after a backoff.
 //!
-//! A message found `sending` (another invocation holds it, or one crashed after its provider
-//! call) is never sent again by this job: within [`SETTLE_SECONDS`] of its claim the job is
-//! retried later; after that its outcome is unknown and it is recorded `failed` with that
-//! reason rather than risk a second send.
+//! **No duplicate sends, nothing lost.** A claim older than [`SETTLE_SECONDS`] whose job never
+//! finished (the function crashed or timed out: its timeout is far shorter) is retaken. The
+//! new attempt keeps what the old one recorded and sends what it left queued or never reached;
+//! only the chunk in flight at the crash is uncertain, since the provider may have accepted
+//! some of it. Those are *settled* before any retry: when the channel's providers are SES, by
+//! SES's Send event, which carries the message's tags and which the tracker records within
+//! seconds: a message with one was sent (recorded so, with SES's message id); one without was
+//! never accepted and is sent now. Other providers publish no such event, so their uncertain
+//! messages are recorded `failed`, outcome unknown, rather than risk a second send.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;

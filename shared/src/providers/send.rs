@@ -373,11 +373,16 @@ async fn http(
             SendError::Permanent(text)
         });
     }
+    // A success with an answer that cannot be read: the provider may well have taken the
+    // message, so it is not retried anywhere (a retry could send it twice).
     let body = if bytes.is_empty() {
         Value::Null
     } else {
         serde_json::from_slice(&bytes).map_err(|_| {
-            SendError::Retryable(format!("{who} answered with a body that is not JSON"))
+            SendError::Permanent(format!(
+                "{who} answered {} with a body that is not JSON; not retried, since it may have accepted the message",
+                status.as_u16()
+            ))
         })?
     };
     Ok((headers, body))
@@ -387,7 +392,11 @@ fn string_at(body: &Value, pointer: &str, who: &str) -> Result<String, SendError
     body.pointer(pointer)
         .and_then(Value::as_str)
         .map(str::to_owned)
-        .ok_or_else(|| SendError::Retryable(format!("{who} answered without {pointer}")))
+        .ok_or_else(|| {
+            SendError::Permanent(format!(
+                "{who} answered success without {pointer}; not retried, since it may have accepted the message"
+            ))
+        })
 }
 
 #[cfg(test)]
