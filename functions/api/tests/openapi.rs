@@ -70,6 +70,9 @@ const ROUTES: &[(&str, &[&str])] = &[
     ("/api/v1/communication/brand", &["get", "put"]),
     ("/api/v1/communication/compliance", &["get"]),
     ("/api/v1/communication/compliance/{name}", &["get", "put"]),
+    ("/api/v1/admin/dead-letters", &["get"]),
+    ("/api/v1/admin/dead-letters/{queue}/messages", &["get"]),
+    ("/api/v1/admin/dead-letters/{queue}/redrive", &["post"]),
 ];
 
 #[tokio::test]
@@ -116,7 +119,10 @@ async fn the_document_lists_every_route_the_router_serves() {
 
     // Each documented operation exists on the router: without a key it is a 401, never 404/405.
     for (path, methods) in ROUTES {
-        let uri = path.replace("{id}", "x").replace("{name}", "gdpr_notice");
+        let uri = path
+            .replace("{id}", "x")
+            .replace("{name}", "gdpr_notice")
+            .replace("{queue}", "sender");
         for m in *methods {
             let method = Method::from_bytes(m.to_uppercase().as_bytes()).expect("a method");
             let answer = stack.call(method.clone(), &uri, None, None).await;

@@ -262,6 +262,7 @@ async fn batches_delivered_twice_and_a_crash_after_a_provider_call_send_exactly_
                 deliver_twice: true,
             },
         )
+        .await
         .expect("replace the sender");
     let to = addresses("twice", 60);
     import_guests(&stack, key, &s.event, guests(&to)).await;

@@ -26,6 +26,18 @@ pub type Handler =
 pub struct Poller {
     pub function: String,
     task: tokio::task::JoinHandle<()>,
+    stop: Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl Poller {
+    /// Stops after the receive in progress (a long poll of at most 1 s) has come back and its
+    /// batch has been handled: aborting one mid-receive would leave the emulator handing
+    /// messages to a request nobody reads, hidden for the queue's visibility timeout.
+    pub async fn stop(mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::SeqCst);
+        let task = std::mem::replace(&mut self.task, tokio::spawn(async {}));
+        let _ = task.await;
+    }
 }
 
 impl Drop for Poller {
@@ -170,8 +182,21 @@ pub fn start(
         .cloned()
         .with_context(|| format!("no ARN for queue {}", source.queue))?;
     let function = source.function.clone();
-    let task = tokio::spawn(poll(sqs.clone(), url, arn, source, handler, faults));
-    Ok(Poller { function, task })
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let task = tokio::spawn(poll(
+        sqs.clone(),
+        url,
+        arn,
+        source,
+        handler,
+        faults,
+        stop.clone(),
+    ));
+    Ok(Poller {
+        function,
+        task,
+        stop,
+    })
 }
 
 /// The handler of a sender built elsewhere (a test's, with its faults).
@@ -210,10 +235,11 @@ async fn poll(
     source: SqsSourceSpec,
     handler: Handler,
     faults: Faults,
+    stop: Arc<std::sync::atomic::AtomicBool>,
 ) {
     let batch = i32::try_from(source.batch_size.clamp(1, 10)).unwrap_or(10);
     let window = Duration::from_secs(u64::from(source.batching_window_seconds));
-    loop {
+    while !stop.load(std::sync::atomic::Ordering::SeqCst) {
         let messages = match receive(&sqs, &url, batch, 1).await {
             Ok(m) => m,
             Err(e) => {

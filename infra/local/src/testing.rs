@@ -134,12 +134,18 @@ impl TestStack {
 
     /// Replaces the sender function's poller with one running `sender` (a test's, e.g. with
     /// an injected crash) and these delivery faults.
-    pub fn replace_sender(
+    pub async fn replace_sender(
         &mut self,
         sender: herald_sender::Sender,
         faults: crate::pollers::Faults,
     ) -> anyhow::Result<()> {
-        self.pollers.retain(|p| p.function != "SenderFunction");
+        let (old, kept): (Vec<_>, Vec<_>) = std::mem::take(&mut self.pollers)
+            .into_iter()
+            .partition(|p| p.function == "SenderFunction");
+        self.pollers = kept;
+        for poller in old {
+            poller.stop().await;
+        }
         let source = self
             .template
             .sqs_sources()?
