@@ -437,11 +437,20 @@ mod tests {
         physical
             .attributes
             .insert("SchedulerRole.Arn".into(), "arn:r".into());
+        physical
+            .refs
+            .insert("WizardDeadLetterQueue".into(), "http://wd".into());
+        physical
+            .refs
+            .insert("SenderDeadLetterQueue".into(), "http://sd".into());
         let env = t.function_environment("ApiFunction", &physical).unwrap();
         assert_eq!(env["HERALD_TABLE"], "t1");
         assert_eq!(env["HERALD_KMS_KEY_ID"], "arn:k");
         assert_eq!(env["HERALD_WIZARD_QUEUE_URL"], "http://q");
         assert_eq!(env["HERALD_SENDER_QUEUE_URL"], "http://s");
+        assert_eq!(env["HERALD_SENDER_DLQ_URL"], "http://sd");
+        assert!(t.ses_event_topic().is_some(), "SES events reach a topic");
+        assert_eq!(t.subscriptions().unwrap().len(), 1);
     }
 
     #[test]
