@@ -42,7 +42,7 @@ sender_size="$(size_of sender)"
 tracker_size="$(size_of tracker)"
 
 echo "== a 10,000-guest campaign on the local stack (its own emulator; debug build, as make test)" >&2
-bench10k="$(infra/local/with-moto.sh cargo test -p herald-api --test campaigns -- --ignored ten_thousand --nocapture 2>/dev/null | sed -n 's/^BENCH //p')"
+bench10k="$(infra/local/with-moto.sh cargo test -p herald-api --test campaigns -- --ignored benchmark_a_campaign_to_10k_guests --nocapture 2>/dev/null | sed -n 's/^BENCH //p')"
 campaign="$(python3 - "$bench10k" <<'PY'
 import json, sys
 d = json.loads(sys.argv[1])
@@ -101,7 +101,7 @@ variables, a loop over five schedule items with a time filter, and the three com
 | SQS requests per delivered message on the send path | at most 0.05, asserted | ≤ 0.05 | same test |
 
 A 10,000-guest campaign (7,000 by email, 3,000 by SMS) end to end on the local stack:
-\`infra/local/with-moto.sh cargo test -p herald-api --test campaigns -- --ignored ten_thousand --nocapture\`.
+\`infra/local/with-moto.sh cargo test -p herald-api --test campaigns -- --ignored benchmark_a_campaign_to_10k_guests --nocapture\`.
 Herald runs in one process here (debug build); the emulator is one single-threaded Python
 process, so when its CPU time is close to the wall time, the emulator is the limit.
 

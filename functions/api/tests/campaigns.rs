@@ -189,7 +189,7 @@ async fn a_thousand_guest_campaign_reaches_every_eligible_guest_exactly_once() {
 /// requests per message. It prints one `BENCH {json}` line.
 #[tokio::test]
 #[ignore = "a benchmark: make bench runs it"]
-async fn ten_thousand_guest_campaign_benchmark() {
+async fn benchmark_a_campaign_to_10k_guests() {
     let stack = stack().await;
     let s = email_and_sms(&stack).await;
     let key = &s.t.admin;
