@@ -352,7 +352,7 @@ async fn a_job_delivered_twice_sends_once() {
     let (first, second) = (first.expect("first run"), second.expect("second run"));
     let third = sender.run(&job).await.expect("third run");
     assert_eq!(third.tally.get("already_done"), Some(&3), "{third:?}");
-    assert!(!third.retry);
+    assert_eq!(third.retry, None);
     let outbox = Outbox::read().await;
     for a in &addresses {
         assert_eq!(outbox.emails_to(a), 1, "{a}: {first:?} {second:?}");

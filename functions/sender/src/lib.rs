@@ -37,7 +37,7 @@ use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
 use chrono::Utc;
 use herald::campaigns::{Audience, Campaign, CampaignStatus};
 use herald::config::Provider;
-use herald::domain::{Channel, ProviderKind};
+use herald::domain::Channel;
 use herald::guests::{Contact, GUEST_SHARDS, Guest};
 use herald::ids::{CampaignId, ContactId, EventId, GuestId, MessageId, ProviderId, TenantId};
 use herald::messages::{
@@ -154,12 +154,27 @@ pub struct Queue {
     pub dead_letter_url: Option<String>,
 }
 
+/// Why a job is to be delivered again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Retry {
+    /// A claim is held (by another attempt, or by this one after an AWS error): back after the
+    /// claim would have gone stale, so a dead holder's work is retaken then.
+    Held,
+    /// Every provider failed retryably for some messages (the batch is released): back after a
+    /// backoff that grows with each delivery.
+    Providers,
+    /// Waiting for send-rate capacity or out of time for this invocation (the batch is
+    /// released): a fresh copy of the job is queued with a delay, so waiting spends none of the
+    /// job's deliveries.
+    Continue,
+}
+
 /// What a job came to.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct JobOutcome {
     pub tally: BTreeMap<&'static str, u64>,
-    /// Deliver the job again later (messages in flight elsewhere, or every provider failed).
-    pub retry: bool,
+    /// Deliver the job again later, and why.
+    pub retry: Option<Retry>,
 }
 
 impl Sender {
@@ -269,7 +284,8 @@ impl Sender {
                 // A poison message: straight to the dead-letter queue (where the DLQ API shows
                 // it), never retried and never holding up the rest of the batch.
                 self.counters.malformed.fetch_add(1, Ordering::Relaxed);
-                tracing::warn!(%message_id, error = %e, "a sender message does not parse; moving it to the dead-letter queue");
+                // The error's position only: its text can quote a value from the body.
+                tracing::warn!(%message_id, line = e.line(), column = e.column(), kind = ?e.classify(), "a sender message does not parse; moving it to the dead-letter queue");
                 return self
                     .dead_letter(&message, &format!("does not parse: {e}"))
                     .await;
@@ -277,15 +293,25 @@ impl Sender {
         };
         match self.run(&job).await {
             Ok(outcome) => {
-                tracing::info!(%message_id, tally = ?outcome.tally, retry = outcome.retry, "sender job done");
-                if outcome.retry {
-                    self.retry_later(&message).await;
+                tracing::info!(%message_id, tally = ?outcome.tally, retry = ?outcome.retry, "sender job done");
+                match outcome.retry {
+                    None => true,
+                    Some(Retry::Held) => {
+                        self.retry_after(&message, self.held_delay()).await;
+                        false
+                    }
+                    Some(Retry::Providers) => {
+                        let delay = retry_backoff(herald::batch::receive_count(&message));
+                        self.retry_after(&message, delay).await;
+                        false
+                    }
+                    Some(Retry::Continue) => self.continue_later(&message).await,
                 }
-                !outcome.retry
             }
             Err(e) => {
+                // Its claims stay held: back when they would be stale.
                 tracing::error!(%message_id, error = ?e, "sender job failed; it will be delivered again");
-                self.retry_later(&message).await;
+                self.retry_after(&message, self.held_delay()).await;
                 false
             }
         }
@@ -322,13 +348,18 @@ impl Sender {
         }
     }
 
-    /// A job to do again comes back after a backoff that grows with its deliveries (not after
-    /// the queue's whole visibility timeout).
-    async fn retry_later(&self, message: &SqsMessage) {
+    /// Seconds until a held claim would be stale, and a little more.
+    fn held_delay(&self) -> i32 {
+        i32::try_from(self.settle_seconds + 5)
+            .unwrap_or(i32::MAX)
+            .min(12 * 3600)
+    }
+
+    /// The job comes back after `seconds` (not after the queue's whole visibility timeout).
+    async fn retry_after(&self, message: &SqsMessage, seconds: i32) {
         let Some(handle) = message.receipt_handle.as_deref() else {
             return;
         };
-        let seconds = retry_backoff(herald::batch::receive_count(message));
         if let Err(e) = self
             .queue
             .sqs
@@ -339,7 +370,29 @@ impl Sender {
             .send()
             .await
         {
-            tracing::warn!(error = %aws_sdk_sqs::error::DisplayErrorContext(&e), "shortening the retry delay failed; the job comes back after the visibility timeout");
+            tracing::warn!(error = %aws_sdk_sqs::error::DisplayErrorContext(&e), "setting the retry delay failed; the job comes back after the visibility timeout");
+        }
+    }
+
+    /// Queues a fresh copy of the job, delayed, and reports this one done (true); false when
+    /// the copy could not be queued (then this one comes back instead).
+    async fn continue_later(&self, message: &SqsMessage) -> bool {
+        let sent = self
+            .queue
+            .sqs
+            .send_message()
+            .queue_url(&self.queue.url)
+            .message_body(message.body.clone().unwrap_or_default())
+            .delay_seconds(CONTINUE_DELAY_SECONDS)
+            .send()
+            .await;
+        match sent {
+            Ok(_) => true,
+            Err(e) => {
+                tracing::warn!(error = %aws_sdk_sqs::error::DisplayErrorContext(&e), "queuing the rest of a job failed; it comes back instead");
+                self.retry_after(message, CONTINUE_DELAY_SECONDS).await;
+                false
+            }
         }
     }
 
@@ -380,6 +433,7 @@ impl Sender {
                     campaign: *campaign_id,
                     category: *category,
                     channels,
+                    started: Instant::now(),
                 };
                 self.deliver(&ctx, snapshot.as_deref(), deliveries).await
             }
@@ -537,15 +591,16 @@ impl Sender {
                 GUEST_SHARDS,
             )
             .await?;
-        if updated.is_some_and(|c| c.expanded_shards >= GUEST_SHARDS) {
+        // A redelivered plan (already counted) checks again too.
+        if updated.is_none_or(|c| c.expanded_shards >= GUEST_SHARDS) {
             self.finish_if_done(tenant, id).await?;
         }
         Ok(JobOutcome::noted("planned"))
     }
 
-    /// One page of the audience, read across the guest shards in order: full delivery jobs
-    /// for it, then the next page. Pages are sequential so jobs stay full (a page is a whole
-    /// number of jobs) whatever the shards hold.
+    /// One page of the audience, read across the guest shards in order: delivery jobs for it,
+    /// then the next page. Pages are sequential so jobs stay full whatever the shards hold (a
+    /// page of 990 guests is ten full jobs when the whole page is in the audience).
     async fn expand(
         &self,
         tenant: TenantId,
@@ -593,12 +648,15 @@ impl Sender {
             "{shard}:{}",
             after.map(|a| a.to_string()).unwrap_or_default()
         );
-        let shards_done = next.map_or(GUEST_SHARDS, |(s, _)| s) - shard;
+        let shards_done = next.map_or(GUEST_SHARDS, |(s, _)| s).saturating_sub(shard);
         let updated = self
             .store
             .campaign_expanded(tenant, id, &page, found, deliveries, shards_done)
             .await?;
-        if updated.is_some_and(|c| c.expanded_shards >= GUEST_SHARDS) {
+        // The last page finishes the campaign when its jobs are done; a redelivered last page
+        // (already counted) checks again, in case the first delivery stopped before it did.
+        let last_page = next.is_none();
+        if updated.map_or(last_page, |c| c.expanded_shards >= GUEST_SHARDS) {
             self.finish_if_done(tenant, id).await?;
         }
         Ok(JobOutcome::noted("expanded"))
@@ -654,7 +712,7 @@ impl Sender {
                 }
                 BatchClaim::InFlight => {
                     let mut o = JobOutcome::noted("in_flight");
-                    o.retry = true;
+                    o.retry = Some(Retry::Held);
                     return Ok(o);
                 }
                 BatchClaim::Claimed { retaken: false } => {}
@@ -681,6 +739,7 @@ impl Sender {
         }
         let mut tally: HashMap<MessageStatus, u64> = HashMap::new();
         let mut requeued = false;
+        let mut waiting = false;
         let mut batch_recorded = false;
         match (&batch, &earlier) {
             (Some(_), _) => {
@@ -693,6 +752,9 @@ impl Sender {
                     let mut finals = Vec::new();
                     let mut held = Vec::new();
                     let mut uncertain = Vec::new();
+                    // Recorded as waiting by an earlier attempt: marked `sending` before they
+                    // go, so that if this attempt stops mid-chunk they count as uncertain.
+                    let mut resumed = Vec::new();
                     for (d, record) in chunk {
                         let before = earlier.as_ref().and_then(|e| e.get(&record.id));
                         match before {
@@ -700,8 +762,21 @@ impl Sender {
                                 *tally.entry(m.status).or_default() += 1;
                                 continue;
                             }
-                            Some(m) if m.status == MessageStatus::Queued => {}
-                            _ if earlier.is_some()
+                            Some(m)
+                                if m.status == MessageStatus::Sending
+                                    && record.status == MessageStatus::Sending =>
+                            {
+                                // An earlier attempt was re-sending it when it stopped.
+                                uncertain.push((*d, record.clone()));
+                                continue;
+                            }
+                            Some(m)
+                                if m.status == MessageStatus::Queued
+                                    && record.status == MessageStatus::Sending =>
+                            {
+                                resumed.push(record.clone());
+                            }
+                            None if earlier.is_some()
                                 && !uncertain_seen
                                 && record.status == MessageStatus::Sending =>
                             {
@@ -717,15 +792,15 @@ impl Sender {
                             finals.push(record.clone());
                         }
                     }
-                    if earlier.is_some()
-                        && chunk.iter().any(|(_, r)| {
-                            earlier
-                                .as_ref()
-                                .and_then(|e| e.get(&r.id))
-                                .is_none_or(|m| !m.status.is_final())
-                        })
+                    // Chunks are recorded in order: only the first chunk with unrecorded
+                    // messages can have been in flight; the ones after it were never reached.
+                    if let Some(e) = &earlier
+                        && chunk.iter().any(|(_, r)| !e.contains_key(&r.id))
                     {
                         uncertain_seen = true;
+                    }
+                    if !resumed.is_empty() {
+                        self.store.finish_messages(job.tenant, &resumed).await?;
                     }
                     if !uncertain.is_empty() {
                         let (settled, resend) = self.settle(job, snapshot, uncertain, now).await?;
@@ -733,10 +808,13 @@ impl Sender {
                         held.extend(resend);
                     }
                     if let (Some(snapshot), Some(composer)) = (snapshot, composer.as_mut()) {
-                        finals.extend(
-                            self.send_all(job, snapshot, held, composer, &mut remaining)
-                                .await?,
-                        );
+                        finals.extend({
+                            let (sent, wait) = self
+                                .send_all(job, snapshot, held, composer, &mut remaining)
+                                .await?;
+                            waiting |= wait;
+                            sent
+                        });
                     }
                     requeued |= count(&finals, &mut tally);
                     match (job.campaign, &batch) {
@@ -774,14 +852,14 @@ impl Sender {
                                 .map(|at| (now - at).num_seconds())
                                 .unwrap_or(i64::MAX);
                             if age < self.settle_seconds {
-                                outcome.retry = true;
+                                outcome.retry = Some(Retry::Held);
                                 *outcome.tally.entry("in_flight").or_default() += 1;
                             } else {
                                 stale.push((d, stored.clone()));
                             }
                         }
                         Some(_) => {
-                            outcome.retry = true;
+                            outcome.retry = Some(Retry::Held);
                             *outcome.tally.entry("contended").or_default() += 1;
                         }
                     }
@@ -797,16 +875,19 @@ impl Sender {
                         if self.store.retake_message(job.tenant, &record, old).await? {
                             held.push((d, record));
                         } else {
-                            outcome.retry = true;
+                            outcome.retry = Some(Retry::Held);
                             *outcome.tally.entry("contended").or_default() += 1;
                         }
                     }
                 }
                 if let (Some(snapshot), Some(composer)) = (snapshot, composer.as_mut()) {
-                    finals.extend(
-                        self.send_all(job, snapshot, held, composer, &mut remaining)
-                            .await?,
-                    );
+                    finals.extend({
+                        let (sent, wait) = self
+                            .send_all(job, snapshot, held, composer, &mut remaining)
+                            .await?;
+                        waiting |= wait;
+                        sent
+                    });
                 }
                 requeued |= count(&finals, &mut tally);
                 self.store.finish_messages(job.tenant, &finals).await?;
@@ -816,9 +897,13 @@ impl Sender {
             *outcome.tally.entry(status.as_str()).or_default() += n;
         }
         if requeued {
-            // Every provider failed retryably (or was skipped) for some: deliver the job again
-            // later, and let that delivery claim the batch at once.
-            outcome.retry = true;
+            // Some messages wait: for a provider that failed, for send-rate capacity or for
+            // time. The job comes back, and that delivery claims the batch at once.
+            outcome.retry = Some(if waiting {
+                Retry::Continue
+            } else {
+                Retry::Providers
+            });
             if let (Some(campaign), Some(batch)) = (job.campaign, &batch) {
                 self.store
                     .release_batch(job.tenant, campaign, batch)
@@ -849,11 +934,20 @@ impl Sender {
         uncertain: Vec<(&'d Delivery, Message)>,
         now: chrono::DateTime<Utc>,
     ) -> anyhow::Result<(Vec<Message>, Vec<(&'d Delivery, Message)>)> {
+        // Only SES sends through Herald's configuration set publish Send events the tracker
+        // sees: a provider with a configuration set of its own (or no Herald set at all)
+        // cannot be settled this way.
+        let through_herald = |p: &Provider| {
+            self.ses_configuration_set.is_some()
+                && matches!(
+                    herald::providers::ProviderSettings::parse(p.kind, &p.settings),
+                    Ok(herald::providers::ProviderSettings::Ses(s)) if s.configuration_set.is_none()
+                )
+        };
         let ses_only = |channel: Option<Channel>| -> Option<ProviderId> {
             let providers = &snapshot?.content.config.providers_for(channel?)?.providers;
             let active: Vec<&Provider> = providers.iter().filter(|p| p.active).collect();
-            (!active.is_empty() && active.iter().all(|p| p.kind == ProviderKind::Ses))
-                .then(|| active[0].id)
+            (!active.is_empty() && active.iter().all(|p| through_herald(p))).then(|| active[0].id)
         };
         let ids: Vec<MessageId> = uncertain
             .iter()
@@ -983,10 +1077,19 @@ impl Sender {
         held: Vec<(&Delivery, Message)>,
         composer: &mut Composer<'_>,
         remaining: &mut HashMap<Channel, u32>,
-    ) -> anyhow::Result<Vec<Message>> {
+    ) -> anyhow::Result<(Vec<Message>, bool)> {
         let content = &snapshot.content;
         let mut out = Vec::with_capacity(held.len());
+        let mut waiting = false;
         for (delivery, mut record) in held {
+            if job.started.elapsed() > SEND_BUDGET {
+                // Out of time for this invocation: the rest waits for the job's next copy.
+                record.status = MessageStatus::Queued;
+                record.last_error = Some("waiting: the job's time ran out; it continues".into());
+                waiting = true;
+                out.push(record);
+                continue;
+            }
             let channel = record.channel.unwrap_or(Channel::Email);
             let demand = remaining.get(&channel).copied().unwrap_or(1);
             if let Some(n) = remaining.get_mut(&channel) {
@@ -1012,8 +1115,10 @@ impl Sender {
             let outgoing = composed.outgoing(to);
             record.status = MessageStatus::Queued;
             record.last_error = Some(format!("no active {channel} provider"));
+            let mut rate_booked = false;
             for provider in providers {
                 if let Err(closed) = self.gate.admit(job.tenant, provider, demand).await? {
+                    rate_booked |= closed == gate::Closed::RateBooked;
                     record.last_error = Some(closed.to_string());
                     continue;
                 }
@@ -1054,9 +1159,12 @@ impl Sender {
             if providers.is_empty() {
                 record.status = MessageStatus::Failed;
             }
+            // Only waiting for send-rate capacity (no provider failed it): the job continues.
+            waiting |=
+                rate_booked && record.status == MessageStatus::Queued && record.attempts == 0;
             out.push(record);
         }
-        Ok(out)
+        Ok((out, waiting))
     }
 }
 
@@ -1064,10 +1172,17 @@ impl JobOutcome {
     fn noted(what: &'static str) -> Self {
         Self {
             tally: BTreeMap::from([(what, 1)]),
-            retry: false,
+            retry: None,
         }
     }
 }
+
+/// How long a job that waits for send-rate capacity or for a new invocation waits.
+const CONTINUE_DELAY_SECONDS: i32 = 5;
+
+/// How long a job sends before it leaves the rest to a fresh copy of itself (the function's
+/// timeout is 60 s; a send-rate booking may wait up to 20 s).
+pub const SEND_BUDGET: Duration = Duration::from_secs(30);
 
 /// Seconds before a job to retry comes back: 10 s, doubling with each delivery, at most 5 min.
 pub fn retry_backoff(receive_count: u32) -> i32 {
@@ -1139,6 +1254,8 @@ struct Job<'a> {
     campaign: Option<CampaignId>,
     category: herald::domain::TemplateCategory,
     channels: &'a [Channel],
+    /// When this delivery of the job started (its time budget).
+    started: Instant,
 }
 
 /// SES message tags: tracking needs no lookup to know whose message an event is about.

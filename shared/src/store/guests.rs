@@ -1,9 +1,9 @@
 //! Guests and contacts.
 //!
 //! Importing rows: one BatchGetItem pass over the rows' contact keys (email, phone) finds the
-//! contacts that exist; new contacts are written with their key claims in transactions
-//! (conditional, so two imports racing for the same address end with one contact); guests are
-//! read (created or updated?) and written with BatchWriteItem, 25 per request.
+//! contacts that exist; new contacts are written, then their addresses claimed with
+//! conditional puts (so two imports racing for the same address end with one contact); guests
+//! are read (created or updated?) and written with BatchWriteItem, 25 per request.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
@@ -218,33 +218,25 @@ impl Store {
             .map(|(c, _)| Store::to_item(&Keys::new(keys::contact_pk(tenant, c.id), keys::META), c))
             .collect::<StoreResult<Vec<_>>>()?;
         self.batch_put_all(items).await?;
-        let claims: Vec<(ContactId, String, bool)> = contacts
+        // First addresses first; a contact's other addresses only once it holds its first,
+        // so no key ever points at a contact that lost its first address.
+        let firsts: Vec<(ContactId, String)> = contacts
             .iter()
-            .flat_map(|(c, addresses)| {
-                addresses
-                    .iter()
-                    .enumerate()
-                    .map(move |(i, a)| (c.id, a.clone(), i == 0))
-            })
+            .filter_map(|(c, a)| Some((c.id, a.first()?.clone())))
             .collect();
-        let mut lost_first: Vec<String> = Vec::new();
-        for chunk in claims.chunks(16) {
-            let mut tasks = tokio::task::JoinSet::new();
-            for (contact, address, first) in chunk.iter().cloned() {
-                let this = self.clone();
-                tasks.spawn(async move {
-                    let won = this.claim_contact_key(&address, contact).await?;
-                    StoreResult::Ok((address, first, won))
-                });
-            }
-            while let Some(joined) = tasks.join_next().await {
-                let (address, first, won) =
-                    joined.map_err(|e| anyhow::anyhow!("a contact claim task failed: {e}"))??;
-                if first && !won {
-                    lost_first.push(address);
-                }
-            }
-        }
+        let won = self.claim_contact_keys(&firsts).await?;
+        let lost_first: Vec<String> = firsts
+            .iter()
+            .filter(|(_, a)| !won.contains(a))
+            .map(|(_, a)| a.clone())
+            .collect();
+        let rest: Vec<(ContactId, String)> = contacts
+            .iter()
+            .filter(|(_, a)| a.first().is_some_and(|k| won.contains(k)))
+            .flat_map(|(c, a)| a.iter().skip(1).map(move |k| (c.id, k.clone())))
+            .collect();
+        // Another contact already holding one of these is fine: it keeps it.
+        self.claim_contact_keys(&rest).await?;
         let lost: HashSet<ContactId> = contacts
             .iter()
             .filter(|(_, a)| a.first().is_some_and(|k| lost_first.contains(k)))
@@ -257,6 +249,32 @@ impl Store {
             }
         }
         Ok(out)
+    }
+
+    /// Claims these addresses (16 at a time); the addresses won.
+    async fn claim_contact_keys(
+        &self,
+        claims: &[(ContactId, String)],
+    ) -> StoreResult<HashSet<String>> {
+        let mut won = HashSet::new();
+        for chunk in claims.chunks(16) {
+            let mut tasks = tokio::task::JoinSet::new();
+            for (contact, address) in chunk.iter().cloned() {
+                let this = self.clone();
+                tasks.spawn(async move {
+                    let ok = this.claim_contact_key(&address, contact).await?;
+                    StoreResult::Ok((address, ok))
+                });
+            }
+            while let Some(joined) = tasks.join_next().await {
+                let (address, ok) =
+                    joined.map_err(|e| anyhow::anyhow!("a contact claim task failed: {e}"))??;
+                if ok {
+                    won.insert(address);
+                }
+            }
+        }
+        Ok(won)
     }
 
     /// Claims an address for a contact: a conditional PutItem; false when it is taken.

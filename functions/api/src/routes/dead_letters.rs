@@ -40,7 +40,8 @@ pub struct DeadLetterQueue {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct DeadLetter {
     pub message_id: String,
-    /// How many times it was delivered before it got here.
+    /// How many times SQS handed it out: its deliveries to the function, and every look at it
+    /// through this API (a look is a receive too).
     pub receive_count: u32,
     /// When it was first sent (RFC 3339), when SQS says.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -206,7 +207,7 @@ pub async fn peek_dead_letters(
                 message_id: m.message_id.clone().unwrap_or_default(),
                 receive_count: attribute(MessageSystemAttributeName::ApproximateReceiveCount)
                     .and_then(|v| v.parse::<u32>().ok())
-                    .map_or(0, |n| n.saturating_sub(1)),
+                    .unwrap_or(0),
                 sent_at: attribute(MessageSystemAttributeName::SentTimestamp)
                     .and_then(|v| v.parse::<i64>().ok())
                     .and_then(chrono::DateTime::from_timestamp_millis)
