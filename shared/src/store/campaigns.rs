@@ -277,18 +277,9 @@ impl Store {
             .return_values(ReturnValue::AllNew)
             .send()
             .await;
-        match result {
-            Ok(out) => Ok(Some(Store::from_item(out.attributes.unwrap_or_default())?)),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
-            {
-                Ok(None)
-            }
-            Err(e) => Err(anyhow::Error::new(e)
-                .context("UpdateItem campaign status")
-                .into()),
-        }
+        super::if_condition_met(result, "UpdateItem campaign status")?
+            .map(|out| Store::from_item(out.attributes.unwrap_or_default()))
+            .transpose()
     }
 
     /// Records one page of the audience once: `found` more recipients and `shards_done` more
@@ -322,18 +313,9 @@ impl Store {
             .return_values(ReturnValue::AllNew)
             .send()
             .await;
-        match result {
-            Ok(out) => Ok(Some(Store::from_item(out.attributes.unwrap_or_default())?)),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
-            {
-                Ok(None)
-            }
-            Err(e) => Err(anyhow::Error::new(e)
-                .context("UpdateItem campaign expansion")
-                .into()),
-        }
+        super::if_condition_met(result, "UpdateItem campaign expansion")?
+            .map(|out| Store::from_item(out.attributes.unwrap_or_default()))
+            .transpose()
     }
 
     /// Marks a campaign sent (or partially failed, when a message failed) once every shard is

@@ -289,16 +289,7 @@ impl Store {
             .condition_expression("attribute_not_exists(PK)")
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(true),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
-            {
-                Ok(false)
-            }
-            Err(e) => Err(anyhow::Error::new(e).context("PutItem contact key").into()),
-        }
+        Ok(super::if_condition_met(result, "PutItem contact key")?.is_some())
     }
 
     /// BatchWriteItem puts, 25 per request, asking again for unprocessed items.

@@ -225,18 +225,7 @@ impl Store {
             .expression_attribute_values(":old", old)
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(true),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
-            {
-                Ok(false)
-            }
-            Err(e) => Err(anyhow::Error::new(e)
-                .context("PutItem retake message")
-                .into()),
-        }
+        Ok(super::if_condition_met(result, "PutItem retake message")?.is_some())
     }
 
     /// Records SES's Send event for a message (SES accepted it): an item next to the message's

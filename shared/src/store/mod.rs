@@ -384,6 +384,32 @@ where
     }
 }
 
+/// A conditional write's output, or `None` when its condition failed; any other error is
+/// unexpected with the context `what`.
+pub(crate) fn if_condition_met<T, E, R>(
+    result: Result<T, aws_smithy_runtime_api::client::result::SdkError<E, R>>,
+    what: &str,
+) -> StoreResult<Option<T>>
+where
+    E: aws_smithy_types::error::metadata::ProvideErrorMetadata
+        + std::error::Error
+        + Send
+        + Sync
+        + 'static,
+    R: std::fmt::Debug + Send + Sync + 'static,
+{
+    match result {
+        Ok(out) => Ok(Some(out)),
+        Err(e)
+            if e.as_service_error().and_then(|s| s.code())
+                == Some("ConditionalCheckFailedException") =>
+        {
+            Ok(None)
+        }
+        Err(e) => Err(anyhow::Error::new(e).context(what.to_owned()).into()),
+    }
+}
+
 fn version_of(item: &Item) -> Option<u64> {
     item.get("version")
         .and_then(|v| v.as_n().ok())

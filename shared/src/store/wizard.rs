@@ -226,18 +226,7 @@ impl Store {
         for (k, v) in values {
             request = request.expression_attribute_values(k, v);
         }
-        match request.send().await {
-            Ok(_) => Ok(true),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
-            {
-                Ok(false)
-            }
-            Err(e) => Err(anyhow::Error::new(e)
-                .context("UpdateItem wizard run")
-                .into()),
-        }
+        Ok(super::if_condition_met(request.send().await, "UpdateItem wizard run")?.is_some())
     }
 
     /// One transaction: the new snapshot version, the active copy (conditional on the active
