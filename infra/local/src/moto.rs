@@ -16,17 +16,25 @@ impl Moto {
     /// Starts moto on `port` (0: a free port) and waits until it answers.
     pub async fn start(port: u16) -> anyhow::Result<Self> {
         let port = if port == 0 { free_port()? } else { port };
-        let bin = std::env::var("HERALD_MOTO_BIN")
-            .map(Into::into)
-            .unwrap_or_else(|_| crate::template::workspace_root().join(".venv/bin/moto_server"));
+        // moto behind a launcher that applies DynamoDB requests one at a time, as DynamoDB's
+        // conditional writes are atomic and moto's threaded server's are not.
+        let root = crate::template::workspace_root();
+        let (bin, mut args) = match std::env::var("HERALD_MOTO_BIN") {
+            Ok(bin) => (std::path::PathBuf::from(bin), vec![]),
+            Err(_) => (
+                root.join(".venv/bin/python"),
+                vec![root.join("infra/local/moto_server.py").display().to_string()],
+            ),
+        };
         if !bin.exists() {
             bail!(
                 "{} not found: run `make venv` (or `make run`) first",
                 bin.display()
             );
         }
+        args.extend(["-H".into(), "127.0.0.1".into(), "-p".into(), port.to_string()]);
         let child = Command::new(&bin)
-            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .args(&args)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
