@@ -2,12 +2,15 @@
 //!
 //! - Circuit breaker: [`BREAK_AFTER`] retryable failures in a row in one instance open a
 //!   provider's circuit for [`COOL_DOWN`]; every instance skips it until then (it learns the
-//!   state when it reports, at most [`REPORT_EVERY`] apart). After the cool-down one more
+//!   state when it reports: after [`REPORT_CALLS`] calls, at least [`REPORT_EVERY`] and at
+//!   most [`REPORT_AT_MOST`] apart, while it sends). After the cool-down one more
 //!   failure opens it again at once (half-open). A new instance learns the circuit's state at
 //!   its first report, so it may try a provider whose circuit is open until then.
 //! - Health: each instance counts sends and failures per provider and adds them to the shared
 //!   health item when it reports: when a circuit opens, at the end of an invocation with
-//!   failures, and otherwise at most every [`REPORT_EVERY`].
+//!   failures, and otherwise as above (or at the end of an invocation, [`REPORT_EVERY`] after
+//!   the last report). Counted by calls, not time, so a slow provider costs no more reports
+//!   per message than a fast one.
 //! - Send rate: a provider with a `send_rate`, and every SES provider (held to the account's
 //!   maximum send rate), sends only in stretches of its schedule booked in DynamoDB
 //!   (see `Store::book_send_slots`), each message at its own slot, so the rate holds across
@@ -16,6 +19,7 @@
 //!   an instance does not use in time are lost, never spent late.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
@@ -29,9 +33,14 @@ use tokio::sync::{Mutex, OnceCell};
 pub const BREAK_AFTER: u32 = 5;
 /// How long an open circuit keeps a provider out of use.
 pub const COOL_DOWN: Duration = Duration::from_secs(30);
-/// The longest an instance goes without reporting a provider it uses (and so without
-/// learning whether another instance opened its circuit).
+/// The least time between an instance's mid-invocation reports of a provider it uses.
 pub const REPORT_EVERY: Duration = Duration::from_secs(5);
+/// Calls counted since the last report that make a mid-invocation report due (with
+/// [`REPORT_EVERY`] passed): reports cost at most one request per this many messages.
+pub const REPORT_CALLS: u64 = 200;
+/// The longest an instance that keeps sending goes without reporting a provider (and so
+/// without learning whether another instance opened its circuit), however few its calls.
+pub const REPORT_AT_MOST: Duration = Duration::from_secs(60);
 /// The longest stretch of a provider's schedule one booking takes (a booking is the job's
 /// demand for the provider, up to this).
 pub const BOOKING_SECONDS: f64 = 10.0;
@@ -82,12 +91,15 @@ pub struct Gate {
     ses_override: Option<f64>,
     ses_rate: OnceCell<Option<f64>>,
     state: Mutex<State>,
+    /// Per rate bucket, its booked stretch. Each bucket has its own lock, held while a
+    /// booking is made (concurrent jobs wait for that one booking rather than each making
+    /// one), so a booking round trip holds up neither other buckets nor circuit checks.
+    bookings: std::sync::Mutex<HashMap<Bucket, Arc<Mutex<Option<Slots>>>>>,
 }
 
 #[derive(Debug, Default)]
 struct State {
     providers: HashMap<(TenantId, ProviderId), Local>,
-    bookings: HashMap<(String, String), Slots>,
 }
 
 #[derive(Debug, Default)]
@@ -98,12 +110,20 @@ struct Local {
     delta: HealthDelta,
 }
 
+/// A rate bucket's key (partition, sort key).
+type Bucket = (String, String);
+
 /// Slots of a booked stretch: the next free one and the end.
 #[derive(Debug, Clone, Copy)]
 struct Slots {
     next_ms: f64,
     end_ms: f64,
     interval_ms: f64,
+}
+
+/// Whether a mid-invocation report is due, `since` the last with `calls` counted since.
+fn report_due(since: Duration, calls: u64) -> bool {
+    since >= REPORT_AT_MOST || (since >= REPORT_EVERY && calls >= REPORT_CALLS)
 }
 
 fn now_ms() -> i64 {
@@ -118,6 +138,7 @@ impl Gate {
             ses_override,
             ses_rate: OnceCell::new(),
             state: Mutex::default(),
+            bookings: std::sync::Mutex::default(),
         }
     }
 
@@ -212,8 +233,8 @@ impl Gate {
         Ok(())
     }
 
-    /// The provider's circuit, reporting first when the last report is older than
-    /// [`REPORT_EVERY`].
+    /// The provider's circuit, reporting first when a report is due: [`REPORT_CALLS`] calls
+    /// and [`REPORT_EVERY`] since the last, or [`REPORT_AT_MOST`].
     async fn open_until(
         &self,
         tenant: TenantId,
@@ -226,8 +247,8 @@ impl Gate {
             state
                 .providers
                 .get(&(tenant, provider))
-                .and_then(|l| l.reported_at)
-                .is_some_and(|at| at.elapsed() >= REPORT_EVERY)
+                .and_then(|l| l.reported_at.map(|at| (at.elapsed(), l.delta.calls())))
+                .is_some_and(|(since, calls)| report_due(since, calls))
         };
         if stale {
             self.report(tenant, provider, None).await?;
@@ -326,10 +347,17 @@ impl Gate {
         rate: f64,
         demand: u32,
     ) -> anyhow::Result<Option<f64>> {
-        let mut state = self.state.lock().await;
+        let booked = {
+            let mut bookings = self
+                .bookings
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            bookings.entry(bucket.clone()).or_default().clone()
+        };
+        let mut booked = booked.lock().await;
         let now = now_ms() as f64;
         let interval_ms = 1000.0 / rate;
-        if let Some(slots) = state.bookings.get_mut(bucket) {
+        if let Some(slots) = booked.as_mut() {
             // A slot missed by more than one interval is lost, never spent late.
             if slots.next_ms < now - interval_ms {
                 let missed = ((now - interval_ms - slots.next_ms) / slots.interval_ms).ceil();
@@ -351,14 +379,28 @@ impl Gate {
             return Ok(None);
         };
         let start = booking.start_ms as f64;
-        state.bookings.insert(
-            bucket.clone(),
-            Slots {
-                next_ms: start + interval_ms,
-                end_ms: start + f64::from(n) * interval_ms,
-                interval_ms,
-            },
-        );
+        *booked = Some(Slots {
+            next_ms: start + interval_ms,
+            end_ms: start + f64::from(n) * interval_ms,
+            interval_ms,
+        });
         Ok(Some(start))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reports_are_due_by_calls_not_only_by_time() {
+        let secs = Duration::from_secs;
+        // Quick calls: no report until the least interval has passed.
+        assert!(!report_due(secs(1), 10_000));
+        // A slow provider: time alone does not make a report due...
+        assert!(!report_due(secs(30), REPORT_CALLS - 1));
+        // ...enough calls do, or the longest interval.
+        assert!(report_due(secs(5), REPORT_CALLS));
+        assert!(report_due(REPORT_AT_MOST, 1));
     }
 }

@@ -600,7 +600,7 @@ impl Sender {
 
     /// One page of the audience, read across the guest shards in order: delivery jobs for it,
     /// then the next page. Pages are sequential so jobs stay full whatever the shards hold (a
-    /// page of 990 guests is ten full jobs when the whole page is in the audience).
+    /// page of 1,000 guests is ten full jobs when the whole page is in the audience).
     async fn expand(
         &self,
         tenant: TenantId,
@@ -727,11 +727,18 @@ impl Sender {
             Composer::for_snapshot(&s.content, job.category, job.channels)
                 .with_configuration_set(self.ses_configuration_set.clone())
         });
-        // What is left to send per channel: the size of the job's send-rate bookings.
+        // What is left to send per channel: the size of the job's send-rate bookings (not
+        // counting what an earlier attempt finished).
         let mut remaining: HashMap<Channel, u32> = HashMap::new();
+        let finished_before = |id: &MessageId| {
+            earlier
+                .as_ref()
+                .and_then(|e| e.get(id))
+                .is_some_and(|m| m.status.is_final())
+        };
         for r in records
             .iter()
-            .filter(|r| r.status == MessageStatus::Sending)
+            .filter(|r| r.status == MessageStatus::Sending && !finished_before(&r.id))
         {
             *remaining
                 .entry(r.channel.unwrap_or(Channel::Email))
@@ -1218,10 +1225,10 @@ fn batch_id(deliveries: &[Delivery]) -> String {
     herald::digest::sha256_hex(ids.join(","))[..32].to_owned()
 }
 
-/// Recipients per delivery job: 99, so that one claim, one BatchGetItem of contacts, one of
-/// suppressions and four BatchWriteItem (the last with room for the batch's outcome item)
-/// serve 99 messages.
-pub const DELIVERY_BATCH: usize = 99;
+/// Recipients per delivery job: 100, so that one claim, one BatchGetItem of contacts, one of
+/// suppressions, four BatchWriteItem of records and one PutItem of the batch's outcome serve
+/// 100 messages.
+pub const DELIVERY_BATCH: usize = 100;
 /// Guests read per expansion page: ten full delivery jobs.
 const EXPAND_PAGE: usize = 10 * DELIVERY_BATCH;
 

@@ -23,7 +23,11 @@ impl Moto {
             Ok(bin) => (std::path::PathBuf::from(bin), vec![]),
             Err(_) => (
                 root.join(".venv/bin/python"),
-                vec![root.join("infra/local/moto_server.py").display().to_string()],
+                vec![
+                    root.join("infra/local/moto_server.py")
+                        .display()
+                        .to_string(),
+                ],
             ),
         };
         if !bin.exists() {
@@ -32,7 +36,12 @@ impl Moto {
                 bin.display()
             );
         }
-        args.extend(["-H".into(), "127.0.0.1".into(), "-p".into(), port.to_string()]);
+        args.extend([
+            "-H".into(),
+            "127.0.0.1".into(),
+            "-p".into(),
+            port.to_string(),
+        ]);
         let child = Command::new(&bin)
             .args(&args)
             .stdin(Stdio::null())

@@ -214,9 +214,20 @@ impl Store {
                 .collect(),
         };
         let keys = Keys::new(keys::campaign_pk(tenant, campaign), keys::batch_sk(batch));
-        let mut items = self.message_items(tenant, records)?;
-        items.push(Store::to_item(&keys, &item)?);
-        self.batch_put_all(items).await
+        // The records first, then the done item: a BatchWriteItem is not atomic, and a done
+        // batch is never looked at again, so it may only land once every record has.
+        if !records.is_empty() {
+            self.batch_put_all(self.message_items(tenant, records)?)
+                .await?;
+        }
+        self.client()
+            .put_item()
+            .table_name(self.table())
+            .set_item(Some(Store::to_item(&keys, &item)?))
+            .send()
+            .await
+            .context("PutItem BATCH")?;
+        Ok(())
     }
 
     /// A tenant's campaigns, by event then id.

@@ -61,8 +61,13 @@ pub struct HealthDelta {
 }
 
 impl HealthDelta {
+    /// Provider calls counted.
+    pub fn calls(&self) -> u64 {
+        self.sent + self.failed_retryable + self.failed_permanent
+    }
+
     pub fn is_empty(&self) -> bool {
-        self.sent == 0 && self.failed_retryable == 0 && self.failed_permanent == 0
+        self.calls() == 0
     }
 }
 
