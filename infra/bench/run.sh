@@ -41,6 +41,19 @@ wizard_size="$(size_of wizard)"
 sender_size="$(size_of sender)"
 tracker_size="$(size_of tracker)"
 
+echo "== send-path requests per message over a 1,000-guest campaign (its own emulator)" >&2
+thousand="$(infra/local/with-moto.sh cargo test -p herald-api --test campaigns -- --ignored thousand_guest --nocapture 2>/dev/null | grep -E '^(send path|by operation):')"
+per_msg() { # $1: DynamoDB or SQS
+  python3 - "$1" "$thousand" <<'PY'
+import re, sys
+kind, text = sys.argv[1], sys.argv[2]
+m = re.search(r"(\d+) %s requests \(([0-9.]+) per message\)" % kind, text)
+print("%s (%s requests)" % (m.group(2), m.group(1)))
+PY
+}
+dynamo_per_msg="$(per_msg DynamoDB)"
+sqs_per_msg="$(per_msg SQS)"
+
 echo "== a 10,000-guest campaign on the local stack (its own emulator; debug build, as make test)" >&2
 bench10k="$(infra/local/with-moto.sh cargo test -p herald-api --test campaigns -- --ignored benchmark_a_campaign_to_10k_guests --nocapture 2>/dev/null | sed -n 's/^BENCH //p')"
 campaign="$(python3 - "$bench10k" <<'PY'
@@ -48,7 +61,7 @@ import json, sys
 d = json.loads(sys.argv[1])
 m = d["messages"]
 print("| wall time, send → sent | %.1f s (%.0f messages/s) |" % (d["wall_seconds"], m / d["wall_seconds"]))
-print("| Herald's CPU time (API, sender, pollers: this process) | %.1f s (%.0f%% of the wall time) |" % (d["herald_cpu_seconds"], 100 * d["herald_cpu_seconds"] / d["wall_seconds"]))
+print("| Herald's CPU time (API, sender, tracker, pollers: this process) | %.1f s (%.0f%% of the wall time) |" % (d["herald_cpu_seconds"], 100 * d["herald_cpu_seconds"] / d["wall_seconds"]))
 print("| the emulator's CPU time (moto, one Python process) | %.1f s (%.0f%% of the wall time) |" % (d["emulator_cpu_seconds"], 100 * d["emulator_cpu_seconds"] / d["wall_seconds"]))
 print("| DynamoDB requests of the send path | %d (%.3f per message): %s |" % (d["dynamodb_requests"], d["dynamodb_requests"] / m, ", ".join("%s %d" % kv for kv in d["dynamodb_by_operation"].items())))
 print("| SQS requests of the send path | %d (%.4f per message) |" % (d["sqs_requests"], d["sqs_requests"] / m))
@@ -97,8 +110,8 @@ variables, a loop over five schedule items with a time filter, and the three com
 | figure | result | goal | how |
 |---|---|---|---|
 | the sender's CPU per message, I/O excluded: consent, suppression and channel decision, rendering the standard email, building the SES request | median $sender_cpu | < 20 µs | \`cargo bench -p herald-sender --bench sender\` (criterion) |
-| DynamoDB requests per delivered message on the send path (provider calls not counted) | at most 0.12, asserted | ≤ 0.12 | \`functions/api/tests/campaigns.rs\` (1,000 guests, SDK interceptor on the sender's clients; run by make test) |
-| SQS requests per delivered message on the send path | at most 0.05, asserted | ≤ 0.05 | same test |
+| DynamoDB requests per delivered message on the send path (provider calls not counted) | $dynamo_per_msg, asserted ≤ 0.12 | ≤ 0.12 | \`functions/api/tests/campaigns.rs\` (1,000 guests, SDK interceptor on the sender's clients; run by make test) |
+| SQS requests per delivered message on the send path | $sqs_per_msg, asserted ≤ 0.05 | ≤ 0.05 | same test |
 
 A 10,000-guest campaign (7,000 by email, 3,000 by SMS) end to end on the local stack:
 \`infra/local/with-moto.sh cargo test -p herald-api --test campaigns -- --ignored benchmark_a_campaign_to_10k_guests --nocapture\`.
@@ -108,5 +121,14 @@ process, so when its CPU time is close to the wall time, the emulator is the lim
 | figure | result |
 |---|---|
 $campaign
+
+Reading the 10,000-guest run: when the emulator's CPU time is close to the wall time, moto is
+the limit and Herald's own share is its CPU time. The send path's requests per message are
+higher here than in the 1,000-guest run because moto stretches each delivery job: a job that
+has sent for 30 s (the sender's send budget, half its 60 s timeout) leaves the rest to a
+fresh copy of itself, which claims, reads and records again. At SES's and DynamoDB's speed a
+job of 100 sends in a few seconds and never reaches the budget. (moto also answers a Query
+by walking its whole table, and every email adds the local stack's Send event: an SNS
+publish, an SQS delivery and the tracker's PutItem.)
 MD
 echo "BENCHMARKS.md rewritten" >&2
