@@ -17,6 +17,8 @@ pub mod resolve;
 pub mod secrets;
 pub mod senders;
 pub mod store;
+pub mod suppression;
 pub mod telemetry;
 pub mod template_syntax;
+pub mod tracking;
 pub mod wizard;

@@ -29,6 +29,9 @@ pub struct Config {
     /// one-time schedules of scheduled campaigns.
     pub sender_queue_arn: String,
     pub scheduler_role_arn: String,
+    /// `HERALD_PUBLIC_URL` (optional): the API's public URL, which Twilio signs its status
+    /// callbacks with; without it, the request's own host and scheme.
+    pub public_url: Option<String>,
 }
 
 impl Config {
@@ -48,6 +51,7 @@ impl Config {
             sender_dlq_url: var("HERALD_SENDER_DLQ_URL")?,
             sender_queue_arn: var("HERALD_SENDER_QUEUE_ARN")?,
             scheduler_role_arn: var("HERALD_SCHEDULER_ROLE_ARN")?,
+            public_url: lookup("HERALD_PUBLIC_URL").filter(|v| !v.is_empty()),
             url_policy: match lookup("HERALD_ALLOW_LOOPBACK_PROVIDER_URLS").as_deref() {
                 Some("1" | "true") => UrlPolicy::AllowLoopbackHttp,
                 _ => UrlPolicy::HttpsOnly,
@@ -103,6 +107,7 @@ pub struct Inner {
     pub url_policy: UrlPolicy,
     pub queues: Queues,
     pub schedules: Schedules,
+    pub public_url: Option<String>,
 }
 
 impl std::ops::Deref for AppState {
@@ -120,6 +125,7 @@ impl AppState {
         url_policy: UrlPolicy,
         queues: Queues,
         schedules: Schedules,
+        public_url: Option<String>,
     ) -> Self {
         Self(Arc::new(Inner {
             store,
@@ -128,6 +134,7 @@ impl AppState {
             url_policy,
             queues,
             schedules,
+            public_url,
         }))
     }
 
@@ -150,6 +157,7 @@ impl AppState {
                 sender_queue_arn: config.sender_queue_arn.clone(),
                 role_arn: config.scheduler_role_arn.clone(),
             },
+            config.public_url.clone(),
         ))
     }
 }

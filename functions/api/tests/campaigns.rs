@@ -71,9 +71,13 @@ async fn a_thousand_guest_campaign_reaches_every_eligible_guest_exactly_once() {
             .store
             .add_suppression(
                 tenant,
-                herald::domain::Channel::Email,
-                &format!("x{i}-{run}@example.com"),
-                "hard bounce",
+                &herald::suppression::Suppression::new(
+                    herald::domain::Channel::Email,
+                    &format!("x{i}-{run}@example.com"),
+                    herald::suppression::SuppressionSource::Manual,
+                    "hard bounce",
+                    None,
+                ),
             )
             .await
             .expect("suppress");

@@ -256,9 +256,13 @@ async fn skipped_recipients_are_recorded_and_not_sent() {
         .store
         .add_suppression(
             tenant_id,
-            herald::domain::Channel::Email,
-            &suppressed,
-            "hard bounce",
+            &herald::suppression::Suppression::new(
+                herald::domain::Channel::Email,
+                &suppressed,
+                herald::suppression::SuppressionSource::Manual,
+                "hard bounce",
+                None,
+            ),
         )
         .await
         .expect("suppress");
@@ -322,6 +326,7 @@ async fn a_job_delivered_twice_sends_once() {
             sqs: stack.state.queues.sqs.clone(),
             url: stack.state.queues.sender.clone(),
             dead_letter_url: None,
+            tracker_url: None,
         },
         None,
     );

@@ -45,6 +45,7 @@ impl Composed {
             tags: self.tags.clone(),
             headers: self.headers.clone(),
             configuration_set: self.configuration_set.clone(),
+            tracking: None,
         }
     }
 }

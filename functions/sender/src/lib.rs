@@ -37,7 +37,7 @@ use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
 use chrono::Utc;
 use herald::campaigns::{Audience, Campaign, CampaignStatus};
 use herald::config::Provider;
-use herald::domain::Channel;
+use herald::domain::{Channel, ProviderKind};
 use herald::guests::{Contact, GUEST_SHARDS, Guest};
 use herald::ids::{CampaignId, ContactId, EventId, GuestId, MessageId, ProviderId, TenantId};
 use herald::messages::{
@@ -45,9 +45,10 @@ use herald::messages::{
     suppression_key,
 };
 use herald::providers::ProviderClients;
-use herald::providers::send::{SendError, send};
+use herald::providers::send::{SendError, Tracking, send};
 use herald::secrets::Sealer;
 use herald::store::{BatchClaim, Claimed, Store};
+use herald::tracking::{SentEntry, SentNotice};
 use herald::wizard::Snapshot;
 
 pub mod compose;
@@ -72,6 +73,11 @@ pub struct Config {
     /// `HERALD_SES_MAX_SEND_RATE` (optional): the SES send rate to hold to, in messages per
     /// second (0: none); without it, the account's maximum from SES GetAccount.
     pub ses_max_send_rate: Option<f64>,
+    /// `HERALD_TRACKER_QUEUE_URL` (optional): where the sender notes messages sent through
+    /// providers that publish no events of their own, so they count as sent in the analytics.
+    pub tracker_queue_url: Option<String>,
+    /// `HERALD_PUBLIC_URL` (optional): Herald's API URL, for Twilio's status callbacks.
+    pub public_url: Option<String>,
 }
 
 impl Config {
@@ -82,6 +88,8 @@ impl Config {
             dead_letter_url: lookup("HERALD_SENDER_DLQ_URL").filter(|v| !v.is_empty()),
             ses_configuration_set: lookup("HERALD_SES_CONFIGURATION_SET")
                 .filter(|v| !v.is_empty()),
+            tracker_queue_url: lookup("HERALD_TRACKER_QUEUE_URL").filter(|v| !v.is_empty()),
+            public_url: lookup("HERALD_PUBLIC_URL").filter(|v| !v.is_empty()),
             ses_max_send_rate: match lookup("HERALD_SES_MAX_SEND_RATE").filter(|v| !v.is_empty()) {
                 None => None,
                 Some(v) => Some(
@@ -131,6 +139,8 @@ pub struct Sender {
     settle_seconds: i64,
     /// Herald's SES configuration set, for SES providers that name none.
     ses_configuration_set: Option<String>,
+    /// Herald's public API URL, for Twilio's status callbacks.
+    public_url: Option<String>,
     /// Fault injection: stop a job (as a crash would, nothing recorded) right after this many
     /// more accepted provider calls.
     crash_after: Arc<std::sync::Mutex<Option<u64>>>,
@@ -152,6 +162,8 @@ pub struct Queue {
     pub url: String,
     /// Where poison messages go at once.
     pub dead_letter_url: Option<String>,
+    /// The tracker's queue, for notices of messages sent through providers without events.
+    pub tracker_url: Option<String>,
 }
 
 /// Why a job is to be delivered again.
@@ -201,6 +213,7 @@ impl Sender {
             counters: Arc::default(),
             settle_seconds: SETTLE_SECONDS,
             ses_configuration_set: None,
+            public_url: None,
             crash_after: Arc::default(),
         }
     }
@@ -209,6 +222,12 @@ impl Sender {
     /// name none.
     pub fn with_ses_configuration_set(mut self, set: Option<String>) -> Self {
         self.ses_configuration_set = set;
+        self
+    }
+
+    /// Herald's public API URL: Twilio messages get a status callback to it.
+    pub fn with_public_url(mut self, url: Option<String>) -> Self {
+        self.public_url = url;
         self
     }
 
@@ -256,10 +275,12 @@ impl Sender {
                 sqs: aws_sdk_sqs::Client::new(sdk),
                 url: config.queue_url.clone(),
                 dead_letter_url: config.dead_letter_url.clone(),
+                tracker_url: config.tracker_queue_url.clone(),
             },
             config.ses_max_send_rate,
         )
-        .with_ses_configuration_set(config.ses_configuration_set.clone()))
+        .with_ses_configuration_set(config.ses_configuration_set.clone())
+        .with_public_url(config.public_url.clone()))
     }
 
     pub async fn handle(&self, event: SqsEvent) -> SqsBatchResponse {
@@ -745,6 +766,7 @@ impl Sender {
                 .or_default() += 1;
         }
         let mut tally: HashMap<MessageStatus, u64> = HashMap::new();
+        let mut report = SendReport::default();
         let mut requeued = false;
         let mut waiting = false;
         let mut batch_recorded = false;
@@ -820,6 +842,7 @@ impl Sender {
                                 .send_all(job, snapshot, held, composer, &mut remaining)
                                 .await?;
                             waiting |= wait;
+                            report.add(job, snapshot, &sent);
                             sent
                         });
                     }
@@ -893,6 +916,7 @@ impl Sender {
                             .send_all(job, snapshot, held, composer, &mut remaining)
                             .await?;
                         waiting |= wait;
+                        report.add(job, snapshot, &sent);
                         sent
                     });
                 }
@@ -903,6 +927,11 @@ impl Sender {
         for (status, n) in &tally {
             *outcome.tally.entry(status.as_str()).or_default() += n;
         }
+        // What the job's provider calls came to: metrics, and the notice of messages sent
+        // through providers that publish no events (recorded before: a lost notice costs an
+        // analytics count, never a message).
+        report.emit(job.started.elapsed());
+        self.send_notice(report.notice).await;
         if requeued {
             // Some messages wait: for a provider that failed, for send-rate capacity or for
             // time. The job comes back, and that delivery claims the batch at once.
@@ -1119,7 +1148,14 @@ impl Sender {
                 .map(|p| p.providers.as_slice())
                 .unwrap_or_default();
             let to = delivery.recipient.address(channel).unwrap_or_default();
-            let outgoing = composed.outgoing(to);
+            let mut outgoing = composed.outgoing(to);
+            outgoing.tracking = Some(Tracking {
+                tenant: job.tenant,
+                event: Some(job.event),
+                campaign: job.campaign,
+                message: record.id,
+                public_url: self.public_url.clone(),
+            });
             record.status = MessageStatus::Queued;
             record.last_error = Some(format!("no active {channel} provider"));
             let mut rate_booked = false;
@@ -1172,6 +1208,114 @@ impl Sender {
             out.push(record);
         }
         Ok((out, waiting))
+    }
+
+    /// Puts the notice of messages sent through providers without events on the tracker's
+    /// queue (one SendMessage per job). A failure is logged, not retried: the messages are
+    /// recorded; only their analytics count would be missing.
+    async fn send_notice(&self, entries: Vec<SentEntry>) {
+        let Some(url) = &self.queue.tracker_url else {
+            return;
+        };
+        if entries.is_empty() {
+            return;
+        }
+        let n = entries.len();
+        let body = match serde_json::to_string(&SentNotice {
+            herald_sent: entries,
+        }) {
+            Ok(b) => b,
+            Err(e) => {
+                tracing::warn!(error = %e, "serialising a sent notice failed");
+                return;
+            }
+        };
+        if let Err(e) = self
+            .queue
+            .sqs
+            .send_message()
+            .queue_url(url)
+            .message_body(body)
+            .send()
+            .await
+        {
+            tracing::warn!(messages = n, error = %aws_sdk_sqs::error::DisplayErrorContext(&e), "the tracker queue refused a sent notice; those messages are not counted as sent in the analytics");
+        }
+    }
+}
+
+/// What a job's provider calls came to.
+#[derive(Debug, Default)]
+struct SendReport {
+    /// Messages by (channel, provider kind, sent or failed).
+    counts: BTreeMap<(Channel, &'static str, bool), u64>,
+    notice: Vec<SentEntry>,
+}
+
+impl SendReport {
+    fn add(&mut self, job: &Job<'_>, snapshot: &Snapshot, records: &[Message]) {
+        for r in records {
+            let (Some(channel), Some(pid)) = (r.channel, r.provider_id) else {
+                continue;
+            };
+            let kind = snapshot
+                .content
+                .config
+                .providers_for(channel)
+                .and_then(|p| p.providers.iter().find(|p| p.id == pid))
+                .map(|p| p.kind);
+            let sent = r.status == MessageStatus::Sent;
+            if matches!(r.status, MessageStatus::Sent | MessageStatus::Failed) {
+                let name = kind.map(ProviderKind::as_str).unwrap_or("unknown");
+                *self.counts.entry((channel, name, sent)).or_default() += 1;
+            }
+            // SES publishes its own Send events; every other provider is noted here.
+            if sent
+                && kind.is_some_and(|k| k != ProviderKind::Ses)
+                && let Some(id) = &r.provider_message_id
+            {
+                self.notice.push(SentEntry {
+                    tenant: job.tenant,
+                    message: r.id,
+                    event: Some(job.event),
+                    campaign: job.campaign,
+                    provider: pid,
+                    channel,
+                    provider_message_id: id.clone(),
+                    at: r.sent_at.unwrap_or_else(Utc::now),
+                });
+            }
+        }
+    }
+
+    /// CloudWatch metrics (EMF): messages sent and failed by channel and provider kind, and the
+    /// job's duration.
+    fn emit(&self, took: Duration) {
+        for ((channel, provider, sent), n) in &self.counts {
+            let name = if *sent {
+                "MessagesSent"
+            } else {
+                "MessagesFailed"
+            };
+            herald::telemetry::emit(
+                &[
+                    ("Function", "sender"),
+                    ("Channel", channel.as_str()),
+                    ("Provider", provider),
+                ],
+                &[(name, *n as f64, "Count")],
+            );
+        }
+        if !self.counts.is_empty() {
+            herald::telemetry::emit(
+                &[("Function", "sender")],
+                &[(
+                    "DeliveryJobDuration",
+                    took.as_secs_f64() * 1000.0,
+                    "Milliseconds",
+                )],
+            );
+        }
     }
 }
 

@@ -1,22 +1,22 @@
 //! The `tracker` function: SES events, published by Herald's configuration set to an SNS topic
 //! and delivered to the tracker queue, recorded against the messages they are about (the
-//! message tags the sender set: `herald_tenant`, `herald_message`).
+//! message tags the sender set) — see `herald::tracking` for the formats and
+//! `Store::ingest_events` for what a batch writes.
 //!
-//! What it records so far is each message's SES **Send** event: SES's own word that it accepted
-//! the message. The sender settles a message whose outcome a crash left unknown by it (see the
-//! sender's crate docs). Other event types are acknowledged and counted until delivery tracking
-//! records them. An event that does not parse, or that carries no Herald tags (mail sent by
-//! something else through the configuration set), is logged with its SQS message id, counted
-//! and acknowledged: it never fails the batch.
+//! A whole SQS batch is ingested together: one read of the keys its events would take, the new
+//! events and suppressions in BatchWriteItems, one counter update per counters item. An event
+//! that does not parse, carries no Herald tags (mail sent by something else through the
+//! configuration set) or is of a type Herald does not track is logged with its SQS message id,
+//! counted (in the function's metrics) and acknowledged: it never fails the batch. When the
+//! store fails, every usable record of the batch is delivered again (duplicates are recognised).
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
-use chrono::{DateTime, Utc};
-use herald::ids::{MessageId, TenantId};
+use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
 use herald::store::Store;
-use serde_json::Value;
+use herald::tracking::{Tracked, Unusable, parse_record};
 
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -39,9 +39,11 @@ impl Config {
 #[derive(Debug, Default)]
 pub struct Counters {
     pub recorded: AtomicU64,
+    pub duplicates: AtomicU64,
+    pub suppressed: AtomicU64,
     pub malformed: AtomicU64,
     pub untagged: AtomicU64,
-    pub not_tracked: AtomicU64,
+    pub unknown: AtomicU64,
 }
 
 #[derive(Debug, Clone)]
@@ -50,82 +52,39 @@ pub struct Tracker {
     pub counters: Arc<Counters>,
 }
 
-/// An SES event, as far as the tracker reads it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SesEvent {
-    pub event_type: String,
-    pub tenant: TenantId,
-    pub message: MessageId,
-    /// SES's message id.
-    pub ses_message_id: String,
-    pub at: DateTime<Utc>,
+/// A batch read: the usable events with their SQS message ids, and the count of each kind of
+/// unusable record (already logged).
+#[derive(Debug, Default)]
+pub struct Parsed {
+    pub events: Vec<(String, Tracked)>,
+    pub unusable: BTreeMap<&'static str, u64>,
 }
 
-/// Why a body is not an event the tracker can use.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Unusable {
-    Malformed(String),
-    Untagged,
-}
-
-/// Reads an SES event from an SQS body: the event itself (raw SNS delivery) or an SNS
-/// notification carrying it.
-pub fn parse(body: &str) -> Result<SesEvent, Unusable> {
-    let value: Value =
-        serde_json::from_str(body).map_err(|e| Unusable::Malformed(format!("not JSON: {e}")))?;
-    let value = match value.get("Type").and_then(Value::as_str) {
-        Some("Notification") => {
-            let inner = value
-                .get("Message")
-                .and_then(Value::as_str)
-                .ok_or_else(|| Unusable::Malformed("an SNS notification without Message".into()))?;
-            serde_json::from_str(inner)
-                .map_err(|e| Unusable::Malformed(format!("the SNS Message is not JSON: {e}")))?
+/// Reads every record of a batch; logs (by SQS message id) what cannot be used.
+pub fn parse_batch(event: &SqsEvent) -> Parsed {
+    let mut out = Parsed::default();
+    for record in &event.records {
+        let id = record.message_id.clone().unwrap_or_default();
+        match parse_record(record.body.as_deref().unwrap_or_default()) {
+            Ok(events) => out
+                .events
+                .extend(events.into_iter().map(|e| (id.clone(), e))),
+            Err(why) => {
+                let kind = match &why {
+                    Unusable::Malformed(_) => "malformed",
+                    Unusable::Untagged => "untagged",
+                    Unusable::Unknown(_) | Unusable::Ignored(_) => "unknown",
+                };
+                *out.unusable.entry(kind).or_default() += 1;
+                if kind == "malformed" {
+                    tracing::warn!(message_id = %id, reason = %why, "skipping a provider event that does not parse");
+                } else {
+                    tracing::info!(message_id = %id, reason = %why, "skipping a provider event");
+                }
+            }
         }
-        _ => value,
-    };
-    let event_type = value
-        .get("eventType")
-        .or_else(|| value.get("notificationType"))
-        .and_then(Value::as_str)
-        .ok_or_else(|| Unusable::Malformed("no eventType".into()))?
-        .to_owned();
-    let mail = value
-        .get("mail")
-        .ok_or_else(|| Unusable::Malformed("no mail".into()))?;
-    let tag = |name: &str| {
-        mail.get("tags")
-            .and_then(|t| t.get(name))
-            .and_then(|v| v.get(0))
-            .and_then(Value::as_str)
-    };
-    let (Some(tenant), Some(message)) = (tag("herald_tenant"), tag("herald_message")) else {
-        return Err(Unusable::Untagged);
-    };
-    let tenant = tenant
-        .parse()
-        .map_err(|_| Unusable::Malformed("herald_tenant is not a tenant id".into()))?;
-    let message = message
-        .parse()
-        .map_err(|_| Unusable::Malformed("herald_message is not a message id".into()))?;
-    let ses_message_id = mail
-        .get("messageId")
-        .and_then(Value::as_str)
-        .ok_or_else(|| Unusable::Malformed("no mail.messageId".into()))?
-        .to_owned();
-    let at = mail
-        .get("timestamp")
-        .and_then(Value::as_str)
-        .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
-        .map(|t| t.with_timezone(&Utc))
-        .ok_or_else(|| Unusable::Malformed("no mail.timestamp".into()))?;
-    Ok(SesEvent {
-        event_type,
-        tenant,
-        message,
-        ses_message_id,
-        at,
-    })
+    }
+    out
 }
 
 impl Tracker {
@@ -142,98 +101,68 @@ impl Tracker {
     }
 
     pub async fn handle(&self, event: SqsEvent) -> SqsBatchResponse {
-        herald::batch::each_record(event, |message| {
-            let this = self.clone();
-            async move { this.handle_message(message).await }
-        })
-        .await
-    }
-
-    async fn handle_message(&self, message: SqsMessage) -> bool {
-        let message_id = message.message_id.clone().unwrap_or_default();
-        let event = match parse(message.body.as_deref().unwrap_or_default()) {
-            Ok(e) => e,
-            Err(Unusable::Malformed(why)) => {
-                self.counters.malformed.fetch_add(1, Ordering::Relaxed);
-                tracing::warn!(%message_id, reason = %why, "skipping a provider event that does not parse");
-                return true;
-            }
-            Err(Unusable::Untagged) => {
-                self.counters.untagged.fetch_add(1, Ordering::Relaxed);
-                tracing::info!(%message_id, "skipping an SES event without Herald's tags");
-                return true;
-            }
-        };
-        if event.event_type != "Send" {
-            self.counters.not_tracked.fetch_add(1, Ordering::Relaxed);
-            tracing::info!(%message_id, event_type = %event.event_type, message = %event.message, "SES event acknowledged (not tracked yet)");
-            return true;
+        let parsed = parse_batch(&event);
+        for (kind, n) in &parsed.unusable {
+            let counter = match *kind {
+                "malformed" => &self.counters.malformed,
+                "untagged" => &self.counters.untagged,
+                _ => &self.counters.unknown,
+            };
+            counter.fetch_add(*n, Ordering::Relaxed);
         }
-        match self
-            .store
-            .record_send_event(event.tenant, event.message, &event.ses_message_id, event.at)
-            .await
-        {
-            Ok(()) => {
-                self.counters.recorded.fetch_add(1, Ordering::Relaxed);
-                true
+        let events: Vec<Tracked> = parsed.events.iter().map(|(_, e)| e.clone()).collect();
+        let mut response = SqsBatchResponse::default();
+        let mut metrics: Vec<(&str, f64, &str)> = parsed
+            .unusable
+            .iter()
+            .map(|(kind, n)| {
+                let name = match *kind {
+                    "malformed" => "EventsMalformed",
+                    "untagged" => "EventsUntagged",
+                    _ => "EventsUnknown",
+                };
+                (name, *n as f64, "Count")
+            })
+            .collect();
+        match self.store.ingest_events(&events).await {
+            Ok(report) => {
+                let c = &self.counters;
+                c.recorded
+                    .fetch_add(report.recorded as u64, Ordering::Relaxed);
+                c.duplicates
+                    .fetch_add(report.duplicates as u64, Ordering::Relaxed);
+                c.suppressed
+                    .fetch_add(report.suppressed as u64, Ordering::Relaxed);
+                metrics.push(("EventsRecorded", report.recorded as f64, "Count"));
+                metrics.push(("EventsDuplicate", report.duplicates as f64, "Count"));
+                metrics.push(("AddressesSuppressed", report.suppressed as f64, "Count"));
+                // Per event type, for the bounce and complaint rate alarms.
+                for (kind, n) in &report.by_kind {
+                    herald::telemetry::emit(
+                        &[("Function", "tracker"), ("EventType", kind.as_str())],
+                        &[("Events", *n as f64, "Count")],
+                    );
+                }
+                tracing::info!(
+                    recorded = report.recorded,
+                    duplicates = report.duplicates,
+                    suppressed = report.suppressed,
+                    "events ingested"
+                );
             }
             Err(e) => {
-                tracing::error!(%message_id, error = ?e, "recording an SES event failed; it will be delivered again");
-                false
+                tracing::error!(error = ?e, events = events.len(), "recording a batch of events failed; it will be delivered again");
+                metrics.push(("IngestFailures", 1.0, "Count"));
+                let ids: std::collections::BTreeSet<&String> =
+                    parsed.events.iter().map(|(id, _)| id).collect();
+                for id in ids {
+                    let mut failure = BatchItemFailure::default();
+                    failure.item_identifier = id.clone();
+                    response.batch_item_failures.push(failure);
+                }
             }
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn send_event(tags: Value) -> Value {
-        serde_json::json!({
-            "eventType": "Send",
-            "mail": {
-                "timestamp": "2026-11-21T10:00:00.000Z",
-                "source": "events@acme.example",
-                "messageId": "0100018c-ses",
-                "destination": ["ada@example.com"],
-                "tags": tags
-            },
-            "send": {}
-        })
-    }
-
-    #[test]
-    fn reads_a_raw_send_event_and_one_inside_an_sns_notification() {
-        let tenant = TenantId::new();
-        let message = MessageId::new();
-        let raw = send_event(serde_json::json!({
-            "ses:configuration-set": ["herald"],
-            "herald_tenant": [tenant.to_string()],
-            "herald_message": [message.to_string()]
-        }));
-        let parsed = parse(&raw.to_string()).expect("parses");
-        assert_eq!(parsed.tenant, tenant);
-        assert_eq!(parsed.message, message);
-        assert_eq!(parsed.ses_message_id, "0100018c-ses");
-        assert_eq!(parsed.event_type, "Send");
-        let wrapped = serde_json::json!({"Type": "Notification", "Message": raw.to_string()});
-        assert_eq!(parse(&wrapped.to_string()), Ok(parsed));
-    }
-
-    #[test]
-    fn refuses_garbage_and_untagged_mail() {
-        assert!(matches!(parse("{"), Err(Unusable::Malformed(_))));
-        assert!(matches!(parse("{}"), Err(Unusable::Malformed(_))));
-        let untagged = send_event(serde_json::json!({"ses:configuration-set": ["herald"]}));
-        assert_eq!(parse(&untagged.to_string()), Err(Unusable::Untagged));
-        let bad_id = send_event(serde_json::json!({
-            "herald_tenant": ["nope"], "herald_message": ["nope"]
-        }));
-        assert!(matches!(
-            parse(&bad_id.to_string()),
-            Err(Unusable::Malformed(_))
-        ));
+        herald::telemetry::emit(&[("Function", "tracker")], &metrics);
+        response
     }
 }

@@ -98,10 +98,12 @@ pub fn sender(
             sqs,
             url: config.queue_url.clone(),
             dead_letter_url: config.dead_letter_url.clone(),
+            tracker_url: config.tracker_queue_url.clone(),
         },
         config.ses_max_send_rate,
     )
-    .with_ses_configuration_set(config.ses_configuration_set.clone()))
+    .with_ses_configuration_set(config.ses_configuration_set.clone())
+    .with_public_url(config.public_url.clone()))
 }
 
 /// The handler of a function, built from its environment as template.yaml declares it.

@@ -1,8 +1,9 @@
 //! SES's part in event publishing, played on the emulator: moto accepts mail but publishes no
 //! events. An interceptor on the sender's SES client publishes, for every SendEmail the emulator
-//! accepted, the Send event SES would publish through Herald's configuration set (the same
-//! shape: `eventType`, `mail` with its `messageId`, `timestamp`, `destination` and `tags`) to
-//! the configured SNS topic, and so through SQS to the tracker.
+//! accepted, the Send and Delivery events SES would publish through Herald's configuration set
+//! (the same shape: `eventType`, `mail` with its `messageId`, `timestamp`, `destination` and
+//! `tags`, and the event's own section) to the configured SNS topic, and so through SQS to the
+//! tracker. Tests add the other event types from fixtures.
 
 use aws_smithy_runtime_api::box_error::BoxError;
 use aws_smithy_runtime_api::client::interceptors::Intercept;
@@ -69,6 +70,21 @@ pub fn send_event(
     })
 }
 
+/// The Delivery event SES publishes when the recipient's mail server accepted the message.
+pub fn delivery_event(send: &Value, at: chrono::DateTime<chrono::Utc>) -> Value {
+    json!({
+        "eventType": "Delivery",
+        "mail": send["mail"],
+        "delivery": {
+            "timestamp": at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+            "processingTimeMillis": 120,
+            "recipients": send["mail"]["destination"],
+            "smtpResponse": "250 2.6.0 Message received",
+            "reportingMTA": "a8-70.smtp-out.amazonses.com",
+        },
+    })
+}
+
 impl Intercept for SesEventPublisher {
     fn name(&self) -> &'static str {
         "SesEventPublisher"
@@ -109,17 +125,21 @@ impl Intercept for SesEventPublisher {
             return Ok(());
         };
         let request: Value = serde_json::from_slice(&body.0).unwrap_or_default();
-        let event = send_event(&request, id, chrono::Utc::now());
+        let now = chrono::Utc::now();
+        let send = send_event(&request, id, now);
+        let delivery = delivery_event(&send, now + chrono::Duration::milliseconds(120));
         let (sns, topic) = (self.sns.clone(), self.topic_arn.clone());
         tokio::spawn(async move {
-            if let Err(e) = sns
-                .publish()
-                .topic_arn(topic)
-                .message(event.to_string())
-                .send()
-                .await
-            {
-                tracing::warn!(error = %aws_sdk_sns::error::DisplayErrorContext(&e), "publishing a local SES Send event failed");
+            for event in [send, delivery] {
+                if let Err(e) = sns
+                    .publish()
+                    .topic_arn(&topic)
+                    .message(event.to_string())
+                    .send()
+                    .await
+                {
+                    tracing::warn!(error = %aws_sdk_sns::error::DisplayErrorContext(&e), "publishing a local SES event failed");
+                }
             }
         });
         Ok(())

@@ -63,23 +63,29 @@ pub async fn run(options: StackOptions) -> anyhow::Result<()> {
 async fn serve(template: &Template, endpoint: &str, api_port: u16) -> anyhow::Result<()> {
     let sdk = emulator_sdk_config(endpoint).await;
     let prefix = format!("herald-{}", chrono::Utc::now().format("%Y%m%d%H%M%S"));
-    let physical = provision(template, &sdk, &prefix)
+    let mut physical = provision(template, &sdk, &prefix)
         .await
         .context("creating the template's resources on the emulator")?;
-    let mut env: BTreeMap<String, String> =
-        template.function_environment("ApiFunction", &physical)?;
-    env.insert("HERALD_ALLOW_LOOPBACK_PROVIDER_URLS".into(), "1".into());
-    let config = Config::from_lookup(|name| env.get(name).cloned())?;
-    let state = AppState::from_sdk_config(&sdk, &config)?;
-    let pollers = crate::pollers::start_all(template, &physical, &sdk, &Default::default())?;
-    let firer = crate::schedules::start(&physical, &sdk);
-    let (key, secret) = create_platform_key(&state.store, "local platform admin").await?;
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", api_port))
         .await
         .with_context(|| {
             format!("binding 127.0.0.1:{api_port} (set HERALD_PORT to use another port)")
         })?;
     let url = format!("http://{}", listener.local_addr()?);
+    // The API's URL, as `!GetAtt HttpApi.ApiEndpoint` gives it in AWS (Twilio's status
+    // callbacks are addressed to it).
+    physical
+        .attributes
+        .insert("HttpApi.ApiEndpoint".into(), url.clone());
+    let mut env: BTreeMap<String, String> =
+        template.function_environment("ApiFunction", &physical)?;
+    env.insert("HERALD_ALLOW_LOOPBACK_PROVIDER_URLS".into(), "1".into());
+    env.insert("HERALD_PUBLIC_URL".into(), url.clone());
+    let config = Config::from_lookup(|name| env.get(name).cloned())?;
+    let state = AppState::from_sdk_config(&sdk, &config)?;
+    let pollers = crate::pollers::start_all(template, &physical, &sdk, &Default::default())?;
+    let firer = crate::schedules::start(&physical, &sdk);
+    let (key, secret) = create_platform_key(&state.store, "local platform admin").await?;
     println!();
     println!("Herald is running locally.");
     println!("  API:            {url}/api/v1   (OpenAPI: {url}/api/v1/openapi.json)");

@@ -13,6 +13,9 @@ use herald::providers::{ProviderClients, UrlPolicy};
 use herald::secrets::Sealer;
 use herald::store::Store;
 use herald_api::AppState;
+
+/// The API's public URL in tests (requests go to the router in-process).
+pub const PUBLIC_URL: &str = "http://herald.test";
 use http_body_util::BodyExt as _;
 use tower::ServiceExt as _;
 
@@ -63,7 +66,12 @@ impl TestStack {
         let sdk = emulator_sdk_config(&endpoint).await;
         let template = Template::load_default()?;
         let prefix = format!("test-{}", ulid::Ulid::generate().to_string().to_lowercase());
-        let physical = provision(&template, &sdk, &prefix).await?;
+        let mut physical = provision(&template, &sdk, &prefix).await?;
+        // The router runs in-process; this is the URL the API answers on as far as the
+        // functions know (Twilio's status callbacks are addressed to it).
+        physical
+            .attributes
+            .insert("HttpApi.ApiEndpoint".into(), PUBLIC_URL.into());
         let env: BTreeMap<String, String> =
             template.function_environment("ApiFunction", &physical)?;
         let table = env.get("HERALD_TABLE").cloned().context("HERALD_TABLE")?;
@@ -112,6 +120,7 @@ impl TestStack {
                     .cloned()
                     .context("HERALD_SCHEDULER_ROLE_ARN")?,
             },
+            Some(PUBLIC_URL.to_owned()),
         );
         let sender_requests = crate::pollers::RequestCounts::default();
         let pollers = crate::pollers::start_all(&template, &physical, &sdk, &sender_requests)?;

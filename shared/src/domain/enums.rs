@@ -78,6 +78,31 @@ named_enum!(
 );
 
 named_enum!(
+    /// What a provider said happened to a message after Herald sent it.
+    DeliveryEvent, "delivery event" {
+        /// The provider accepted it (SES's Send event, a Twilio or WhatsApp `sent` status).
+        Sent = "sent",
+        /// Delivery is delayed; the provider keeps trying.
+        Delayed = "delayed",
+        Delivered = "delivered",
+        Opened = "opened",
+        Clicked = "clicked",
+        /// A permanent or transient bounce (the kind is in the event's detail).
+        Bounced = "bounced",
+        /// The recipient marked it as spam.
+        Complained = "complained",
+        /// SES refused it (e.g. a virus) after accepting the request.
+        Rejected = "rejected",
+        /// SES could not render the template.
+        RenderingFailed = "rendering_failed",
+        /// An SMS or WhatsApp message the carrier or WhatsApp did not deliver.
+        Failed = "failed",
+        /// The recipient unsubscribed through the provider.
+        Unsubscribed = "unsubscribed",
+    }
+);
+
+named_enum!(
     /// A layer of configuration, from the most general to the most specific.
     Layer, "layer" {
         Platform = "platform",

@@ -43,5 +43,7 @@ mod enums;
 mod locale;
 
 pub use address::{AddressError, EmailAddress, PhoneE164};
-pub use enums::{Channel, Layer, ProviderKind, Role, TemplateCategory, UnknownVariant};
+pub use enums::{
+    Channel, DeliveryEvent, Layer, ProviderKind, Role, TemplateCategory, UnknownVariant,
+};
 pub use locale::{Locale, LocaleError, TimeZone, TimeZoneError};

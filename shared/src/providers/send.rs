@@ -36,6 +36,33 @@ pub struct Outgoing<'a> {
     /// SES: the configuration set when the provider names none (Herald's, whose events reach
     /// the tracker).
     pub configuration_set: Option<String>,
+    /// Which message this is, so the provider's delivery reports find it: SES gets the
+    /// provider's id as a tag, Twilio a status callback URL (when Herald's public URL is
+    /// known), WhatsApp the message as `biz_opaque_callback_data`.
+    pub tracking: Option<Tracking>,
+}
+
+/// What a provider's delivery reports must name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Tracking {
+    pub tenant: crate::ids::TenantId,
+    pub event: Option<crate::ids::EventId>,
+    pub campaign: Option<crate::ids::CampaignId>,
+    pub message: crate::ids::MessageId,
+    /// Herald's public API URL (for Twilio's status callbacks).
+    pub public_url: Option<String>,
+}
+
+impl Tracking {
+    fn context(&self, provider: &Provider) -> crate::tracking::CallbackContext {
+        crate::tracking::CallbackContext {
+            tenant: self.tenant,
+            provider: provider.id,
+            event: self.event,
+            campaign: self.campaign,
+            message: self.message,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -74,7 +101,16 @@ pub async fn send(
                 .configuration_set
                 .as_deref()
                 .or(out.configuration_set.as_deref());
-            send_ses(clients, set, &from, out).await
+            match &out.tracking {
+                Some(_) => {
+                    let mut tagged = out.clone();
+                    tagged
+                        .tags
+                        .push(("herald_provider".to_owned(), provider.id.to_string()));
+                    send_ses(clients, set, &from, &tagged).await
+                }
+                None => send_ses(clients, set, &from, out).await,
+            }
         }
         ProviderSettings::Sns(s) => {
             let mut request = clients
@@ -182,6 +218,14 @@ pub async fn send(
                     ));
                 }
             }
+            if let Some(t) = &out.tracking
+                && let Some(public) = &t.public_url
+            {
+                form.push((
+                    "StatusCallback",
+                    crate::tracking::twilio_callback_url(public, &t.context(provider)),
+                ));
+            }
             let request = clients
                 .http
                 .post(url)
@@ -197,13 +241,18 @@ pub async fn send(
                 s.api_version,
                 s.phone_number_id
             );
-            let body = json!({
+            let mut body = json!({
                 "messaging_product": "whatsapp",
                 "recipient_type": "individual",
                 "to": out.to.trim_start_matches('+'),
                 "type": "text",
                 "text": {"preview_url": false, "body": text},
             });
+            if let Some(t) = &out.tracking {
+                body["biz_opaque_callback_data"] = json!(crate::tracking::whatsapp_callback_data(
+                    &t.context(provider)
+                ));
+            }
             let answer = http(
                 clients
                     .http

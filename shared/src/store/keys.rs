@@ -22,12 +22,13 @@
 //! | contact | `TENANT#{tid}#CONTACT#{cid}` | `META` | – | get: GetItem; the send path's consent check: BatchGetItem |
 //! | contact key | `TENANT#{tid}#CONTACTKEY#{email or phone}#{address}` | `KEY` | – | match an imported guest to a contact: BatchGetItem; claimed with a conditional PutItem after the new contact is written (a contact that loses the claim stays unreferenced) |
 //! | message | `TENANT#{tid}#MSG#{mid}` | `META` | – | get: GetItem; a transactional message's claim: conditional PutItem (absent or queued); results: BatchWriteItem (a campaign batch's 25 at a time) |
-//! | SES Send event | `TENANT#{tid}#MSG#{mid}` | `SES#SEND` | – | the tracker: PutItem (whether or not the message is recorded yet); the sender settles messages a crash left uncertain: BatchGetItem |
+//! | delivery event | `TENANT#{tid}#MSG#{mid}` | `EV#{type}` (the first of its type) or `EV#{type}#{ms:013}#{identity}` (later opens and clicks) | – | the tracker: BatchGetItem of the keys a batch's events would take (duplicates and first opens), then BatchWriteItem of the new ones (whether or not the message is recorded yet); the message's timeline: one Query of the partition (with `META`); the sender settles messages a crash left uncertain by `EV#sent` (SES's Send event): BatchGetItem |
+//! | delivery counters | `TENANT#{tid}#STATS` | `TENANT`, `EVENT#{eid}`, `CAMPAIGN#{cid}`, `MIN#{YYYYMMDDHHMM}` (`ttl` 2 days) | – | the tracker: one UpdateItem (`ADD`) per item per batch of events; dashboards: GetItem; realtime: Query of the last hour's `MIN#` range; insights: BatchGetItem |
 //! | campaign | `TENANT#{tid}#CAMPAIGN#{cid}` | `META` | `TENANT#{tid}#CAMPAIGNS` / `{eid}#{cid}` | get with counts: one Query of the partition (the item and its batches); the send path: GetItem; list a tenant's: Query GSI1; status: conditional UpdateItem; audience total: `ADD` once per expanded page |
 //! | delivery batch | `TENANT#{tid}#CAMPAIGN#{cid}` | `BATCH#{batch id}` | – | claim: conditional PutItem (absent, released, or a stale claim); released: PutItem; done: put with its outcome counts in the batch's last BatchWriteItem of messages; the campaign's counts and progress: the campaign's partition Query after each batch |
 //! | provider health | `TENANT#{tid}#PROVSTATE` | `HEALTH#{pid}` | – | senders add their counts and open the circuit breaker: UpdateItem (`ADD`, returning the item); the providers API: Query `begins_with(SK, "HEALTH#")` |
 //! | send-rate bucket | `TENANT#{tid}#PROVSTATE` (a provider's `send_rate`) or `PLATFORM` (the SES account) | `RATE#{pid}` or `RATE#ses` | – | book a stretch of the provider's send schedule: one conditional UpdateItem on `tat` |
-//! | suppression | `TENANT#{tid}#SUPPRESS` | `{email or phone}#{sha256(address)}` | – | the send path: BatchGetItem of a batch's addresses |
+//! | suppression | `TENANT#{tid}#SUPPRESS` | `{email or phone}#{sha256(address)}` | – | the send path: BatchGetItem of a batch's addresses; the tracker adds hard bounces and complaints in its BatchWriteItem; the API: Query (list, by page), PutItem, DeleteItem; a removed entry leaves `REMOVED#{ms}#{id}` with the reason |
 //! | idempotency key | `TENANT#{tid}#IDEMPOTENCY#{sha256(key)}` | `IDEM` | – | the first answer for 24 h (`ttl`): written in the same transaction as the message |
 //! | brand | `TENANT#{tid}` or `TENANT#{tid}#EVENT#{eid}` | `BRAND` | – | GetItem |
 //! | provider | `TENANT#{tid}#PROVIDERS` | `TENANT#{pid}` or `EVENT#{eid}#{pid}` | – | get: GetItem; list a layer's: Query `begins_with`; an event's effective providers: one Query of the partition (a tenant has tens of providers, not thousands) |
@@ -135,8 +136,44 @@ pub fn contact_key_pk(tenant: TenantId, kind: &str, address: &str) -> String {
 
 pub const KEY: &str = "KEY";
 
-/// The sort key of a message's SES Send event (next to its `META` record).
-pub const SES_SEND_EVENT: &str = "SES#SEND";
+/// The sort-key prefix of a message's delivery events (next to its `META` record).
+pub const MESSAGE_EVENT_PREFIX: &str = "EV#";
+
+/// The sort key of a message's first (or only) event of a kind, e.g. `EV#sent`: SES's Send
+/// event, which settles a send a crash left uncertain, is `EV#sent`.
+pub fn message_event_sk(kind: crate::domain::DeliveryEvent) -> String {
+    format!("{MESSAGE_EVENT_PREFIX}{kind}")
+}
+
+/// The sort key of a later event of a repeating kind (opens, clicks).
+pub fn message_repeat_event_sk(
+    kind: crate::domain::DeliveryEvent,
+    at_ms: i64,
+    identity: &str,
+) -> String {
+    format!("{MESSAGE_EVENT_PREFIX}{kind}#{at_ms:013}#{identity}")
+}
+
+/// The partition of a tenant's delivery counters.
+pub fn stats_pk(tenant: TenantId) -> String {
+    format!("TENANT#{tenant}#STATS")
+}
+
+/// The sort key of a counters item within the tenant's stats partition.
+pub fn stats_sk(scope: &crate::tracking::Scope) -> String {
+    use crate::tracking::Scope;
+    match scope {
+        Scope::Tenant(_) => "TENANT".to_owned(),
+        Scope::Event(_, e) => format!("EVENT#{e}"),
+        Scope::Campaign(_, c) => format!("CAMPAIGN#{c}"),
+        Scope::Minute(_, m) => format!("{MINUTE_PREFIX}{m:012}"),
+    }
+}
+
+pub const MINUTE_PREFIX: &str = "MIN#";
+
+/// The sort-key prefix of removed suppression entries (kept with the reason they went).
+pub const SUPPRESSION_REMOVED_PREFIX: &str = "REMOVED#";
 
 pub fn message_pk(tenant: TenantId, id: MessageId) -> String {
     format!("TENANT#{tenant}#MSG#{id}")

@@ -228,32 +228,6 @@ impl Store {
         Ok(super::if_condition_met(result, "PutItem retake message")?.is_some())
     }
 
-    /// Records SES's Send event for a message (SES accepted it): an item next to the message's
-    /// record, so it lands whether or not the sender has recorded the message yet.
-    pub async fn record_send_event(
-        &self,
-        tenant: TenantId,
-        message: MessageId,
-        ses_message_id: &str,
-        at: DateTime<Utc>,
-    ) -> StoreResult<()> {
-        let item = SendEvent {
-            ses_message_id: ses_message_id.to_owned(),
-            at,
-        };
-        self.client()
-            .put_item()
-            .table_name(self.table())
-            .set_item(Some(Store::to_item(
-                &Keys::new(keys::message_pk(tenant, message), keys::SES_SEND_EVENT),
-                &item,
-            )?))
-            .send()
-            .await
-            .context("PutItem SES Send event")?;
-        Ok(())
-    }
-
     /// The SES Send events recorded for these messages (BatchGetItem).
     pub async fn send_events(
         &self,
@@ -263,7 +237,12 @@ impl Store {
         let found = self
             .batch_get_all(
                 ids.iter()
-                    .map(|id| key(keys::message_pk(tenant, *id), keys::SES_SEND_EVENT))
+                    .map(|id| {
+                        key(
+                            keys::message_pk(tenant, *id),
+                            &keys::message_event_sk(crate::domain::DeliveryEvent::Sent),
+                        )
+                    })
                     .collect(),
             )
             .await?;
@@ -273,7 +252,16 @@ impl Store {
             let Some(id) = pk.rsplit('#').next().and_then(|id| id.parse().ok()) else {
                 continue;
             };
-            out.insert(id, Store::from_item(item)?);
+            let event: crate::tracking::TimelineEvent = Store::from_item(item)?;
+            if let Some(ses_message_id) = event.provider_message_id {
+                out.insert(
+                    id,
+                    SendEvent {
+                        ses_message_id,
+                        at: event.at,
+                    },
+                );
+            }
         }
         Ok(out)
     }
@@ -298,32 +286,5 @@ impl Store {
             .iter()
             .map(|item| string_attr(item, keys::SK))
             .collect())
-    }
-
-    /// Puts an address on the tenant's suppression list.
-    pub async fn add_suppression(
-        &self,
-        tenant: TenantId,
-        channel: Channel,
-        address: &str,
-        reason: &str,
-    ) -> StoreResult<()> {
-        let mut item = key(
-            keys::suppression_pk(tenant),
-            &suppression_key(channel, address),
-        );
-        item.insert("reason".into(), AttributeValue::S(reason.to_owned()));
-        item.insert(
-            "created_at".into(),
-            AttributeValue::S(Utc::now().to_rfc3339()),
-        );
-        self.client()
-            .put_item()
-            .table_name(self.table())
-            .set_item(Some(item))
-            .send()
-            .await
-            .context("PutItem suppression")?;
-        Ok(())
     }
 }

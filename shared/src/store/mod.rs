@@ -13,8 +13,10 @@ mod platform;
 mod provider_state;
 mod providers;
 mod senders;
+mod suppressions;
 mod templates;
 mod tenants;
+mod tracking;
 mod wizard;
 
 use std::collections::HashMap;
@@ -33,6 +35,7 @@ pub use guests::ImportWrite;
 pub use messages::{Claimed, IDEMPOTENCY_SECONDS, IdempotencyRecord, SendEvent};
 pub use provider_state::{Booking, HealthDelta, ProviderHealth};
 pub use tenants::Tenant;
+pub use tracking::{Counters, Ingested, MINUTE_TTL_SECONDS};
 pub use wizard::RequestError;
 
 pub type Item = HashMap<String, AttributeValue>;

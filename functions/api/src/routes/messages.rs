@@ -323,26 +323,47 @@ async fn enqueue(state: &AppState, body: String) -> ApiResult<()> {
     state.queues.to_sender(body).await
 }
 
+/// A message and its delivery story.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MessageView {
+    #[serde(flatten)]
+    pub message: Message,
+    /// How far delivery got, by the providers' reports: the highest of sent → delayed →
+    /// delivered → opened → clicked, or bounced, rejected, rendering_failed, failed,
+    /// complained. It only moves forward. Absent until a provider reports.
+    pub delivery_state: Option<herald::domain::DeliveryEvent>,
+    /// The providers' reports, oldest first.
+    pub events: Vec<herald::tracking::TimelineEvent>,
+}
+
 /// A message: status (queued, sending, sent, failed, suppressed, no_consent, no_address),
-/// channel, provider, provider message id, attempts, last error.
+/// channel, provider, provider message id, attempts, last error; and its delivery story
+/// (`delivery_state` and the timestamped `events` providers reported: sent, delivered,
+/// opened, clicked, bounced with its type, complained, …). One DynamoDB Query.
 #[utoipa::path(get, path = "/api/v1/communication/messages/{id}", tag = "messages", params(("id" = String, Path), TenantQuery),
-    responses((status = 200, body = Message), Errors), security(("api_key" = [])))]
+    responses((status = 200, body = MessageView), Errors), security(("api_key" = [])))]
 pub async fn get_message(
     State(state): State<AppState>,
     principal: Principal,
     Path(id): Path<String>,
     StrictQuery(q): StrictQuery<TenantQuery>,
-) -> ApiResult<Json<Message>> {
+) -> ApiResult<Json<MessageView>> {
     let id: MessageId = path_id(&id)?;
     let tenant = principal.tenant_scope(q.tenant_id)?;
-    let message = state
-        .store
-        .get_message(tenant, id)
-        .await?
-        .ok_or(ApiError::NotFound)?;
+    let Some((Some(message), mut events)) = state.store.message_with_events(tenant, id).await?
+    else {
+        return Err(ApiError::NotFound);
+    };
     principal.check_event(message.event_id)?;
-    Ok(Json(Message {
-        pending_job: None,
-        ..message
+    for e in &mut events {
+        e.identity.clear();
+    }
+    Ok(Json(MessageView {
+        delivery_state: herald::tracking::delivery_state(&events),
+        events,
+        message: Message {
+            pending_job: None,
+            ..message
+        },
     }))
 }

@@ -213,6 +213,8 @@ pub async fn send_test(
         ],
         headers: Vec::new(),
         configuration_set: None,
+        // A test send is no message of record: nothing to track.
+        tracking: None,
     };
     let message_id = send(&state.providers, provider, &credentials, &outgoing)
         .await
