@@ -2,6 +2,7 @@
 //! resolver, template syntax checking and rendering, KMS-sealed secrets, provider connection tests, and the
 //! single-table DynamoDB store.
 
+pub mod analytics;
 pub mod aws;
 pub mod batch;
 pub mod campaigns;

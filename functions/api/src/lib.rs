@@ -63,6 +63,9 @@ pub fn router_and_openapi() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(routes::messages::router())
         .merge(routes::campaigns::router())
         .merge(routes::dead_letters::router())
+        .merge(routes::analytics::router())
+        .merge(routes::suppressions::router())
+        .merge(routes::webhooks::router())
         .split_for_parts()
 }
 

@@ -182,6 +182,28 @@ impl TestStack {
         )
     }
 
+    /// Publishes an SES event body to the topic Herald's configuration set publishes to (so
+    /// it reaches the tracker through SNS and SQS, as SES's own events do).
+    pub async fn publish_ses_event(&self, body: &str) -> anyhow::Result<()> {
+        let topic = self
+            .template
+            .ses_event_topic()
+            .context("template.yaml has no SES event topic")?;
+        aws_sdk_sns::Client::new(&self.sdk)
+            .publish()
+            .topic_arn(self.physical.get_ref(&topic)?)
+            .message(body)
+            .send()
+            .await
+            .context("SNS Publish")?;
+        Ok(())
+    }
+
+    /// A queue's URL by its logical id in template.yaml.
+    pub fn queue_url(&self, logical_id: &str) -> anyhow::Result<String> {
+        Ok(self.physical.get_ref(logical_id)?.to_owned())
+    }
+
     /// Sends a request through the router in-process.
     pub async fn call(
         &self,

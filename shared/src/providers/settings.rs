@@ -164,6 +164,16 @@ pub fn credential_fields(kind: ProviderKind) -> &'static [&'static str] {
     }
 }
 
+/// Credential fields a kind may have besides the required ones: WhatsApp's `app_secret`
+/// (verifies its webhooks' `X-Hub-Signature-256`) and `verify_token` (answers Meta's webhook
+/// verification request).
+pub fn optional_credential_fields(kind: ProviderKind) -> &'static [&'static str] {
+    match kind {
+        ProviderKind::WhatsappCloud => &["app_secret", "verify_token"],
+        _ => &[],
+    }
+}
+
 /// Validates settings for `kind`; returns them normalised (defaults filled in) for storage.
 pub fn validate_settings(
     kind: ProviderKind,
@@ -257,7 +267,18 @@ pub fn validate_credentials(
     credentials: &BTreeMap<String, String>,
 ) -> Result<(), Vec<FieldIssue>> {
     let wanted = credential_fields(kind);
+    let optional = optional_credential_fields(kind);
     let mut issues = Vec::new();
+    for field in optional {
+        if let Some(v) = credentials.get(*field)
+            && (v.trim().is_empty() || v.len() > 2048)
+        {
+            issues.push(FieldIssue::new(
+                format!("credentials.{field}"),
+                "must be 1 to 2048 characters",
+            ));
+        }
+    }
     for field in wanted {
         match credentials.get(*field) {
             Some(v) if !v.trim().is_empty() && v.len() <= 2048 => {}
@@ -271,11 +292,19 @@ pub fn validate_credentials(
             )),
         }
     }
-    for field in credentials.keys().filter(|k| !wanted.contains(&k.as_str())) {
+    for field in credentials
+        .keys()
+        .filter(|k| !wanted.contains(&k.as_str()) && !optional.contains(&k.as_str()))
+    {
         let expected = if wanted.is_empty() {
             "none (this provider uses the function's IAM role)".to_owned()
         } else {
-            wanted.join(", ")
+            wanted
+                .iter()
+                .chain(optional)
+                .copied()
+                .collect::<Vec<_>>()
+                .join(", ")
         };
         issues.push(FieldIssue::new(
             format!("credentials.{field}"),

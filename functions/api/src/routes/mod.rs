@@ -1,5 +1,6 @@
 //! One module per route group.
 
+pub mod analytics;
 pub mod api_keys;
 pub mod brand;
 pub mod campaigns;
@@ -12,8 +13,10 @@ pub mod messages;
 pub mod preview;
 pub mod providers;
 pub mod senders;
+pub mod suppressions;
 pub mod templates;
 pub mod tenants;
+pub mod webhooks;
 pub mod wizard;
 
 use std::collections::BTreeMap;
