@@ -414,8 +414,11 @@ async fn ses_events_tell_each_message_s_story_and_count_once() {
 /// each request's form or JSON body.
 #[derive(Clone, Default)]
 struct Fake {
-    seen: Arc<Mutex<Vec<(String, Vec<u8>)>>>,
+    /// (path, body) of each request.
+    seen: Arc<Mutex<Vec<Seen>>>,
 }
+
+type Seen = (String, Vec<u8>);
 
 impl Respond for Fake {
     fn respond(&self, request: &wiremock::Request) -> ResponseTemplate {
