@@ -835,3 +835,97 @@ async fn the_suppression_list_has_an_api() {
         .await;
     assert_problem(&answer, 404, "removed twice");
 }
+
+/// 10,000 SES events (Send, Delivery, two opens or an open and a click for each of 2,500
+/// messages of four campaigns), in the tracker's batches of 1,000, counting the tracker's
+/// DynamoDB requests with an SDK interceptor: at most 0.3 write requests per event.
+#[tokio::test]
+async fn ten_thousand_events_cost_at_most_0_3_write_requests_each() {
+    use aws_lambda_events::event::sqs::{SqsEvent, SqsMessage};
+    let stack = stack().await;
+    let counter = herald::aws::RequestCounter::default();
+    let dynamo = aws_sdk_dynamodb::Client::from_conf(
+        aws_sdk_dynamodb::config::Builder::from(&stack.sdk)
+            .interceptor(counter.clone())
+            .build(),
+    );
+    let tracker = herald_tracker::Tracker::new(herald::store::Store::new(dynamo, &stack.table));
+    let tenant = TenantId::new();
+    let event = herald::ids::EventId::new();
+    let campaigns: Vec<herald::ids::CampaignId> =
+        (0..4).map(|_| herald::ids::CampaignId::new()).collect();
+    let provider = herald::ids::ProviderId::new();
+    let base = Utc::now() - chrono::Duration::minutes(30);
+    let at = |secs: i64| {
+        (base + chrono::Duration::seconds(secs)).to_rfc3339_opts(SecondsFormat::Millis, true)
+    };
+    let mut bodies = Vec::new();
+    for m in 0..2_500i64 {
+        let mail = json!({
+            "timestamp": at(m % 600), "source": "events@acme.example",
+            "sendingAccountId": "123456789012", "messageId": format!("ses-{m}"),
+            "destination": [format!("g{m}@example.com")],
+            "tags": {"herald_tenant": [tenant.to_string()], "herald_event": [event.to_string()],
+                "herald_campaign": [campaigns[(m % 4) as usize].to_string()],
+                "herald_message": [MessageId::new().to_string()],
+                "herald_provider": [provider.to_string()]}});
+        bodies.push(json!({"eventType": "Send", "mail": mail, "send": {}}));
+        bodies.push(json!({"eventType": "Delivery", "mail": mail,
+            "delivery": {"timestamp": at(m % 600 + 1), "recipients": mail["destination"]}}));
+        bodies.push(json!({"eventType": "Open", "mail": mail,
+            "open": {"timestamp": at(m % 600 + 60), "userAgent": "a"}}));
+        bodies.push(if m % 2 == 0 {
+            json!({"eventType": "Click", "mail": mail, "click": {"timestamp": at(m % 600 + 70),
+                "link": format!("https://acme.example/{}", m % 5)}})
+        } else {
+            json!({"eventType": "Open", "mail": mail,
+                "open": {"timestamp": at(m % 600 + 90), "userAgent": "b"}})
+        });
+    }
+    // SQS does not keep order: interleave messages across batches.
+    bodies.sort_by_key(|b| herald::digest::sha256_hex(b.to_string()));
+    assert_eq!(bodies.len(), 10_000);
+    for (i, chunk) in bodies.chunks(1_000).enumerate() {
+        let mut batch = SqsEvent::default();
+        batch.records = chunk
+            .iter()
+            .enumerate()
+            .map(|(j, b)| {
+                let mut r = SqsMessage::default();
+                r.message_id = Some(format!("{i}-{j}"));
+                r.body =
+                    Some(json!({"Type": "Notification", "Message": b.to_string()}).to_string());
+                r
+            })
+            .collect();
+        let answer = tracker.handle(batch).await;
+        assert!(answer.batch_item_failures.is_empty(), "batch {i} failed");
+    }
+    let by_op = counter.by_operation();
+    let writes: usize = ["BatchWriteItem", "UpdateItem", "PutItem", "DeleteItem"]
+        .iter()
+        .map(|op| by_op.get(*op).copied().unwrap_or(0))
+        .sum();
+    let per_event = writes as f64 / 10_000.0;
+    println!(
+        "10,000 events: {writes} DynamoDB write requests ({per_event:.3} per event); all requests: {by_op:?}"
+    );
+    assert!(per_event <= 0.3, "{per_event:.3} write requests per event");
+    assert_eq!(
+        tracker
+            .counters
+            .recorded
+            .load(std::sync::atomic::Ordering::Relaxed),
+        10_000
+    );
+    let store = &stack.state.store;
+    let d = store
+        .counters(&herald::tracking::Scope::Event(tenant, event))
+        .await
+        .expect("counters");
+    assert_eq!(d.get("n#sent"), 2_500);
+    assert_eq!(d.get("n#delivered"), 2_500);
+    assert_eq!(d.get("n#opened"), 3_750);
+    assert_eq!(d.get("n#opened_unique"), 2_500);
+    assert_eq!(d.get("n#clicked_unique"), 1_250);
+}

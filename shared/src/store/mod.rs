@@ -35,7 +35,10 @@ pub use guests::ImportWrite;
 pub use messages::{Claimed, IDEMPOTENCY_SECONDS, IdempotencyRecord, SendEvent};
 pub use provider_state::{Booking, HealthDelta, ProviderHealth};
 pub use tenants::Tenant;
-pub use tracking::{Counters, Ingested, MINUTE_TTL_SECONDS};
+pub use tracking::{
+    Counters, IngestPlan, Ingested, MINUTE_TTL_SECONDS, candidate_keys, distinct,
+    plan as plan_ingest,
+};
 pub use wizard::RequestError;
 
 pub type Item = HashMap<String, AttributeValue>;

@@ -73,76 +73,84 @@ fn key(pk: String, sk: String) -> Item {
     ])
 }
 
-impl Store {
-    /// Records provider events: each new one next to its message, permanent bounces and
-    /// complaints on the suppression list, and the counters they add to. Duplicates (the same
-    /// report again, in this batch or an earlier one) are recognised and skipped.
-    pub async fn ingest_events(&self, events: &[Tracked]) -> StoreResult<Ingested> {
-        let total = events.len();
-        let mut seen = HashSet::new();
-        let mut events: Vec<&Tracked> = events
-            .iter()
-            .filter(|e| seen.insert((e.tenant, e.message, e.identity.clone())))
-            .collect();
-        let mut report = Ingested {
-            duplicates: total - events.len(),
-            ..Ingested::default()
-        };
-        events.sort_by_key(|e| e.at);
-        // The keys each event could take: its kind's first key and, for opens and clicks, its
-        // own later key.
-        let mut wanted: Vec<(String, String)> = Vec::new();
-        for e in &events {
-            let pk = keys::message_pk(e.tenant, e.message);
-            wanted.push((pk.clone(), keys::message_event_sk(e.kind)));
-            if repeats(e.kind) {
-                wanted.push((
-                    pk,
-                    keys::message_repeat_event_sk(e.kind, e.at_ms(), &e.identity),
-                ));
-            }
+/// What ingesting a batch of events writes, worked out from the keys already taken: the pure
+/// half of [`Store::ingest_events`] (the tracker's CPU per event; `benches/ingest.rs`).
+#[derive(Debug, Default)]
+pub struct IngestPlan {
+    pub items: Vec<Item>,
+    pub deltas: Vec<(Scope, crate::tracking::Delta)>,
+    pub report: Ingested,
+}
+
+/// The events of a batch without in-batch duplicates, oldest first, with the count dropped.
+pub fn distinct(events: &[Tracked]) -> (Vec<&Tracked>, usize) {
+    let mut seen = HashSet::new();
+    let mut out: Vec<&Tracked> = events
+        .iter()
+        .filter(|e| seen.insert((e.tenant, e.message, e.identity.as_str())))
+        .collect();
+    out.sort_by_key(|e| e.at);
+    let dropped = events.len() - out.len();
+    (out, dropped)
+}
+
+/// The keys a batch's events could take: each kind's first key and, for opens and clicks,
+/// their own later keys. Sorted, without repeats.
+pub fn candidate_keys(events: &[&Tracked]) -> Vec<(String, String)> {
+    let mut wanted: Vec<(String, String)> = Vec::new();
+    for e in events {
+        let pk = keys::message_pk(e.tenant, e.message);
+        wanted.push((pk.clone(), keys::message_event_sk(e.kind)));
+        if repeats(e.kind) {
+            wanted.push((
+                pk,
+                keys::message_repeat_event_sk(e.kind, e.at_ms(), &e.identity),
+            ));
         }
-        wanted.sort();
-        wanted.dedup();
-        let found = self
-            .batch_get_all(wanted.into_iter().map(|(pk, sk)| key(pk, sk)).collect())
-            .await?;
-        // Taken keys, with the identity of the event that holds each.
-        let mut taken: HashMap<(String, String), String> = found
-            .iter()
-            .map(|item| {
-                (
-                    (string_attr(item, keys::PK), string_attr(item, keys::SK)),
-                    string_attr(item, "identity"),
-                )
-            })
-            .collect();
-        let mut new: Vec<(&Tracked, bool)> = Vec::new();
-        let mut items = Vec::new();
-        for e in events {
-            let pk = keys::message_pk(e.tenant, e.message);
-            let first = (pk.clone(), keys::message_event_sk(e.kind));
-            let sk = match taken.get(&first) {
-                None => Some((first.1.clone(), true)),
-                Some(holder) if !repeats(e.kind) || *holder == e.identity => None,
-                Some(_) => {
-                    let later = keys::message_repeat_event_sk(e.kind, e.at_ms(), &e.identity);
-                    (!taken.contains_key(&(pk.clone(), later.clone()))).then_some((later, false))
-                }
-            };
-            let Some((sk, unique)) = sk else {
-                report.duplicates += 1;
-                continue;
-            };
-            taken.insert((pk.clone(), sk.clone()), e.identity.clone());
-            items.push(Store::to_item(&Keys::new(pk, sk), &TimelineEvent::from(e))?);
-            let source = match e.kind {
-                DeliveryEvent::Complained => Some(SuppressionSource::Complaint),
-                DeliveryEvent::Bounced => Some(SuppressionSource::Bounce),
-                _ => None,
-            };
-            for (address, source) in e.suppress.iter().zip(std::iter::repeat(source)) {
-                let Some(source) = source else { continue };
+    }
+    wanted.sort();
+    wanted.dedup();
+    wanted
+}
+
+/// Decides which events are new (and which opens and clicks are a message's first), and
+/// builds their items, the suppressions and the counter deltas. `taken`: the candidate keys
+/// already stored, with the identity of the event each holds.
+pub fn plan(
+    events: Vec<&Tracked>,
+    dropped: usize,
+    mut taken: HashMap<(String, String), String>,
+) -> StoreResult<IngestPlan> {
+    let mut report = Ingested {
+        duplicates: dropped,
+        ..Ingested::default()
+    };
+    let mut new: Vec<(&Tracked, bool)> = Vec::new();
+    let mut items = Vec::new();
+    for e in events {
+        let pk = keys::message_pk(e.tenant, e.message);
+        let first = (pk.clone(), keys::message_event_sk(e.kind));
+        let sk = match taken.get(&first) {
+            None => Some((first.1.clone(), true)),
+            Some(holder) if !repeats(e.kind) || *holder == e.identity => None,
+            Some(_) => {
+                let later = keys::message_repeat_event_sk(e.kind, e.at_ms(), &e.identity);
+                (!taken.contains_key(&(pk.clone(), later.clone()))).then_some((later, false))
+            }
+        };
+        let Some((sk, unique)) = sk else {
+            report.duplicates += 1;
+            continue;
+        };
+        taken.insert((pk.clone(), sk.clone()), e.identity.clone());
+        items.push(Store::to_item(&Keys::new(pk, sk), &TimelineEvent::from(e))?);
+        let source = match e.kind {
+            DeliveryEvent::Complained => Some(SuppressionSource::Complaint),
+            DeliveryEvent::Bounced => Some(SuppressionSource::Bounce),
+            _ => None,
+        };
+        if let Some(source) = source {
+            for address in &e.suppress {
                 let reason = match source {
                     SuppressionSource::Complaint => "complaint".to_owned(),
                     _ => format!(
@@ -157,19 +165,47 @@ impl Store {
                 )?);
                 report.suppressed += 1;
             }
-            *report.by_kind.entry(e.kind).or_default() += 1;
-            new.push((e, unique));
         }
-        report.recorded = new.len();
-        if !items.is_empty() {
-            self.batch_put_all(items).await?;
+        *report.by_kind.entry(e.kind).or_default() += 1;
+        new.push((e, unique));
+    }
+    report.recorded = new.len();
+    let mut deltas: Vec<(Scope, crate::tracking::Delta)> = tally(new).into_iter().collect();
+    deltas.sort_by_key(|(scope, _)| *scope);
+    Ok(IngestPlan {
+        items,
+        deltas,
+        report,
+    })
+}
+
+impl Store {
+    /// Records provider events: each new one next to its message, permanent bounces and
+    /// complaints on the suppression list, and the counters they add to. Duplicates (the same
+    /// report again, in this batch or an earlier one) are recognised and skipped.
+    pub async fn ingest_events(&self, events: &[Tracked]) -> StoreResult<Ingested> {
+        let (events, dropped) = distinct(events);
+        let wanted = candidate_keys(&events);
+        let found = self
+            .batch_get_all(wanted.into_iter().map(|(pk, sk)| key(pk, sk)).collect())
+            .await?;
+        let taken: HashMap<(String, String), String> = found
+            .iter()
+            .map(|item| {
+                (
+                    (string_attr(item, keys::PK), string_attr(item, keys::SK)),
+                    string_attr(item, "identity"),
+                )
+            })
+            .collect();
+        let plan = plan(events, dropped, taken)?;
+        if !plan.items.is_empty() {
+            self.batch_put_all(plan.items).await?;
         }
-        let mut deltas: Vec<(Scope, crate::tracking::Delta)> = tally(new).into_iter().collect();
-        deltas.sort_by_key(|(scope, _)| *scope);
-        for (scope, delta) in deltas {
-            self.add_counters(&scope, &delta).await?;
+        for (scope, delta) in &plan.deltas {
+            self.add_counters(scope, delta).await?;
         }
-        Ok(report)
+        Ok(plan.report)
     }
 
     /// One UpdateItem adding a delta to a counters item (and naming its links).
