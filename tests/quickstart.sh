@@ -38,4 +38,7 @@ check '{"status":"queued"}'
 check '{"status":"succeeded","snapshot_version":1}'
 check '{"version":1,"active":true,"templates":2}'
 check '{"encoding":"ucs2","units":'
+check '{"status":"sent","delivery_state":"delivered","events":["sent","delivered"]}'
+check '{"sent":1,"delivered":1,"delivery_rate":1'
+check '{"hint":"m•••@example.com","source":"manual"}'
 echo "quickstart: 1 passed, 0 failed"

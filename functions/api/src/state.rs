@@ -25,6 +25,10 @@ pub struct Config {
     /// inspected and redriven over the admin API.
     pub wizard_dlq_url: String,
     pub sender_dlq_url: String,
+    /// `HERALD_TRACKER_QUEUE_URL` and `HERALD_TRACKER_DLQ_URL`: the tracker's queue and its
+    /// dead-letter queue (inspected and redriven over the admin API).
+    pub tracker_queue_url: String,
+    pub tracker_dlq_url: String,
     /// `HERALD_SENDER_QUEUE_ARN` and `HERALD_SCHEDULER_ROLE_ARN`: the target and role of the
     /// one-time schedules of scheduled campaigns.
     pub sender_queue_arn: String,
@@ -49,6 +53,8 @@ impl Config {
             sender_queue_url: var("HERALD_SENDER_QUEUE_URL")?,
             wizard_dlq_url: var("HERALD_WIZARD_DLQ_URL")?,
             sender_dlq_url: var("HERALD_SENDER_DLQ_URL")?,
+            tracker_queue_url: var("HERALD_TRACKER_QUEUE_URL")?,
+            tracker_dlq_url: var("HERALD_TRACKER_DLQ_URL")?,
             sender_queue_arn: var("HERALD_SENDER_QUEUE_ARN")?,
             scheduler_role_arn: var("HERALD_SCHEDULER_ROLE_ARN")?,
             public_url: lookup("HERALD_PUBLIC_URL").filter(|v| !v.is_empty()),
@@ -71,6 +77,8 @@ pub struct Queues {
     pub sender: String,
     pub wizard_dlq: String,
     pub sender_dlq: String,
+    pub tracker: String,
+    pub tracker_dlq: String,
 }
 
 impl Queues {
@@ -151,6 +159,8 @@ impl AppState {
                 sender: config.sender_queue_url.clone(),
                 wizard_dlq: config.wizard_dlq_url.clone(),
                 sender_dlq: config.sender_dlq_url.clone(),
+                tracker: config.tracker_queue_url.clone(),
+                tracker_dlq: config.tracker_dlq_url.clone(),
             },
             Schedules {
                 client: aws_sdk_scheduler::Client::new(sdk),

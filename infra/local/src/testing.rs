@@ -108,6 +108,14 @@ impl TestStack {
                     .get("HERALD_SENDER_DLQ_URL")
                     .cloned()
                     .context("HERALD_SENDER_DLQ_URL")?,
+                tracker: env
+                    .get("HERALD_TRACKER_QUEUE_URL")
+                    .cloned()
+                    .context("HERALD_TRACKER_QUEUE_URL")?,
+                tracker_dlq: env
+                    .get("HERALD_TRACKER_DLQ_URL")
+                    .cloned()
+                    .context("HERALD_TRACKER_DLQ_URL")?,
             },
             herald_api::Schedules {
                 client: aws_sdk_scheduler::Client::new(&sdk),

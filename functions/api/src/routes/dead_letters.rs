@@ -102,6 +102,13 @@ fn queues(state: &AppState) -> HashMap<&'static str, (&str, &str)> {
                 state.queues.wizard.as_str(),
             ),
         ),
+        (
+            "tracker",
+            (
+                state.queues.tracker_dlq.as_str(),
+                state.queues.tracker.as_str(),
+            ),
+        ),
     ])
 }
 
@@ -137,7 +144,7 @@ pub async fn list_dead_letter_queues(
 ) -> ApiResult<Json<ListOf<DeadLetterQueue>>> {
     principal.require_platform_admin()?;
     let mut out = Vec::new();
-    for name in ["sender", "wizard"] {
+    for name in ["sender", "tracker", "wizard"] {
         let (dlq, _) = find(&state, name)?;
         out.push(DeadLetterQueue {
             name: name.to_owned(),
