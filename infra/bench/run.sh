@@ -22,6 +22,11 @@ echo "== criterion: the sender's CPU per message" >&2
 cargo bench -p herald-sender --bench sender -- --warm-up-time 2 --measurement-time 5 >&2
 sender_cpu="$(estimate target/criterion/sender_cpu_per_message/new/estimates.json)"
 
+echo "== criterion: the tracker's CPU per batch of 100 events" >&2
+cargo bench -p herald-tracker --bench ingest -- --warm-up-time 2 --measurement-time 5 >&2
+tracker_cpu="$(estimate target/criterion/tracker_batch_of_100_events/new/estimates.json)"
+tracker_eps="$(python3 -c 'import json,sys; m=json.load(open(sys.argv[1]))["median"]["point_estimate"]; print("%.0f" % (100 / (m / 1e9)))' target/criterion/tracker_batch_of_100_events/new/estimates.json)"
+
 echo "== Handlebars.js: the same template under Node" >&2
 (cd infra/bench/handlebars && npm ci --no-audit --no-fund --silent >&2)
 hbs_json="$(node infra/bench/handlebars/bench.js)"
@@ -53,6 +58,21 @@ PY
 }
 dynamo_per_msg="$(per_msg DynamoDB)"
 sqs_per_msg="$(per_msg SQS)"
+
+echo "== DynamoDB requests of 10,000 ingested events (its own emulator)" >&2
+events10k="$(infra/local/with-moto.sh cargo test -p herald-api --test tracking -- ten_thousand --nocapture 2>/dev/null | grep -E '^10,000 events:')"
+tracking="$(python3 - "$events10k" <<'PY'
+import re, sys
+text = sys.argv[1]
+writes = int(re.search(r"(\d+) DynamoDB write requests", text).group(1))
+ops = dict((k, int(v)) for k, v in re.findall(r'"(\w+)": (\d+)', text))
+print("WRITES=%d" % writes)
+print("UPDATES=%d" % ops.get("UpdateItem", 0))
+print("BATCHGETS=%d" % ops.get("BatchGetItem", 0))
+print("BATCHWRITES=%d" % ops.get("BatchWriteItem", 0))
+PY
+)"
+eval "$tracking"
 
 echo "== a 10,000-guest campaign on the local stack (its own emulator; debug build, as make test)" >&2
 bench10k="$(infra/local/with-moto.sh cargo test -p herald-api --test campaigns -- --ignored benchmark_a_campaign_to_10k_guests --nocapture 2>/dev/null | sed -n 's/^BENCH //p')"
@@ -112,6 +132,15 @@ variables, a loop over five schedule items with a time filter, and the three com
 | the sender's CPU per message, I/O excluded: consent, suppression and channel decision, rendering the standard email, building the SES request | median $sender_cpu | < 20 µs | \`cargo bench -p herald-sender --bench sender\` (criterion) |
 | DynamoDB requests per delivered message on the send path (provider calls not counted) | $dynamo_per_msg, asserted ≤ 0.12 | ≤ 0.12 | \`functions/api/tests/campaigns.rs\` (1,000 guests, SDK interceptor on the sender's clients; run by make test) |
 | SQS requests per delivered message on the send path | $sqs_per_msg, asserted ≤ 0.05 | ≤ 0.05 | same test |
+
+## Tracking
+
+| figure | result | goal | how |
+|---|---|---|---|
+| DynamoDB write requests per ingested event | $(python3 -c "print('%.3f' % ($WRITES / 10000))") ($WRITES for 10,000 events: $BATCHWRITES BatchWriteItem, $UPDATES UpdateItem; and $BATCHGETS BatchGetItem reads), asserted ≤ 0.3 | ≤ 0.3 | \`functions/api/tests/tracking.rs\` (10,000 SES events in the tracker's batches of 1,000, SDK interceptor; run by make test) |
+| the tracker's CPU for a batch of 100 SES events in SNS notifications, AWS calls excluded (parse, deduplicate, key, plan items and suppressions, tally counters) | median $tracker_cpu: $tracker_eps events per CPU-second | | \`cargo bench -p herald-tracker --bench ingest\` (criterion) |
+
+$(python3 infra/bench/cost.py "$WRITES" "$UPDATES")
 
 A 10,000-guest campaign (7,000 by email, 3,000 by SMS) end to end on the local stack:
 \`infra/local/with-moto.sh cargo test -p herald-api --test campaigns -- --ignored benchmark_a_campaign_to_10k_guests --nocapture\`.

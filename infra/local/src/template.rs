@@ -443,12 +443,19 @@ mod tests {
         physical
             .refs
             .insert("SenderDeadLetterQueue".into(), "http://sd".into());
+        physical
+            .refs
+            .insert("TrackerQueue".into(), "http://t".into());
+        physical
+            .refs
+            .insert("TrackerDeadLetterQueue".into(), "http://td".into());
         let env = t.function_environment("ApiFunction", &physical).unwrap();
         assert_eq!(env["HERALD_TABLE"], "t1");
         assert_eq!(env["HERALD_KMS_KEY_ID"], "arn:k");
         assert_eq!(env["HERALD_WIZARD_QUEUE_URL"], "http://q");
         assert_eq!(env["HERALD_SENDER_QUEUE_URL"], "http://s");
         assert_eq!(env["HERALD_SENDER_DLQ_URL"], "http://sd");
+        assert_eq!(env["HERALD_TRACKER_DLQ_URL"], "http://td");
         assert!(t.ses_event_topic().is_some(), "SES events reach a topic");
         assert_eq!(t.subscriptions().unwrap().len(), 1);
     }
