@@ -112,7 +112,7 @@ async fn a_primary_answering_503_to_a_share_of_calls_fails_over_and_shows_in_hea
     let id = send_to_all(&stack, key, &s.event, json!(["email"])).await;
     let done = finished(&stack, key, &id, 120).await;
     assert_eq!(done["status"], "sent", "{done}");
-    assert_eq!(done["counts"]["sent"], 40, "{done}");
+    assert_eq!(done["counts"]["sent"], 60, "{done}");
 
     let outbox = Outbox::read().await;
     for a in &to {
@@ -243,6 +243,41 @@ async fn admit_25(
         times.push(chrono::Utc::now().timestamp_millis());
     }
     times
+}
+
+#[tokio::test]
+async fn a_job_out_of_time_continues_in_a_copy_and_sends_each_guest_once() {
+    let mut stack = stack().await;
+    let s = setup(&stack).await;
+    let key = &s.t.admin;
+    complete_wizard(&stack, key, &s.event).await;
+    // A send budget far shorter than a job takes: every job leaves its rest to delayed copies
+    // of itself, each claiming the batch again and skipping what the earlier ones recorded.
+    let sender = stack
+        .sender()
+        .expect("sender")
+        .with_send_budget(Duration::from_millis(500));
+    stack
+        .replace_sender(sender, herald_local::pollers::Faults::default())
+        .await
+        .expect("replace the sender");
+    let to = addresses("budget", 60);
+    import_guests(&stack, key, &s.event, guests(&to)).await;
+    let id = send_to_all(&stack, key, &s.event, json!(["email"])).await;
+    let done = finished(&stack, key, &id, 120).await;
+    assert_eq!(done["status"], "sent", "{done}");
+    assert_eq!(done["counts"]["sent"], 60, "{done}");
+    let outbox = Outbox::read().await;
+    let per_guest: Vec<usize> = to.iter().map(|a| outbox.emails_to(a)).collect();
+    assert!(
+        per_guest.iter().all(|n| *n == 1),
+        "one email each: {per_guest:?}"
+    );
+    let requests = stack.sender_requests.sqs.by_operation();
+    assert!(
+        requests.get("SendMessage").copied().unwrap_or(0) >= 1,
+        "the job continued in a copy of itself: {requests:?}"
+    );
 }
 
 #[tokio::test]

@@ -141,6 +141,8 @@ pub struct Sender {
     ses_configuration_set: Option<String>,
     /// Herald's public API URL, for Twilio's status callbacks.
     public_url: Option<String>,
+    /// [`SEND_BUDGET`], or the local stack's (the emulator is many times slower than AWS).
+    send_budget: Duration,
     /// Fault injection: stop a job (as a crash would, nothing recorded) right after this many
     /// more accepted provider calls.
     crash_after: Arc<std::sync::Mutex<Option<u64>>>,
@@ -214,6 +216,7 @@ impl Sender {
             settle_seconds: SETTLE_SECONDS,
             ses_configuration_set: None,
             public_url: None,
+            send_budget: SEND_BUDGET,
             crash_after: Arc::default(),
         }
     }
@@ -222,6 +225,14 @@ impl Sender {
     /// name none.
     pub fn with_ses_configuration_set(mut self, set: Option<String>) -> Self {
         self.ses_configuration_set = set;
+        self
+    }
+
+    /// How long a job sends before it leaves the rest to a fresh copy of itself
+    /// ([`SEND_BUDGET`] in Lambda). The local stack scales it to its emulator's speed, and
+    /// tests shorten it to exercise the continuation.
+    pub fn with_send_budget(mut self, budget: Duration) -> Self {
+        self.send_budget = budget;
         self
     }
 
@@ -1117,8 +1128,10 @@ impl Sender {
         let content = &snapshot.content;
         let mut out = Vec::with_capacity(held.len());
         let mut waiting = false;
-        for (delivery, mut record) in held {
-            if job.started.elapsed() > SEND_BUDGET {
+        for (i, (delivery, mut record)) in held.into_iter().enumerate() {
+            // Past the budget; the first message of each chunk always goes, so a job whose
+            // claim and reads alone took the budget still makes progress.
+            if i > 0 && job.started.elapsed() > self.send_budget {
                 // Out of time for this invocation: the rest waits for the job's next copy.
                 record.status = MessageStatus::Queued;
                 record.last_error = Some("waiting: the job's time ran out; it continues".into());

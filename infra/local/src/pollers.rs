@@ -103,8 +103,16 @@ pub fn sender(
         config.ses_max_send_rate,
     )
     .with_ses_configuration_set(config.ses_configuration_set.clone())
-    .with_public_url(config.public_url.clone()))
+    .with_public_url(config.public_url.clone())
+    .with_send_budget(LOCAL_SEND_BUDGET))
 }
+
+/// The sender's send budget on the local stack. In Lambda a job sends for at most 30 s of its
+/// 60 s timeout and leaves the rest to a fresh copy of itself; the emulator answers ten to
+/// twenty times slower than AWS (and nothing times out locally), so the same job reaches
+/// 30 s long before it would in AWS and its copies would add requests AWS never sees. It
+/// stays well under the 300 s after which a job's claim counts as abandoned.
+pub const LOCAL_SEND_BUDGET: std::time::Duration = std::time::Duration::from_secs(120);
 
 /// The handler of a function, built from its environment as template.yaml declares it.
 fn handler_for(
