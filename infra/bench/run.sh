@@ -152,12 +152,12 @@ process, so when its CPU time is close to the wall time, the emulator is the lim
 $campaign
 
 Reading the 10,000-guest run: when the emulator's CPU time is close to the wall time, moto is
-the limit and Herald's own share is its CPU time. The send path's requests per message are
-higher here than in the 1,000-guest run because moto stretches each delivery job: a job that
-has sent for 30 s (the sender's send budget, half its 60 s timeout) leaves the rest to a
-fresh copy of itself, which claims, reads and records again. At SES's and DynamoDB's speed a
-job of 100 sends in a few seconds and never reaches the budget. (moto also answers a Query
-by walking its whole table, and every email adds the local stack's Send event: an SNS
-publish, an SQS delivery and the tracker's PutItem.)
+the limit and Herald's own share is its CPU time. The send path's requests per message can be
+higher here than in the 1,000-guest run because moto stretches each delivery job: a job past
+the local stack's send budget (120 s; 30 s in Lambda) leaves the rest to a fresh copy of
+itself, which claims, reads and records again. At SES's and DynamoDB's speed a job of 100
+sends in a few seconds and never reaches the budget. (moto also answers a Query by walking
+its whole table, and every email adds the local stack's Send and Delivery events: SNS
+publishes, SQS deliveries and the tracker's writes.)
 MD
 echo "BENCHMARKS.md rewritten" >&2
