@@ -621,6 +621,13 @@ fn whatsapp_status(
 /// Twilio's request signature: HMAC-SHA1 (key: the auth token) of the full URL followed by
 /// each POST parameter's name and value, sorted by name; base64.
 pub fn twilio_signature(auth_token: &str, url: &str, params: &[(String, String)]) -> String {
+    let key = hmac::Key::new(hmac::HMAC_SHA1_FOR_LEGACY_USE_ONLY, auth_token.as_bytes());
+    base64::engine::general_purpose::STANDARD
+        .encode(hmac::sign(&key, twilio_signed_data(url, params).as_bytes()).as_ref())
+}
+
+/// What Twilio signs: the URL, then each parameter's name and value, sorted by name.
+fn twilio_signed_data(url: &str, params: &[(String, String)]) -> String {
     let mut sorted: Vec<&(String, String)> = params.iter().collect();
     sorted.sort();
     let mut data = url.to_owned();
@@ -628,8 +635,7 @@ pub fn twilio_signature(auth_token: &str, url: &str, params: &[(String, String)]
         data.push_str(k);
         data.push_str(v);
     }
-    let key = hmac::Key::new(hmac::HMAC_SHA1_FOR_LEGACY_USE_ONLY, auth_token.as_bytes());
-    base64::engine::general_purpose::STANDARD.encode(hmac::sign(&key, data.as_bytes()).as_ref())
+    data
 }
 
 /// Whether `header` is Twilio's signature of this request (compared in constant time).
@@ -642,15 +648,8 @@ pub fn verify_twilio(
     let Ok(given) = base64::engine::general_purpose::STANDARD.decode(header.trim()) else {
         return false;
     };
-    let mut sorted: Vec<&(String, String)> = params.iter().collect();
-    sorted.sort();
-    let mut data = url.to_owned();
-    for (k, v) in sorted {
-        data.push_str(k);
-        data.push_str(v);
-    }
     let key = hmac::Key::new(hmac::HMAC_SHA1_FOR_LEGACY_USE_ONLY, auth_token.as_bytes());
-    hmac::verify(&key, data.as_bytes(), &given).is_ok()
+    hmac::verify(&key, twilio_signed_data(url, params).as_bytes(), &given).is_ok()
 }
 
 /// Meta's webhook signature: `sha256=` and the hex HMAC-SHA256 (key: the app secret) of the
@@ -677,6 +676,14 @@ pub enum Scope {
     Campaign(TenantId, CampaignId),
     /// The tenant's events in one minute (`YYYYMMDDHHMM`, UTC), for the realtime view.
     Minute(TenantId, i64),
+}
+
+impl Scope {
+    pub fn tenant(&self) -> TenantId {
+        match self {
+            Self::Tenant(t) | Self::Event(t, _) | Self::Campaign(t, _) | Self::Minute(t, _) => *t,
+        }
+    }
 }
 
 /// Increments and link URLs for one scope item.

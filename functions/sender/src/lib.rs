@@ -850,10 +850,16 @@ impl Sender {
                     if let (Some(snapshot), Some(composer)) = (snapshot, composer.as_mut()) {
                         finals.extend({
                             let (sent, wait) = self
-                                .send_all(job, snapshot, held, composer, &mut remaining)
+                                .send_all(
+                                    job,
+                                    snapshot,
+                                    held,
+                                    composer,
+                                    &mut remaining,
+                                    &mut report,
+                                )
                                 .await?;
                             waiting |= wait;
-                            report.add(job, snapshot, &sent);
                             sent
                         });
                     }
@@ -924,10 +930,9 @@ impl Sender {
                 if let (Some(snapshot), Some(composer)) = (snapshot, composer.as_mut()) {
                     finals.extend({
                         let (sent, wait) = self
-                            .send_all(job, snapshot, held, composer, &mut remaining)
+                            .send_all(job, snapshot, held, composer, &mut remaining, &mut report)
                             .await?;
                         waiting |= wait;
-                        report.add(job, snapshot, &sent);
                         sent
                     });
                 }
@@ -1124,6 +1129,7 @@ impl Sender {
         held: Vec<(&Delivery, Message)>,
         composer: &mut Composer<'_>,
         remaining: &mut HashMap<Channel, u32>,
+        report: &mut SendReport,
     ) -> anyhow::Result<(Vec<Message>, bool)> {
         let content = &snapshot.content;
         let mut out = Vec::with_capacity(held.len());
@@ -1220,6 +1226,7 @@ impl Sender {
                 rate_booked && record.status == MessageStatus::Queued && record.attempts == 0;
             out.push(record);
         }
+        report.add(job, snapshot, &out);
         Ok((out, waiting))
     }
 

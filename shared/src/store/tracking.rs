@@ -210,11 +210,7 @@ impl Store {
 
     /// One UpdateItem adding a delta to a counters item (and naming its links).
     async fn add_counters(&self, scope: &Scope, delta: &crate::tracking::Delta) -> StoreResult<()> {
-        let tenant = match scope {
-            Scope::Tenant(t) | Scope::Event(t, _) | Scope::Campaign(t, _) | Scope::Minute(t, _) => {
-                *t
-            }
-        };
+        let tenant = scope.tenant();
         let mut request = self
             .client()
             .update_item()
@@ -260,11 +256,7 @@ impl Store {
 
     /// A counters item (empty when nothing was counted yet).
     pub async fn counters(&self, scope: &Scope) -> StoreResult<Counters> {
-        let tenant = match scope {
-            Scope::Tenant(t) | Scope::Event(t, _) | Scope::Campaign(t, _) | Scope::Minute(t, _) => {
-                *t
-            }
-        };
+        let tenant = scope.tenant();
         let out = self
             .client()
             .get_item()
@@ -285,15 +277,7 @@ impl Store {
     pub async fn counters_of(&self, scopes: &[Scope]) -> StoreResult<HashMap<Scope, Counters>> {
         let by_key: HashMap<(String, String), Scope> = scopes
             .iter()
-            .map(|s| {
-                let tenant = match s {
-                    Scope::Tenant(t)
-                    | Scope::Event(t, _)
-                    | Scope::Campaign(t, _)
-                    | Scope::Minute(t, _) => *t,
-                };
-                ((keys::stats_pk(tenant), keys::stats_sk(s)), *s)
-            })
+            .map(|s| ((keys::stats_pk(s.tenant()), keys::stats_sk(s)), *s))
             .collect();
         let found = self
             .batch_get_all(
