@@ -141,12 +141,20 @@ pub struct CampaignCounts {
     pub no_consent: u64,
     #[serde(default)]
     pub no_address: u64,
+    /// Not sent: the contact's frequency cap was reached.
+    #[serde(default)]
+    pub frequency_capped: u64,
 }
 
 impl CampaignCounts {
     /// Recipients with a final outcome.
     pub fn done(&self) -> u64 {
-        self.sent + self.failed + self.suppressed + self.no_consent + self.no_address
+        self.sent
+            + self.failed
+            + self.suppressed
+            + self.no_consent
+            + self.no_address
+            + self.frequency_capped
     }
 }
 
@@ -175,6 +183,10 @@ pub struct Campaign {
     pub batches_expected: u64,
     #[serde(default)]
     pub batches_done: u64,
+    /// Delivery jobs of recipients waiting for their quiet hours to end: the campaign is not
+    /// done while any waits.
+    #[serde(default)]
+    pub batches_waiting: u64,
     /// The audience pages already expanded (`{shard}:{after}`), so none counts twice.
     #[serde(default, skip_serializing)]
     #[schema(ignore)]
@@ -200,6 +212,7 @@ pub fn counter_attribute(status: crate::messages::MessageStatus) -> Option<&'sta
         S::Suppressed => Some("suppressed"),
         S::NoConsent => Some("no_consent"),
         S::NoAddress => Some("no_address"),
+        S::FrequencyCapped => Some("frequency_capped"),
         S::Queued | S::Sending => None,
     }
 }

@@ -105,6 +105,12 @@ pub struct Contact {
     /// Opted out of `{category}#{channel}` pairs (`*` for every category of a channel).
     #[serde(default)]
     pub opt_outs: BTreeSet<String>,
+    /// At most this many campaign messages per period.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub frequency_cap: Option<crate::consent::FrequencyCap>,
+    /// No campaign messages in these hours of the contact's day.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quiet_hours: Option<crate::consent::QuietHours>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }

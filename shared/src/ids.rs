@@ -45,6 +45,15 @@ macro_rules! prefixed_id {
                 Self(Ulid::from_bytes(bytes))
             }
 
+            /// The ULID's 16 bytes (compact encodings, such as preference tokens).
+            pub fn to_bytes(self) -> [u8; 16] {
+                self.0.to_bytes()
+            }
+
+            pub fn from_bytes(bytes: [u8; 16]) -> Self {
+                Self(Ulid::from_bytes(bytes))
+            }
+
             /// Parses `prefix_ULID`; anything else (another kind's prefix, a bad ULID) fails.
             pub fn parse(s: &str) -> Result<Self, IdError> {
                 s.strip_prefix(concat!($prefix, "_"))

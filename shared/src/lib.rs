@@ -7,6 +7,7 @@ pub mod aws;
 pub mod batch;
 pub mod campaigns;
 pub mod config;
+pub mod consent;
 pub mod digest;
 pub mod domain;
 pub mod guests;

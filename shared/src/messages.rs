@@ -25,6 +25,8 @@ pub enum MessageStatus {
     NoConsent,
     /// The recipient has no address on any channel the message may use.
     NoAddress,
+    /// The contact's frequency cap for the period was reached (campaign messages).
+    FrequencyCapped,
 }
 
 impl MessageStatus {
@@ -37,6 +39,7 @@ impl MessageStatus {
             MessageStatus::Suppressed => "suppressed",
             MessageStatus::NoConsent => "no_consent",
             MessageStatus::NoAddress => "no_address",
+            MessageStatus::FrequencyCapped => "frequency_capped",
         }
     }
 
@@ -134,6 +137,9 @@ pub enum SenderJob {
         /// In order of preference.
         channels: Vec<Channel>,
         deliveries: Vec<Delivery>,
+        /// Not before this time: recipients waiting for their quiet hours to end.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        not_before: Option<DateTime<Utc>>,
     },
 }
 
@@ -303,6 +309,8 @@ mod tests {
             last_name: String::new(),
             unsubscribed: false,
             opt_outs: ["reminder#email".to_owned()].into(),
+            frequency_cap: None,
+            quiet_hours: None,
             created_at: now,
             updated_at: now,
         };

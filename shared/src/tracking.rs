@@ -27,7 +27,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::domain::{Channel, DeliveryEvent};
-use crate::ids::{CampaignId, EventId, MessageId, ProviderId, TenantId};
+use crate::ids::{CampaignId, ContactId, EventId, MessageId, ProviderId, TenantId};
 
 /// One provider report about one message, in Herald's terms.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -36,6 +36,9 @@ pub struct Tracked {
     pub message: MessageId,
     pub event: Option<EventId>,
     pub campaign: Option<CampaignId>,
+    /// The contact the message was for (SES events carry it as a tag), for consent changes
+    /// on complaints and hard bounces.
+    pub contact: Option<ContactId>,
     pub provider: Option<ProviderId>,
     pub channel: Channel,
     pub kind: DeliveryEvent,
@@ -208,6 +211,9 @@ pub fn parse_ses(body: &str) -> Result<Tracked, Unusable> {
     let campaign = tag("herald_campaign")
         .map(|e| e.parse().map_err(|_| bad("herald_campaign")))
         .transpose()?;
+    let contact = tag("herald_contact")
+        .map(|e| e.parse().map_err(|_| bad("herald_contact")))
+        .transpose()?;
     let provider = tag("herald_provider")
         .map(|e| e.parse().map_err(|_| bad("herald_provider")))
         .transpose()?;
@@ -344,6 +350,7 @@ pub fn parse_ses(body: &str) -> Result<Tracked, Unusable> {
         message,
         event,
         campaign,
+        contact,
         provider,
         channel: Channel::Email,
         kind,
@@ -386,6 +393,7 @@ impl From<&SentEntry> for Tracked {
             message: e.message,
             event: e.event,
             campaign: e.campaign,
+            contact: None,
             provider: Some(e.provider),
             channel: e.channel,
             kind: DeliveryEvent::Sent,
@@ -397,6 +405,28 @@ impl From<&SentEntry> for Tracked {
             suppress: Vec::new(),
             identity: identity(&["herald-sent", &e.message.to_string()]),
         }
+    }
+}
+
+/// A guest's unsubscribe through Herald's own link (one-click or the preference page), as an
+/// event of the message whose link it was: counted with the provider's own unsubscribes.
+pub fn unsubscribed(message: &crate::messages::Message, at: DateTime<Utc>) -> Tracked {
+    Tracked {
+        tenant: message.tenant_id,
+        message: message.id,
+        event: Some(message.event_id),
+        campaign: message.campaign_id,
+        contact: None,
+        provider: message.provider_id,
+        channel: message.channel.unwrap_or(Channel::Email),
+        kind: DeliveryEvent::Unsubscribed,
+        at,
+        sent_at: message.sent_at,
+        provider_message_id: message.provider_message_id.clone(),
+        detail: Some("herald-link".to_owned()),
+        link: None,
+        suppress: Vec::new(),
+        identity: identity(&["herald-unsubscribe", &message.id.to_string()]),
     }
 }
 
@@ -495,6 +525,7 @@ pub fn parse_twilio(
         message: context.message,
         event: context.event,
         campaign: context.campaign,
+        contact: None,
         provider: Some(context.provider),
         channel: Channel::Sms,
         kind,
@@ -605,6 +636,7 @@ fn whatsapp_status(
         message,
         event,
         campaign,
+        contact: None,
         provider: Some(provider),
         channel: Channel::Whatsapp,
         kind,

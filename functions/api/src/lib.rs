@@ -2,6 +2,7 @@
 
 pub mod auth;
 pub mod extract;
+pub mod pages;
 pub mod problem;
 pub mod routes;
 pub mod scope;
@@ -66,6 +67,8 @@ pub fn router_and_openapi() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(routes::analytics::router())
         .merge(routes::suppressions::router())
         .merge(routes::webhooks::router())
+        .merge(routes::contacts::router())
+        .merge(routes::preferences::router())
         .split_for_parts()
 }
 

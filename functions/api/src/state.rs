@@ -116,6 +116,8 @@ pub struct Inner {
     pub queues: Queues,
     pub schedules: Schedules,
     pub public_url: Option<String>,
+    /// Each tenant's preference-link key.
+    pub links: herald::consent::LinkKeys,
 }
 
 impl std::ops::Deref for AppState {
@@ -135,7 +137,9 @@ impl AppState {
         schedules: Schedules,
         public_url: Option<String>,
     ) -> Self {
+        let links = herald::consent::LinkKeys::new(store.clone(), sealer.clone());
         Self(Arc::new(Inner {
+            links,
             store,
             sealer,
             providers,
@@ -144,6 +148,23 @@ impl AppState {
             schedules,
             public_url,
         }))
+    }
+
+    /// Herald's public base URL (`HERALD_PUBLIC_URL`) or, without one, the request's own
+    /// scheme and host.
+    pub fn public_base(&self, headers: &axum::http::HeaderMap) -> String {
+        if let Some(base) = &self.public_url {
+            return base.trim_end_matches('/').to_owned();
+        }
+        let host = headers
+            .get(axum::http::header::HOST)
+            .and_then(|h| h.to_str().ok())
+            .unwrap_or_default();
+        let scheme = headers
+            .get("x-forwarded-proto")
+            .and_then(|h| h.to_str().ok())
+            .unwrap_or("https");
+        format!("{scheme}://{host}")
     }
 
     /// Builds every client once from the shared SDK configuration.

@@ -135,7 +135,7 @@ async fn a_thousand_guest_campaign_reaches_every_eligible_guest_exactly_once() {
     assert_eq!(done["status"], "sent", "{done}");
     assert_eq!(
         done["counts"],
-        json!({"total": 1000, "sent": 950, "failed": 0, "suppressed": 30, "no_consent": 20, "no_address": 0})
+        json!({"total": 1000, "sent": 950, "failed": 0, "suppressed": 30, "no_consent": 20, "no_address": 0, "frequency_capped": 0})
     );
     // The send path's own AWS requests (the sender's plan, expansion and deliveries; provider
     // calls not counted), per delivered message.

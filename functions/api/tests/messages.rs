@@ -336,6 +336,7 @@ async fn a_job_delivered_twice_sends_once() {
         event_id: s.event.parse().expect("event"),
         campaign_id: None,
         snapshot_version: None,
+        not_before: None,
         category: herald::domain::TemplateCategory::Invitation,
         channels: vec![herald::domain::Channel::Email],
         deliveries: addresses

@@ -442,6 +442,7 @@ async fn a_poison_message_goes_to_the_dead_letter_queue_alone_and_can_be_redrive
         event_id: s.event.parse().expect("event"),
         campaign_id: None,
         snapshot_version: None,
+        not_before: None,
         category: herald::domain::TemplateCategory::Invitation,
         channels: vec![herald::domain::Channel::Email],
         deliveries: vec![herald::messages::Delivery {

@@ -15,7 +15,7 @@ use herald::ids::{CampaignId, ContactId, EventId, MessageId, TenantId};
 use herald::messages::{Decision, Recipient, decide, suppression_key};
 use herald::providers::send::{From, ses_request};
 use herald::render::{CompiledTemplate, GuestVars, RenderContext};
-use herald_sender::compose::Composer;
+use herald_sender::compose::{Composer, Links};
 
 const TEMPLATE: &str = include_str!("../../../infra/bench/fixtures/standard-email.jinja.html");
 const CONTEXT: &str = include_str!("../../../infra/bench/fixtures/context.json");
@@ -120,9 +120,22 @@ fn bench_sender(c: &mut Criterion) {
             ) else {
                 panic!("every bench recipient is sendable");
             };
-            let tags = herald_sender::message_tags(tenant, event, Some(campaign), MessageId::new());
+            let message = MessageId::new();
+            let tags =
+                herald_sender::message_tags(tenant, event, Some(campaign), message, r.contact_id);
+            // Each message's own signed preference links, as the sender makes them.
+            let claims = herald::consent::LinkClaims::for_message(
+                tenant,
+                r.contact_id.unwrap_or_default(),
+                Some(message),
+                TemplateCategory::Invitation,
+                channel,
+                r.vars.locale.as_deref(),
+                chrono::Utc::now(),
+            );
+            let links = Links::new("https://api.example.com", &claims.sign(&LINK_KEY));
             let composed = composer
-                .compose(channel, r, tags)
+                .compose(channel, r, tags, Some(&links))
                 .expect("the fixture renders");
             let to = r.address(channel).unwrap_or_default();
             let request =
@@ -131,6 +144,8 @@ fn bench_sender(c: &mut Criterion) {
         })
     });
 }
+
+const LINK_KEY: [u8; 32] = [7; 32];
 
 criterion_group!(benches, bench_sender);
 criterion_main!(benches);

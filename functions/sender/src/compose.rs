@@ -20,9 +20,25 @@ pub struct Composer<'a> {
     compliance: &'a [ComplianceBlock],
     context: RenderContext,
     from: Option<From>,
-    /// `List-Unsubscribe` and `List-Unsubscribe-Post` (RFC 8058), for email.
-    unsubscribe: Vec<(String, String)>,
     configuration_set: Option<String>,
+}
+
+/// A message's own preference links (see `herald::consent`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Links {
+    /// One-click unsubscribe (POST) from the message's category; the preference page on GET.
+    pub unsubscribe: String,
+    pub preferences: String,
+}
+
+impl Links {
+    pub fn new(public_url: &str, token: &str) -> Self {
+        let (unsubscribe, preferences) = herald::consent::links(public_url, token);
+        Self {
+            unsubscribe,
+            preferences,
+        }
+    }
 }
 
 /// A rendered message and the parts of its provider request.
@@ -61,23 +77,12 @@ impl<'a> Composer<'a> {
         context: RenderContext,
         from: Option<From>,
     ) -> Self {
-        let unsubscribe = vec![
-            (
-                "List-Unsubscribe".to_owned(),
-                format!("<{}>", context.links.unsubscribe),
-            ),
-            (
-                "List-Unsubscribe-Post".to_owned(),
-                "List-Unsubscribe=One-Click".to_owned(),
-            ),
-        ];
         Self {
             category,
             templates,
             compliance,
             context,
             from,
-            unsubscribe,
             configuration_set: None,
         }
     }
@@ -118,12 +123,16 @@ impl<'a> Composer<'a> {
         )
     }
 
-    /// Renders one message for `recipient` on `channel`; the reason when it cannot be.
+    /// Renders one message for `recipient` on `channel` with its own preference `links`
+    /// (`None`: a recipient with no contact to manage, whose message has none); the reason
+    /// when it cannot be. An email with links carries `List-Unsubscribe` and
+    /// `List-Unsubscribe-Post: List-Unsubscribe=One-Click` (RFC 8058).
     pub fn compose(
         &mut self,
         channel: Channel,
         recipient: &Recipient,
         tags: Vec<(String, String)>,
+        links: Option<&Links>,
     ) -> Result<Composed, String> {
         let Some(Some(template)) = self.templates.get(&channel) else {
             return Err(format!(
@@ -132,6 +141,8 @@ impl<'a> Composer<'a> {
             ));
         };
         self.context.guest = named(recipient.vars.clone());
+        self.context.links.unsubscribe = links.map(|l| l.unsubscribe.clone()).unwrap_or_default();
+        self.context.links.preferences = links.map(|l| l.preferences.clone()).unwrap_or_default();
         let rendered = template
             .render(&self.context, self.compliance)
             .map_err(|issues| {
@@ -149,10 +160,18 @@ impl<'a> Composer<'a> {
             rendered,
             from: self.from.clone().filter(|_| email),
             tags,
-            headers: if email {
-                self.unsubscribe.clone()
-            } else {
-                Vec::new()
+            headers: match links {
+                Some(l) if email => vec![
+                    (
+                        "List-Unsubscribe".to_owned(),
+                        format!("<{}>", l.unsubscribe),
+                    ),
+                    (
+                        "List-Unsubscribe-Post".to_owned(),
+                        "List-Unsubscribe=One-Click".to_owned(),
+                    ),
+                ],
+                _ => Vec::new(),
             },
             configuration_set: self.configuration_set.clone().filter(|_| email),
         })

@@ -129,6 +129,8 @@ pub struct Sender {
     sealer: Sealer,
     providers: ProviderClients,
     queue: Queue,
+    /// Each tenant's preference-link key (the links in every message).
+    links: herald::consent::LinkKeys,
     /// Snapshots by (tenant, event, version): immutable, so kept for the life of the instance.
     snapshots: SnapshotCache,
     gate: Arc<Gate>,
@@ -205,6 +207,7 @@ impl Sender {
                 providers.ses.clone(),
                 ses_max_send_rate,
             )),
+            links: herald::consent::LinkKeys::new(store.clone(), sealer.clone()),
             store,
             sealer,
             providers,
@@ -450,7 +453,17 @@ impl Sender {
                 category,
                 channels,
                 deliveries,
+                not_before,
             } => {
+                if let Some(at) = not_before
+                    && *at > Utc::now() + chrono::Duration::seconds(1)
+                {
+                    // Waiting for recipients' quiet hours to end: back in at most 15 minutes
+                    // (SQS's longest delay), until the time comes.
+                    let seconds = (*at - Utc::now()).num_seconds().clamp(1, 900) as i32;
+                    self.enqueue_delayed(job, seconds).await?;
+                    return Ok(JobOutcome::noted("waiting_for_quiet_hours"));
+                }
                 if let Some(c) = campaign_id
                     && self.campaign_status(*tenant_id, *c).await? != Some(CampaignStatus::Sending)
                 {
@@ -465,6 +478,8 @@ impl Sender {
                     campaign: *campaign_id,
                     category: *category,
                     channels,
+                    snapshot_version: *snapshot_version,
+                    not_before: *not_before,
                     started: Instant::now(),
                 };
                 self.deliver(&ctx, snapshot.as_deref(), deliveries).await
@@ -695,6 +710,19 @@ impl Sender {
     }
 
     /// Queues jobs, ten per SendMessageBatch.
+    /// Queues one job to come back after `seconds`.
+    async fn enqueue_delayed(&self, job: &SenderJob, seconds: i32) -> anyhow::Result<()> {
+        self.queue
+            .sqs
+            .send_message()
+            .queue_url(&self.queue.url)
+            .message_body(serde_json::to_string(job)?)
+            .delay_seconds(seconds)
+            .send()
+            .await?;
+        Ok(())
+    }
+
     async fn enqueue(&self, jobs: &[SenderJob]) -> anyhow::Result<()> {
         for chunk in jobs.chunks(10) {
             let mut request = self
@@ -728,7 +756,7 @@ impl Sender {
         let mut outcome = JobOutcome::default();
         // A campaign's batch is claimed whole; a stale claim is retaken, and then what the
         // earlier attempt recorded decides what is left to do.
-        let batch = job.campaign.map(|_| batch_id(deliveries));
+        let batch = job.campaign.map(|_| batch_id(deliveries, job.not_before));
         let mut earlier: Option<HashMap<MessageId, Message>> = None;
         if let (Some(campaign), Some(batch)) = (job.campaign, &batch) {
             match self
@@ -754,7 +782,70 @@ impl Sender {
                 }
             }
         }
-        let records = self.decide_all(job, snapshot, deliveries, now).await?;
+        let (mut records, deferred) = self.decide_all(job, snapshot, deliveries, now).await?;
+        // Recipients in their quiet hours wait in jobs of their own, due when the hours end
+        // (one per end time); their records say so until then. The jobs are queued before
+        // the records, and a retried batch queues the same jobs (same ids, claimed once).
+        let mut deliveries: Vec<Delivery> = deliveries.to_vec();
+        if !deferred.is_empty() {
+            let finished = |id: &MessageId| {
+                earlier
+                    .as_ref()
+                    .and_then(|e| e.get(id))
+                    .is_some_and(|m| m.status.is_final())
+            };
+            let mut waiting: BTreeMap<chrono::DateTime<Utc>, Vec<Delivery>> = BTreeMap::new();
+            let mut kept = Vec::with_capacity(deliveries.len());
+            let mut kept_records = Vec::with_capacity(records.len());
+            let mut waiting_records = Vec::new();
+            for (d, r) in deliveries.into_iter().zip(records) {
+                match deferred.get(&d.message_id) {
+                    Some(until) if !finished(&d.message_id) => {
+                        waiting.entry(*until).or_default().push(d);
+                        waiting_records.push(r);
+                    }
+                    _ => {
+                        kept.push(d);
+                        kept_records.push(r);
+                    }
+                }
+            }
+            let jobs: Vec<SenderJob> = waiting
+                .into_iter()
+                .map(|(until, ds)| SenderJob::Deliver {
+                    tenant_id: job.tenant,
+                    event_id: job.event,
+                    campaign_id: job.campaign,
+                    snapshot_version: job.snapshot_version,
+                    category: job.category,
+                    channels: job.channels.to_vec(),
+                    deliveries: ds,
+                    not_before: Some(until),
+                })
+                .collect();
+            if let Some(campaign) = job.campaign {
+                let ids: Vec<String> = jobs
+                    .iter()
+                    .filter_map(|j| match j {
+                        SenderJob::Deliver {
+                            deliveries,
+                            not_before,
+                            ..
+                        } => Some(batch_id(deliveries, *not_before)),
+                        _ => None,
+                    })
+                    .collect();
+                self.store.wait_batches(job.tenant, campaign, &ids).await?;
+            }
+            self.enqueue(&jobs).await?;
+            self.store
+                .finish_messages(job.tenant, &waiting_records)
+                .await?;
+            *outcome.tally.entry("quiet_hours").or_default() += waiting_records.len() as u64;
+            deliveries = kept;
+            records = kept_records;
+        }
+        let deliveries = deliveries.as_slice();
         let mut composer = snapshot.map(|s| {
             Composer::for_snapshot(&s.content, job.category, job.channels)
                 .with_configuration_set(self.ses_configuration_set.clone())
@@ -1051,7 +1142,7 @@ impl Sender {
         snapshot: Option<&Snapshot>,
         deliveries: &[Delivery],
         now: chrono::DateTime<Utc>,
-    ) -> anyhow::Result<Vec<Message>> {
+    ) -> anyhow::Result<(Vec<Message>, HashMap<MessageId, chrono::DateTime<Utc>>)> {
         let contact_ids: Vec<ContactId> = deliveries
             .iter()
             .filter_map(|d| d.recipient.contact_id)
@@ -1068,6 +1159,8 @@ impl Sender {
             self.store.suppressed(job.tenant, &addresses)
         )?;
         let mut records = Vec::with_capacity(deliveries.len());
+        let mut deferred = HashMap::new();
+        let mut capped: Vec<(usize, ContactId, herald::consent::FrequencyCap)> = Vec::new();
         for d in deliveries {
             let contact: Option<&Contact> = d.recipient.contact_id.and_then(|c| contacts.get(&c));
             let is_suppressed = |channel: Channel, address: &str| {
@@ -1114,11 +1207,45 @@ impl Sender {
                     record.status = MessageStatus::Sending;
                     record.channel = Some(channel);
                     record.claimed_at = Some(now);
+                    // Campaign messages respect the contact's quiet hours and frequency cap
+                    // (transactional ones, such as an RSVP confirmation, go at once).
+                    if job.campaign.is_some()
+                        && let Some(c) = contact
+                    {
+                        if let Some(until) = c.quiet_hours.and_then(|q| q.until(now)) {
+                            record.status = MessageStatus::Queued;
+                            record.claimed_at = None;
+                            record.last_error = Some(format!(
+                                "waiting for the contact's quiet hours to end at {}",
+                                until.to_rfc3339()
+                            ));
+                            deferred.insert(record.id, until);
+                        } else if let Some(cap) = c.frequency_cap {
+                            capped.push((records.len(), c.id, cap));
+                        }
+                    }
                 }
             }
             records.push(record);
         }
-        Ok(records)
+        // One conditional UpdateItem per capped contact's message, all at once.
+        let booked = futures::future::try_join_all(capped.iter().map(|(i, contact, cap)| {
+            self.store
+                .book_frequency(job.tenant, *contact, cap, records[*i].id, now)
+        }))
+        .await?;
+        for ((i, _, cap), fits) in capped.iter().zip(booked) {
+            if !fits {
+                let r = &mut records[*i];
+                r.status = MessageStatus::FrequencyCapped;
+                r.claimed_at = None;
+                r.last_error = Some(format!(
+                    "the contact's frequency cap of {} per {} is reached",
+                    cap.max, cap.per
+                ));
+            }
+        }
+        Ok((records, deferred))
     }
 
     /// Renders and sends the held messages; returns their final (or re-queued) records.
@@ -1132,6 +1259,11 @@ impl Sender {
         report: &mut SendReport,
     ) -> anyhow::Result<(Vec<Message>, bool)> {
         let content = &snapshot.content;
+        // The tenant's preference-link key (cached per process), when links can be made.
+        let link_key = match (&self.public_url, held.is_empty()) {
+            (Some(_), false) => Some(self.links.key(job.tenant).await?),
+            _ => None,
+        };
         let mut out = Vec::with_capacity(held.len());
         let mut waiting = false;
         for (i, (delivery, mut record)) in held.into_iter().enumerate() {
@@ -1151,16 +1283,38 @@ impl Sender {
                 *n = n.saturating_sub(1);
             }
             record.updated_at = Utc::now();
-            let composed = match composer.compose(channel, &delivery.recipient, tags(job, &record))
-            {
-                Ok(c) => c,
-                Err(reason) => {
-                    record.status = MessageStatus::Failed;
-                    record.last_error = Some(reason);
-                    out.push(record);
-                    continue;
+            let links = match (&self.public_url, delivery.recipient.contact_id, &link_key) {
+                (Some(base), Some(contact), Some(key)) => {
+                    let claims = herald::consent::LinkClaims::for_message(
+                        job.tenant,
+                        contact,
+                        Some(record.id),
+                        job.category,
+                        channel,
+                        delivery.recipient.vars.locale.as_deref(),
+                        record.updated_at,
+                    );
+                    Some(compose::Links::new(base, &claims.sign(key.as_ref())))
                 }
+                _ => None,
             };
+            let tags = message_tags(
+                job.tenant,
+                job.event,
+                job.campaign,
+                record.id,
+                delivery.recipient.contact_id,
+            );
+            let composed =
+                match composer.compose(channel, &delivery.recipient, tags, links.as_ref()) {
+                    Ok(c) => c,
+                    Err(reason) => {
+                        record.status = MessageStatus::Failed;
+                        record.last_error = Some(reason);
+                        out.push(record);
+                        continue;
+                    }
+                };
             let providers: &[Provider] = content
                 .config
                 .providers_for(channel)
@@ -1381,11 +1535,15 @@ fn count(records: &[Message], tally: &mut HashMap<MessageStatus, u64>) -> bool {
 }
 
 /// A delivery job's id: the same for the same recipients, whoever queued it.
-fn batch_id(deliveries: &[Delivery]) -> String {
-    let ids: Vec<String> = deliveries
+fn batch_id(deliveries: &[Delivery], not_before: Option<chrono::DateTime<Utc>>) -> String {
+    let mut ids: Vec<String> = deliveries
         .iter()
         .map(|d| d.message_id.to_string())
         .collect();
+    // A job waiting for quiet hours is a batch of its own, even with the same recipients.
+    if let Some(at) = not_before {
+        ids.push(at.timestamp().to_string());
+    }
     herald::digest::sha256_hex(ids.join(","))[..32].to_owned()
 }
 
@@ -1407,6 +1565,7 @@ fn deliver_jobs(campaign: &Campaign, guests: Vec<&Guest>) -> Vec<SenderJob> {
             snapshot_version: campaign.snapshot_version,
             category: campaign.category,
             channels: campaign.channels.clone(),
+            not_before: None,
             deliveries: chunk
                 .iter()
                 .map(|g| Delivery {
@@ -1425,13 +1584,11 @@ struct Job<'a> {
     campaign: Option<CampaignId>,
     category: herald::domain::TemplateCategory,
     channels: &'a [Channel],
+    snapshot_version: Option<u64>,
+    /// A job that waited for quiet hours: when it was due.
+    not_before: Option<chrono::DateTime<Utc>>,
     /// When this delivery of the job started (its time budget).
     started: Instant,
-}
-
-/// SES message tags: tracking needs no lookup to know whose message an event is about.
-fn tags(job: &Job<'_>, record: &Message) -> Vec<(String, String)> {
-    message_tags(job.tenant, job.event, job.campaign, record.id)
 }
 
 /// The tags of a message (SES message tags; tracking reads them back from SES events).
@@ -1440,6 +1597,7 @@ pub fn message_tags(
     event: EventId,
     campaign: Option<CampaignId>,
     message: MessageId,
+    contact: Option<ContactId>,
 ) -> Vec<(String, String)> {
     let mut tags = vec![
         ("herald_tenant".to_owned(), tenant.to_string()),
@@ -1448,6 +1606,9 @@ pub fn message_tags(
     ];
     if let Some(c) = campaign {
         tags.push(("herald_campaign".to_owned(), c.to_string()));
+    }
+    if let Some(c) = contact {
+        tags.push(("herald_contact".to_owned(), c.to_string()));
     }
     tags
 }

@@ -88,6 +88,48 @@ pub fn parse_batch(event: &SqsEvent) -> Parsed {
 }
 
 impl Tracker {
+    /// A complaint opts the contact out of email; a hard bounce is noted in its ledger (the
+    /// address is suppressed either way). Keyed by the event, so a redelivered batch writes
+    /// nothing twice; a contact that no longer exists is skipped.
+    async fn record_consent(&self, events: &[Tracked]) -> anyhow::Result<()> {
+        use herald::domain::{Channel, ConsentSource, DeliveryEvent};
+        for e in events.iter().filter(|e| !e.suppress.is_empty()) {
+            let Some(contact) = e.contact else { continue };
+            let source = match e.kind {
+                DeliveryEvent::Complained => ConsentSource::Complaint,
+                _ => ConsentSource::Bounce,
+            };
+            let context = herald::store::ChangeContext {
+                message: Some(e.message),
+                note: Some(format!("suppressed:{}", e.channel)),
+                record_id: Some(format!("{:013}#{}", e.at_ms().max(0), e.identity)),
+                ..Default::default()
+            };
+            let complaint = source == ConsentSource::Complaint;
+            let result = self
+                .store
+                .change_preferences(e.tenant, contact, source, &context, |p| {
+                    let mut next = p.clone();
+                    let whole = herald::consent::OptOut {
+                        channel: Channel::Email,
+                        category: None,
+                    };
+                    if complaint && !next.opt_outs.contains(&whole) {
+                        next.opt_outs.retain(|o| o.channel != Channel::Email);
+                        next.opt_outs.push(whole);
+                        next.opt_outs.sort();
+                    }
+                    next
+                })
+                .await;
+            match result {
+                Ok(_) | Err(herald::store::StoreError::NotFound) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Ok(())
+    }
+
     pub fn new(store: Store) -> Self {
         Self {
             store,
@@ -112,6 +154,15 @@ impl Tracker {
         }
         let events: Vec<Tracked> = parsed.events.iter().map(|(_, e)| e.clone()).collect();
         let mut response = SqsBatchResponse::default();
+        // Complaints and hard bounces change the contact's consent (before the events are
+        // recorded, and once per event however often it is delivered).
+        let consent_failed = match self.record_consent(&events).await {
+            Ok(()) => false,
+            Err(e) => {
+                tracing::error!(error = ?e, "recording consent changes failed; the batch will be delivered again");
+                true
+            }
+        };
         let mut metrics: Vec<(&str, f64, &str)> = parsed
             .unusable
             .iter()
@@ -124,7 +175,14 @@ impl Tracker {
                 (name, *n as f64, "Count")
             })
             .collect();
-        match self.store.ingest_events(&events).await {
+        let ingested = if consent_failed {
+            Err(herald::store::StoreError::Unexpected(anyhow::anyhow!(
+                "consent changes failed"
+            )))
+        } else {
+            self.store.ingest_events(&events).await
+        };
+        match ingested {
             Ok(report) => {
                 let c = &self.counters;
                 c.recorded

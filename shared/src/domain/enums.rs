@@ -103,6 +103,32 @@ named_enum!(
 );
 
 named_enum!(
+    /// Where a consent change came from.
+    ConsentSource, "consent source" {
+        /// The guest, on the preference page or its JSON API (a signed link).
+        GuestLink = "guest_link",
+        /// The guest, by one-click unsubscribe (RFC 8058) from a message's List-Unsubscribe.
+        OneClick = "one_click",
+        /// A tenant, over the API.
+        Api = "api",
+        /// The tenant's CRM, by the sync.
+        Crm = "crm",
+        /// A permanent bounce.
+        Bounce = "bounce",
+        /// A spam complaint.
+        Complaint = "complaint",
+    }
+);
+
+named_enum!(
+    /// The calendar period (UTC) of a frequency cap.
+    CapPeriod, "cap period" {
+        Day = "day",
+        Week = "week",
+    }
+);
+
+named_enum!(
     /// A layer of configuration, from the most general to the most specific.
     Layer, "layer" {
         Platform = "platform",

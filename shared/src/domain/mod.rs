@@ -44,6 +44,7 @@ mod locale;
 
 pub use address::{AddressError, EmailAddress, PhoneE164};
 pub use enums::{
-    Channel, DeliveryEvent, Layer, ProviderKind, Role, TemplateCategory, UnknownVariant,
+    CapPeriod, Channel, ConsentSource, DeliveryEvent, Layer, ProviderKind, Role, TemplateCategory,
+    UnknownVariant,
 };
 pub use locale::{Locale, LocaleError, TimeZone, TimeZoneError};

@@ -54,7 +54,33 @@ struct BatchItem {
     tally: BTreeMap<String, u64>,
 }
 
+/// The state of a batch of recipients waiting for their quiet hours to end.
+const WAITING: &str = "waiting";
+
 impl Store {
+    /// Notes delivery batches that wait for quiet hours (each once: a retried job finds them
+    /// there), so the campaign is not finished before they are sent.
+    pub async fn wait_batches(
+        &self,
+        tenant: TenantId,
+        campaign: CampaignId,
+        batches: &[String],
+    ) -> StoreResult<()> {
+        for batch in batches {
+            let item = BatchItem {
+                state: WAITING.into(),
+                claimed_at: 0,
+                tally: BTreeMap::new(),
+            };
+            let keys = Keys::new(keys::campaign_pk(tenant, campaign), keys::batch_sk(batch));
+            match self.put_new(&keys, &item).await {
+                Ok(()) | Err(super::StoreError::AlreadyExists) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
+    }
+
     pub async fn create_campaign(&self, tenant: TenantId, campaign: &Campaign) -> StoreResult<()> {
         self.put_new(&campaign_keys(tenant, campaign), campaign)
             .await
@@ -96,6 +122,7 @@ impl Store {
                 ..CampaignCounts::default()
             };
             c.batches_done = 0;
+            c.batches_waiting = batches.iter().filter(|b| b.state == WAITING).count() as u64;
             for b in batches.iter().filter(|b| b.state == "done") {
                 c.batches_done += 1;
                 for (name, n) in &b.tally {
@@ -104,6 +131,7 @@ impl Store {
                         "failed" => c.counts.failed += n,
                         "suppressed" => c.counts.suppressed += n,
                         "no_consent" => c.counts.no_consent += n,
+                        "frequency_capped" => c.counts.frequency_capped += n,
                         "no_address" => c.counts.no_address += n,
                         _ => {}
                     }
@@ -136,9 +164,10 @@ impl Store {
             .table_name(self.table())
             .set_item(Some(Store::to_item(&keys, &item)?))
             .condition_expression(
-                "attribute_not_exists(PK) OR #state = :released OR (#state = :sending AND claimed_at < :stale)",
+                "attribute_not_exists(PK) OR #state IN (:released, :waiting) OR (#state = :sending AND claimed_at < :stale)",
             )
             .expression_attribute_names("#state", "state")
+            .expression_attribute_values(":waiting", AttributeValue::S(WAITING.into()))
             .expression_attribute_values(":sending", AttributeValue::S("sending".into()))
             .expression_attribute_values(":released", AttributeValue::S("released".into()))
             .return_values(ReturnValue::AllOld)
@@ -152,8 +181,13 @@ impl Store {
             .send()
             .await;
         match result {
+            // A waiting batch was never attempted: nothing of it is recorded but its wait.
             Ok(out) => Ok(BatchClaim::Claimed {
-                retaken: out.attributes.is_some_and(|a| !a.is_empty()),
+                retaken: out.attributes.is_some_and(|a| {
+                    !a.is_empty()
+                        && a.get("state").and_then(|v| v.as_s().ok()).map(String::as_str)
+                            != Some(WAITING)
+                }),
             }),
             Err(e) => match e.as_service_error() {
                 Some(
@@ -343,6 +377,7 @@ impl Store {
         if campaign.status != CampaignStatus::Sending
             || campaign.expanded_shards < shards
             || campaign.batches_done < campaign.batches_expected
+            || campaign.batches_waiting > 0
         {
             return Ok(None);
         }

@@ -81,6 +81,8 @@ impl Store {
                         last_name: row.last_name.clone(),
                         unsubscribed: false,
                         opt_outs: Default::default(),
+                        frequency_cap: None,
+                        quiet_hours: None,
                         created_at: now,
                         updated_at: now,
                     };

@@ -19,7 +19,10 @@
 //! | snapshot version | `TENANT#{tid}#EVENT#{eid}` | `RESOLVED#V#{version:010}` | – | immutable, gzip JSON body: GetItem; history: Query `begins_with(SK, "RESOLVED#V#")` projecting the summary only |
 //! | active snapshot | `TENANT#{tid}#EVENT#{eid}` | `RESOLVED#ACTIVE` | – | a full copy of the active version, so the send path reads one GetItem |
 //! | guest | `TENANT#{tid}#EVENT#{eid}#GUESTS#{shard:02}` (8 shards by guest id) | `GUEST#{gid}` | – | get: GetItem (the shard follows from the id); list an event's / expand a campaign's audience: Query each shard; import: BatchGetItem + BatchWriteItem |
-//! | contact | `TENANT#{tid}#CONTACT#{cid}` | `META` | – | get: GetItem; the send path's consent check: BatchGetItem |
+//! | contact | `TENANT#{tid}#CONTACT#{cid}` | `META` | – | get: GetItem; the send path's consent check (preferences, quiet hours, frequency cap are on the item): BatchGetItem; a consent change: Put conditional on `updated_at`, in one transaction with its ledger entry |
+//! | consent ledger entry | `TENANT#{tid}#CONTACT#{cid}` | `CONSENT#{ms:013}#{ulid}` | – | written with the contact's change; the contact's history: Query `begins_with(SK, "CONSENT#")`; never updated |
+//! | frequency-cap count | `TENANT#{tid}#CONTACT#{cid}` | `CAP#{D20261122 or W2026-47}` (`ttl` after the period) | – | the sender books each campaign message of a capped contact: one conditional UpdateItem (`ADD` the message id to a set while it holds fewer than the cap, or already holds it) |
+//! | preference-link key | `TENANT#{tid}` | `SECRET#LINKS` | – | the tenant's HMAC key, sealed with KMS: GetItem once per process; created by a conditional PutItem on first use |
 //! | contact key | `TENANT#{tid}#CONTACTKEY#{email or phone}#{address}` | `KEY` | – | match an imported guest to a contact: BatchGetItem; claimed with a conditional PutItem after the new contact is written (a contact that loses the claim stays unreferenced) |
 //! | message | `TENANT#{tid}#MSG#{mid}` | `META` | – | get: GetItem; a transactional message's claim: conditional PutItem (absent or queued); results: BatchWriteItem (a campaign batch's 25 at a time) |
 //! | delivery event | `TENANT#{tid}#MSG#{mid}` | `EV#{type}` (the first of its type) or `EV#{type}#{ms:013}#{identity}` (later opens and clicks) | – | the tracker: BatchGetItem of the keys a batch's events would take (duplicates and first opens), then BatchWriteItem of the new ones (whether or not the message is recorded yet); the message's timeline: one Query of the partition (with `META`); the sender settles messages a crash left uncertain by `EV#sent` (SES's Send event): BatchGetItem |
@@ -135,6 +138,23 @@ pub fn contact_key_pk(tenant: TenantId, kind: &str, address: &str) -> String {
 }
 
 pub const KEY: &str = "KEY";
+
+/// The sort-key prefix of a contact's consent ledger.
+pub const CONSENT_PREFIX: &str = "CONSENT#";
+
+/// A consent ledger entry: its id is the change's time (ms) and a ULID, so the ledger reads in
+/// order.
+pub fn consent_sk(record_id: &str) -> String {
+    format!("{CONSENT_PREFIX}{record_id}")
+}
+
+/// A contact's frequency-cap count for one period (`D20261122`, `W2026-47`).
+pub fn frequency_sk(period: &str) -> String {
+    format!("CAP#{period}")
+}
+
+/// The tenant's preference-link HMAC key, sealed with KMS.
+pub const LINK_KEY: &str = "SECRET#LINKS";
 
 /// The sort-key prefix of a message's delivery events (next to its `META` record).
 pub const MESSAGE_EVENT_PREFIX: &str = "EV#";

@@ -149,6 +149,7 @@ pub async fn create_campaign(
         expanded_shards: 0,
         batches_expected: 0,
         batches_done: 0,
+        batches_waiting: 0,
         expanded_pages: Default::default(),
         snapshot_version: None,
         version: 1,

@@ -202,6 +202,7 @@ pub async fn send_message(
             message_id: id,
             recipient,
         }],
+        not_before: None,
     })
     .map_err(anyhow::Error::new)?;
     let message = Message {

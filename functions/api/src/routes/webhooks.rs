@@ -70,18 +70,7 @@ fn called_url(state: &AppState, headers: &HeaderMap, uri: &axum::http::Uri) -> S
         .path_and_query()
         .map(|p| p.as_str().to_owned())
         .unwrap_or_default();
-    if let Some(base) = &state.public_url {
-        return format!("{}{path}", base.trim_end_matches('/'));
-    }
-    let host = headers
-        .get(axum::http::header::HOST)
-        .and_then(|h| h.to_str().ok())
-        .unwrap_or_default();
-    let scheme = headers
-        .get("x-forwarded-proto")
-        .and_then(|h| h.to_str().ok())
-        .unwrap_or("https");
-    format!("{scheme}://{host}{path}")
+    format!("{}{path}", state.public_base(headers))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]

@@ -1,0 +1,235 @@
+//! Contacts: the person behind a tenant's guests, where consent lives. Tenant administrators
+//! (and platform administrators naming the tenant) read a contact and its consent ledger,
+//! change its preferences on the guest's behalf (recorded as the API's, or the CRM's), and
+//! issue preference links.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::HeaderMap;
+use chrono::{DateTime, Utc};
+use herald::consent::{ConsentRecord, LinkClaims, Preferences};
+use herald::domain::ConsentSource;
+use herald::guests::Contact;
+use herald::ids::{ContactId, TenantId};
+use herald::store::{ChangeContext, StoreError};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use super::{Errors, ListOf};
+use crate::auth::Principal;
+use crate::extract::{JsonBody, StrictQuery};
+use crate::problem::{ApiError, ApiResult};
+use crate::scope::{TenantQuery, tenant_of};
+use crate::state::AppState;
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(get_contact))
+        .routes(routes!(set_preferences))
+        .routes(routes!(consent_history))
+        .routes(routes!(preference_link))
+}
+
+/// A contact id from the path: malformed is a 404, like one that does not exist.
+pub fn contact_id(raw: &str) -> ApiResult<ContactId> {
+    raw.parse().map_err(|_| ApiError::NotFound)
+}
+
+/// The tenant of a contact request (tenant administrators) and the contact, which must exist.
+pub async fn contact_of(
+    state: &AppState,
+    principal: &Principal,
+    tenant: Option<TenantId>,
+    raw: &str,
+) -> ApiResult<(TenantId, Contact)> {
+    principal.require_tenant_admin()?;
+    let tenant = tenant_of(state, principal, tenant).await?;
+    let id = contact_id(raw)?;
+    let contact = state
+        .store
+        .get_contact(tenant, id)
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    Ok((tenant, contact))
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ContactView {
+    pub contact: Contact,
+    pub preferences: Preferences,
+}
+
+/// A contact and its preferences.
+#[utoipa::path(get, path = "/api/v1/contacts/{contact_id}", tag = "contacts",
+    params(("contact_id" = String, Path), TenantQuery),
+    responses((status = 200, body = ContactView), Errors), security(("api_key" = [])))]
+pub async fn get_contact(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(id): Path<String>,
+    StrictQuery(q): StrictQuery<TenantQuery>,
+) -> ApiResult<Json<ContactView>> {
+    let (_, contact) = contact_of(&state, &principal, q.tenant_id, &id).await?;
+    let preferences = Preferences::of(&contact);
+    Ok(Json(ContactView {
+        contact,
+        preferences,
+    }))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PreferencesIn {
+    pub preferences: Preferences,
+    /// Where the change comes from: `api` (default) or `crm`.
+    #[serde(default)]
+    pub source: Option<ConsentSource>,
+    /// The version of the consent wording the person agreed to (1 to 100 characters).
+    #[serde(default)]
+    pub wording_version: Option<String>,
+}
+
+/// Replaces a contact's preferences; the consent ledger records the change with its source
+/// (`api` or `crm`), the wording version and the key that made it.
+#[utoipa::path(put, path = "/api/v1/contacts/{contact_id}/preferences", tag = "contacts",
+    params(("contact_id" = String, Path), TenantQuery), request_body = PreferencesIn,
+    responses((status = 200, body = ContactView), Errors), security(("api_key" = [])))]
+pub async fn set_preferences(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(id): Path<String>,
+    StrictQuery(q): StrictQuery<TenantQuery>,
+    JsonBody(body): JsonBody<PreferencesIn>,
+) -> ApiResult<Json<ContactView>> {
+    let source = body.source.unwrap_or(ConsentSource::Api);
+    if !matches!(source, ConsentSource::Api | ConsentSource::Crm) {
+        return Err(ApiError::invalid_field(
+            "source",
+            "api or crm (the other sources are Herald's own)",
+        ));
+    }
+    let mut issues = body.preferences.issues();
+    let wording = match super::preferences::wording_of(body.wording_version.as_deref()) {
+        Ok(w) => w,
+        Err(_) => {
+            issues.push(herald::providers::FieldIssue::new(
+                "wording_version",
+                "1 to 100 printable characters",
+            ));
+            None
+        }
+    };
+    if !issues.is_empty() {
+        return Err(ApiError::invalid(issues));
+    }
+    let (tenant, contact) = contact_of(&state, &principal, q.tenant_id, &id).await?;
+    let context = ChangeContext {
+        wording_version: wording,
+        key: Some(principal.key_id),
+        ..ChangeContext::default()
+    };
+    let wanted = body.preferences;
+    let changed = state
+        .store
+        .change_preferences(tenant, contact.id, source, &context, |_| wanted.clone())
+        .await
+        .map_err(|e| match e {
+            StoreError::NotFound => ApiError::NotFound,
+            e => e.into(),
+        })?;
+    let preferences = Preferences::of(&changed.contact);
+    Ok(Json(ContactView {
+        contact: changed.contact,
+        preferences,
+    }))
+}
+
+/// A contact's consent ledger, oldest first: every change with its time, source, wording
+/// version, and the preferences before and after.
+#[utoipa::path(get, path = "/api/v1/contacts/{contact_id}/consent", tag = "contacts",
+    params(("contact_id" = String, Path), TenantQuery),
+    responses((status = 200, body = ListOf<ConsentRecord>), Errors), security(("api_key" = [])))]
+pub async fn consent_history(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(id): Path<String>,
+    StrictQuery(q): StrictQuery<TenantQuery>,
+) -> ApiResult<Json<ListOf<ConsentRecord>>> {
+    let (tenant, contact) = contact_of(&state, &principal, q.tenant_id, &id).await?;
+    Ok(Json(ListOf::new(
+        state.store.consent_history(tenant, contact.id).await?,
+    )))
+}
+
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct LinkQuery {
+    #[param(value_type = Option<String>)]
+    pub tenant_id: Option<TenantId>,
+    /// How long the link works: 1 to 365 days (default 30).
+    pub days: Option<i64>,
+    /// The page's language (`en`, `fr`, `de`, `es`; default English).
+    pub lang: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PreferenceLink {
+    pub token: String,
+    /// The preference page.
+    pub preferences_url: String,
+    /// One-click unsubscribe (POST) from everything; a GET shows the preference page.
+    pub unsubscribe_url: String,
+    pub expires_at: DateTime<Utc>,
+}
+
+/// A preference link for a contact (for a tenant's own messages or pages), not tied to a
+/// message: its one-click unsubscribe is from everything.
+#[utoipa::path(post, path = "/api/v1/contacts/{contact_id}/preference-link", tag = "contacts",
+    params(("contact_id" = String, Path), LinkQuery),
+    responses((status = 201, body = PreferenceLink), Errors), security(("api_key" = [])))]
+pub async fn preference_link(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(id): Path<String>,
+    StrictQuery(q): StrictQuery<LinkQuery>,
+    headers: HeaderMap,
+) -> ApiResult<(axum::http::StatusCode, Json<PreferenceLink>)> {
+    let days = q.days.unwrap_or(30);
+    if !(1..=365).contains(&days) {
+        return Err(ApiError::BadRequest("days: 1 to 365".into()));
+    }
+    let language = match q.lang.as_deref() {
+        None => 0,
+        Some(l) if herald::consent::LANGUAGES.contains(&l) => {
+            herald::consent::language_index(Some(l))
+        }
+        Some(_) => return Err(ApiError::BadRequest("lang: en, fr, de or es".into())),
+    };
+    let (tenant, contact) = contact_of(&state, &principal, q.tenant_id, &id).await?;
+    let now = Utc::now();
+    let claims = LinkClaims {
+        tenant,
+        contact: contact.id,
+        message: None,
+        category: None,
+        channel: None,
+        language,
+        expires: herald::consent::expiry(now, days),
+    };
+    let key = state.links.key(tenant).await.map_err(ApiError::Upstream)?;
+    let token = claims.sign(key.as_ref());
+    let (unsubscribe_url, preferences_url) =
+        herald::consent::links(&state.public_base(&headers), &token);
+    Ok((
+        axum::http::StatusCode::CREATED,
+        Json(PreferenceLink {
+            token,
+            preferences_url,
+            unsubscribe_url,
+            expires_at: DateTime::from_timestamp(i64::from(claims.expires), 0).unwrap_or(now),
+        }),
+    ))
+}
