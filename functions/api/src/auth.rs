@@ -21,6 +21,8 @@ pub struct Principal {
     pub role: Role,
     pub tenant: Option<TenantId>,
     pub events: Vec<EventId>,
+    /// Where the audit log learns who acted on which tenant (mutating requests).
+    pub audit: Option<crate::audit::AuditSlot>,
 }
 
 impl FromRequestParts<AppState> for Principal {
@@ -46,11 +48,19 @@ impl FromRequestParts<AppState> for Principal {
             .find_api_key(&hash_secret(secret))
             .await?
             .ok_or(ApiError::Unauthorized)?;
-        if key.revoked_at.is_some() {
+        if !key.usable(chrono::Utc::now()) {
             return Err(ApiError::Unauthorized);
         }
         tracing::Span::current().record("key_id", tracing::field::display(key.id));
-        Ok(Principal::from(key))
+        let audit = parts.extensions.get::<crate::audit::AuditSlot>().cloned();
+        if let Some(slot) = &audit {
+            slot.actor(key.id, key.role, key.tenant_id);
+        }
+        state.admit(&key).await?;
+        Ok(Principal {
+            audit,
+            ..Principal::from(key)
+        })
     }
 }
 
@@ -61,6 +71,7 @@ impl From<ApiKey> for Principal {
             role: key.role,
             tenant: key.tenant_id,
             events: key.event_ids,
+            audit: None,
         }
     }
 }
@@ -93,6 +104,14 @@ impl Principal {
     /// The tenant a request is about: the key's own, or for a platform key the `tenant_id` asked
     /// for. Another tenant's id is a 404.
     pub fn tenant_scope(&self, requested: Option<TenantId>) -> ApiResult<TenantId> {
+        let scoped = self.scope(requested);
+        if let (Ok(tenant), Some(slot)) = (&scoped, &self.audit) {
+            slot.tenant(*tenant);
+        }
+        scoped
+    }
+
+    fn scope(&self, requested: Option<TenantId>) -> ApiResult<TenantId> {
         match (self.tenant, requested) {
             (Some(own), None) => Ok(own),
             (Some(own), Some(asked)) if own == asked => Ok(own),

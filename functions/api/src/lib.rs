@@ -1,5 +1,6 @@
 //! Herald's HTTP API: one axum Router, served by lambda_http in Lambda and by axum locally.
 
+pub mod audit;
 pub mod auth;
 pub mod extract;
 pub mod pages;
@@ -68,6 +69,7 @@ pub fn router_and_openapi() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(routes::suppressions::router())
         .merge(routes::webhooks::router())
         .merge(routes::contacts::router())
+        .merge(routes::audit::router())
         .merge(routes::preferences::router())
         .split_for_parts()
 }
@@ -85,6 +87,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/openapi.json", get(move || async move { axum::Json(doc.as_ref().clone()) }))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
+        .layer(axum::middleware::from_fn_with_state(state.clone(), audit::record))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {
             tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), key_id = tracing::field::Empty)

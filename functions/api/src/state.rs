@@ -36,6 +36,11 @@ pub struct Config {
     /// `HERALD_PUBLIC_URL` (optional): the API's public URL, which Twilio signs its status
     /// callbacks with; without it, the request's own host and scheme.
     pub public_url: Option<String>,
+    /// `HERALD_API_RATE_PER_KEY`, `HERALD_API_BURST_PER_KEY`, `HERALD_API_RATE_PER_TENANT`,
+    /// `HERALD_API_BURST_PER_TENANT` (optional): requests per second and burst of each key and
+    /// of each tenant's keys together (defaults 25/50 and 100/200); a rate of 0 turns the
+    /// limits off.
+    pub limits: Option<herald::store::ApiLimits>,
 }
 
 impl Config {
@@ -58,12 +63,48 @@ impl Config {
             sender_queue_arn: var("HERALD_SENDER_QUEUE_ARN")?,
             scheduler_role_arn: var("HERALD_SCHEDULER_ROLE_ARN")?,
             public_url: lookup("HERALD_PUBLIC_URL").filter(|v| !v.is_empty()),
+            limits: limits_from(&lookup)?,
             url_policy: match lookup("HERALD_ALLOW_LOOPBACK_PROVIDER_URLS").as_deref() {
                 Some("1" | "true") => UrlPolicy::AllowLoopbackHttp,
                 _ => UrlPolicy::HttpsOnly,
             },
         })
     }
+}
+
+/// The API's rate limits from the environment (see [`Config::limits`]).
+fn limits_from(
+    lookup: &impl Fn(&str) -> Option<String>,
+) -> anyhow::Result<Option<herald::store::ApiLimits>> {
+    let defaults = herald::store::ApiLimits::default();
+    let number = |name: &str, default: f64| -> anyhow::Result<f64> {
+        match lookup(name).filter(|v| !v.is_empty()) {
+            None => Ok(default),
+            Some(v) => v
+                .parse::<f64>()
+                .ok()
+                .filter(|n| n.is_finite() && *n >= 0.0)
+                .with_context(|| format!("{name} must be a number ≥ 0")),
+        }
+    };
+    let key_rate = number("HERALD_API_RATE_PER_KEY", defaults.per_key.per_second)?;
+    let tenant_rate = number("HERALD_API_RATE_PER_TENANT", defaults.per_tenant.per_second)?;
+    if key_rate == 0.0 || tenant_rate == 0.0 {
+        return Ok(None);
+    }
+    let burst = |name: &str, default: u32| -> anyhow::Result<u32> {
+        Ok(number(name, f64::from(default))?.clamp(1.0, 1e6) as u32)
+    };
+    Ok(Some(herald::store::ApiLimits {
+        per_key: herald::store::Bucket {
+            per_second: key_rate,
+            burst: burst("HERALD_API_BURST_PER_KEY", defaults.per_key.burst)?,
+        },
+        per_tenant: herald::store::Bucket {
+            per_second: tenant_rate,
+            burst: burst("HERALD_API_BURST_PER_TENANT", defaults.per_tenant.burst)?,
+        },
+    }))
 }
 
 #[derive(Clone, Debug)]
@@ -118,6 +159,14 @@ pub struct Inner {
     pub public_url: Option<String>,
     /// Each tenant's preference-link key.
     pub links: herald::consent::LinkKeys,
+    /// Rate limits (none: off), and this instance's last view of each bucket item.
+    pub limits: Option<herald::store::ApiLimits>,
+    pub rate_seen: std::sync::Mutex<
+        std::collections::HashMap<
+            (Option<herald::ids::TenantId>, herald::ids::ApiKeyId),
+            herald::store::Seen,
+        >,
+    >,
 }
 
 impl std::ops::Deref for AppState {
@@ -139,6 +188,8 @@ impl AppState {
     ) -> Self {
         let links = herald::consent::LinkKeys::new(store.clone(), sealer.clone());
         Self(Arc::new(Inner {
+            limits: Some(herald::store::ApiLimits::default()),
+            rate_seen: std::sync::Mutex::default(),
             links,
             store,
             sealer,
@@ -167,6 +218,59 @@ impl AppState {
         format!("{scheme}://{host}")
     }
 
+    /// The same state with other rate limits (none: off).
+    pub fn with_limits(&self, limits: Option<herald::store::ApiLimits>) -> Self {
+        Self(Arc::new(Inner {
+            store: self.store.clone(),
+            sealer: self.sealer.clone(),
+            providers: self.providers.clone(),
+            url_policy: self.url_policy,
+            queues: self.queues.clone(),
+            schedules: self.schedules.clone(),
+            public_url: self.public_url.clone(),
+            links: self.links.clone(),
+            limits,
+            rate_seen: std::sync::Mutex::default(),
+        }))
+    }
+
+    /// Takes a request's tokens from its key's and tenant's buckets; 429 when over either.
+    pub async fn admit(&self, key: &herald::store::ApiKey) -> Result<(), crate::problem::ApiError> {
+        let Some(limits) = self.limits else {
+            return Ok(());
+        };
+        let id = (key.tenant_id, key.id);
+        let mut seen = self
+            .rate_seen
+            .lock()
+            .map(|m| m.get(&id).copied().unwrap_or_default())
+            .unwrap_or_default();
+        let now_ms = chrono::Utc::now().timestamp_millis();
+        let admission = self
+            .store
+            .take_api_token(key.tenant_id, key.id, &limits, now_ms, &mut seen)
+            .await?;
+        if let Ok(mut m) = self.rate_seen.lock() {
+            if m.len() > 10_000 {
+                m.clear();
+            }
+            m.insert(id, seen);
+        }
+        match admission {
+            herald::store::Admission::Allowed => Ok(()),
+            herald::store::Admission::Limited {
+                bucket,
+                retry_after_ms,
+            } => {
+                tracing::info!(key_id = %key.id, bucket, "rate limited");
+                Err(crate::problem::ApiError::TooManyRequests {
+                    detail: format!("over the {bucket}'s rate limit; retry later"),
+                    retry_after_secs: u64::try_from(retry_after_ms.max(0) / 1000 + 1).unwrap_or(1),
+                })
+            }
+        }
+    }
+
     /// Builds every client once from the shared SDK configuration.
     pub fn from_sdk_config(sdk: &aws_config::SdkConfig, config: &Config) -> anyhow::Result<Self> {
         Ok(Self::new(
@@ -189,6 +293,7 @@ impl AppState {
                 role_arn: config.scheduler_role_arn.clone(),
             },
             config.public_url.clone(),
-        ))
+        )
+        .with_limits(config.limits))
     }
 }

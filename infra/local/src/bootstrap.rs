@@ -17,6 +17,8 @@ pub async fn create_platform_key(store: &Store, name: &str) -> anyhow::Result<(A
         secret_hint: secret.chars().take(8).collect(),
         created_at: Utc::now(),
         revoked_at: None,
+        expires_at: None,
+        replaced_by: None,
     };
     store
         .create_api_key(

@@ -81,7 +81,14 @@ async fn serve(template: &Template, endpoint: &str, api_port: u16) -> anyhow::Re
         template.function_environment("ApiFunction", &physical)?;
     env.insert("HERALD_ALLOW_LOOPBACK_PROVIDER_URLS".into(), "1".into());
     env.insert("HERALD_PUBLIC_URL".into(), url.clone());
-    let config = Config::from_lookup(|name| env.get(name).cloned())?;
+    // The API's rate limits may be set for the local stack from the environment.
+    let config = Config::from_lookup(|name| {
+        env.get(name).cloned().or_else(|| {
+            name.starts_with("HERALD_API_")
+                .then(|| std::env::var(name).ok())
+                .flatten()
+        })
+    })?;
     let state = AppState::from_sdk_config(&sdk, &config)?;
     let pollers = crate::pollers::start_all(template, &physical, &sdk, &Default::default())?;
     let firer = crate::schedules::start(&physical, &sdk);

@@ -129,7 +129,10 @@ impl TestStack {
                     .context("HERALD_SCHEDULER_ROLE_ARN")?,
             },
             Some(PUBLIC_URL.to_owned()),
-        );
+        )
+        // Tests send bursts far above any tenant's rate; `tests/limits.rs` tests the limits
+        // with a state of its own.
+        .with_limits(None);
         let sender_requests = crate::pollers::RequestCounts::default();
         let pollers = crate::pollers::start_all(&template, &physical, &sdk, &sender_requests)?;
         let firer = crate::schedules::start(&physical, &sdk);

@@ -32,6 +32,19 @@ pub struct ApiKey {
     pub created_at: DateTime<Utc>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub revoked_at: Option<DateTime<Utc>>,
+    /// The key stops working at this time (set at creation, or by a rotation's grace period).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<DateTime<Utc>>,
+    /// The key that replaced this one in a rotation.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replaced_by: Option<ApiKeyId>,
+}
+
+impl ApiKey {
+    /// Whether the key may be used at `now`: neither revoked nor expired.
+    pub fn usable(&self, now: DateTime<Utc>) -> bool {
+        self.revoked_at.is_none() && self.expires_at.is_none_or(|e| now < e)
+    }
 }
 
 /// The stored form: the key and the hash of its secret.
@@ -113,6 +126,45 @@ impl Store {
             )
             .await?;
         Ok(records.into_iter().next())
+    }
+
+    /// Rotation: the new key (same name, role, tenant and events) is stored, and the old one
+    /// expires at `old_expires_at` (or keeps an earlier expiry) and names its replacement. A
+    /// revoked or expired key is not rotated (`NotFound`).
+    pub async fn rotate_api_key(
+        &self,
+        tenant: Option<TenantId>,
+        id: ApiKeyId,
+        replacement: &ApiKeyRecord,
+        old_expires_at: DateTime<Utc>,
+    ) -> StoreResult<ApiKey> {
+        let record = self
+            .find_api_key_record(tenant, id)
+            .await?
+            .ok_or(StoreError::NotFound)?;
+        if !record.key.usable(Utc::now()) || record.key.replaced_by.is_some() {
+            return Err(StoreError::NotFound);
+        }
+        self.create_api_key(tenant, replacement).await?;
+        let expires = record
+            .key
+            .expires_at
+            .map_or(old_expires_at, |e| e.min(old_expires_at));
+        let mut old = record.clone();
+        old.key.expires_at = Some(expires);
+        old.key.replaced_by = Some(replacement.key.id);
+        let result = self
+            .client()
+            .put_item()
+            .table_name(self.table())
+            .set_item(Some(Store::to_item(&api_key_keys(&old), &old)?))
+            .condition_expression("attribute_exists(PK) AND attribute_not_exists(replaced_by)")
+            .send()
+            .await;
+        super::conditional(result, StoreError::NotFound, || {
+            "PutItem rotated API key".to_owned()
+        })?;
+        Ok(old.key)
     }
 
     /// Revokes a key; revoking twice keeps the first time.

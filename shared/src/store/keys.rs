@@ -22,6 +22,8 @@
 //! | contact | `TENANT#{tid}#CONTACT#{cid}` | `META` | – | get: GetItem; the send path's consent check (preferences, quiet hours, frequency cap are on the item): BatchGetItem; a consent change: Put conditional on `updated_at`, in one transaction with its ledger entry |
 //! | consent ledger entry | `TENANT#{tid}#CONTACT#{cid}` | `CONSENT#{ms:013}#{ulid}` | – | written with the contact's change; the contact's history: Query `begins_with(SK, "CONSENT#")`; never updated |
 //! | frequency-cap count | `TENANT#{tid}#CONTACT#{cid}` | `CAP#{D20261122 or W2026-47}` (`ttl` after the period) | – | the sender books each campaign message of a capped contact: one conditional UpdateItem (`ADD` the message id to a set while it holds fewer than the cap, or already holds it) |
+//! | audit entry | `TENANT#{tid}#AUDIT` (platform changes: `PLATFORM#AUDIT`) | `{ms:013}#{request id}` | – | every mutating API call: one conditional PutItem after it is answered; the tenant's log: Query by time range, newest first, a page at a time; never updated or deleted |
+//! | API rate buckets | `TENANT#{tid}#RATE` (platform keys: `PLATFORM#RATE`) | `API` (`ttl` a day after the last request) | – | every authenticated request: one conditional UpdateItem setting the tenant's (`t`) and the key's (`k#{key id}`) GCRA arrival times, conditional on the values this instance last saw (a failed condition returns the item; the retry uses it) |
 //! | preference-link key | `TENANT#{tid}` | `SECRET#LINKS` | – | the tenant's HMAC key, sealed with KMS: GetItem once per process; created by a conditional PutItem on first use |
 //! | contact key | `TENANT#{tid}#CONTACTKEY#{email or phone}#{address}` | `KEY` | – | match an imported guest to a contact: BatchGetItem; claimed with a conditional PutItem after the new contact is written (a contact that loses the claim stays unreferenced) |
 //! | message | `TENANT#{tid}#MSG#{mid}` | `META` | – | get: GetItem; a transactional message's claim: conditional PutItem (absent or queued); results: BatchWriteItem (a campaign batch's 25 at a time) |
@@ -152,6 +154,22 @@ pub fn consent_sk(record_id: &str) -> String {
 pub fn frequency_sk(period: &str) -> String {
     format!("CAP#{period}")
 }
+
+/// API rate-limit buckets: a tenant's (and its keys'), or the platform keys'.
+pub fn rate_pk(tenant: TenantId) -> String {
+    format!("TENANT#{tenant}#RATE")
+}
+
+pub const PLATFORM_RATE: &str = "PLATFORM#RATE";
+
+/// A tenant's audit log, or (no tenant) the platform's.
+pub fn audit_pk(tenant: Option<TenantId>) -> String {
+    match tenant {
+        Some(t) => format!("TENANT#{t}#AUDIT"),
+        None => "PLATFORM#AUDIT".to_owned(),
+    }
+}
+pub const API_RATE: &str = "API";
 
 /// The tenant's preference-link HMAC key, sealed with KMS.
 pub const LINK_KEY: &str = "SECRET#LINKS";

@@ -4,6 +4,7 @@
 pub mod keys;
 
 mod api_keys;
+mod audit;
 mod campaigns;
 mod config;
 mod consent;
@@ -13,6 +14,7 @@ mod messages;
 mod platform;
 mod provider_state;
 mod providers;
+mod rate_limits;
 mod senders;
 mod suppressions;
 mod templates;
@@ -29,6 +31,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 pub use api_keys::{ApiKey, ApiKeyRecord, SECRET_PREFIX, hash_secret, new_secret};
+pub use audit::{AuditEntry, AuditPage};
 pub use campaigns::BatchClaim;
 pub use config::LoadedEvent;
 pub use consent::{ChangeContext, Changed};
@@ -36,6 +39,7 @@ pub use events::{Event, EventFields};
 pub use guests::ImportWrite;
 pub use messages::{Claimed, IDEMPOTENCY_SECONDS, IdempotencyRecord, SendEvent};
 pub use provider_state::{Booking, HealthDelta, ProviderHealth};
+pub use rate_limits::{Admission, ApiLimits, Bucket, Seen};
 pub use tenants::Tenant;
 pub use tracking::{
     Counters, IngestPlan, Ingested, MINUTE_TTL_SECONDS, candidate_keys, distinct,

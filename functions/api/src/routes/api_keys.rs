@@ -3,7 +3,7 @@
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use herald::domain::Role;
 use herald::ids::{ApiKeyId, EventId, TenantId};
 use herald::store::{ApiKey, ApiKeyRecord, new_secret};
@@ -27,6 +27,25 @@ pub struct ApiKeyIn {
     /// Event managers only: the events the key may see and configure (at least one).
     #[serde(default)]
     pub event_ids: Vec<EventId>,
+    /// When the key stops working (in the future, at most 10 years away); never when absent.
+    #[serde(default)]
+    pub expires_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RotateIn {
+    /// How long the old key keeps working, so its users can switch: 0 to 2,592,000 seconds
+    /// (30 days); 86,400 (a day) when absent.
+    #[serde(default)]
+    pub grace_seconds: Option<i64>,
+}
+
+/// A rotation: the new key with its secret (shown once) and the old key with its expiry.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ApiKeyRotated {
+    pub key: ApiKeyCreated,
+    pub previous: ApiKey,
 }
 
 /// A new key with its secret: store the secret now, it is never shown again.
@@ -41,6 +60,7 @@ pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(create_api_key, list_api_keys))
         .routes(routes!(get_api_key, revoke_api_key))
+        .routes(routes!(rotate_api_key))
 }
 
 /// Which keys a request is about: a tenant's, or with a platform key and no `tenant_id`, the
@@ -94,6 +114,15 @@ pub async fn create_api_key(
             "only event_manager keys are scoped to events",
         ));
     }
+    let now = Utc::now();
+    if let Some(at) = body.expires_at
+        && (at <= now || at > now + chrono::Duration::days(3653))
+    {
+        issues.push(herald::providers::FieldIssue::new(
+            "expires_at",
+            "in the future, at most 10 years away",
+        ));
+    }
     if body.event_ids.len() > 100 {
         issues.push(herald::providers::FieldIssue::new(
             "event_ids",
@@ -119,8 +148,10 @@ pub async fn create_api_key(
         tenant_id: owner,
         event_ids: body.event_ids,
         secret_hint: secret.chars().take(8).collect(),
-        created_at: Utc::now(),
+        created_at: now,
         revoked_at: None,
+        expires_at: body.expires_at,
+        replaced_by: None,
     };
     state
         .store
@@ -165,6 +196,74 @@ pub async fn get_api_key(
         .await?
         .map(Json)
         .ok_or(ApiError::NotFound)
+}
+
+/// Rotate an API key: a new key with the same name, role, tenant and events (its secret is
+/// shown once), while the old one keeps working for `grace_seconds` and then expires. A
+/// revoked, expired or already rotated key cannot be rotated (404).
+#[utoipa::path(post, path = "/api/v1/api-keys/{id}/rotate", tag = "api-keys", params(("id" = String, Path), TenantQuery),
+    request_body(content = RotateIn, description = "optional"),
+    responses((status = 201, body = ApiKeyRotated), Errors), security(("api_key" = [])))]
+pub async fn rotate_api_key(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(id): Path<String>,
+    StrictQuery(query): StrictQuery<TenantQuery>,
+    body: axum::body::Bytes,
+) -> ApiResult<(StatusCode, Json<ApiKeyRotated>)> {
+    let id: ApiKeyId = path_id(&id)?;
+    let body: RotateIn = if body.iter().all(u8::is_ascii_whitespace) {
+        RotateIn::default()
+    } else {
+        crate::extract::parse_json(&body)?
+    };
+    let grace = body.grace_seconds.unwrap_or(86_400);
+    if !(0..=2_592_000).contains(&grace) {
+        return Err(ApiError::invalid_field(
+            "grace_seconds",
+            "0 to 2,592,000 seconds (30 days)",
+        ));
+    }
+    let owner = key_owner(&state, &principal, query.tenant_id).await?;
+    let old = state
+        .store
+        .get_api_key(owner, id)
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    let now = Utc::now();
+    let (secret, secret_hash) = new_secret();
+    let key = ApiKey {
+        id: ApiKeyId::new(),
+        name: old.name.clone(),
+        role: old.role,
+        tenant_id: owner,
+        event_ids: old.event_ids.clone(),
+        secret_hint: secret.chars().take(8).collect(),
+        created_at: now,
+        revoked_at: None,
+        expires_at: old.expires_at,
+        replaced_by: None,
+    };
+    let previous = state
+        .store
+        .rotate_api_key(
+            owner,
+            id,
+            &ApiKeyRecord {
+                key: key.clone(),
+                secret_hash,
+            },
+            now + chrono::Duration::seconds(grace),
+        )
+        .await?;
+    tracing::info!(key_id = %previous.id, new_key_id = %key.id, "API key rotated");
+    Ok((
+        StatusCode::CREATED,
+        Json(ApiKeyRotated {
+            key: ApiKeyCreated { key, secret },
+            previous,
+        }),
+    ))
 }
 
 /// Revoke an API key; it stops working at once. Revoking twice is harmless.

@@ -2,6 +2,7 @@
 
 pub mod analytics;
 pub mod api_keys;
+pub mod audit;
 pub mod brand;
 pub mod campaigns;
 pub mod compliance;
@@ -74,6 +75,12 @@ impl IntoResponses for Errors {
             .response("413", problem("Body larger than 1 MiB"))
             .response("415", problem("The body is not application/json"))
             .response("422", problem("Invalid fields, with field-level details"))
+            .response(
+                "429",
+                problem(
+                    "Over the key's or the tenant's rate limit: retry after `Retry-After` seconds",
+                ),
+            )
             .response(
                 "502",
                 problem("An AWS service or provider failed; nothing was changed"),
