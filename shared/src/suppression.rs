@@ -22,6 +22,8 @@ pub enum SuppressionSource {
     Complaint,
     /// Added over the API.
     Manual,
+    /// The contact was erased: only this hash of the address is kept, so an opt-out holds.
+    Erasure,
 }
 
 /// One entry of a tenant's suppression list.

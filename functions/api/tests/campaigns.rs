@@ -257,11 +257,6 @@ fn moto_cpu_seconds() -> f64 {
         .unwrap_or(0.0)
 }
 
-/// A pseudo-random number without a new dependency: the low bits of a fresh ULID.
-fn rand_u32() -> u32 {
-    (ulid::Ulid::generate().0 & 0xffff_ffff) as u32
-}
-
 #[tokio::test]
 async fn a_scheduled_campaign_sends_when_its_schedule_fires() {
     let stack = stack().await;

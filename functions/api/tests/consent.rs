@@ -675,3 +675,142 @@ async fn a_complaint_opts_the_contact_out_of_email_in_its_ledger() {
     .await;
     assert_eq!(c["preferences"]["opt_outs"], json!([{"channel": "email"}]));
 }
+
+#[tokio::test]
+async fn export_then_erasure_leaves_nothing_personal_and_the_opt_out_holds() {
+    let stack = stack().await;
+    let s = ready(&stack).await;
+    let key = &s.t.admin;
+    let email = unique_email("erase-me");
+    let phone = format!("+4477{:08}", rand_u32() % 100_000_000);
+    let name = format!("Quillon{}", rand_u32());
+    let row = json!({"first_name": name, "last_name": "Erasable", "email": email, "phone": phone});
+    import_guests(&stack, key, &s.event, vec![row.clone()]).await;
+    let other_event = event(&stack, key, "", "Dinner").await;
+    import_guests(&stack, key, &other_event, vec![row.clone()]).await;
+    let first = campaign(&stack, key, &s.event).await;
+    assert_eq!(first["counts"]["sent"], 1, "{first}");
+    let guest = guest_of(&stack, key, &s.event, &email).await;
+    let contact = text(&guest, "contact_id");
+    // A transactional message to the guest, and a consent change.
+    let sent = expect(
+        &stack,
+        Method::POST,
+        "/api/v1/communication/messages",
+        key,
+        Some(
+            json!({"event_id": s.event, "category": "invitation", "channels": ["email"],
+            "guest_id": text(&guest, "id")}),
+        ),
+        202,
+    )
+    .await;
+    let transactional = text(&sent, "id");
+    expect(
+        &stack,
+        Method::PUT,
+        &format!("{CONTACTS}/{contact}/preferences"),
+        key,
+        Some(json!({"preferences": {"frequency_cap": {"max": 5, "per": "week"}}})),
+        200,
+    )
+    .await;
+
+    let export = expect(
+        &stack,
+        Method::POST,
+        &format!("{CONTACTS}/{contact}/export"),
+        key,
+        None,
+        200,
+    )
+    .await;
+    assert_eq!(export["contact"]["email"], email.as_str());
+    assert_eq!(
+        export["guests"].as_array().map(Vec::len),
+        Some(2),
+        "{export}"
+    );
+    assert_eq!(
+        export["messages"].as_array().map(Vec::len),
+        Some(2),
+        "{export}"
+    );
+    assert_eq!(export["consent"].as_array().map(Vec::len), Some(1));
+    assert_eq!(export["preferences"]["frequency_cap"]["max"], 5);
+    // Another tenant cannot export or erase it.
+    let other = tenant(&stack, "Other").await;
+    for method in [Method::POST, Method::DELETE] {
+        let uri = if method == Method::POST {
+            format!("{CONTACTS}/{contact}/export")
+        } else {
+            format!("{CONTACTS}/{contact}")
+        };
+        let answer = stack.call(method, &uri, Some(&other.admin), None).await;
+        assert_problem(&answer, 404, &uri);
+    }
+
+    let erased = expect(
+        &stack,
+        Method::DELETE,
+        &format!("{CONTACTS}/{contact}"),
+        key,
+        None,
+        200,
+    )
+    .await;
+    assert_eq!(erased["guests"], 2);
+    assert_eq!(erased["messages"], 2);
+    assert_eq!(erased["suppressed"], json!(["email", "phone"]));
+    for needle in [email.as_str(), phone.as_str(), name.as_str()] {
+        assert_table_lacks(&stack, needle).await;
+    }
+    let gone = stack
+        .call(
+            Method::GET,
+            &format!("{CONTACTS}/{contact}"),
+            Some(key),
+            None,
+        )
+        .await;
+    assert_problem(&gone, 404, "an erased contact");
+    let message = expect(
+        &stack,
+        Method::GET,
+        &format!("/api/v1/communication/messages/{transactional}"),
+        key,
+        None,
+        200,
+    )
+    .await;
+    assert!(message.get("guest_id").is_none(), "{message}");
+    // Both are in the audit log.
+    let log = items(&expect(&stack, Method::GET, "/api/v1/audit", key, None, 200).await);
+    for action in [
+        "POST /api/v1/contacts/{contact_id}/export",
+        "DELETE /api/v1/contacts/{contact_id}",
+    ] {
+        assert!(
+            log.iter().any(|e| e["action"] == action),
+            "{action}: {log:?}"
+        );
+    }
+    // Only a hash of the address is kept, and the opt-out holds if the person comes back.
+    let entry = expect(
+        &stack,
+        Method::GET,
+        &format!(
+            "/api/v1/communication/suppressions?address={}",
+            email.replace('+', "%2B")
+        ),
+        key,
+        None,
+        200,
+    )
+    .await;
+    assert_eq!(items(&entry).len(), 1, "{entry}");
+    assert_eq!(items(&entry)[0]["source"], "erasure");
+    import_guests(&stack, key, &s.event, vec![row]).await;
+    let again = campaign(&stack, key, &s.event).await;
+    assert_eq!(again["counts"]["suppressed"], 1, "{again}");
+}

@@ -26,7 +26,8 @@ use crate::state::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
-        .routes(routes!(get_contact))
+        .routes(routes!(get_contact, erase_contact))
+        .routes(routes!(export_contact))
         .routes(routes!(set_preferences))
         .routes(routes!(consent_history))
         .routes(routes!(preference_link))
@@ -143,6 +144,101 @@ pub async fn set_preferences(
     Ok(Json(ContactView {
         contact: changed.contact,
         preferences,
+    }))
+}
+
+/// A message as exported: the record and its provider events.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ExportedMessage {
+    pub message: herald::messages::Message,
+    pub events: Vec<herald::tracking::TimelineEvent>,
+}
+
+/// Everything Herald holds about a contact (GDPR access and portability).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ContactExport {
+    pub exported_at: DateTime<Utc>,
+    pub contact: Contact,
+    pub preferences: Preferences,
+    pub consent: Vec<ConsentRecord>,
+    /// The contact as a guest of each of the tenant's events.
+    pub guests: Vec<herald::guests::Guest>,
+    pub messages: Vec<ExportedMessage>,
+    /// Suppression entries of the contact's addresses.
+    pub suppressions: Vec<herald::suppression::Suppression>,
+}
+
+/// Exports everything Herald holds about a contact as one JSON document: the contact, its
+/// preferences and consent ledger, its guests, its messages with their events, and the
+/// suppression entries of its addresses. A POST, so that each export is in the audit log.
+#[utoipa::path(post, path = "/api/v1/contacts/{contact_id}/export", tag = "contacts",
+    params(("contact_id" = String, Path), TenantQuery),
+    responses((status = 200, body = ContactExport), Errors), security(("api_key" = [])))]
+pub async fn export_contact(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(id): Path<String>,
+    StrictQuery(q): StrictQuery<TenantQuery>,
+) -> ApiResult<Json<ContactExport>> {
+    let (tenant, contact) = contact_of(&state, &principal, q.tenant_id, &id).await?;
+    let data = state.store.contact_data(tenant, &contact).await?;
+    let consent = state.store.consent_history(tenant, contact.id).await?;
+    tracing::info!(tenant_id = %tenant, contact_id = %contact.id, "contact exported");
+    Ok(Json(ContactExport {
+        exported_at: Utc::now(),
+        preferences: Preferences::of(&contact),
+        contact,
+        consent,
+        guests: data.guests,
+        messages: data
+            .messages
+            .into_iter()
+            .map(|(message, events)| ExportedMessage { message, events })
+            .collect(),
+        suppressions: data.suppressions,
+    }))
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Erased {
+    pub contact_id: ContactId,
+    /// Guests deleted.
+    pub guests: usize,
+    /// Messages whose personal fields were removed (and their events deleted).
+    pub messages: usize,
+    /// The address kinds kept as hashed suppression entries (`email`, `phone`).
+    pub suppressed: Vec<String>,
+}
+
+/// Erases a contact (GDPR): its guests, the contact, its consent ledger, its address keys and
+/// the personal fields of its messages are deleted; its addresses stay only as hashed
+/// suppression entries, so the opt-out holds if the person is imported again. Running it
+/// again after a failure finishes the job.
+#[utoipa::path(delete, path = "/api/v1/contacts/{contact_id}", tag = "contacts",
+    params(("contact_id" = String, Path), TenantQuery),
+    responses((status = 200, body = Erased), Errors), security(("api_key" = [])))]
+pub async fn erase_contact(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(id): Path<String>,
+    StrictQuery(q): StrictQuery<TenantQuery>,
+) -> ApiResult<Json<Erased>> {
+    let (tenant, contact) = contact_of(&state, &principal, q.tenant_id, &id).await?;
+    let data = state.store.contact_data(tenant, &contact).await?;
+    state.store.erase_contact(tenant, &contact, &data).await?;
+    tracing::info!(tenant_id = %tenant, contact_id = %contact.id, guests = data.guests.len(), messages = data.messages.len(), "contact erased");
+    let mut suppressed = Vec::new();
+    if contact.email.is_some() {
+        suppressed.push("email".to_owned());
+    }
+    if contact.phone.is_some() {
+        suppressed.push("phone".to_owned());
+    }
+    Ok(Json(Erased {
+        contact_id: contact.id,
+        guests: data.guests.len(),
+        messages: data.messages.len(),
+        suppressed,
     }))
 }
 

@@ -136,6 +136,7 @@ pub async fn send_message(
         ));
     }
     let recipient = recipient_of(&state, tenant, event, &body).await?;
+    let contact = recipient.contact_id;
     let active = state
         .store
         .get_wizard(tenant, event)
@@ -209,6 +210,14 @@ pub async fn send_message(
         pending_job: Some(job.clone()),
         ..message
     };
+    // Indexed under its contact first (export and erasure find it; an index entry whose
+    // message was never created is harmless).
+    if let Some(contact) = contact {
+        state
+            .store
+            .index_contact_message(tenant, contact, id)
+            .await?;
+    }
     let created = state
         .store
         .create_message(tenant, &message, record.as_ref().map(|(h, r)| (*h, r)))

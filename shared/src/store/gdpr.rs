@@ -1,0 +1,241 @@
+//! What Herald holds about a contact, found from the contact alone (for export and erasure):
+//!
+//! - its guests: one per event, at the id derived from the event and the contact (the
+//!   tenant's events: one Query; the guests: BatchGetItem);
+//! - its messages: a campaign's message id is derived from the campaign and the guest (the
+//!   tenant's campaigns: one Query of GSI1; the messages: BatchGetItem), and a transactional
+//!   message to a contact is indexed in the contact's partition (`MSG#{mid}`);
+//! - its consent ledger, frequency-cap counts and message index: the contact's partition;
+//! - its address keys and its suppression entries.
+
+use anyhow::Context as _;
+use aws_sdk_dynamodb::types::{AttributeValue, DeleteRequest, WriteRequest};
+
+use super::{Item, Store, StoreResult, keys};
+use crate::domain::Channel;
+use crate::guests::{Contact, Guest};
+use crate::ids::{ContactId, GuestId, MessageId, TenantId};
+use crate::messages::Message;
+use crate::suppression::{Suppression, SuppressionSource};
+use crate::tracking::TimelineEvent;
+
+/// Everything found for one contact.
+#[derive(Debug, Clone, Default)]
+pub struct ContactData {
+    pub guests: Vec<Guest>,
+    pub messages: Vec<(Message, Vec<TimelineEvent>)>,
+    pub suppressions: Vec<Suppression>,
+}
+
+const MESSAGE_INDEX_PREFIX: &str = "MSG#";
+
+fn key_item(pk: String, sk: String) -> Item {
+    std::collections::HashMap::from([
+        (keys::PK.to_owned(), AttributeValue::S(pk)),
+        (keys::SK.to_owned(), AttributeValue::S(sk)),
+    ])
+}
+
+impl Store {
+    /// Notes a transactional message to a contact in the contact's partition (so export and
+    /// erasure find it).
+    pub async fn index_contact_message(
+        &self,
+        tenant: TenantId,
+        contact: ContactId,
+        message: MessageId,
+    ) -> StoreResult<()> {
+        self.client()
+            .put_item()
+            .table_name(self.table())
+            .item(
+                keys::PK,
+                AttributeValue::S(keys::contact_pk(tenant, contact)),
+            )
+            .item(
+                keys::SK,
+                AttributeValue::S(format!("{MESSAGE_INDEX_PREFIX}{message}")),
+            )
+            .item("message_id", AttributeValue::S(message.to_string()))
+            .send()
+            .await
+            .context("PutItem contact message index")?;
+        Ok(())
+    }
+
+    /// The contact's guests, messages (with their events) and suppression entries.
+    pub async fn contact_data(
+        &self,
+        tenant: TenantId,
+        contact: &Contact,
+    ) -> StoreResult<ContactData> {
+        let events = self.list_events(tenant).await?;
+        let mut guests = Vec::new();
+        for event in &events {
+            let id = GuestId::derived(&[&event.id.to_string(), &contact.id.to_string()]);
+            guests.extend(self.get_guests(tenant, event.id, &[id]).await?);
+        }
+        let campaigns = self.list_campaigns(tenant).await?;
+        let mut ids: Vec<MessageId> = Vec::new();
+        for guest in &guests {
+            for c in campaigns.iter().filter(|c| c.event_id == guest.event_id) {
+                ids.push(MessageId::derived(&[
+                    &c.id.to_string(),
+                    &guest.id.to_string(),
+                ]));
+            }
+        }
+        for item in self
+            .query_items(&keys::contact_pk(tenant, contact.id), MESSAGE_INDEX_PREFIX)
+            .await?
+        {
+            if let Ok(id) = super::string_attr(&item, "message_id").parse() {
+                ids.push(id);
+            }
+        }
+        ids.sort();
+        ids.dedup();
+        let found = self.get_messages(tenant, &ids).await?;
+        let mut messages = Vec::with_capacity(found.len());
+        for id in ids.iter().filter(|id| found.contains_key(id)) {
+            if let Some((Some(m), events)) = self.message_with_events(tenant, *id).await? {
+                messages.push((m, events));
+            }
+        }
+        let mut suppressions = Vec::new();
+        for (channel, address) in addresses(contact) {
+            let probe = Suppression::new(channel, &address, SuppressionSource::Manual, "", None);
+            suppressions.extend(self.get_suppression(tenant, &probe.key()).await?);
+        }
+        Ok(ContactData {
+            guests,
+            messages,
+            suppressions,
+        })
+    }
+
+    /// Erases a contact: its addresses go on the suppression list as hashes (so an opt-out
+    /// still holds), its messages keep only what analytics need (no guest, no recipient, no
+    /// error text; their events are deleted), then its guests, address keys, ledger and the
+    /// contact itself are deleted, the contact last: a run that stops part-way is finished
+    /// by running it again.
+    pub async fn erase_contact(
+        &self,
+        tenant: TenantId,
+        contact: &Contact,
+        data: &ContactData,
+    ) -> StoreResult<()> {
+        for (channel, address) in addresses(contact) {
+            let mut entry = Suppression::new(
+                channel,
+                &address,
+                SuppressionSource::Erasure,
+                "the contact was erased (GDPR)",
+                None,
+            );
+            entry.hint = String::new();
+            self.add_suppression(tenant, &entry).await?;
+        }
+        let scrubbed: Vec<Message> = data
+            .messages
+            .iter()
+            .map(|(m, _)| Message {
+                guest_id: None,
+                last_error: None,
+                pending_job: None,
+                ..m.clone()
+            })
+            .collect();
+        self.finish_messages(tenant, &scrubbed).await?;
+        let mut doomed: Vec<(String, String)> = Vec::new();
+        for (m, _) in &data.messages {
+            for item in self
+                .query_items(&keys::message_pk(tenant, m.id), keys::MESSAGE_EVENT_PREFIX)
+                .await?
+            {
+                doomed.push((
+                    super::string_attr(&item, keys::PK),
+                    super::string_attr(&item, keys::SK),
+                ));
+            }
+        }
+        for g in &data.guests {
+            doomed.push((
+                keys::guests_pk(tenant, g.event_id, Guest::shard_of(g.id)),
+                keys::guest_sk(g.id),
+            ));
+        }
+        if let Some(email) = &contact.email {
+            doomed.push((
+                keys::contact_key_pk(tenant, "email", email.as_str()),
+                keys::KEY.to_owned(),
+            ));
+        }
+        if let Some(phone) = &contact.phone {
+            doomed.push((
+                keys::contact_key_pk(tenant, "phone", phone.as_str()),
+                keys::KEY.to_owned(),
+            ));
+        }
+        let pk = keys::contact_pk(tenant, contact.id);
+        for item in self.query_items(&pk, "").await? {
+            let sk = super::string_attr(&item, keys::SK);
+            if sk != keys::META {
+                doomed.push((pk.clone(), sk));
+            }
+        }
+        self.batch_delete_all(doomed).await?;
+        self.batch_delete_all(vec![(pk, keys::META.to_owned())])
+            .await
+    }
+
+    async fn batch_delete_all(&self, doomed: Vec<(String, String)>) -> StoreResult<()> {
+        for chunk in doomed.chunks(25) {
+            let mut pending: Vec<WriteRequest> = chunk
+                .iter()
+                .map(|(pk, sk)| {
+                    DeleteRequest::builder()
+                        .set_key(Some(key_item(pk.clone(), sk.clone())))
+                        .build()
+                        .map(|d| WriteRequest::builder().delete_request(d).build())
+                        .context("delete request")
+                })
+                .collect::<anyhow::Result<_>>()?;
+            for attempt in 0..5 {
+                if pending.is_empty() {
+                    break;
+                }
+                if attempt > 0 {
+                    tokio::time::sleep(std::time::Duration::from_millis(25 << attempt)).await;
+                }
+                let out = self
+                    .client()
+                    .batch_write_item()
+                    .request_items(self.table(), std::mem::take(&mut pending))
+                    .send()
+                    .await
+                    .context("BatchWriteItem delete")?;
+                pending = out
+                    .unprocessed_items
+                    .and_then(|mut u| u.remove(self.table()))
+                    .unwrap_or_default();
+            }
+            if !pending.is_empty() {
+                return Err(anyhow::anyhow!("BatchWriteItem left deletes unprocessed").into());
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A contact's addresses by channel kind (a phone's entry covers SMS and WhatsApp).
+fn addresses(contact: &Contact) -> Vec<(Channel, String)> {
+    let mut out = Vec::new();
+    if let Some(e) = &contact.email {
+        out.push((Channel::Email, e.as_str().to_owned()));
+    }
+    if let Some(p) = &contact.phone {
+        out.push((Channel::Sms, p.as_str().to_owned()));
+    }
+    out
+}
