@@ -181,6 +181,9 @@ pub struct Message {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(ignore)]
     pub pending_job: Option<String>,
+    /// When the record expires (Unix seconds; the tenant's retention, through DynamoDB TTL).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ttl: Option<i64>,
 }
 
 /// The suppression-list key of an address: channel and SHA-256 of the normalised address, so

@@ -39,6 +39,8 @@ pub struct Tracked {
     /// The contact the message was for (SES events carry it as a tag), for consent changes
     /// on complaints and hard bounces.
     pub contact: Option<ContactId>,
+    /// When the message's record expires (Unix seconds): its events expire with it.
+    pub expires: Option<i64>,
     pub provider: Option<ProviderId>,
     pub channel: Channel,
     pub kind: DeliveryEvent,
@@ -214,6 +216,7 @@ pub fn parse_ses(body: &str) -> Result<Tracked, Unusable> {
     let contact = tag("herald_contact")
         .map(|e| e.parse().map_err(|_| bad("herald_contact")))
         .transpose()?;
+    let expires = tag("herald_expires").and_then(|e| e.parse::<i64>().ok());
     let provider = tag("herald_provider")
         .map(|e| e.parse().map_err(|_| bad("herald_provider")))
         .transpose()?;
@@ -351,6 +354,7 @@ pub fn parse_ses(body: &str) -> Result<Tracked, Unusable> {
         event,
         campaign,
         contact,
+        expires,
         provider,
         channel: Channel::Email,
         kind,
@@ -384,6 +388,9 @@ pub struct SentEntry {
     pub channel: Channel,
     pub provider_message_id: String,
     pub at: DateTime<Utc>,
+    /// When the message's record expires (Unix seconds).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires: Option<i64>,
 }
 
 impl From<&SentEntry> for Tracked {
@@ -394,6 +401,7 @@ impl From<&SentEntry> for Tracked {
             event: e.event,
             campaign: e.campaign,
             contact: None,
+            expires: e.expires,
             provider: Some(e.provider),
             channel: e.channel,
             kind: DeliveryEvent::Sent,
@@ -417,6 +425,7 @@ pub fn unsubscribed(message: &crate::messages::Message, at: DateTime<Utc>) -> Tr
         event: Some(message.event_id),
         campaign: message.campaign_id,
         contact: None,
+        expires: message.ttl,
         provider: message.provider_id,
         channel: message.channel.unwrap_or(Channel::Email),
         kind: DeliveryEvent::Unsubscribed,
@@ -526,6 +535,7 @@ pub fn parse_twilio(
         event: context.event,
         campaign: context.campaign,
         contact: None,
+        expires: None,
         provider: Some(context.provider),
         channel: Channel::Sms,
         kind,
@@ -637,6 +647,7 @@ fn whatsapp_status(
         event,
         campaign,
         contact: None,
+        expires: None,
         provider: Some(provider),
         channel: Channel::Whatsapp,
         kind,

@@ -14,7 +14,7 @@ use herald::consent::{LinkClaims, ONE_CLICK_WORDING, PAGE_WORDING};
 use herald::ids::{ContactId, TenantId};
 use serde_json::{Value, json};
 
-const CONTACTS: &str = "/api/v1/contacts";
+const CONTACTS: &str = "/api/v1/communication/contacts";
 
 /// The setup's tenant with the wizard completed for email invitations.
 async fn ready(stack: &TestStack) -> Setup {
@@ -787,8 +787,8 @@ async fn export_then_erasure_leaves_nothing_personal_and_the_opt_out_holds() {
     // Both are in the audit log.
     let log = items(&expect(&stack, Method::GET, "/api/v1/audit", key, None, 200).await);
     for action in [
-        "POST /api/v1/contacts/{contact_id}/export",
-        "DELETE /api/v1/contacts/{contact_id}",
+        "POST /api/v1/communication/contacts/{id}/export",
+        "DELETE /api/v1/communication/contacts/{id}",
     ] {
         assert!(
             log.iter().any(|e| e["action"] == action),
@@ -813,4 +813,80 @@ async fn export_then_erasure_leaves_nothing_personal_and_the_opt_out_holds() {
     import_guests(&stack, key, &s.event, vec![row]).await;
     let again = campaign(&stack, key, &s.event).await;
     assert_eq!(again["counts"]["suppressed"], 1, "{again}");
+}
+
+#[tokio::test]
+async fn message_records_and_their_events_expire_by_the_tenant_s_retention() {
+    let stack = stack().await;
+    let s = ready(&stack).await;
+    let key = &s.t.admin;
+    let tenant = expect(
+        &stack,
+        Method::GET,
+        &format!("/api/v1/tenants/{}", s.t.id),
+        key,
+        None,
+        200,
+    )
+    .await;
+    for bad in [0, 4000] {
+        let answer = stack
+            .call(
+                Method::PUT,
+                &format!("/api/v1/tenants/{}", s.t.id),
+                Some(key),
+                Some(json!({"version": tenant["version"], "name": "Acme", "retention_days": bad})),
+            )
+            .await;
+        assert_problem(&answer, 422, "a retention out of range");
+    }
+    let updated = expect(
+        &stack,
+        Method::PUT,
+        &format!("/api/v1/tenants/{}", s.t.id),
+        key,
+        Some(json!({"version": tenant["version"], "name": "Acme", "retention_days": 30})),
+        200,
+    )
+    .await;
+    assert_eq!(updated["retention_days"], 30);
+    let email = unique_email("retained");
+    import_guests(
+        &stack,
+        key,
+        &s.event,
+        vec![json!({"first_name": "R", "email": email})],
+    )
+    .await;
+    let done = campaign(&stack, key, &s.event).await;
+    assert_eq!(done["counts"]["sent"], 1, "{done}");
+    let guest = text(&guest_of(&stack, key, &s.event, &email).await, "id");
+    let message = herald::ids::MessageId::derived(&[&text(&done, "id"), &guest]);
+    let expected = (Utc::now() + chrono::Duration::days(30)).timestamp();
+    let pk = format!("TENANT#{}#MSG#{message}", s.t.id);
+    // The record, and (once the tracker has it) SES's Send event next to it.
+    let mut ttls = Vec::new();
+    for _ in 0..120 {
+        ttls = scan_all(&stack)
+            .await
+            .into_iter()
+            .filter(|i| item_key(i).0 == pk)
+            .map(|i| {
+                let ttl = i
+                    .get("ttl")
+                    .and_then(|v| v.as_n().ok())
+                    .and_then(|n| n.parse::<i64>().ok());
+                (item_key(&i).1, ttl)
+            })
+            .collect();
+        if ttls.iter().any(|(sk, _)| sk.starts_with("EV#")) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    assert!(ttls.len() >= 2, "{ttls:?}");
+    for (sk, ttl) in &ttls {
+        let ttl = ttl.unwrap_or_else(|| panic!("{sk} has no ttl"));
+        assert!((ttl - expected).abs() < 600, "{sk}: {ttl} vs {expected}");
+    }
 }

@@ -128,7 +128,7 @@ async fn a_json_import_keeps_good_rows_and_reports_bad_ones_by_row() {
         200,
     )
     .await;
-    assert_eq!(contact["email"], "ada@example.com");
+    assert_eq!(contact["contact"]["email"], "ada@example.com");
 
     // Nothing good at all: a 422 naming rows.
     let bad = stack

@@ -427,3 +427,137 @@ async fn a_platform_key_cannot_pair_one_tenant_with_anothers_event() {
     }
     assert_eq!(scan(&stack).await, table_before);
 }
+
+/// The id of B's that a path parameter names (a fresh id of the right kind where B has none:
+/// a 404 either way, never another tenant's data).
+fn id_for(param: &str, path: &str, b: &Owned, contact: &str, campaign: &str) -> String {
+    match param {
+        "tenant_id" => b.tenant.id.clone(),
+        "event_id" => b.event.clone(),
+        "contact_id" => contact.to_owned(),
+        "provider_id" => b.provider.clone(),
+        "id" if path.contains("/providers/") => b.provider.clone(),
+        "id" if path.contains("/templates/") => b.template.clone(),
+        "id" if path.contains("/api-keys/") => b.key.clone(),
+        "id" if path.contains("/campaigns/") => campaign.to_owned(),
+        "id" if path.contains("/tenants/") => b.tenant.id.clone(),
+        "id" if path.contains("/contacts/") => contact.to_owned(),
+        "id" if path.contains("/messages/") => herald::ids::MessageId::new().to_string(),
+        "id" if path.contains("/suppressions/") => "email.0000".to_owned(),
+        "id" | "guest_id" => herald::ids::GuestId::new().to_string(),
+        "name" => "gdpr_notice".to_owned(),
+        "version" => "1".to_owned(),
+        "category" => "invitation".to_owned(),
+        "channel" => "email".to_owned(),
+        "run_id" => "run".to_owned(),
+        other => other.to_owned(),
+    }
+}
+
+/// Every operation of the OpenAPI document that takes an API key, called with tenant A's key and
+/// B's ids (in the path, and as `tenant_id` where the operation takes one): nothing succeeds,
+/// reads answer 404 (or 403 where A's role may not), and nothing of B's changes.
+#[tokio::test]
+async fn every_route_of_the_openapi_document_hides_other_tenants() {
+    let stack = stack().await;
+    let a = populate(&stack, "Alpha").await;
+    let b = populate(&stack, "Bravo").await;
+    let email = unique_email("bravo");
+    import_guests(
+        &stack,
+        &b.tenant.admin,
+        &b.event,
+        vec![json!({"first_name": "B", "email": email})],
+    )
+    .await;
+    let guests = expect(
+        &stack,
+        Method::GET,
+        &format!("/api/v1/events/{}/guests", b.event),
+        &b.tenant.admin,
+        None,
+        200,
+    )
+    .await;
+    let contact = text(&items(&guests)[0], "contact_id");
+    let campaign = id(&expect(
+        &stack,
+        Method::POST,
+        CAMPAIGNS,
+        &b.tenant.admin,
+        Some(
+            json!({"event_id": b.event, "name": "B's", "category": "invitation",
+            "channels": ["email"], "audience": {"kind": "all"}}),
+        ),
+        201,
+    )
+    .await);
+    let before = snapshot(&stack, &b).await;
+    let table_before = scan(&stack).await;
+    let doc = stack
+        .call(Method::GET, "/api/v1/openapi.json", None, None)
+        .await
+        .body;
+    let mut calls = 0;
+    let mut wrong = Vec::new();
+    for (path, ops) in doc["paths"].as_object().expect("paths") {
+        for (method, op) in ops.as_object().expect("operations") {
+            // Routes without an API key (provider webhooks, guests' preference links) have
+            // their own credentials and their own isolation tests.
+            if op.get("security").is_none() {
+                continue;
+            }
+            let mut uri = path.clone();
+            let mut takes_tenant = false;
+            let mut takes_event = false;
+            for p in op["parameters"].as_array().into_iter().flatten() {
+                let name = p["name"].as_str().unwrap_or_default();
+                match p["in"].as_str() {
+                    Some("path") => {
+                        uri = uri.replace(
+                            &format!("{{{name}}}"),
+                            &id_for(name, path, &b, &contact, &campaign),
+                        );
+                    }
+                    Some("query") if name == "tenant_id" => takes_tenant = true,
+                    Some("query") if name == "event_id" => takes_event = true,
+                    _ => {}
+                }
+            }
+            let mut query = Vec::new();
+            if takes_tenant {
+                query.push(format!("tenant_id={}", b.tenant.id));
+            }
+            if takes_event {
+                query.push(format!("event_id={}", b.event));
+            }
+            if !query.is_empty() {
+                uri = format!("{uri}?{}", query.join("&"));
+            }
+            let method: Method = method.to_uppercase().parse().expect("a method");
+            let has_body = op.get("requestBody").is_some();
+            let body = has_body.then(|| json!({}));
+            let answer = stack
+                .call(method.clone(), &uri, Some(&a.tenant.admin), body)
+                .await;
+            calls += 1;
+            let status = answer.status.as_u16();
+            let fine = if (method == Method::GET || method == Method::DELETE) && !has_body {
+                // A tenant-wide read with only A's own scope may answer A's own data.
+                matches!(status, 404 | 403)
+                    || (status == 200 && !takes_tenant && !takes_event && !path.contains('{'))
+            } else {
+                matches!(status, 400 | 403 | 404 | 405 | 415 | 422)
+            };
+            let leaked = answer.body.to_string().contains(&b.tenant.id)
+                || answer.body.to_string().contains(&b.event);
+            if !fine || leaked {
+                wrong.push(format!("{method} {uri} -> {status} {}", answer.body));
+            }
+        }
+    }
+    assert!(calls > 80, "{calls} operations");
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+    assert_eq!(scan(&stack).await, table_before, "B's ids wrote something");
+    assert_eq!(snapshot(&stack, &b).await, before);
+}

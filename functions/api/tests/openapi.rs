@@ -32,7 +32,19 @@ const ROUTES: &[(&str, &[&str])] = &[
     ("/api/v1/events/{id}/preview/send", &["post"]),
     ("/api/v1/events/{id}/guests", &["get", "post"]),
     ("/api/v1/events/{id}/guests/{guest_id}", &["delete", "get"]),
-    ("/api/v1/communication/contacts/{id}", &["get"]),
+    ("/api/v1/communication/contacts/{id}", &["delete", "get"]),
+    ("/api/v1/communication/contacts/{id}/consent", &["get"]),
+    ("/api/v1/communication/contacts/{id}/export", &["post"]),
+    (
+        "/api/v1/communication/contacts/{id}/preference-link",
+        &["post"],
+    ),
+    ("/api/v1/communication/contacts/{id}/preferences", &["put"]),
+    ("/api/v1/audit", &["get"]),
+    ("/api/v1/api-keys/{id}/rotate", &["post"]),
+    ("/api/v1/preferences/{token}", &["get", "put"]),
+    ("/preferences/{token}", &["get", "post"]),
+    ("/unsubscribe/{token}", &["get", "post"]),
     ("/api/v1/communication/messages", &["post"]),
     ("/api/v1/communication/campaigns", &["get", "post"]),
     ("/api/v1/communication/campaigns/{id}", &["get", "put"]),
@@ -139,6 +151,18 @@ async fn the_document_lists_every_route_the_router_serves() {
             .replace("{id}", "x")
             .replace("{name}", "gdpr_notice")
             .replace("{queue}", "sender");
+        if path.contains("{token}") {
+            // A guest's preference link: the signed token is the credential (consent.rs).
+            for m in *methods {
+                let op = &doc["paths"][*path][*m];
+                assert!(op["security"].is_null(), "{m} {path}: no API key");
+                assert!(
+                    op["responses"]["403"].is_object(),
+                    "{m} {path}: documents a refused link"
+                );
+            }
+            continue;
+        }
         if path.starts_with("/api/v1/webhooks/") {
             // Providers call these without a key: the signature (or verify token) is the
             // authentication, checked against the provider the path names (tracking.rs).

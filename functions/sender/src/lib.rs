@@ -135,6 +135,7 @@ pub struct Sender {
     snapshots: SnapshotCache,
     gate: Arc<Gate>,
     statuses: Arc<tokio::sync::Mutex<StatusCache>>,
+    retentions: Arc<tokio::sync::Mutex<RetentionCache>>,
     credentials: Arc<tokio::sync::Mutex<CredentialCache>>,
     pub counters: Arc<Counters>,
     /// [`SETTLE_SECONDS`], shorter in fault-injection tests.
@@ -150,6 +151,8 @@ pub struct Sender {
     crash_after: Arc<std::sync::Mutex<Option<u64>>>,
 }
 
+/// Tenants' message retention (days) by when it was read.
+type RetentionCache = HashMap<TenantId, (Instant, Option<u32>)>;
 type StatusCache = HashMap<(TenantId, CampaignId), (Instant, Option<CampaignStatus>)>;
 type CredentialCache = HashMap<(TenantId, ProviderId, u64), Arc<BTreeMap<String, String>>>;
 
@@ -214,6 +217,7 @@ impl Sender {
             queue,
             snapshots: Arc::default(),
             statuses: Arc::default(),
+            retentions: Arc::default(),
             credentials: Arc::default(),
             counters: Arc::default(),
             settle_seconds: SETTLE_SECONDS,
@@ -485,6 +489,23 @@ impl Sender {
                 self.deliver(&ctx, snapshot.as_deref(), deliveries).await
             }
         }
+    }
+
+    /// The tenant's message retention in days (read at most once a minute per instance).
+    async fn retention(&self, tenant: TenantId) -> anyhow::Result<Option<u32>> {
+        let mut cache = self.retentions.lock().await;
+        if let Some((at, days)) = cache.get(&tenant)
+            && at.elapsed() < Duration::from_secs(60)
+        {
+            return Ok(*days);
+        }
+        let days = self
+            .store
+            .get_tenant(tenant)
+            .await?
+            .and_then(|t| t.retention_days);
+        cache.insert(tenant, (Instant::now(), days));
+        Ok(days)
     }
 
     /// A campaign's status as read at most [`STATUS_MAX_AGE`] ago: the delivery jobs of one
@@ -1158,6 +1179,7 @@ impl Sender {
             self.store.get_contacts(job.tenant, &contact_ids),
             self.store.suppressed(job.tenant, &addresses)
         )?;
+        let retention = self.retention(job.tenant).await?;
         let mut records = Vec::with_capacity(deliveries.len());
         let mut deferred = HashMap::new();
         let mut capped: Vec<(usize, ContactId, herald::consent::FrequencyCap)> = Vec::new();
@@ -1185,6 +1207,7 @@ impl Sender {
                 claimed_at: None,
                 sent_at: None,
                 pending_job: None,
+                ttl: Some(herald::store::message_ttl(retention, now)),
             };
             match decide(
                 job.channels,
@@ -1298,13 +1321,17 @@ impl Sender {
                 }
                 _ => None,
             };
-            let tags = message_tags(
+            let mut tags = message_tags(
                 job.tenant,
                 job.event,
                 job.campaign,
                 record.id,
                 delivery.recipient.contact_id,
             );
+            if let Some(ttl) = record.ttl {
+                // The tracker files the message's events to expire with it.
+                tags.push(("herald_expires".to_owned(), ttl.to_string()));
+            }
             let composed =
                 match composer.compose(channel, &delivery.recipient, tags, links.as_ref()) {
                     Ok(c) => c,
@@ -1457,6 +1484,7 @@ impl SendReport {
                     channel,
                     provider_message_id: id.clone(),
                     at: r.sent_at.unwrap_or_else(Utc::now),
+                    expires: r.ttl,
                 });
             }
         }

@@ -42,7 +42,7 @@ pub use guests::ImportWrite;
 pub use messages::{Claimed, IDEMPOTENCY_SECONDS, IdempotencyRecord, SendEvent};
 pub use provider_state::{Booking, HealthDelta, ProviderHealth};
 pub use rate_limits::{Admission, ApiLimits, Bucket, Seen};
-pub use tenants::Tenant;
+pub use tenants::{DEFAULT_RETENTION_DAYS, RETENTION_DAYS, Tenant, message_ttl};
 pub use tracking::{
     Counters, IngestPlan, Ingested, MINUTE_TTL_SECONDS, candidate_keys, distinct,
     plan as plan_ingest,

@@ -11,9 +11,30 @@ use crate::ids::TenantId;
 pub struct Tenant {
     pub id: TenantId,
     pub name: String,
+    /// How long message records (and their delivery events) are kept, in days: they expire
+    /// through DynamoDB TTL. Absent: [`DEFAULT_RETENTION_DAYS`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retention_days: Option<u32>,
     pub version: u64,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+}
+
+/// Message records are kept this long unless the tenant says otherwise.
+pub const DEFAULT_RETENTION_DAYS: u32 = 400;
+/// The range a tenant may choose.
+pub const RETENTION_DAYS: std::ops::RangeInclusive<u32> = 1..=3650;
+
+impl Tenant {
+    /// When a message record made at `at` expires (Unix seconds, for `ttl`).
+    pub fn message_ttl(&self, at: DateTime<Utc>) -> i64 {
+        message_ttl(self.retention_days, at)
+    }
+}
+
+/// When a message record made at `at` expires under a retention of `days`.
+pub fn message_ttl(days: Option<u32>, at: DateTime<Utc>) -> i64 {
+    (at + chrono::Duration::days(i64::from(days.unwrap_or(DEFAULT_RETENTION_DAYS)))).timestamp()
 }
 
 fn tenant_keys(id: TenantId) -> Keys {

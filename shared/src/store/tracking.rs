@@ -143,7 +143,12 @@ pub fn plan(
             continue;
         };
         taken.insert((pk.clone(), sk.clone()), e.identity.clone());
-        items.push(Store::to_item(&Keys::new(pk, sk), &TimelineEvent::from(e))?);
+        let mut item = Store::to_item(&Keys::new(pk, sk), &TimelineEvent::from(e))?;
+        // The event expires with its message (the tenant's retention).
+        if let Some(ttl) = e.expires {
+            item.insert(keys::TTL.to_owned(), AttributeValue::N(ttl.to_string()));
+        }
+        items.push(item);
         let source = match e.kind {
             DeliveryEvent::Complained => Some(SuppressionSource::Complaint),
             DeliveryEvent::Bounced => Some(SuppressionSource::Bounce),

@@ -18,6 +18,7 @@ fn tenant() -> Tenant {
     Tenant {
         id: "ten_01JD2Z7Q8V0M3R5T6W9X1Y2Z3A".parse().expect("id"),
         name: "Acme".into(),
+        retention_days: None,
         version: 1,
         created_at: epoch(),
         updated_at: epoch(),

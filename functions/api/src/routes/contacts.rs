@@ -63,8 +63,8 @@ pub struct ContactView {
 }
 
 /// A contact and its preferences.
-#[utoipa::path(get, path = "/api/v1/contacts/{contact_id}", tag = "contacts",
-    params(("contact_id" = String, Path), TenantQuery),
+#[utoipa::path(get, path = "/api/v1/communication/contacts/{id}", tag = "contacts",
+    params(("id" = String, Path), TenantQuery),
     responses((status = 200, body = ContactView), Errors), security(("api_key" = [])))]
 pub async fn get_contact(
     State(state): State<AppState>,
@@ -94,8 +94,8 @@ pub struct PreferencesIn {
 
 /// Replaces a contact's preferences; the consent ledger records the change with its source
 /// (`api` or `crm`), the wording version and the key that made it.
-#[utoipa::path(put, path = "/api/v1/contacts/{contact_id}/preferences", tag = "contacts",
-    params(("contact_id" = String, Path), TenantQuery), request_body = PreferencesIn,
+#[utoipa::path(put, path = "/api/v1/communication/contacts/{id}/preferences", tag = "contacts",
+    params(("id" = String, Path), TenantQuery), request_body = PreferencesIn,
     responses((status = 200, body = ContactView), Errors), security(("api_key" = [])))]
 pub async fn set_preferences(
     State(state): State<AppState>,
@@ -171,8 +171,8 @@ pub struct ContactExport {
 /// Exports everything Herald holds about a contact as one JSON document: the contact, its
 /// preferences and consent ledger, its guests, its messages with their events, and the
 /// suppression entries of its addresses. A POST, so that each export is in the audit log.
-#[utoipa::path(post, path = "/api/v1/contacts/{contact_id}/export", tag = "contacts",
-    params(("contact_id" = String, Path), TenantQuery),
+#[utoipa::path(post, path = "/api/v1/communication/contacts/{id}/export", tag = "contacts",
+    params(("id" = String, Path), TenantQuery),
     responses((status = 200, body = ContactExport), Errors), security(("api_key" = [])))]
 pub async fn export_contact(
     State(state): State<AppState>,
@@ -214,8 +214,8 @@ pub struct Erased {
 /// the personal fields of its messages are deleted; its addresses stay only as hashed
 /// suppression entries, so the opt-out holds if the person is imported again. Running it
 /// again after a failure finishes the job.
-#[utoipa::path(delete, path = "/api/v1/contacts/{contact_id}", tag = "contacts",
-    params(("contact_id" = String, Path), TenantQuery),
+#[utoipa::path(delete, path = "/api/v1/communication/contacts/{id}", tag = "contacts",
+    params(("id" = String, Path), TenantQuery),
     responses((status = 200, body = Erased), Errors), security(("api_key" = [])))]
 pub async fn erase_contact(
     State(state): State<AppState>,
@@ -244,8 +244,8 @@ pub async fn erase_contact(
 
 /// A contact's consent ledger, oldest first: every change with its time, source, wording
 /// version, and the preferences before and after.
-#[utoipa::path(get, path = "/api/v1/contacts/{contact_id}/consent", tag = "contacts",
-    params(("contact_id" = String, Path), TenantQuery),
+#[utoipa::path(get, path = "/api/v1/communication/contacts/{id}/consent", tag = "contacts",
+    params(("id" = String, Path), TenantQuery),
     responses((status = 200, body = ListOf<ConsentRecord>), Errors), security(("api_key" = [])))]
 pub async fn consent_history(
     State(state): State<AppState>,
@@ -283,8 +283,8 @@ pub struct PreferenceLink {
 
 /// A preference link for a contact (for a tenant's own messages or pages), not tied to a
 /// message: its one-click unsubscribe is from everything.
-#[utoipa::path(post, path = "/api/v1/contacts/{contact_id}/preference-link", tag = "contacts",
-    params(("contact_id" = String, Path), LinkQuery),
+#[utoipa::path(post, path = "/api/v1/communication/contacts/{id}/preference-link", tag = "contacts",
+    params(("id" = String, Path), LinkQuery),
     responses((status = 201, body = PreferenceLink), Errors), security(("api_key" = [])))]
 pub async fn preference_link(
     State(state): State<AppState>,

@@ -9,9 +9,9 @@ use axum::extract::{Path, Request, State};
 use axum::http::{StatusCode, header};
 use herald::config::Owner;
 use herald::guests::{
-    CheckedGuest, Contact, Guest, GuestIn, MAX_IMPORT_ROWS, RowIssue, check_row, parse_csv,
+    CheckedGuest, Guest, GuestIn, MAX_IMPORT_ROWS, RowIssue, check_row, parse_csv,
 };
-use herald::ids::{ContactId, EventId, GuestId};
+use herald::ids::{EventId, GuestId};
 use herald::providers::FieldIssue;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -22,7 +22,7 @@ use super::Errors;
 use crate::auth::Principal;
 use crate::extract::{StrictQuery, path_id};
 use crate::problem::{ApiError, ApiResult};
-use crate::scope::{TenantQuery, event_of, tenant_of};
+use crate::scope::{TenantQuery, event_of};
 use crate::state::AppState;
 
 /// An import body may be this large (10,000 rows of CSV or JSON).
@@ -72,7 +72,6 @@ pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(import_guests, list_guests))
         .routes(routes!(get_guest, delete_guest))
-        .routes(routes!(get_contact))
 }
 
 /// Import guests into an event: `application/json` (`{"guests": [...]}`) or `text/csv` with a
@@ -310,25 +309,4 @@ pub async fn delete_guest(
     principal.check_write(Owner::Event(tenant, event))?;
     state.store.delete_guest(tenant, event, guest).await?;
     Ok(StatusCode::NO_CONTENT)
-}
-
-/// A tenant-wide contact: the person behind guests of several events (tenant administrators).
-#[utoipa::path(get, path = "/api/v1/communication/contacts/{id}", tag = "guests",
-    params(("id" = String, Path), TenantQuery),
-    responses((status = 200, body = Contact), Errors), security(("api_key" = [])))]
-pub async fn get_contact(
-    State(state): State<AppState>,
-    principal: Principal,
-    Path(id): Path<String>,
-    StrictQuery(q): StrictQuery<TenantQuery>,
-) -> ApiResult<Json<Contact>> {
-    let contact: ContactId = path_id(&id)?;
-    let tenant = tenant_of(&state, &principal, q.tenant_id).await?;
-    principal.require_tenant_admin()?;
-    let contact = state
-        .store
-        .get_contact(tenant, contact)
-        .await?
-        .ok_or(ApiError::NotFound)?;
-    Ok(Json(contact))
 }

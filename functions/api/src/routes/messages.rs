@@ -153,6 +153,11 @@ pub async fn send_message(
         None => MessageId::new(),
     };
     let now = Utc::now();
+    let retention = state
+        .store
+        .get_tenant(tenant)
+        .await?
+        .and_then(|t| t.retention_days);
     let message = Message {
         id,
         tenant_id: tenant,
@@ -172,6 +177,7 @@ pub async fn send_message(
         claimed_at: None,
         sent_at: None,
         pending_job: None,
+        ttl: Some(herald::store::message_ttl(retention, now)),
     };
     let accepted = MessageAccepted {
         id,

@@ -21,6 +21,9 @@ use crate::state::AppState;
 #[serde(deny_unknown_fields)]
 pub struct TenantIn {
     pub name: String,
+    /// Days message records are kept (1 to 3,650; 400 when absent).
+    #[serde(default)]
+    pub retention_days: Option<u32>,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -29,6 +32,21 @@ pub struct TenantPut {
     /// The version you read; a stale one is a 409.
     pub version: u64,
     pub name: String,
+    /// Days message records are kept (1 to 3,650; 400 when absent). Applies to messages
+    /// recorded from now on.
+    #[serde(default)]
+    pub retention_days: Option<u32>,
+}
+
+fn check_retention(days: Option<u32>, issues: &mut Vec<herald::providers::FieldIssue>) {
+    if let Some(d) = days
+        && !herald::store::RETENTION_DAYS.contains(&d)
+    {
+        issues.push(herald::providers::FieldIssue::new(
+            "retention_days",
+            "1 to 3,650 days",
+        ));
+    }
 }
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -48,11 +66,13 @@ pub async fn create_tenant(
     principal.require_platform_admin()?;
     let mut issues = Vec::new();
     let name = check_name("name", &body.name, &mut issues);
+    check_retention(body.retention_days, &mut issues);
     reject_if_any(issues)?;
     let now = Utc::now();
     let tenant = Tenant {
         id: TenantId::new(),
         name,
+        retention_days: body.retention_days,
         version: 1,
         created_at: now,
         updated_at: now,
@@ -106,6 +126,7 @@ pub async fn update_tenant(
     principal.require_tenant_admin()?;
     let mut issues = Vec::new();
     let name = check_name("name", &body.name, &mut issues);
+    check_retention(body.retention_days, &mut issues);
     reject_if_any(issues)?;
     let current = state
         .store
@@ -114,6 +135,7 @@ pub async fn update_tenant(
         .ok_or(ApiError::NotFound)?;
     let updated = Tenant {
         name,
+        retention_days: body.retention_days,
         version: next_version(body.version),
         updated_at: Utc::now(),
         ..current
