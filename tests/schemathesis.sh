@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Fuzzes the API from its own OpenAPI document: schemathesis (pinned in .venv) against a fresh
 # local stack, as a tenant administrator of a seeded tenant. Passes when no answer is a 5xx,
-# no answer breaks the documented schema, and at least 2,000 requests were made.
+# no answer breaks the documented schema, and at least 2,000 requests were made. (Revoking and
+# rotating keys are left out: the fuzzer would revoke its own key and test nothing after.)
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
@@ -28,6 +29,7 @@ call "$key" -X POST "$base/api/v1/events" -d '{"name":"Fuzz gala","starts_at":"2
 
 "$root/.venv/bin/st" run "$base/api/v1/openapi.json" --url "$base" \
   -H "Authorization: Bearer $key" \
+  --exclude-operation-id revoke_api_key --exclude-operation-id rotate_api_key \
   --checks not_a_server_error,response_schema_conformance \
   --phases examples,coverage,fuzzing \
   --max-examples 30 --workers 2 --seed 20261122 --no-shrink \

@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 
 use axum::http::Method;
 use common::*;
+use serde_json::json;
 
 /// Every route the router serves (besides the document itself), with its methods.
 const ROUTES: &[(&str, &[&str])] = &[
@@ -191,4 +192,19 @@ async fn the_document_lists_every_route_the_router_serves() {
             );
         }
     }
+}
+
+#[tokio::test]
+async fn closed_sets_are_documented_by_their_wire_names() {
+    let doc = serde_json::to_value(herald_api::openapi()).expect("the document");
+    let schemas = &doc["components"]["schemas"];
+    assert_eq!(
+        schemas["Role"]["enum"],
+        json!(["platform_admin", "tenant_admin", "event_manager"])
+    );
+    assert_eq!(schemas["Channel"]["enum"], json!(["email", "sms", "whatsapp"]));
+    assert_eq!(
+        schemas["ConsentSource"]["enum"],
+        json!(["guest_link", "one_click", "api", "crm", "bounce", "complaint"])
+    );
 }
