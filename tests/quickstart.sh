@@ -41,4 +41,7 @@ check '{"encoding":"ucs2","units":'
 check '{"status":"sent","delivery_state":"delivered","events":["sent","delivered"]}'
 check '{"sent":1,"delivered":1,"delivery_rate":1'
 check '{"hint":"m•••@example.com","source":"manual"}'
+check 'one-click: 200'
+check '[{"source":"one_click","changes":["unsubscribed:true"]}]'
+check '{"action":"POST /api/v1/communication/contacts/{id}/preference-link","status":201}'
 echo "quickstart: 1 passed, 0 failed"

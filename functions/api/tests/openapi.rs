@@ -202,9 +202,19 @@ async fn closed_sets_are_documented_by_their_wire_names() {
         schemas["Role"]["enum"],
         json!(["platform_admin", "tenant_admin", "event_manager"])
     );
-    assert_eq!(schemas["Channel"]["enum"], json!(["email", "sms", "whatsapp"]));
+    assert_eq!(
+        schemas["Channel"]["enum"],
+        json!(["email", "sms", "whatsapp"])
+    );
     assert_eq!(
         schemas["ConsentSource"]["enum"],
-        json!(["guest_link", "one_click", "api", "crm", "bounce", "complaint"])
+        json!([
+            "guest_link",
+            "one_click",
+            "api",
+            "crm",
+            "bounce",
+            "complaint"
+        ])
     );
 }
