@@ -75,15 +75,13 @@ impl Store {
             let id = GuestId::derived(&[&event.id.to_string(), &contact.id.to_string()]);
             guests.extend(self.get_guests(tenant, event.id, &[id]).await?);
         }
+        // A campaign message's id follows from the campaign and the guest, and a guest's from
+        // the event and the contact: found even if the guest was deleted since.
         let campaigns = self.list_campaigns(tenant).await?;
         let mut ids: Vec<MessageId> = Vec::new();
-        for guest in &guests {
-            for c in campaigns.iter().filter(|c| c.event_id == guest.event_id) {
-                ids.push(MessageId::derived(&[
-                    &c.id.to_string(),
-                    &guest.id.to_string(),
-                ]));
-            }
+        for c in &campaigns {
+            let guest = GuestId::derived(&[&c.event_id.to_string(), &contact.id.to_string()]);
+            ids.push(MessageId::derived(&[&c.id.to_string(), &guest.to_string()]));
         }
         for item in self
             .query_items(&keys::contact_pk(tenant, contact.id), MESSAGE_INDEX_PREFIX)

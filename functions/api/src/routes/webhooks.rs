@@ -131,7 +131,9 @@ pub async fn twilio_status(
     };
     match parse_twilio(&form, &context, Utc::now()) {
         Ok(event) => {
-            state.store.ingest_events(&[event]).await?;
+            let mut events = [event];
+            expire_with_messages(&state, &mut events).await?;
+            state.store.ingest_events(&events).await?;
             Ok(StatusCode::NO_CONTENT)
         }
         Err(Unusable::Ignored(_)) => Ok(StatusCode::NO_CONTENT),
@@ -224,7 +226,27 @@ pub async fn whatsapp_status(
         }
     }
     if !events.is_empty() {
+        expire_with_messages(&state, &mut events).await?;
         state.store.ingest_events(&events).await?;
     }
     Ok(StatusCode::OK)
+}
+
+/// Receipts name no retention: their events expire with their messages' records (read in one
+/// BatchGetItem per tenant; an event whose message is not recorded yet keeps none).
+async fn expire_with_messages(
+    state: &AppState,
+    events: &mut [herald::tracking::Tracked],
+) -> ApiResult<()> {
+    let mut by_tenant: BTreeMap<TenantId, Vec<MessageId>> = BTreeMap::new();
+    for e in events.iter() {
+        by_tenant.entry(e.tenant).or_default().push(e.message);
+    }
+    for (tenant, ids) in by_tenant {
+        let found = state.store.get_messages(tenant, &ids).await?;
+        for e in events.iter_mut().filter(|e| e.tenant == tenant) {
+            e.expires = found.get(&e.message).and_then(|m| m.ttl);
+        }
+    }
+    Ok(())
 }
