@@ -184,6 +184,9 @@ pub struct Message {
     /// When the record expires (Unix seconds; the tenant's retention, through DynamoDB TTL).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ttl: Option<i64>,
+    /// A campaign message waiting for the contact's quiet hours: when they end.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub not_before: Option<DateTime<Utc>>,
 }
 
 /// The suppression-list key of an address: channel and SHA-256 of the normalised address, so

@@ -82,10 +82,13 @@ pub async fn record(State(state): State<AppState>, request: Request, next: Next)
         .map(|m| m.as_str().to_owned());
     let mut response = if mutating(&method) {
         let (mut parts, body) = request.into_parts();
-        let bytes = match axum::body::to_bytes(body, crate::MAX_BODY_BYTES).await {
-            Ok(b) => b,
-            Err(_) => return ApiError::PayloadTooLarge.into_response(),
-        };
+        // The largest body any route takes (a guest import); each route's own limit still
+        // applies when its handler reads the body.
+        let bytes =
+            match axum::body::to_bytes(body, crate::routes::guests::IMPORT_MAX_BODY_BYTES).await {
+                Ok(b) => b,
+                Err(_) => return ApiError::PayloadTooLarge.into_response(),
+            };
         let digest =
             (!bytes.is_empty()).then(|| format!("sha256:{}", herald::digest::sha256_hex(&bytes)));
         let slot = AuditSlot::default();

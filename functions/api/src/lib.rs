@@ -90,7 +90,12 @@ pub fn router(state: AppState) -> Router {
         .layer(axum::middleware::from_fn_with_state(state.clone(), audit::record))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {
-            tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), key_id = tracing::field::Empty)
+            // The route, not the path: a preference link's path is its token (a credential).
+            let route = req
+                .extensions()
+                .get::<axum::extract::MatchedPath>()
+                .map_or("unmatched", |m| m.as_str());
+            tracing::info_span!("request", method = %req.method(), route = %route, key_id = tracing::field::Empty)
         }))
         .with_state(state)
 }

@@ -460,11 +460,12 @@ impl Sender {
                 not_before,
             } => {
                 if let Some(at) = not_before
-                    && *at > Utc::now() + chrono::Duration::seconds(1)
+                    && *at > Utc::now()
                 {
                     // Waiting for recipients' quiet hours to end: back in at most 15 minutes
-                    // (SQS's longest delay), until the time comes.
-                    let seconds = (*at - Utc::now()).num_seconds().clamp(1, 900) as i32;
+                    // (SQS's longest delay), until the time comes (rounded up, never early).
+                    let ms = (*at - Utc::now()).num_milliseconds();
+                    let seconds = ((ms + 999) / 1000).clamp(1, 900) as i32;
                     self.enqueue_delayed(job, seconds).await?;
                     return Ok(JobOutcome::noted("waiting_for_quiet_hours"));
                 }
@@ -803,10 +804,51 @@ impl Sender {
                 }
             }
         }
-        let (mut records, deferred) = self.decide_all(job, snapshot, deliveries, now).await?;
+        let (mut records, quiet) = self.decide_all(job, snapshot, deliveries, now).await?;
         // Recipients in their quiet hours wait in jobs of their own, due when the hours end
-        // (one per end time); their records say so until then. The jobs are queued before
-        // the records, and a retried batch queues the same jobs (same ids, claimed once).
+        // (one per end time); their records say so (and when) until then. The jobs are queued
+        // before the records; a retried batch defers the ones an earlier attempt deferred to
+        // the same time (same job, same batch id, claimed once), whatever the clock says now,
+        // and never defers a message an earlier attempt finished or was sending. A job that
+        // waited never defers to its own time again (it would be its own batch).
+        let mut deferred = quiet.clone();
+        if let Some(before) = &earlier {
+            for (id, m) in before {
+                match (m.status, m.not_before) {
+                    (MessageStatus::Queued, Some(until)) => {
+                        deferred.insert(*id, until);
+                    }
+                    (MessageStatus::Queued, None) => {}
+                    _ => {
+                        deferred.remove(id);
+                    }
+                }
+            }
+        }
+        if let Some(due) = job.not_before {
+            deferred.retain(|_, until| *until != due);
+        }
+        for r in records.iter_mut() {
+            match deferred.get(&r.id) {
+                Some(until) => {
+                    r.status = MessageStatus::Queued;
+                    r.claimed_at = None;
+                    r.not_before = Some(*until);
+                    r.last_error = Some(format!(
+                        "waiting for the contact's quiet hours to end at {}",
+                        until.to_rfc3339()
+                    ));
+                }
+                None if quiet.contains_key(&r.id) => {
+                    // Not deferred after all: it goes (or is settled) as any other.
+                    r.status = MessageStatus::Sending;
+                    r.claimed_at = Some(now);
+                    r.not_before = None;
+                    r.last_error = None;
+                }
+                None => {}
+            }
+        }
         let mut deliveries: Vec<Delivery> = deliveries.to_vec();
         if !deferred.is_empty() {
             let finished = |id: &MessageId| {
@@ -1208,6 +1250,7 @@ impl Sender {
                 sent_at: None,
                 pending_job: None,
                 ttl: Some(herald::store::message_ttl(retention, now)),
+                not_before: None,
             };
             match decide(
                 job.channels,
@@ -1235,13 +1278,12 @@ impl Sender {
                     if job.campaign.is_some()
                         && let Some(c) = contact
                     {
-                        if let Some(until) = c.quiet_hours.and_then(|q| q.until(now)) {
+                        // A job that waited is judged at its due time (never a moment early).
+                        let at = job.not_before.map_or(now, |due| due.max(now));
+                        if let Some(until) = c.quiet_hours.and_then(|q| q.until(at)) {
                             record.status = MessageStatus::Queued;
                             record.claimed_at = None;
-                            record.last_error = Some(format!(
-                                "waiting for the contact's quiet hours to end at {}",
-                                until.to_rfc3339()
-                            ));
+                            record.not_before = Some(until);
                             deferred.insert(record.id, until);
                         } else if let Some(cap) = c.frequency_cap {
                             capped.push((records.len(), c.id, cap));
@@ -1568,11 +1610,19 @@ fn batch_id(deliveries: &[Delivery], not_before: Option<chrono::DateTime<Utc>>) 
         .iter()
         .map(|d| d.message_id.to_string())
         .collect();
-    // A job waiting for quiet hours is a batch of its own, even with the same recipients.
-    if let Some(at) = not_before {
-        ids.push(at.timestamp().to_string());
+    // A job waiting for quiet hours is a batch of its own, even with the same recipients,
+    // and one the campaign counts apart from the batches its expansion planned.
+    match not_before {
+        Some(at) => {
+            ids.push(at.timestamp().to_string());
+            format!(
+                "{}{}",
+                herald::store::WAITED_BATCH_PREFIX,
+                &herald::digest::sha256_hex(ids.join(","))[..31]
+            )
+        }
+        None => herald::digest::sha256_hex(ids.join(","))[..32].to_owned(),
     }
-    herald::digest::sha256_hex(ids.join(","))[..32].to_owned()
 }
 
 /// Recipients per delivery job: 100, so that one claim, one BatchGetItem of contacts, one of
@@ -1639,4 +1689,34 @@ pub fn message_tags(
         tags.push(("herald_contact".to_owned(), c.to_string()));
     }
     tags
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn delivery() -> Delivery {
+        Delivery {
+            message_id: MessageId::new(),
+            recipient: Recipient::default(),
+        }
+    }
+
+    #[test]
+    fn a_batch_that_waited_is_its_own_and_marked_as_such() {
+        let ds = vec![delivery(), delivery()];
+        let due = Utc::now();
+        let planned = batch_id(&ds, None);
+        let waited = batch_id(&ds, Some(due));
+        assert_ne!(planned, waited);
+        assert!(!planned.starts_with(herald::store::WAITED_BATCH_PREFIX));
+        assert!(waited.starts_with(herald::store::WAITED_BATCH_PREFIX));
+        assert_eq!(waited.len(), 32);
+        // The same recipients waiting for the same time are the same batch (claimed once).
+        assert_eq!(waited, batch_id(&ds, Some(due)));
+        assert_ne!(
+            waited,
+            batch_id(&ds, Some(due + chrono::Duration::minutes(1)))
+        );
+    }
 }

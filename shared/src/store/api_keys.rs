@@ -145,26 +145,65 @@ impl Store {
         if !record.key.usable(Utc::now()) || record.key.replaced_by.is_some() {
             return Err(StoreError::NotFound);
         }
-        self.create_api_key(tenant, replacement).await?;
+        if replacement.key.tenant_id != tenant {
+            return Err(anyhow::anyhow!("an API key must be created under its own tenant").into());
+        }
         let expires = record
             .key
             .expires_at
             .map_or(old_expires_at, |e| e.min(old_expires_at));
-        let mut old = record.clone();
-        old.key.expires_at = Some(expires);
-        old.key.replaced_by = Some(replacement.key.id);
-        let result = self
-            .client()
-            .put_item()
+        // One transaction: the new key appears only if the old one is still live and not
+        // rotated, and the old one gains its expiry and successor without losing a revoke.
+        let time = |at: DateTime<Utc>| {
+            serde_json::to_value(at)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_owned))
+                .unwrap_or_default()
+        };
+        let new_item = aws_sdk_dynamodb::types::Put::builder()
             .table_name(self.table())
-            .set_item(Some(Store::to_item(&api_key_keys(&old), &old)?))
-            .condition_expression("attribute_exists(PK) AND attribute_not_exists(replaced_by)")
-            .send()
-            .await;
-        super::conditional(result, StoreError::NotFound, || {
-            "PutItem rotated API key".to_owned()
-        })?;
-        Ok(old.key)
+            .set_item(Some(Store::to_item(
+                &api_key_keys(replacement),
+                replacement,
+            )?))
+            .condition_expression("attribute_not_exists(PK)")
+            .build()
+            .context("building the new key's Put")?;
+        let old_update = aws_sdk_dynamodb::types::Update::builder()
+            .table_name(self.table())
+            .key(
+                keys::PK,
+                AttributeValue::S(keys::api_key_pk(&record.secret_hash)),
+            )
+            .key(keys::SK, AttributeValue::S(keys::API_KEY_SK.to_owned()))
+            .update_expression("SET expires_at = :e, replaced_by = :r")
+            .condition_expression(
+                "attribute_exists(PK) AND attribute_not_exists(replaced_by) AND attribute_not_exists(revoked_at)",
+            )
+            .expression_attribute_values(":e", AttributeValue::S(time(expires)))
+            .expression_attribute_values(":r", AttributeValue::S(replacement.key.id.to_string()))
+            .build()
+            .context("building the old key's Update")?;
+        let request = self
+            .client()
+            .transact_write_items()
+            .transact_items(
+                aws_sdk_dynamodb::types::TransactWriteItem::builder()
+                    .put(new_item)
+                    .build(),
+            )
+            .transact_items(
+                aws_sdk_dynamodb::types::TransactWriteItem::builder()
+                    .update(old_update)
+                    .build(),
+            );
+        if !self.transact(request, "rotate API key").await? {
+            return Err(StoreError::NotFound);
+        }
+        let mut old = record.key;
+        old.expires_at = Some(expires);
+        old.replaced_by = Some(replacement.key.id);
+        Ok(old)
     }
 
     /// Revokes a key; revoking twice keeps the first time.

@@ -56,6 +56,8 @@ struct BatchItem {
 
 /// The state of a batch of recipients waiting for their quiet hours to end.
 const WAITING: &str = "waiting";
+/// The id prefix of such batches (ids are otherwise hex).
+pub const WAITED_BATCH_PREFIX: &str = "q";
 
 impl Store {
     /// Notes delivery batches that wait for quiet hours (each once: a retried job finds them
@@ -112,8 +114,9 @@ impl Store {
             let sk = super::string_attr(&item, keys::SK);
             if sk == keys::META {
                 campaign = Some(Store::from_item(item)?);
-            } else if sk.starts_with(keys::BATCH_PREFIX) {
-                batches.push(Store::from_item::<BatchItem>(item)?);
+            } else if let Some(id) = sk.strip_prefix(keys::BATCH_PREFIX) {
+                let waited = id.starts_with(WAITED_BATCH_PREFIX);
+                batches.push((waited, Store::from_item::<BatchItem>(item)?));
             }
         }
         Ok(campaign.map(|mut c| {
@@ -122,9 +125,16 @@ impl Store {
                 ..CampaignCounts::default()
             };
             c.batches_done = 0;
-            c.batches_waiting = batches.iter().filter(|b| b.state == WAITING).count() as u64;
-            for b in batches.iter().filter(|b| b.state == "done") {
-                c.batches_done += 1;
+            // Batches of recipients who waited for quiet hours are extra to the expected ones:
+            // the campaign waits for every one of them to be done.
+            c.batches_waiting = batches
+                .iter()
+                .filter(|(waited, b)| *waited && b.state != "done")
+                .count() as u64;
+            for (waited, b) in batches.iter().filter(|(_, b)| b.state == "done") {
+                if !waited {
+                    c.batches_done += 1;
+                }
                 for (name, n) in &b.tally {
                     match name.as_str() {
                         "sent" => c.counts.sent += n,

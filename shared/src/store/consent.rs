@@ -183,6 +183,12 @@ impl Store {
     }
 }
 
+/// A time as the contact item stores it (serde's form), for expressions that write or compare
+/// `updated_at`.
+pub(crate) fn stored_time(at: DateTime<Utc>) -> AttributeValue {
+    AttributeValue::S(rfc3339(at))
+}
+
 fn rfc3339(at: DateTime<Utc>) -> String {
     // As serde writes `DateTime<Utc>` (the stored form the condition compares with).
     serde_json::to_value(at)

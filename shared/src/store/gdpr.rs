@@ -163,17 +163,27 @@ impl Store {
                 keys::guest_sk(g.id),
             ));
         }
+        // The address keys go only if they are this contact's (a contact that lost an import
+        // race holds none of its own).
+        let mut address_keys = Vec::new();
         if let Some(email) = &contact.email {
-            doomed.push((
-                keys::contact_key_pk(tenant, "email", email.as_str()),
-                keys::KEY.to_owned(),
-            ));
+            address_keys.push(keys::contact_key_pk(tenant, "email", email.as_str()));
         }
         if let Some(phone) = &contact.phone {
-            doomed.push((
-                keys::contact_key_pk(tenant, "phone", phone.as_str()),
-                keys::KEY.to_owned(),
-            ));
+            address_keys.push(keys::contact_key_pk(tenant, "phone", phone.as_str()));
+        }
+        for pk in address_keys {
+            let result = self
+                .client()
+                .delete_item()
+                .table_name(self.table())
+                .key(keys::PK, AttributeValue::S(pk))
+                .key(keys::SK, AttributeValue::S(keys::KEY.to_owned()))
+                .condition_expression("contact_id = :c")
+                .expression_attribute_values(":c", AttributeValue::S(contact.id.to_string()))
+                .send()
+                .await;
+            super::if_condition_met(result, "DeleteItem contact key")?;
         }
         let pk = keys::contact_pk(tenant, contact.id);
         for item in self.query_items(&pk, "").await? {

@@ -33,7 +33,7 @@ use serde::de::DeserializeOwned;
 
 pub use api_keys::{ApiKey, ApiKeyRecord, SECRET_PREFIX, hash_secret, new_secret};
 pub use audit::{AuditEntry, AuditPage};
-pub use campaigns::BatchClaim;
+pub use campaigns::{BatchClaim, WAITED_BATCH_PREFIX};
 pub use config::LoadedEvent;
 pub use consent::{ChangeContext, Changed};
 pub use events::{Event, EventFields};

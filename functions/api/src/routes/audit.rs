@@ -65,9 +65,12 @@ pub async fn audit_log(
     if !(1..=100).contains(&limit) {
         return Err(ApiError::BadRequest("limit: 1 to 100".into()));
     }
-    let from = q.from.map_or(0, |t| t.timestamp_millis());
+    // Entry ids start with 13 digits of milliseconds (until the year 2286).
+    const LAST_MS: i64 = 9_999_999_999_999;
+    let from = q.from.map_or(0, |t| t.timestamp_millis()).clamp(0, LAST_MS);
     let to =
-        q.to.map_or(i64::from(u32::MAX) * 1000, |t| t.timestamp_millis() - 1);
+        q.to.map_or(LAST_MS, |t| t.timestamp_millis() - 1)
+            .clamp(0, LAST_MS);
     if from > to {
         return Err(ApiError::BadRequest("from must be before to".into()));
     }
@@ -84,6 +87,18 @@ pub async fn audit_log(
         }
         Some(_) => return Err(ApiError::BadRequest("cursor: not one this API gave".into())),
     };
+    // A cursor outside the range has nothing after it.
+    if cursor
+        .as_deref()
+        .and_then(|c| c.get(..13))
+        .and_then(|ms| ms.parse::<i64>().ok())
+        .is_some_and(|ms| ms < from || ms > to.saturating_add(1))
+    {
+        return Ok(Json(AuditLogPage {
+            items: Vec::new(),
+            next_cursor: None,
+        }));
+    }
     let page = state
         .store
         .audit_log(tenant, from, to, cursor.as_deref(), limit)

@@ -178,6 +178,7 @@ pub async fn send_message(
         sent_at: None,
         pending_job: None,
         ttl: Some(herald::store::message_ttl(retention, now)),
+        not_before: None,
     };
     let accepted = MessageAccepted {
         id,
