@@ -706,6 +706,22 @@ async fn export_then_erasure_leaves_nothing_personal_and_the_opt_out_holds() {
     )
     .await;
     let transactional = text(&sent, "id");
+    // Erasure scrubs recorded messages: let the sender finish this one first.
+    for _ in 0..160 {
+        let m = expect(
+            &stack,
+            Method::GET,
+            &format!("/api/v1/communication/messages/{transactional}"),
+            key,
+            None,
+            200,
+        )
+        .await;
+        if m["status"] == "sent" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
     expect(
         &stack,
         Method::PUT,
