@@ -198,41 +198,17 @@ impl Store {
     }
 
     async fn batch_delete_all(&self, doomed: Vec<(String, String)>) -> StoreResult<()> {
-        for chunk in doomed.chunks(25) {
-            let mut pending: Vec<WriteRequest> = chunk
-                .iter()
-                .map(|(pk, sk)| {
-                    DeleteRequest::builder()
-                        .set_key(Some(key_item(pk.clone(), sk.clone())))
-                        .build()
-                        .map(|d| WriteRequest::builder().delete_request(d).build())
-                        .context("delete request")
-                })
-                .collect::<anyhow::Result<_>>()?;
-            for attempt in 0..5 {
-                if pending.is_empty() {
-                    break;
-                }
-                if attempt > 0 {
-                    tokio::time::sleep(std::time::Duration::from_millis(25 << attempt)).await;
-                }
-                let out = self
-                    .client()
-                    .batch_write_item()
-                    .request_items(self.table(), std::mem::take(&mut pending))
-                    .send()
-                    .await
-                    .context("BatchWriteItem delete")?;
-                pending = out
-                    .unprocessed_items
-                    .and_then(|mut u| u.remove(self.table()))
-                    .unwrap_or_default();
-            }
-            if !pending.is_empty() {
-                return Err(anyhow::anyhow!("BatchWriteItem left deletes unprocessed").into());
-            }
-        }
-        Ok(())
+        let requests = doomed
+            .into_iter()
+            .map(|(pk, sk)| {
+                DeleteRequest::builder()
+                    .set_key(Some(key_item(pk, sk)))
+                    .build()
+                    .map(|d| WriteRequest::builder().delete_request(d).build())
+                    .context("delete request")
+            })
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        self.batch_write_all(requests).await
     }
 }
 

@@ -296,17 +296,24 @@ impl Store {
 
     /// BatchWriteItem puts, 25 per request, asking again for unprocessed items.
     pub(crate) async fn batch_put_all(&self, items: Vec<Item>) -> StoreResult<()> {
-        for chunk in items.chunks(25) {
-            let mut pending: Vec<WriteRequest> = chunk
-                .iter()
-                .map(|item| {
-                    PutRequest::builder()
-                        .set_item(Some(item.clone()))
-                        .build()
-                        .map(|p| WriteRequest::builder().put_request(p).build())
-                        .context("put request")
-                })
-                .collect::<anyhow::Result<_>>()?;
+        let requests = items
+            .into_iter()
+            .map(|item| {
+                PutRequest::builder()
+                    .set_item(Some(item))
+                    .build()
+                    .map(|p| WriteRequest::builder().put_request(p).build())
+                    .context("put request")
+            })
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        self.batch_write_all(requests).await
+    }
+
+    /// BatchWriteItem of `requests`, 25 at a time, sending what DynamoDB leaves unprocessed
+    /// again (with a growing pause) up to [`BATCH_WRITE_ATTEMPTS`] times.
+    pub(crate) async fn batch_write_all(&self, requests: Vec<WriteRequest>) -> StoreResult<()> {
+        for chunk in requests.chunks(25) {
+            let mut pending: Vec<WriteRequest> = chunk.to_vec();
             for attempt in 0..BATCH_WRITE_ATTEMPTS {
                 if pending.is_empty() {
                     break;
