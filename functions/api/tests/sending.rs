@@ -220,9 +220,11 @@ async fn a_send_rate_holds_across_sender_instances() {
         started.elapsed().as_secs_f64(),
         counter.count()
     );
-    // Slots are 100 ms apart; the times here carry a few ms of timer jitter, so a window
-    // can hold the slots at both of its ends.
-    assert!(most_in_a_second <= 11, "{most_in_a_second} in one second");
+    // Slots are 100 ms apart; the times here are when each admission returned, so a window
+    // can hold the slots at both of its ends, and on a loaded machine (a CI build on two
+    // cores) one admission woken late can land inside the next slots' second. The schedule
+    // itself is checked by the total: 50 slots at 10/s take at least 4.8 s.
+    assert!(most_in_a_second <= 12, "{most_in_a_second} in one second");
     assert!(started.elapsed() >= Duration::from_millis(4_800));
     // One booking per instance (its whole demand), plus a retry when both book at once.
     assert!(counter.count() <= 4, "{:?}", counter.by_operation());
