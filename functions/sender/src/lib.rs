@@ -804,14 +804,13 @@ impl Sender {
                 }
             }
         }
-        let (mut records, quiet) = self.decide_all(job, snapshot, deliveries, now).await?;
+        let (mut records, mut deferred) = self.decide_all(job, snapshot, deliveries, now).await?;
         // Recipients in their quiet hours wait in jobs of their own, due when the hours end
         // (one per end time); their records say so (and when) until then. The jobs are queued
         // before the records; a retried batch defers the ones an earlier attempt deferred to
         // the same time (same job, same batch id, claimed once), whatever the clock says now,
         // and never defers a message an earlier attempt finished or was sending. A job that
         // waited never defers to its own time again (it would be its own batch).
-        let mut deferred = quiet.clone();
         if let Some(before) = &earlier {
             for (id, m) in before {
                 match (m.status, m.not_before) {
@@ -829,24 +828,14 @@ impl Sender {
             deferred.retain(|_, until| *until != due);
         }
         for r in records.iter_mut() {
-            match deferred.get(&r.id) {
-                Some(until) => {
-                    r.status = MessageStatus::Queued;
-                    r.claimed_at = None;
-                    r.not_before = Some(*until);
-                    r.last_error = Some(format!(
-                        "waiting for the contact's quiet hours to end at {}",
-                        until.to_rfc3339()
-                    ));
-                }
-                None if quiet.contains_key(&r.id) => {
-                    // Not deferred after all: it goes (or is settled) as any other.
-                    r.status = MessageStatus::Sending;
-                    r.claimed_at = Some(now);
-                    r.not_before = None;
-                    r.last_error = None;
-                }
-                None => {}
+            if let Some(until) = deferred.get(&r.id) {
+                r.status = MessageStatus::Queued;
+                r.claimed_at = None;
+                r.not_before = Some(*until);
+                r.last_error = Some(format!(
+                    "waiting for the contact's quiet hours to end at {}",
+                    until.to_rfc3339()
+                ));
             }
         }
         let mut deliveries: Vec<Delivery> = deliveries.to_vec();
@@ -1198,7 +1187,8 @@ impl Sender {
     }
 
     /// The checks before any send: each delivery's record, `sending` for those to send, or
-    /// final with the reason it is not sent.
+    /// final with the reason it is not sent; and the campaign messages due inside their
+    /// contact's quiet hours, with when those end (`deliver` records them as waiting).
     async fn decide_all(
         &self,
         job: &Job<'_>,
@@ -1281,9 +1271,7 @@ impl Sender {
                         // A job that waited is judged at its due time (never a moment early).
                         let at = job.not_before.map_or(now, |due| due.max(now));
                         if let Some(until) = c.quiet_hours.and_then(|q| q.until(at)) {
-                            record.status = MessageStatus::Queued;
-                            record.claimed_at = None;
-                            record.not_before = Some(until);
+                            // Recorded as waiting by `deliver`, which decides what waits.
                             deferred.insert(record.id, until);
                         } else if let Some(cap) = c.frequency_cap {
                             capped.push((records.len(), c.id, cap));

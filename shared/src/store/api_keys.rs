@@ -154,12 +154,6 @@ impl Store {
             .map_or(old_expires_at, |e| e.min(old_expires_at));
         // One transaction: the new key appears only if the old one is still live and not
         // rotated, and the old one gains its expiry and successor without losing a revoke.
-        let time = |at: DateTime<Utc>| {
-            serde_json::to_value(at)
-                .ok()
-                .and_then(|v| v.as_str().map(str::to_owned))
-                .unwrap_or_default()
-        };
         let new_item = aws_sdk_dynamodb::types::Put::builder()
             .table_name(self.table())
             .set_item(Some(Store::to_item(
@@ -180,7 +174,7 @@ impl Store {
             .condition_expression(
                 "attribute_exists(PK) AND attribute_not_exists(replaced_by) AND attribute_not_exists(revoked_at)",
             )
-            .expression_attribute_values(":e", AttributeValue::S(time(expires)))
+            .expression_attribute_values(":e", super::stored_time(expires))
             .expression_attribute_values(":r", AttributeValue::S(replacement.key.id.to_string()))
             .build()
             .context("building the old key's Update")?;

@@ -89,7 +89,7 @@ impl Store {
                 .table_name(self.table())
                 .set_item(Some(Store::to_item(&Keys::new(&pk, keys::META), &contact)?))
                 .condition_expression("updated_at = :previous")
-                .expression_attribute_values(":previous", AttributeValue::S(rfc3339(previous)))
+                .expression_attribute_values(":previous", super::stored_time(previous))
                 .build()
                 .context("building the contact Put")?;
             let ledger_put = Put::builder()
@@ -181,18 +181,4 @@ impl Store {
         self.put_new(&Keys::new(keys::tenant_pk(tenant), keys::LINK_KEY), sealed)
             .await
     }
-}
-
-/// A time as the contact item stores it (serde's form), for expressions that write or compare
-/// `updated_at`.
-pub(crate) fn stored_time(at: DateTime<Utc>) -> AttributeValue {
-    AttributeValue::S(rfc3339(at))
-}
-
-fn rfc3339(at: DateTime<Utc>) -> String {
-    // As serde writes `DateTime<Utc>` (the stored form the condition compares with).
-    serde_json::to_value(at)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_owned))
-        .unwrap_or_default()
 }

@@ -468,7 +468,7 @@ impl Store {
             .update_expression("SET unsubscribed = :u, updated_at = :now")
             .condition_expression("attribute_exists(PK)")
             .expression_attribute_values(":u", AttributeValue::Bool(unsubscribed))
-            .expression_attribute_values(":now", super::consent::stored_time(Utc::now()))
+            .expression_attribute_values(":now", super::stored_time(Utc::now()))
             .send()
             .await;
         super::conditional(result, super::StoreError::NotFound, || {

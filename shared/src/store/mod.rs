@@ -363,6 +363,17 @@ async fn backoff(attempt: u32) {
     tokio::time::sleep(std::time::Duration::from_millis(wait)).await;
 }
 
+/// A time as items store it (serde's form of `DateTime<Utc>`), for expressions that write or
+/// compare a stored time.
+pub(crate) fn stored_time(at: chrono::DateTime<chrono::Utc>) -> AttributeValue {
+    AttributeValue::S(
+        serde_json::to_value(at)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_owned))
+            .unwrap_or_default(),
+    )
+}
+
 /// A string attribute of an item, or "" when it is absent.
 pub(crate) fn string_attr(item: &Item, name: &str) -> String {
     item.get(name)

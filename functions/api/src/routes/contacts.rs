@@ -112,16 +112,11 @@ pub async fn set_preferences(
         ));
     }
     let mut issues = body.preferences.issues();
-    let wording = match super::preferences::wording_of(body.wording_version.as_deref()) {
-        Ok(w) => w,
-        Err(_) => {
-            issues.push(herald::providers::FieldIssue::new(
-                "wording_version",
-                "1 to 100 printable characters",
-            ));
+    let wording = super::preferences::wording_checked(body.wording_version.as_deref())
+        .unwrap_or_else(|issue| {
+            issues.push(issue);
             None
-        }
-    };
+        });
     if !issues.is_empty() {
         return Err(ApiError::invalid(issues));
     }

@@ -68,20 +68,26 @@ impl From<LinkRefused> for ApiError {
     }
 }
 
-/// The claims of a token that verifies under its tenant's key, and its contact.
-async fn open(state: &AppState, token: &str) -> Result<(LinkClaims, Contact), LinkRefused> {
+/// What a link that verifies opens: its claims, its contact, and who the messages are from.
+struct Opened {
+    claims: LinkClaims,
+    contact: Contact,
+    tenant_name: String,
+}
+
+/// Verifies a token under its tenant's key and reads its contact (and the tenant, once).
+async fn open(state: &AppState, token: &str) -> Result<Opened, LinkRefused> {
     let tenant = LinkClaims::tenant_of(token).map_err(LinkRefused::Token)?;
     // A token naming a tenant that does not exist is refused like a bad signature, before any
     // key is made for it.
-    if state
+    let Some(tenant_row) = state
         .store
         .get_tenant(tenant)
         .await
         .map_err(ApiError::from)?
-        .is_none()
-    {
+    else {
         return Err(LinkRefused::Token(TokenError::BadSignature));
-    }
+    };
     let key = state.links.key(tenant).await.map_err(ApiError::Upstream)?;
     let claims = LinkClaims::verify(token, key.as_ref(), Utc::now()).map_err(LinkRefused::Token)?;
     let contact = state
@@ -90,7 +96,28 @@ async fn open(state: &AppState, token: &str) -> Result<(LinkClaims, Contact), Li
         .await
         .map_err(ApiError::from)?
         .ok_or(LinkRefused::Gone)?;
-    Ok((claims, contact))
+    Ok(Opened {
+        claims,
+        contact,
+        tenant_name: tenant_row.name,
+    })
+}
+
+/// As [`open`], for the HTML routes: the opened link and the page's language, or the page
+/// that says why the link does not open.
+async fn open_page(
+    state: &AppState,
+    token: &str,
+    query: &PageQuery,
+    headers: &HeaderMap,
+) -> Result<(Opened, &'static Texts), Response> {
+    match open(state, token).await {
+        Ok(opened) => {
+            let texts = language(query, Some(&opened.claims), headers);
+            Ok((opened, texts))
+        }
+        Err(refused) => Err(refused_page(language(query, None, headers), refused)),
+    }
 }
 
 #[derive(Debug, Default, Deserialize, IntoParams)]
@@ -145,36 +172,22 @@ fn refused_page(texts: &Texts, refused: LinkRefused) -> Response {
     }
 }
 
-async fn tenant_name(state: &AppState, claims: &LinkClaims) -> ApiResult<String> {
-    Ok(state
-        .store
-        .get_tenant(claims.tenant)
-        .await?
-        .map(|t| t.name)
-        .unwrap_or_default())
-}
-
 async fn show_page(
     state: &AppState,
     token: &str,
     query: &PageQuery,
     headers: &HeaderMap,
 ) -> Response {
-    let (claims, contact) = match open(state, token).await {
-        Ok(opened) => opened,
-        Err(refused) => return refused_page(language(query, None, headers), refused),
-    };
-    let texts = language(query, Some(&claims), headers);
-    let name = match tenant_name(state, &claims).await {
-        Ok(n) => n,
-        Err(e) => return e.into_response(),
+    let (opened, texts) = match open_page(state, token, query, headers).await {
+        Ok(o) => o,
+        Err(page) => return page,
     };
     html(
         StatusCode::OK,
         pages::preference_page(
             texts,
-            &name,
-            &Preferences::of(&contact),
+            &opened.tenant_name,
+            &Preferences::of(&opened.contact),
             &format!("/preferences/{token}"),
             &Notice::None,
         ),
@@ -289,14 +302,16 @@ pub async fn save_preference_page(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let (claims, contact) = match open(&state, &token).await {
-        Ok(opened) => opened,
-        Err(refused) => return refused_page(language(&query, None, &headers), refused),
-    };
-    let texts = language(&query, Some(&claims), &headers);
-    let name = match tenant_name(&state, &claims).await {
-        Ok(n) => n,
-        Err(e) => return e.into_response(),
+    let (
+        Opened {
+            claims,
+            contact,
+            tenant_name: name,
+        },
+        texts,
+    ) = match open_page(&state, &token, &query, &headers).await {
+        Ok(o) => o,
+        Err(page) => return page,
     };
     let action = format!("/preferences/{token}");
     let wanted = match pages::read_form(&body) {
@@ -348,11 +363,17 @@ pub async fn one_click_unsubscribe(
     Query(query): Query<PageQuery>,
     headers: HeaderMap,
 ) -> Response {
-    let (claims, _) = match open(&state, &token).await {
-        Ok(opened) => opened,
-        Err(refused) => return refused_page(language(&query, None, &headers), refused),
+    let (
+        Opened {
+            claims,
+            tenant_name: name,
+            ..
+        },
+        texts,
+    ) = match open_page(&state, &token, &query, &headers).await {
+        Ok(o) => o,
+        Err(page) => return page,
     };
-    let texts = language(&query, Some(&claims), &headers);
     let target = claims.category.zip(claims.channel);
     let result = change(
         &state,
@@ -368,10 +389,6 @@ pub async fn one_click_unsubscribe(
         },
     )
     .await;
-    let name = match tenant_name(&state, &claims).await {
-        Ok(n) => n,
-        Err(e) => return e.into_response(),
-    };
     match result {
         Ok((_, after)) => {
             tracing::info!(tenant_id = %claims.tenant, contact_id = %claims.contact, "one-click unsubscribe");
@@ -418,14 +435,11 @@ pub struct PreferenceView {
     pub wording_version: String,
 }
 
-async fn view(
-    state: &AppState,
-    claims: &LinkClaims,
-    prefs: Preferences,
-) -> ApiResult<PreferenceView> {
-    Ok(PreferenceView {
+fn view(opened: &Opened, prefs: Preferences) -> PreferenceView {
+    let claims = &opened.claims;
+    PreferenceView {
         preferences: prefs,
-        tenant_name: tenant_name(state, claims).await?,
+        tenant_name: opened.tenant_name.clone(),
         category: claims.category,
         channel: claims.channel,
         language: claims.language().to_owned(),
@@ -433,7 +447,7 @@ async fn view(
         channels: Channel::ALL.to_vec(),
         expires_at: DateTime::from_timestamp(i64::from(claims.expires), 0).unwrap_or_default(),
         wording_version: PAGE_WORDING.to_owned(),
-    })
+    }
 }
 
 /// A guest's preferences (JSON; the token of a preference link is the credential).
@@ -444,10 +458,9 @@ pub async fn get_preferences(
     State(state): State<AppState>,
     Path(token): Path<String>,
 ) -> ApiResult<Json<PreferenceView>> {
-    let (claims, contact) = open(&state, &token).await?;
-    Ok(Json(
-        view(&state, &claims, Preferences::of(&contact)).await?,
-    ))
+    let opened = open(&state, &token).await?;
+    let prefs = Preferences::of(&opened.contact);
+    Ok(Json(view(&opened, prefs)))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -475,21 +488,26 @@ pub async fn put_preferences(
         return Err(ApiError::invalid(issues));
     }
     let wording = wording_of(body.wording_version.as_deref())?;
-    let (claims, _) = open(&state, &token).await?;
+    let opened = open(&state, &token).await?;
     let wanted = body.preferences;
     let (_, after) = change(
         &state,
-        &claims,
+        &opened.claims,
         ConsentSource::GuestLink,
         wording.as_deref().unwrap_or(PAGE_WORDING),
         |_| wanted.clone(),
     )
     .await?;
-    Ok(Json(view(&state, &claims, after).await?))
+    Ok(Json(view(&opened, after)))
 }
 
 /// A caller's wording version: 1 to 100 printable characters.
 pub fn wording_of(raw: Option<&str>) -> ApiResult<Option<String>> {
+    wording_checked(raw).map_err(|issue| ApiError::invalid(vec![issue]))
+}
+
+/// As [`wording_of`], the problem as a field issue (to report with others).
+pub fn wording_checked(raw: Option<&str>) -> Result<Option<String>, herald::providers::FieldIssue> {
     match raw.map(str::trim) {
         None => Ok(None),
         Some(w)
@@ -497,7 +515,7 @@ pub fn wording_of(raw: Option<&str>) -> ApiResult<Option<String>> {
         {
             Ok(Some(w.to_owned()))
         }
-        Some(_) => Err(ApiError::invalid_field(
+        Some(_) => Err(herald::providers::FieldIssue::new(
             "wording_version",
             "1 to 100 printable characters",
         )),
