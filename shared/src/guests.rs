@@ -111,8 +111,43 @@ pub struct Contact {
     /// No campaign messages in these hours of the contact's day.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub quiet_hours: Option<crate::consent::QuietHours>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub company: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lifecycle_stage: Option<String>,
+    /// The CRM record this contact is synced with.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub crm: Option<crate::crm::CrmLink>,
+    /// When Herald last changed each synced field (conflicts with the CRM go to the later).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    #[schema(value_type = Object)]
+    pub changed: BTreeMap<crate::domain::CrmField, DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+}
+
+impl Contact {
+    /// A new contact with no addresses, names or preferences yet.
+    pub fn new(tenant: TenantId, id: ContactId, now: DateTime<Utc>) -> Self {
+        Self {
+            id,
+            tenant_id: tenant,
+            email: None,
+            phone: None,
+            first_name: String::new(),
+            last_name: String::new(),
+            unsubscribed: false,
+            opt_outs: BTreeSet::new(),
+            frequency_cap: None,
+            quiet_hours: None,
+            company: None,
+            lifecycle_stage: None,
+            crm: None,
+            changed: BTreeMap::new(),
+            created_at: now,
+            updated_at: now,
+        }
+    }
 }
 
 /// One row of an import, as given (JSON field names, and CSV column names).

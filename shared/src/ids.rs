@@ -144,6 +144,16 @@ prefixed_id!(
     /// An API key (its id, never its secret).
     ApiKeyId, "key");
 
+prefixed_id!(
+    /// One run of a tenant's CRM sync.
+    SyncRunId, "syn");
+prefixed_id!(
+    /// A webhook endpoint a tenant registered.
+    WebhookId, "whk");
+prefixed_id!(
+    /// One webhook message (an event, delivered to one endpoint, perhaps in several attempts).
+    WebhookMessageId, "whm");
+
 #[cfg(test)]
 mod tests {
     use super::*;

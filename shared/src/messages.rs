@@ -307,18 +307,8 @@ mod tests {
         );
         let now = Utc::now();
         let mut contact = Contact {
-            id: ContactId::new(),
-            tenant_id: TenantId::new(),
-            email: None,
-            phone: None,
-            first_name: String::new(),
-            last_name: String::new(),
-            unsubscribed: false,
             opt_outs: ["reminder#email".to_owned()].into(),
-            frequency_cap: None,
-            quiet_hours: None,
-            created_at: now,
-            updated_at: now,
+            ..Contact::new(TenantId::new(), ContactId::new(), now)
         };
         assert_eq!(
             decide(&[Channel::Email], cat, &r, Some(&contact), &never),

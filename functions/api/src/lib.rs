@@ -69,6 +69,7 @@ pub fn router_and_openapi() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(routes::suppressions::router())
         .merge(routes::webhooks::router())
         .merge(routes::contacts::router())
+        .merge(routes::crm::router())
         .merge(routes::audit::router())
         .merge(routes::preferences::router())
         .split_for_parts()

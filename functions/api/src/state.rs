@@ -29,6 +29,8 @@ pub struct Config {
     /// dead-letter queue (inspected and redriven over the admin API).
     pub tracker_queue_url: String,
     pub tracker_dlq_url: String,
+    /// `HERALD_CRM_SYNC_QUEUE_URL`: where CRM sync runs started over the API are queued.
+    pub crm_sync_queue_url: String,
     /// `HERALD_SENDER_QUEUE_ARN` and `HERALD_SCHEDULER_ROLE_ARN`: the target and role of the
     /// one-time schedules of scheduled campaigns.
     pub sender_queue_arn: String,
@@ -60,6 +62,7 @@ impl Config {
             sender_dlq_url: var("HERALD_SENDER_DLQ_URL")?,
             tracker_queue_url: var("HERALD_TRACKER_QUEUE_URL")?,
             tracker_dlq_url: var("HERALD_TRACKER_DLQ_URL")?,
+            crm_sync_queue_url: var("HERALD_CRM_SYNC_QUEUE_URL")?,
             sender_queue_arn: var("HERALD_SENDER_QUEUE_ARN")?,
             scheduler_role_arn: var("HERALD_SCHEDULER_ROLE_ARN")?,
             public_url: lookup("HERALD_PUBLIC_URL").filter(|v| !v.is_empty()),
@@ -120,6 +123,7 @@ pub struct Queues {
     pub sender_dlq: String,
     pub tracker: String,
     pub tracker_dlq: String,
+    pub crm_sync: String,
 }
 
 impl Queues {
@@ -286,6 +290,7 @@ impl AppState {
                 sender_dlq: config.sender_dlq_url.clone(),
                 tracker: config.tracker_queue_url.clone(),
                 tracker_dlq: config.tracker_dlq_url.clone(),
+                crm_sync: config.crm_sync_queue_url.clone(),
             },
             Schedules {
                 client: aws_sdk_scheduler::Client::new(sdk),

@@ -107,6 +107,21 @@ pub fn sender(
     .with_send_budget(LOCAL_SEND_BUDGET))
 }
 
+/// The crm-sync function as the local stack runs it, built from its environment as
+/// template.yaml declares it.
+pub fn crm_sync(
+    template: &Template,
+    physical: &Physical,
+    sdk: &aws_config::SdkConfig,
+) -> anyhow::Result<herald_crm_sync::CrmSync> {
+    let env: HashMap<String, String> = template
+        .function_environment("CrmSyncFunction", physical)?
+        .into_iter()
+        .collect();
+    let config = herald_crm_sync::Config::from_lookup(|name| env.get(name).cloned())?;
+    herald_crm_sync::CrmSync::from_sdk_config(sdk, &config)
+}
+
 /// The sender's send budget on the local stack. In Lambda a job sends for at most 30 s of its
 /// 60 s timeout and leaves the rest to a fresh copy of itself; the emulator answers ten to
 /// twenty times slower than AWS (and nothing times out locally), so the same job reaches
@@ -139,6 +154,13 @@ fn handler_for(
             Ok(Arc::new(move |event| {
                 let tracker = tracker.clone();
                 Box::pin(async move { tracker.handle(event).await })
+            }))
+        }
+        "CrmSyncFunction" => {
+            let sync = crm_sync(template, physical, sdk)?;
+            Ok(Arc::new(move |event| {
+                let sync = sync.clone();
+                Box::pin(async move { sync.handle(event).await })
             }))
         }
         other => bail!(

@@ -47,6 +47,57 @@ pub fn start(physical: &Physical, sdk: &aws_config::SdkConfig) -> Firer {
     Firer { task }
 }
 
+/// Fires the template's recurring schedules (the CRM sweep) on their rate, as EventBridge
+/// Scheduler would: the first time one period after the start.
+pub fn start_recurring(
+    template: &crate::template::Template,
+    physical: &Physical,
+    sdk: &aws_config::SdkConfig,
+) -> anyhow::Result<Vec<Firer>> {
+    let sqs = aws_sdk_sqs::Client::new(sdk);
+    let mut out = Vec::new();
+    for (name, expression, queue, input) in template.recurring_schedules()? {
+        let period = rate(&expression)
+            .ok_or_else(|| anyhow::anyhow!("{name}: {expression} is not a rate expression"))?;
+        let url = physical.get_ref(&queue)?.to_owned();
+        let sqs = sqs.clone();
+        let task = tokio::spawn(async move {
+            let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
+            loop {
+                ticks.tick().await;
+                match sqs
+                    .send_message()
+                    .queue_url(&url)
+                    .message_body(&input)
+                    .send()
+                    .await
+                {
+                    Ok(_) => tracing::info!(schedule = %name, "local recurring schedule fired"),
+                    Err(e) => {
+                        tracing::warn!(schedule = %name, error = %e, "firing a local schedule failed")
+                    }
+                }
+            }
+        });
+        out.push(Firer { task });
+    }
+    Ok(out)
+}
+
+/// The period of a `rate(N unit)` expression.
+pub fn rate(expression: &str) -> Option<Duration> {
+    let inner = expression.strip_prefix("rate(")?.strip_suffix(')')?;
+    let (n, unit) = inner.split_once(' ')?;
+    let n: u64 = n.parse().ok().filter(|n| *n > 0)?;
+    let seconds = match unit {
+        "minute" | "minutes" => 60,
+        "hour" | "hours" => 3600,
+        "day" | "days" => 86_400,
+        _ => return None,
+    };
+    Some(Duration::from_secs(n * seconds))
+}
+
 /// The time of an `at(yyyy-mm-ddThh:mm:ss)` expression (UTC).
 pub fn at_time(expression: &str) -> Option<NaiveDateTime> {
     let inner = expression.strip_prefix("at(")?.strip_suffix(')')?;
@@ -92,5 +143,9 @@ mod tests {
     fn reads_one_time_expressions() {
         assert!(super::at_time("at(2027-05-01T18:00:00)").is_some());
         assert!(super::at_time("rate(5 minutes)").is_none());
+        assert_eq!(super::rate("rate(15 minutes)").unwrap().as_secs(), 900);
+        assert_eq!(super::rate("rate(1 hour)").unwrap().as_secs(), 3600);
+        assert!(super::rate("rate(0 minutes)").is_none());
+        assert!(super::rate("cron(0 * * * ? *)").is_none());
     }
 }

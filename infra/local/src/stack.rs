@@ -92,6 +92,7 @@ async fn serve(template: &Template, endpoint: &str, api_port: u16) -> anyhow::Re
     let state = AppState::from_sdk_config(&sdk, &config)?;
     let pollers = crate::pollers::start_all(template, &physical, &sdk, &Default::default())?;
     let firer = crate::schedules::start(&physical, &sdk);
+    let recurring = crate::schedules::start_recurring(template, &physical, &sdk)?;
     let (key, secret) = create_platform_key(&state.store, "local platform admin").await?;
     println!();
     println!("Herald is running locally.");
@@ -114,6 +115,7 @@ async fn serve(template: &Template, endpoint: &str, api_port: u16) -> anyhow::Re
     println!("Stopping Herald.");
     drop(pollers);
     drop(firer);
+    drop(recurring);
     Ok(())
 }
 

@@ -284,6 +284,38 @@ impl Template {
         Ok(out)
     }
 
+    /// The recurring EventBridge schedules that target a queue: (logical id, rate expression,
+    /// queue logical id, input). A `!Ref` expression takes its parameter's default.
+    pub fn recurring_schedules(&self) -> anyhow::Result<Vec<(String, String, String, String)>> {
+        let params: BTreeMap<String, String> = self.parameters(&[])?.into_iter().collect();
+        let mut out = Vec::new();
+        for (id, _, props) in self
+            .resources()
+            .filter(|(_, t, _)| *t == "AWS::Scheduler::Schedule")
+        {
+            let expression = match props.get("ScheduleExpression") {
+                Some(Value::Tagged(t)) if t.tag == "!Ref" => {
+                    t.value.as_str().and_then(|p| params.get(p)).cloned()
+                }
+                Some(v) => v.as_str().map(str::to_owned),
+                None => None,
+            }
+            .with_context(|| format!("{id}: no ScheduleExpression"))?;
+            let target = props.get("Target").unwrap_or(&Value::Null);
+            let queue = target
+                .get("Arn")
+                .and_then(get_att_target)
+                .with_context(|| format!("{id}: Target.Arn must be !GetAtt Queue.Arn"))?;
+            let input = target
+                .get("Input")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_owned();
+            out.push((id.to_owned(), expression, queue, input));
+        }
+        Ok(out)
+    }
+
     /// Every function's SQS event sources.
     pub fn sqs_sources(&self) -> anyhow::Result<Vec<SqsSourceSpec>> {
         let mut out = Vec::new();

@@ -116,6 +116,10 @@ impl TestStack {
                     .get("HERALD_TRACKER_DLQ_URL")
                     .cloned()
                     .context("HERALD_TRACKER_DLQ_URL")?,
+                crm_sync: env
+                    .get("HERALD_CRM_SYNC_QUEUE_URL")
+                    .cloned()
+                    .context("HERALD_CRM_SYNC_QUEUE_URL")?,
             },
             herald_api::Schedules {
                 client: aws_sdk_scheduler::Client::new(&sdk),
@@ -191,6 +195,12 @@ impl TestStack {
             &self.sdk,
             &self.sender_requests,
         )
+    }
+
+    /// A crm-sync function over this stack's table, key and queue, as the local stack runs
+    /// it (tests call its runs directly, or queue them through the API).
+    pub fn crm_sync(&self) -> anyhow::Result<herald_crm_sync::CrmSync> {
+        crate::pollers::crm_sync(&self.template, &self.physical, &self.sdk)
     }
 
     /// Publishes an SES event body to the topic Herald's configuration set publishes to (so

@@ -171,6 +171,81 @@ impl ProviderKind {
     }
 }
 
+named_enum!(
+    /// A CRM a tenant connects to.
+    CrmKind, "CRM" {
+        /// HubSpot, with a private app's access token.
+        Hubspot = "hubspot",
+        /// Salesforce, with a connected app's client credentials (OAuth 2.0) at the org's My
+        /// Domain URL.
+        Salesforce = "salesforce",
+    }
+);
+
+named_enum!(
+    /// A contact field the CRM sync maps to a CRM property.
+    CrmField, "contact field" {
+        Email = "email",
+        Phone = "phone",
+        FirstName = "first_name",
+        LastName = "last_name",
+        Company = "company",
+        LifecycleStage = "lifecycle_stage",
+        /// Opted out of every email (true, false).
+        EmailOptOut = "email_opt_out",
+        /// Opted out of every SMS.
+        SmsOptOut = "sms_opt_out",
+        /// Opted out of every WhatsApp message.
+        WhatsappOptOut = "whatsapp_opt_out",
+        /// When Herald last sent the contact a message (pushed only).
+        LastMessageSentAt = "last_message_sent_at",
+        /// When the contact last opened a message (pushed only).
+        LastOpenedAt = "last_opened_at",
+        /// When the contact last clicked a link in a message (pushed only).
+        LastClickedAt = "last_clicked_at",
+        /// The latest event the contact is a guest of (pushed only).
+        LastEvent = "last_event",
+    }
+);
+
+named_enum!(
+    /// Which way a mapped field is synced.
+    SyncDirection, "sync direction" {
+        /// CRM to Herald and back.
+        Both = "both",
+        /// CRM to Herald only.
+        Pull = "pull",
+        /// Herald to the CRM only.
+        Push = "push",
+    }
+);
+
+named_enum!(
+    /// Where a sync run stands.
+    SyncStatus, "sync status" {
+        Queued = "queued",
+        Running = "running",
+        Completed = "completed",
+        /// Stopped by an error (the report says which); the cursor kept what was applied.
+        Failed = "failed",
+    }
+);
+
+named_enum!(
+    /// What an outgoing webhook tells a tenant's endpoint about.
+    WebhookEventType, "webhook event type" {
+        MessageSent = "message.sent",
+        MessageDelivered = "message.delivered",
+        MessageBounced = "message.bounced",
+        MessageComplained = "message.complained",
+        MessageOpened = "message.opened",
+        MessageClicked = "message.clicked",
+        CampaignCompleted = "campaign.completed",
+        ContactUnsubscribed = "contact.unsubscribed",
+        CrmSyncCompleted = "crm.sync_completed",
+    }
+);
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -44,7 +44,7 @@ mod locale;
 
 pub use address::{AddressError, EmailAddress, PhoneE164};
 pub use enums::{
-    CapPeriod, Channel, ConsentSource, DeliveryEvent, Layer, ProviderKind, Role, TemplateCategory,
-    UnknownVariant,
+    CapPeriod, Channel, ConsentSource, CrmField, CrmKind, DeliveryEvent, Layer, ProviderKind, Role,
+    SyncDirection, SyncStatus, TemplateCategory, UnknownVariant, WebhookEventType,
 };
 pub use locale::{Locale, LocaleError, TimeZone, TimeZoneError};

@@ -7,5 +7,6 @@ mod settings;
 
 pub use check::{ConnectionCheck, HTTP_TIMEOUT, ProviderClients, check_connection};
 pub use settings::{
-    FieldIssue, ProviderSettings, UrlPolicy, validate_credentials, validate_settings,
+    FieldIssue, ProviderSettings, UrlPolicy, check_base_url, validate_credentials,
+    validate_settings,
 };

@@ -318,7 +318,7 @@ pub fn validate_credentials(
     }
 }
 
-fn check_base_url(url: &str, policy: UrlPolicy) -> Result<(), String> {
+pub fn check_base_url(url: &str, policy: UrlPolicy) -> Result<(), String> {
     let parsed = reqwest::Url::parse(url).map_err(|e| format!("not a URL: {e}"))?;
     let host = parsed.host_str().ok_or("the URL has no host")?;
     let loopback = matches!(host, "localhost" | "127.0.0.1" | "[::1]");

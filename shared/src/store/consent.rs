@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use super::{Keys, Store, StoreError, StoreResult, keys};
 use crate::config::SealedCredentials;
 use crate::consent::{ConsentRecord, FrequencyCap, Preferences};
-use crate::domain::ConsentSource;
+use crate::domain::{ConsentSource, CrmField};
 use crate::guests::Contact;
 use crate::ids::{ApiKeyId, ContactId, MessageId, TenantId};
 
@@ -82,8 +82,21 @@ impl Store {
                 });
             }
             let previous = contact.updated_at;
+            let was = contact.clone();
             after.apply(&mut contact);
             contact.updated_at = now.max(previous + chrono::Duration::milliseconds(1));
+            // The CRM sync judges conflicts by when each side changed a field.
+            for field in [
+                CrmField::EmailOptOut,
+                CrmField::SmsOptOut,
+                CrmField::WhatsappOptOut,
+            ] {
+                if crate::crm::contact_value(&was, field)
+                    != crate::crm::contact_value(&contact, field)
+                {
+                    contact.changed.insert(field, contact.updated_at);
+                }
+            }
             let pk = keys::contact_pk(tenant, id);
             let contact_put = Put::builder()
                 .table_name(self.table())
@@ -101,11 +114,19 @@ impl Store {
                 .condition_expression("attribute_not_exists(PK)")
                 .build()
                 .context("building the ledger Put")?;
-            let request = self
+            let mut request = self
                 .client()
                 .transact_write_items()
                 .transact_items(TransactWriteItem::builder().put(contact_put).build())
                 .transact_items(TransactWriteItem::builder().put(ledger_put).build());
+            if contact.crm.is_some() {
+                // A CRM-linked contact's consent goes to the CRM at the next sync.
+                request = request.transact_items(
+                    TransactWriteItem::builder()
+                        .update(self.outbox_update(tenant, id, contact.updated_at)?)
+                        .build(),
+                );
+            }
             if self.transact(request, "consent change").await? {
                 return Ok(Changed {
                     contact,

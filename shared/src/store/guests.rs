@@ -73,18 +73,11 @@ impl Store {
                 Some(id) => contact_of.push(id),
                 None => {
                     let contact = Contact {
-                        id: ContactId::new(),
-                        tenant_id: tenant,
                         email: row.email.clone(),
                         phone: row.phone.clone(),
                         first_name: row.first_name.clone(),
                         last_name: row.last_name.clone(),
-                        unsubscribed: false,
-                        opt_outs: Default::default(),
-                        frequency_cap: None,
-                        quiet_hours: None,
-                        created_at: now,
-                        updated_at: now,
+                        ..Contact::new(tenant, ContactId::new(), now)
                     };
                     for k in &addresses {
                         owner.insert(k.clone(), contact.id);
@@ -182,7 +175,10 @@ impl Store {
     }
 
     /// The contact owning each address key that has one.
-    async fn contact_keys(&self, wanted: &[String]) -> StoreResult<HashMap<String, ContactId>> {
+    pub(crate) async fn contact_keys(
+        &self,
+        wanted: &[String],
+    ) -> StoreResult<HashMap<String, ContactId>> {
         let mut unique: Vec<&String> = wanted.iter().collect();
         unique.sort();
         unique.dedup();
@@ -254,7 +250,7 @@ impl Store {
     }
 
     /// Claims these addresses (16 at a time); the addresses won.
-    async fn claim_contact_keys(
+    pub(crate) async fn claim_contact_keys(
         &self,
         claims: &[(ContactId, String)],
     ) -> StoreResult<HashSet<String>> {

@@ -27,6 +27,12 @@
 //! | API rate buckets | `TENANT#{tid}#RATE` (platform keys: `PLATFORM#RATE`) | `API` (`ttl` a day after the last request) | – | every authenticated request: one conditional UpdateItem setting the tenant's (`t`) and the key's (`k#{key id}`) GCRA arrival times, conditional on the values this instance last saw (a failed condition returns the item; the retry uses it) |
 //! | preference-link key | `TENANT#{tid}` | `SECRET#LINKS` | – | the tenant's HMAC key, sealed with KMS: GetItem once per process; created by a conditional PutItem on first use |
 //! | contact key | `TENANT#{tid}#CONTACTKEY#{email or phone}#{address}` | `KEY` | – | match an imported guest to a contact: BatchGetItem; claimed with a conditional PutItem after the new contact is written (a contact that loses the claim stays unreferenced) |
+//! | CRM connection | `TENANT#{tid}#CRM` | `CONNECTION` | `CRM#CONNECTIONS` / `{tid}` | get, put, delete: by key (credentials sealed with KMS); the scheduled sweep lists every connected tenant: Query GSI1 |
+//! | CRM cursor | `TENANT#{tid}#CRM` | `CURSOR` | – | the last applied CRM change: GetItem at a run's start; UpdateItem after each applied page, only forward |
+//! | CRM run lock | `TENANT#{tid}#CRM` | `LOCK` | – | one run per tenant at a time: conditional PutItem (absent or expired), conditional DeleteItem when done |
+//! | CRM run report | `TENANT#{tid}#CRM` | `RUN#{run id}` (`ttl` 90 days) | – | written queued by the API or the sweep, then by the run; list: Query newest first, a page at a time; get: GetItem |
+//! | CRM record link | `TENANT#{tid}#CRMID#{kind}#{crm id}` | `KEY` | – | a pulled record's contact: BatchGetItem of a page's records; written in the contact's transaction |
+//! | CRM outbox | `TENANT#{tid}#CRMOUT#{shard:02}` (8 shards by contact id) | `{cid}` (`ttl` 30 days) | – | a contact with changes for the CRM (consent, profile edits, engagement): UpdateItem by the API, the consent transaction and the tracker (once per contact per batch); the push: Query each shard, then a conditional DeleteItem once the CRM has it |
 //! | message | `TENANT#{tid}#MSG#{mid}` | `META` | – | get: GetItem; a transactional message's claim: conditional PutItem (absent or queued); results: BatchWriteItem (a campaign batch's 25 at a time) |
 //! | delivery event | `TENANT#{tid}#MSG#{mid}` | `EV#{type}` (the first of its type) or `EV#{type}#{ms:013}#{identity}` (later opens and clicks) | – | the tracker: BatchGetItem of the keys a batch's events would take (duplicates and first opens), then BatchWriteItem of the new ones (whether or not the message is recorded yet); the message's timeline: one Query of the partition (with `META`); the sender settles messages a crash left uncertain by `EV#sent` (SES's Send event): BatchGetItem |
 //! | delivery counters | `TENANT#{tid}#STATS` | `TENANT`, `EVENT#{eid}`, `CAMPAIGN#{cid}`, `MIN#{YYYYMMDDHHMM}` (`ttl` 2 days) | – | the tracker: one UpdateItem (`ADD`) per item per batch of events; dashboards: GetItem; realtime: Query of the last hour's `MIN#` range; insights: BatchGetItem |
@@ -49,9 +55,11 @@
 //! one Query of the tenant's providers partition.
 
 use crate::config::{ComplianceBlockName, Owner};
+use crate::domain::CrmKind;
 use crate::domain::{Channel, TemplateCategory};
 use crate::ids::{
-    ApiKeyId, CampaignId, ContactId, EventId, GuestId, MessageId, ProviderId, TemplateId, TenantId,
+    ApiKeyId, CampaignId, ContactId, EventId, GuestId, MessageId, ProviderId, SyncRunId,
+    TemplateId, TenantId,
 };
 
 pub const PK: &str = "PK";
@@ -295,6 +303,34 @@ pub fn provider_scope_prefix(event: Option<EventId>) -> String {
 
 pub fn provider_sk(event: Option<EventId>, id: ProviderId) -> String {
     format!("{}{id}", provider_scope_prefix(event))
+}
+
+/// A tenant's CRM partition: its connection, cursor, run lock and run reports.
+pub fn crm_pk(tenant: TenantId) -> String {
+    format!("TENANT#{tenant}#CRM")
+}
+
+pub const CRM_CONNECTION: &str = "CONNECTION";
+pub const CRM_CURSOR: &str = "CURSOR";
+pub const CRM_LOCK: &str = "LOCK";
+pub const CRM_RUN_PREFIX: &str = "RUN#";
+/// GSI1 partition of every tenant's CRM connection (the scheduled sweep's list).
+pub const CRM_CONNECTIONS: &str = "CRM#CONNECTIONS";
+
+pub fn crm_run_sk(run: SyncRunId) -> String {
+    format!("{CRM_RUN_PREFIX}{run}")
+}
+
+/// A CRM record's link to its contact.
+pub fn crm_record_pk(tenant: TenantId, kind: CrmKind, crm_id: &str) -> String {
+    format!("TENANT#{tenant}#CRMID#{kind}#{crm_id}")
+}
+
+/// Contacts with Herald-side changes waiting for the CRM are spread over this many partitions.
+pub const CRM_OUTBOX_SHARDS: u32 = 8;
+
+pub fn crm_outbox_pk(tenant: TenantId, shard: u32) -> String {
+    format!("TENANT#{tenant}#CRMOUT#{shard:02}")
 }
 
 pub fn api_key_pk(secret_hash_hex: &str) -> String {

@@ -11,6 +11,7 @@ use herald::consent::{ConsentRecord, LinkClaims, Preferences};
 use herald::domain::ConsentSource;
 use herald::guests::Contact;
 use herald::ids::{ContactId, TenantId};
+use herald::providers::FieldIssue;
 use herald::store::{ChangeContext, StoreError};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -26,7 +27,7 @@ use crate::state::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
-        .routes(routes!(get_contact, erase_contact))
+        .routes(routes!(get_contact, edit_contact, erase_contact))
         .routes(routes!(export_contact))
         .routes(routes!(set_preferences))
         .routes(routes!(consent_history))
@@ -76,6 +77,94 @@ pub async fn get_contact(
     let preferences = Preferences::of(&contact);
     Ok(Json(ContactView {
         contact,
+        preferences,
+    }))
+}
+
+/// A field that is present (null included): absent stays `None`, null is `Some(None)`.
+fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option<String>>, D::Error> {
+    Option::<String>::deserialize(d).map(Some)
+}
+
+/// Profile fields to change (absent: unchanged; null: cleared). Addresses are not edited
+/// here: they key a contact's consent and suppression.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ContactEdit {
+    #[serde(default)]
+    pub first_name: Option<String>,
+    #[serde(default)]
+    pub last_name: Option<String>,
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>)]
+    pub company: Option<Option<String>>,
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>)]
+    pub lifecycle_stage: Option<Option<String>>,
+}
+
+/// Edits a contact's profile; a contact synced with the CRM gets the change at the next sync
+/// (and the later change wins if the CRM changed the same field too).
+#[utoipa::path(patch, path = "/api/v1/communication/contacts/{id}", tag = "contacts",
+    params(("id" = String, Path), TenantQuery), request_body = ContactEdit,
+    responses((status = 200, body = ContactView), Errors), security(("api_key" = [])))]
+pub async fn edit_contact(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(id): Path<String>,
+    StrictQuery(q): StrictQuery<TenantQuery>,
+    JsonBody(body): JsonBody<ContactEdit>,
+) -> ApiResult<Json<ContactView>> {
+    let mut issues = Vec::new();
+    let text = |field: &str, v: &Option<String>, issues: &mut Vec<FieldIssue>| {
+        let v = v.as_deref().map(str::trim).filter(|v| !v.is_empty());
+        if v.is_some_and(|v| v.chars().count() > 200 || v.chars().any(char::is_control)) {
+            issues.push(FieldIssue::new(field, "at most 200 printable characters"));
+        }
+        v.map(str::to_owned)
+    };
+    let first = body
+        .first_name
+        .as_ref()
+        .map(|v| text("first_name", &Some(v.clone()), &mut issues));
+    let last = body
+        .last_name
+        .as_ref()
+        .map(|v| text("last_name", &Some(v.clone()), &mut issues));
+    let company = body
+        .company
+        .as_ref()
+        .map(|v| text("company", v, &mut issues));
+    let stage = body
+        .lifecycle_stage
+        .as_ref()
+        .map(|v| text("lifecycle_stage", v, &mut issues));
+    super::reject_if_any(issues)?;
+    let (tenant, contact) = contact_of(&state, &principal, q.tenant_id, &id).await?;
+    let edited = state
+        .store
+        .edit_contact(tenant, contact.id, |c| {
+            if let Some(v) = &first {
+                c.first_name = v.clone().unwrap_or_default();
+            }
+            if let Some(v) = &last {
+                c.last_name = v.clone().unwrap_or_default();
+            }
+            if let Some(v) = &company {
+                c.company = v.clone();
+            }
+            if let Some(v) = &stage {
+                c.lifecycle_stage = v.clone();
+            }
+        })
+        .await
+        .map_err(|e| match e {
+            StoreError::NotFound => ApiError::NotFound,
+            e => e.into(),
+        })?;
+    let preferences = Preferences::of(&edited);
+    Ok(Json(ContactView {
+        contact: edited,
         preferences,
     }))
 }

@@ -7,6 +7,7 @@ pub mod brand;
 pub mod campaigns;
 pub mod compliance;
 pub mod contacts;
+pub mod crm;
 pub mod dead_letters;
 pub mod effective;
 pub mod events;
