@@ -35,7 +35,7 @@ ratio="$(python3 -c 'import json,sys; d=json.loads(sys.argv[1]); print("%.2f" % 
 
 echo "== arm64 release build of every function" >&2
 rustup target list --installed | grep -q aarch64-unknown-linux-gnu || rustup target add aarch64-unknown-linux-gnu >&2
-PATH="$root/.venv/bin:$PATH" cargo lambda build --release --arm64 --bin api --bin wizard --bin sender --bin tracker >&2
+PATH="$root/.venv/bin:$PATH" cargo lambda build --release --arm64 --bin api --bin wizard --bin sender --bin tracker --bin crm-sync >&2
 size_of() {
   local bytes
   bytes="$(stat -c %s "target/lambda/$1/bootstrap")"
@@ -88,6 +88,16 @@ print("| SQS requests of the send path | %d (%.4f per message) |" % (d["sqs_requ
 PY
 )"
 
+echo "== a CRM sync of 10,000 contacts against the HubSpot fake (its own emulator)" >&2
+crm10k="$(infra/local/with-moto.sh cargo test -p herald-api --test crm -- --ignored benchmark_a_crm_sync --nocapture 2>/dev/null | sed -n 's/^BENCH //p')"
+crm="$(python3 - "$crm10k" <<'PY'
+import json, sys
+d = json.loads(sys.argv[1])
+print("| pull: search requests for %d contacts | %d (the least HubSpot's 200-a-page search allows: %d); %.1f s |" % (d["contacts"], d["pull_searches"], d["pull_minimum"], d["pull_seconds"]))
+print("| push: batch update requests for %d contacts | %d (the least its 100-a-batch update allows: %d), plus %d search; %.1f s |" % (d["contacts"], d["push_batch_updates"], d["push_minimum"], d["push_run_searches"], d["push_seconds"]))
+PY
+)"
+
 machine="$(nproc) cores, $(free -g | awk '/Mem:/{print $2}') GiB, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(uname -sr)"
 today="$(date -u +%Y-%m-%d)"
 
@@ -120,7 +130,7 @@ variables, a loop over five schedule items with a time filter, and the three com
 
 | function | arm64 release binary | goal | how |
 |---|---|---|---|
-| api | $api_size | < 10 MB | \`cargo lambda build --release --arm64 --bin api --bin wizard --bin sender --bin tracker\` (cargo-lambda and zig from .venv) |
+| api | $api_size | < 10 MB | \`cargo lambda build --release --arm64 --bin api --bin wizard --bin sender --bin tracker --bin crm-sync\` (cargo-lambda and zig from .venv) |
 | wizard | $wizard_size | < 10 MB | same build |
 | sender | $sender_size | < 10 MB | same build |
 | tracker | $tracker_size | < 10 MB | same build |
@@ -150,6 +160,18 @@ process, so when its CPU time is close to the wall time, the emulator is the lim
 | figure | result |
 |---|---|
 $campaign
+
+## CRM sync
+
+A sync of 10,000 HubSpot contacts against the local fake (created as contacts), then engagement
+pushed for all of them:
+\`infra/local/with-moto.sh cargo test -p herald-api --test crm -- --ignored benchmark_a_crm_sync --nocapture\`.
+The times are the emulator's (one Python process writing 10,000 contacts, their links and
+addresses, then 10,000 conditional outbox deletes).
+
+| figure | result |
+|---|---|
+$crm
 
 Reading the 10,000-guest run: when the emulator's CPU time is close to the wall time, moto is
 the limit and Herald's own share is its CPU time. The send path's requests per message can be

@@ -397,7 +397,7 @@ impl CrmSync {
         contact_ids.extend(by_address.values().copied());
         let contacts = self.store.get_contacts(tenant, &contact_ids).await?;
         // Group the records by the contact (or new contact's address) they write.
-        let mut groups: Vec<(String, Vec<(Option<ContactId>, bool, CrmRecord)>)> = Vec::new();
+        let mut groups: Vec<(String, Vec<Pending>)> = Vec::new();
         for record in records {
             let linked = links.get(&record.id).copied();
             let found = linked.or_else(|| {
@@ -420,7 +420,7 @@ impl CrmSync {
         }
         // Records of no contact yet: created in bulk; any that lost an address to another
         // contact meanwhile are merged into it like the rest.
-        let mut lost_to: Vec<(Option<ContactId>, bool, CrmRecord)> = Vec::new();
+        let mut lost_to: Vec<Pending> = Vec::new();
         let mut fresh: Vec<(Contact, Option<ConsentRecord>, Outcome, CrmRecord)> = Vec::new();
         groups.retain(|(_, list)| {
             if list.len() == 1 && list[0].0.is_none() {
@@ -744,6 +744,10 @@ enum Stop {
 fn herald_error(e: herald::store::StoreError) -> Stop {
     Stop::Herald(e.into())
 }
+
+/// A record to apply: the contact it was found to belong to, whether its link is new, and
+/// the record.
+type Pending = (Option<ContactId>, bool, CrmRecord);
 
 fn record_outcome(run: &mut SyncRun, o: Outcome) {
     match o.applied {

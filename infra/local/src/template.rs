@@ -481,6 +481,9 @@ mod tests {
         physical
             .refs
             .insert("TrackerDeadLetterQueue".into(), "http://td".into());
+        physical
+            .refs
+            .insert("CrmSyncQueue".into(), "http://c".into());
         let env = t.function_environment("ApiFunction", &physical).unwrap();
         assert_eq!(env["HERALD_TABLE"], "t1");
         assert_eq!(env["HERALD_KMS_KEY_ID"], "arn:k");
