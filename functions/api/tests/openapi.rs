@@ -33,7 +33,10 @@ const ROUTES: &[(&str, &[&str])] = &[
     ("/api/v1/events/{id}/preview/send", &["post"]),
     ("/api/v1/events/{id}/guests", &["get", "post"]),
     ("/api/v1/events/{id}/guests/{guest_id}", &["delete", "get"]),
-    ("/api/v1/communication/contacts/{id}", &["delete", "get", "patch"]),
+    (
+        "/api/v1/communication/contacts/{id}",
+        &["delete", "get", "patch"],
+    ),
     ("/api/v1/communication/contacts/{id}/consent", &["get"]),
     ("/api/v1/communication/contacts/{id}/export", &["post"]),
     (

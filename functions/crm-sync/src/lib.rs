@@ -29,7 +29,7 @@ use herald::domain::{ConsentSource, CrmField, SyncStatus};
 use herald::guests::Contact;
 use herald::ids::{ContactId, SyncRunId, TenantId};
 use herald::secrets::Sealer;
-use herald::store::{OutboxEntry, Store, SyncedWrite, keys};
+use herald::store::{OutboxEntry, Store, SyncedWrite, contact_address_keys, keys};
 
 /// How long a run works before it hands over to a fresh one (the function's timeout is 15
 /// minutes).
@@ -826,17 +826,6 @@ fn address_keys(tenant: TenantId, record: &CrmRecord) -> Vec<String> {
     if let Some(p) = value(CrmField::Phone).and_then(|p| herald::domain::PhoneE164::parse(&p).ok())
     {
         out.push(keys::contact_key_pk(tenant, "phone", p.as_str()));
-    }
-    out
-}
-
-fn contact_address_keys(c: &Contact) -> Vec<String> {
-    let mut out = Vec::new();
-    if let Some(e) = &c.email {
-        out.push(keys::contact_key_pk(c.tenant_id, "email", e.as_str()));
-    }
-    if let Some(p) = &c.phone {
-        out.push(keys::contact_key_pk(c.tenant_id, "phone", p.as_str()));
     }
     out
 }

@@ -31,6 +31,30 @@ fn n(v: i64) -> AttributeValue {
     AttributeValue::N(v.to_string())
 }
 
+/// The item linking a CRM record to its contact.
+fn link_item(tenant: TenantId, contact: &Contact) -> Option<Item> {
+    let link = contact.crm.as_ref()?;
+    let mut item = key(keys::crm_record_pk(tenant, link.kind, &link.id), keys::KEY);
+    item.insert(
+        "contact_id".into(),
+        AttributeValue::S(contact.id.to_string()),
+    );
+    item.insert("crm_id".into(), AttributeValue::S(link.id.clone()));
+    Some(item)
+}
+
+/// The address keys (`contact_key_pk`) of a contact's email and phone, email first.
+pub fn contact_address_keys(c: &Contact) -> Vec<String> {
+    let mut out = Vec::new();
+    if let Some(e) = &c.email {
+        out.push(keys::contact_key_pk(c.tenant_id, "email", e.as_str()));
+    }
+    if let Some(p) = &c.phone {
+        out.push(keys::contact_key_pk(c.tenant_id, "phone", p.as_str()));
+    }
+    out
+}
+
 /// The outbox shard of a contact.
 pub fn outbox_shard(contact: ContactId) -> u32 {
     contact
@@ -321,31 +345,26 @@ impl Store {
                 .put(put.build().context("building the contact Put")?)
                 .build(),
         ];
-        if w.link
-            && let Some(link) = &c.crm
-        {
-            let mut item = key(keys::crm_record_pk(tenant, link.kind, &link.id), keys::KEY);
-            item.insert("contact_id".into(), cid.clone());
-            item.insert("crm_id".into(), AttributeValue::S(link.id.clone()));
-            let put = Put::builder()
-                .table_name(self.table())
-                .set_item(Some(item))
-                .condition_expression("attribute_not_exists(PK) OR contact_id = :cid")
-                .expression_attribute_values(":cid", cid.clone())
-                .build()
-                .context("building the link Put")?;
-            items.push(TransactWriteItem::builder().put(put).build());
-        }
+        // Link and address items: new, or already this contact's.
+        let mut owned: Vec<Item> = w
+            .link
+            .then(|| link_item(tenant, c))
+            .flatten()
+            .into_iter()
+            .collect();
         for address in &w.claim {
             let mut item = key(address.clone(), keys::KEY);
             item.insert("contact_id".into(), cid.clone());
+            owned.push(item);
+        }
+        for item in owned {
             let put = Put::builder()
                 .table_name(self.table())
                 .set_item(Some(item))
                 .condition_expression("attribute_not_exists(PK) OR contact_id = :cid")
                 .expression_attribute_values(":cid", cid.clone())
                 .build()
-                .context("building the address Put")?;
+                .context("building a link or address Put")?;
             items.push(TransactWriteItem::builder().put(put).build());
         }
         for address in &w.release {
@@ -399,16 +418,7 @@ impl Store {
             .map(|(c, _)| Store::to_item(&Keys::new(keys::contact_pk(tenant, c.id), keys::META), c))
             .collect::<StoreResult<Vec<_>>>()?;
         self.batch_put_all(items).await?;
-        let addresses = |c: &Contact| -> Vec<String> {
-            let mut out = Vec::new();
-            if let Some(e) = &c.email {
-                out.push(keys::contact_key_pk(tenant, "email", e.as_str()));
-            }
-            if let Some(p) = &c.phone {
-                out.push(keys::contact_key_pk(tenant, "phone", p.as_str()));
-            }
-            out
-        };
+        let addresses = contact_address_keys;
         let firsts: Vec<(ContactId, String)> = created
             .iter()
             .filter_map(|(c, _)| Some((c.id, addresses(c).first()?.clone())))
@@ -430,12 +440,7 @@ impl Store {
         self.claim_contact_keys(&rest).await?;
         let mut items = Vec::new();
         for (c, ledger) in kept {
-            if let Some(link) = &c.crm {
-                let mut item = key(keys::crm_record_pk(tenant, link.kind, &link.id), keys::KEY);
-                item.insert("contact_id".into(), AttributeValue::S(c.id.to_string()));
-                item.insert("crm_id".into(), AttributeValue::S(link.id.clone()));
-                items.push(item);
-            }
+            items.extend(link_item(tenant, c));
             if let Some(record) = ledger {
                 items.push(Store::to_item(
                     &Keys::new(keys::contact_pk(tenant, c.id), keys::consent_sk(&record.id)),

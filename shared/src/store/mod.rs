@@ -37,7 +37,9 @@ pub use audit::{AuditEntry, AuditPage};
 pub use campaigns::{BatchClaim, WAITED_BATCH_PREFIX};
 pub use config::LoadedEvent;
 pub use consent::{ChangeContext, Changed};
-pub use crm::{OUTBOX_TTL_DAYS, OutboxEntry, RUN_TTL_DAYS, SyncedWrite, outbox_shard};
+pub use crm::{
+    OUTBOX_TTL_DAYS, OutboxEntry, RUN_TTL_DAYS, SyncedWrite, contact_address_keys, outbox_shard,
+};
 pub use events::{Event, EventFields};
 pub use gdpr::ContactData;
 pub use guests::ImportWrite;
