@@ -41,6 +41,20 @@ where
 pub const DEAD_LETTER_REASON: &str = "herald_reason";
 
 /// How many times SQS has delivered this record (1 on the first delivery).
+/// Whether a record came from the queue at `queue_url` (its ARN ends with the queue's name).
+pub fn from_queue(message: &SqsMessage, queue_url: &str) -> bool {
+    let name = queue_url
+        .trim_end_matches('/')
+        .rsplit('/')
+        .next()
+        .unwrap_or("");
+    !name.is_empty()
+        && message
+            .event_source_arn
+            .as_deref()
+            .is_some_and(|arn| arn.rsplit(':').next() == Some(name))
+}
+
 pub fn receive_count(message: &SqsMessage) -> u32 {
     message
         .attributes

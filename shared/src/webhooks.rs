@@ -29,6 +29,11 @@ use rand::RngCore as _;
 
 pub use crate::domain::WebhookEventType;
 
+pub mod emit;
+pub mod model;
+pub use emit::Emitter;
+pub use model::*;
+
 /// The header carrying the message id (the same on every retry of one message).
 pub const HEADER_ID: &str = "webhook-id";
 /// The header carrying the signing time, in unix seconds.
@@ -266,6 +271,16 @@ pub enum LoopbackPolicy {
     /// The local stack: also `127.0.0.0/8`, `::1`, `localhost` and `*.localhost`, over http or
     /// https. Every other private address is still refused.
     AllowLoopback,
+}
+
+impl LoopbackPolicy {
+    /// From `HERALD_ALLOW_LOOPBACK_WEBHOOK_URLS`: `1` or `true` allows loopback.
+    pub fn from_setting(value: Option<&str>) -> Self {
+        match value.map(str::trim) {
+            Some("1" | "true") => Self::AllowLoopback,
+            _ => Self::Refuse,
+        }
+    }
 }
 
 /// The longest endpoint URL accepted.

@@ -68,6 +68,7 @@ pub fn router_and_openapi() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(routes::analytics::router())
         .merge(routes::suppressions::router())
         .merge(routes::webhooks::router())
+        .merge(routes::webhook_endpoints::router())
         .merge(routes::contacts::router())
         .merge(routes::crm::router())
         .merge(routes::audit::router())

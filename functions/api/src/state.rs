@@ -29,8 +29,17 @@ pub struct Config {
     /// dead-letter queue (inspected and redriven over the admin API).
     pub tracker_queue_url: String,
     pub tracker_dlq_url: String,
-    /// `HERALD_CRM_SYNC_QUEUE_URL`: where CRM sync runs started over the API are queued.
+    /// `HERALD_CRM_SYNC_QUEUE_URL`: where CRM sync runs started over the API are queued;
+    /// `HERALD_CRM_SYNC_DLQ_URL`: its dead-letter queue.
     pub crm_sync_queue_url: String,
+    pub crm_sync_dlq_url: String,
+    /// `HERALD_WEBHOOK_QUEUE_URL`: where webhook deliveries (events the API sees, replays)
+    /// are queued; `HERALD_WEBHOOK_DLQ_URL`: its dead-letter queue.
+    pub webhook_queue_url: String,
+    pub webhook_dlq_url: String,
+    /// `HERALD_ALLOW_LOOPBACK_WEBHOOK_URLS=1`: let webhook endpoints be on 127.0.0.1 (the
+    /// local stack only; never set in a deployment).
+    pub webhook_policy: herald::webhooks::LoopbackPolicy,
     /// `HERALD_SENDER_QUEUE_ARN` and `HERALD_SCHEDULER_ROLE_ARN`: the target and role of the
     /// one-time schedules of scheduled campaigns.
     pub sender_queue_arn: String,
@@ -63,6 +72,12 @@ impl Config {
             tracker_queue_url: var("HERALD_TRACKER_QUEUE_URL")?,
             tracker_dlq_url: var("HERALD_TRACKER_DLQ_URL")?,
             crm_sync_queue_url: var("HERALD_CRM_SYNC_QUEUE_URL")?,
+            crm_sync_dlq_url: var("HERALD_CRM_SYNC_DLQ_URL")?,
+            webhook_queue_url: var("HERALD_WEBHOOK_QUEUE_URL")?,
+            webhook_dlq_url: var("HERALD_WEBHOOK_DLQ_URL")?,
+            webhook_policy: herald::webhooks::LoopbackPolicy::from_setting(
+                lookup("HERALD_ALLOW_LOOPBACK_WEBHOOK_URLS").as_deref(),
+            ),
             sender_queue_arn: var("HERALD_SENDER_QUEUE_ARN")?,
             scheduler_role_arn: var("HERALD_SCHEDULER_ROLE_ARN")?,
             public_url: lookup("HERALD_PUBLIC_URL").filter(|v| !v.is_empty()),
@@ -124,6 +139,9 @@ pub struct Queues {
     pub tracker: String,
     pub tracker_dlq: String,
     pub crm_sync: String,
+    pub crm_sync_dlq: String,
+    pub webhooks: String,
+    pub webhooks_dlq: String,
 }
 
 impl Queues {
@@ -163,6 +181,10 @@ pub struct Inner {
     pub public_url: Option<String>,
     /// Each tenant's preference-link key.
     pub links: herald::consent::LinkKeys,
+    /// Queues webhook deliveries of the events the API sees (unsubscribes, status callbacks).
+    pub webhooks: herald::webhooks::Emitter,
+    /// Whether webhook endpoints may be on this machine (the local stack).
+    pub webhook_policy: herald::webhooks::LoopbackPolicy,
     /// Rate limits (none: off), and this instance's last view of each bucket item.
     pub limits: Option<herald::store::ApiLimits>,
     pub rate_seen: std::sync::Mutex<
@@ -191,7 +213,14 @@ impl AppState {
         public_url: Option<String>,
     ) -> Self {
         let links = herald::consent::LinkKeys::new(store.clone(), sealer.clone());
+        let webhooks = herald::webhooks::Emitter::new(
+            store.clone(),
+            queues.sqs.clone(),
+            Some(queues.webhooks.clone()),
+        );
         Self(Arc::new(Inner {
+            webhooks,
+            webhook_policy: herald::webhooks::LoopbackPolicy::Refuse,
             limits: Some(herald::store::ApiLimits::default()),
             rate_seen: std::sync::Mutex::default(),
             links,
@@ -203,6 +232,14 @@ impl AppState {
             schedules,
             public_url,
         }))
+    }
+
+    /// Queues the webhooks of a change already made: a failure is logged (the change stands;
+    /// this event's deliveries are lost), never the request's failure.
+    pub async fn emit_after(&self, events: &[herald::webhooks::WebhookEvent]) {
+        if let Err(e) = self.webhooks.emit(events).await {
+            tracing::error!(error = ?e, events = events.len(), "queuing webhooks failed");
+        }
     }
 
     /// Herald's public base URL (`HERALD_PUBLIC_URL`) or, without one, the request's own
@@ -224,7 +261,22 @@ impl AppState {
 
     /// The same state with other rate limits (none: off).
     pub fn with_limits(&self, limits: Option<herald::store::ApiLimits>) -> Self {
+        self.rebuild(limits, self.webhook_policy)
+    }
+
+    /// The same state with another webhook endpoint policy.
+    pub fn with_webhook_policy(&self, policy: herald::webhooks::LoopbackPolicy) -> Self {
+        self.rebuild(self.limits, policy)
+    }
+
+    fn rebuild(
+        &self,
+        limits: Option<herald::store::ApiLimits>,
+        webhook_policy: herald::webhooks::LoopbackPolicy,
+    ) -> Self {
         Self(Arc::new(Inner {
+            webhooks: self.webhooks.clone(),
+            webhook_policy,
             store: self.store.clone(),
             sealer: self.sealer.clone(),
             providers: self.providers.clone(),
@@ -291,6 +343,9 @@ impl AppState {
                 tracker: config.tracker_queue_url.clone(),
                 tracker_dlq: config.tracker_dlq_url.clone(),
                 crm_sync: config.crm_sync_queue_url.clone(),
+                crm_sync_dlq: config.crm_sync_dlq_url.clone(),
+                webhooks: config.webhook_queue_url.clone(),
+                webhooks_dlq: config.webhook_dlq_url.clone(),
             },
             Schedules {
                 client: aws_sdk_scheduler::Client::new(sdk),
@@ -299,6 +354,6 @@ impl AppState {
             },
             config.public_url.clone(),
         )
-        .with_limits(config.limits))
+        .rebuild(config.limits, config.webhook_policy))
     }
 }

@@ -54,6 +54,27 @@ const ROUTES: &[(&str, &[&str])] = &[
     ("/api/v1/communication/crm/runs/{id}", &["get"]),
     ("/api/v1/communication/crm/sync", &["post"]),
     ("/api/v1/communication/crm/test", &["post"]),
+    ("/api/v1/communication/webhook-endpoints", &["get", "post"]),
+    (
+        "/api/v1/communication/webhook-endpoints/{id}",
+        &["delete", "get", "patch"],
+    ),
+    (
+        "/api/v1/communication/webhook-endpoints/{id}/rotate-secret",
+        &["post"],
+    ),
+    (
+        "/api/v1/communication/webhook-endpoints/{id}/attempts",
+        &["get"],
+    ),
+    (
+        "/api/v1/communication/webhook-endpoints/{id}/messages/{message_id}",
+        &["get"],
+    ),
+    (
+        "/api/v1/communication/webhook-endpoints/{id}/messages/{message_id}/replay",
+        &["post"],
+    ),
     ("/api/v1/communication/messages", &["post"]),
     ("/api/v1/communication/campaigns", &["get", "post"]),
     ("/api/v1/communication/campaigns/{id}", &["get", "put"]),

@@ -48,6 +48,8 @@ pub struct Config {
     pub core: herald::aws::CoreSettings,
     /// `HERALD_CRM_SYNC_QUEUE_URL`: this function's own queue (the sweep queues runs on it).
     pub queue_url: String,
+    /// `HERALD_WEBHOOK_QUEUE_URL` (optional): where `crm.sync_completed` webhooks are queued.
+    pub webhook_queue_url: Option<String>,
 }
 
 impl Config {
@@ -55,6 +57,7 @@ impl Config {
         Ok(Self {
             core: herald::aws::CoreSettings::from_lookup(&lookup)?,
             queue_url: herald::aws::required(&lookup, "HERALD_CRM_SYNC_QUEUE_URL")?,
+            webhook_queue_url: lookup("HERALD_WEBHOOK_QUEUE_URL").filter(|v| !v.is_empty()),
         })
     }
 
@@ -79,6 +82,7 @@ pub struct CrmSync {
     sqs: aws_sdk_sqs::Client,
     queue_url: String,
     budget: Duration,
+    webhooks: Option<herald::webhooks::Emitter>,
     pub counters: Arc<Counters>,
 }
 
@@ -97,19 +101,34 @@ impl CrmSync {
             sqs,
             queue_url: queue_url.into(),
             budget: DEFAULT_BUDGET,
+            webhooks: None,
             counters: Arc::default(),
         }
     }
 
     pub fn from_sdk_config(sdk: &aws_config::SdkConfig, config: &Config) -> anyhow::Result<Self> {
         let (store, sealer) = config.core.clients(sdk);
+        let emitter = config.webhook_queue_url.as_ref().map(|url| {
+            herald::webhooks::Emitter::new(
+                store.clone(),
+                aws_sdk_sqs::Client::new(sdk),
+                Some(url.clone()),
+            )
+        });
         Ok(Self::new(
             store,
             sealer,
             herald::aws::http_client()?,
             aws_sdk_sqs::Client::new(sdk),
             config.queue_url.clone(),
-        ))
+        )
+        .with_webhooks(emitter))
+    }
+
+    /// Queues `crm.sync_completed` webhooks through this emitter.
+    pub fn with_webhooks(mut self, emitter: Option<herald::webhooks::Emitter>) -> Self {
+        self.webhooks = emitter;
+        self
     }
 
     /// How long one run works before handing over (tests use a short one).
@@ -282,6 +301,12 @@ impl CrmSync {
         }
         self.store.put_sync_run(tenant, &run).await?;
         self.store.unlock_crm(tenant, run_id).await?;
+        if let Some(webhooks) = &self.webhooks
+            && let Err(e) = webhooks.emit(&[herald::webhooks::sync_event(&run)]).await
+        {
+            // The run is recorded either way; this one event is lost (logged).
+            tracing::error!(tenant_id = %tenant, run_id = %run_id, error = ?e, "queuing the crm.sync_completed webhook failed");
+        }
         if out_of_time {
             self.queue_run(tenant, &connection, run.trigger).await?;
         }

@@ -53,6 +53,7 @@ use herald::wizard::Snapshot;
 
 pub mod compose;
 pub mod gate;
+pub mod webhooks;
 use compose::Composer;
 use gate::{Gate, Outcome};
 
@@ -78,6 +79,12 @@ pub struct Config {
     pub tracker_queue_url: Option<String>,
     /// `HERALD_PUBLIC_URL` (optional): Herald's API URL, for Twilio's status callbacks.
     pub public_url: Option<String>,
+    /// `HERALD_WEBHOOK_QUEUE_URL` (optional): the webhook queue, the sender's second event
+    /// source (deliveries and their retries) and where `campaign.completed` events go.
+    pub webhook_queue_url: Option<String>,
+    /// `HERALD_ALLOW_LOOPBACK_WEBHOOK_URLS=1` (the local stack only): deliver to endpoints on
+    /// 127.0.0.1 and over http; every other private address stays refused.
+    pub webhook_policy: herald::webhooks::LoopbackPolicy,
 }
 
 impl Config {
@@ -90,6 +97,10 @@ impl Config {
                 .filter(|v| !v.is_empty()),
             tracker_queue_url: lookup("HERALD_TRACKER_QUEUE_URL").filter(|v| !v.is_empty()),
             public_url: lookup("HERALD_PUBLIC_URL").filter(|v| !v.is_empty()),
+            webhook_queue_url: lookup("HERALD_WEBHOOK_QUEUE_URL").filter(|v| !v.is_empty()),
+            webhook_policy: herald::webhooks::LoopbackPolicy::from_setting(
+                lookup("HERALD_ALLOW_LOOPBACK_WEBHOOK_URLS").as_deref(),
+            ),
             ses_max_send_rate: match lookup("HERALD_SES_MAX_SEND_RATE").filter(|v| !v.is_empty()) {
                 None => None,
                 Some(v) => Some(
@@ -108,6 +119,44 @@ impl Config {
 
     pub fn from_env() -> anyhow::Result<Self> {
         Self::from_lookup(|name| std::env::var(name).ok())
+    }
+}
+
+/// The function as Lambda runs it: the sender queue's jobs, and the webhook queue's
+/// deliveries (one event source mapping each; a batch comes from one queue).
+#[derive(Clone, Debug)]
+pub struct Function {
+    pub sender: Sender,
+    pub webhooks: Option<webhooks::Deliverer>,
+}
+
+impl Function {
+    pub fn from_sdk_config(sdk: &aws_config::SdkConfig, config: &Config) -> anyhow::Result<Self> {
+        let sender = Sender::from_sdk_config(sdk, config)?;
+        let (store, sealer) = config.core.clients(sdk);
+        let webhooks = match &config.webhook_queue_url {
+            Some(url) => Some(webhooks::Deliverer::new(
+                store,
+                sealer,
+                aws_sdk_sqs::Client::new(sdk),
+                url.clone(),
+                config.webhook_policy,
+            )?),
+            None => None,
+        };
+        Ok(Self { sender, webhooks })
+    }
+
+    pub async fn handle(&self, event: SqsEvent) -> SqsBatchResponse {
+        if let Some(d) = &self.webhooks
+            && event
+                .records
+                .first()
+                .is_some_and(|r| herald::batch::from_queue(r, d.queue_url()))
+        {
+            return d.handle(event).await;
+        }
+        self.sender.handle(event).await
     }
 }
 
@@ -149,6 +198,8 @@ pub struct Sender {
     /// Fault injection: stop a job (as a crash would, nothing recorded) right after this many
     /// more accepted provider calls.
     crash_after: Arc<std::sync::Mutex<Option<u64>>>,
+    /// Queues `campaign.completed` webhooks.
+    webhooks: Option<herald::webhooks::Emitter>,
 }
 
 /// Tenants' message retention (days) by when it was read.
@@ -218,6 +269,7 @@ impl Sender {
             snapshots: Arc::default(),
             statuses: Arc::default(),
             retentions: Arc::default(),
+            webhooks: None,
             credentials: Arc::default(),
             counters: Arc::default(),
             settle_seconds: SETTLE_SECONDS,
@@ -238,6 +290,12 @@ impl Sender {
     /// How long a job sends before it leaves the rest to a fresh copy of itself
     /// ([`SEND_BUDGET`] in Lambda). The local stack scales it to its emulator's speed, and
     /// tests shorten it to exercise the continuation.
+    /// Queues webhook events (`campaign.completed`) through this emitter.
+    pub fn with_webhooks(mut self, emitter: Option<herald::webhooks::Emitter>) -> Self {
+        self.webhooks = emitter;
+        self
+    }
+
     pub fn with_send_budget(mut self, budget: Duration) -> Self {
         self.send_budget = budget;
         self
@@ -285,6 +343,13 @@ impl Sender {
 
     pub fn from_sdk_config(sdk: &aws_config::SdkConfig, config: &Config) -> anyhow::Result<Self> {
         let (store, sealer) = config.core.clients(sdk);
+        let emitter = config.webhook_queue_url.as_ref().map(|url| {
+            herald::webhooks::Emitter::new(
+                store.clone(),
+                aws_sdk_sqs::Client::new(sdk),
+                Some(url.clone()),
+            )
+        });
         Ok(Self::new(
             store,
             sealer,
@@ -298,7 +363,8 @@ impl Sender {
             config.ses_max_send_rate,
         )
         .with_ses_configuration_set(config.ses_configuration_set.clone())
-        .with_public_url(config.public_url.clone()))
+        .with_public_url(config.public_url.clone())
+        .with_webhooks(emitter))
     }
 
     pub async fn handle(&self, event: SqsEvent) -> SqsBatchResponse {
@@ -593,9 +659,26 @@ impl Sender {
             .lock()
             .await
             .insert((tenant, id), (Instant::now(), Some(campaign.status)));
-        self.store
-            .finish_campaign_if_done(tenant, &campaign, GUEST_SHARDS, Utc::now())
+        let now = Utc::now();
+        let finished = self
+            .store
+            .finish_campaign_if_done(tenant, &campaign, GUEST_SHARDS, now)
             .await?;
+        if let (Some(done), Some(webhooks)) = (finished, &self.webhooks) {
+            // The counts are the batches' (read with the campaign), the status the new one.
+            let done = Campaign {
+                status: done.status,
+                ..campaign
+            };
+            // The campaign is finished either way: a failure here loses this one event
+            // (logged), it does not make the job run again.
+            if let Err(e) = webhooks
+                .emit(&[herald::webhooks::campaign_event(&done, now)])
+                .await
+            {
+                tracing::error!(tenant_id = %tenant, campaign_id = %id, error = ?e, "queuing the campaign.completed webhook failed");
+            }
+        }
         Ok(())
     }
 

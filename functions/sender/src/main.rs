@@ -1,7 +1,7 @@
 //! The sender function: config and clients once, then the Lambda runtime with the SQS handler.
 
 use aws_lambda_events::event::sqs::SqsEvent;
-use herald_sender::{Config, Sender};
+use herald_sender::{Config, Function};
 use lambda_runtime::{LambdaEvent, service_fn};
 
 #[tokio::main]
@@ -9,10 +9,10 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     herald::telemetry::init();
     let config = Config::from_env()?;
     let sdk = herald::aws::sdk_config().await;
-    let sender = Sender::from_sdk_config(&sdk, &config)?;
-    let sender = &sender;
+    let function = Function::from_sdk_config(&sdk, &config)?;
+    let function = &function;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| async move {
-        Ok::<_, lambda_runtime::Error>(sender.handle(event.payload).await)
+        Ok::<_, lambda_runtime::Error>(function.handle(event.payload).await)
     }))
     .await
 }

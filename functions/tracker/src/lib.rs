@@ -21,12 +21,16 @@ use herald::tracking::{Tracked, Unusable, parse_record};
 #[derive(Debug, Clone)]
 pub struct Config {
     pub core: herald::aws::CoreSettings,
+    /// `HERALD_WEBHOOK_QUEUE_URL` (optional): where `message.*` and `contact.unsubscribed`
+    /// webhook deliveries are queued.
+    pub webhook_queue_url: Option<String>,
 }
 
 impl Config {
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> anyhow::Result<Self> {
         Ok(Self {
             core: herald::aws::CoreSettings::from_lookup(&lookup)?,
+            webhook_queue_url: lookup("HERALD_WEBHOOK_QUEUE_URL").filter(|v| !v.is_empty()),
         })
     }
 
@@ -49,6 +53,7 @@ pub struct Counters {
 #[derive(Debug, Clone)]
 pub struct Tracker {
     store: Store,
+    webhooks: Option<herald::webhooks::Emitter>,
     pub counters: Arc<Counters>,
 }
 
@@ -91,8 +96,12 @@ impl Tracker {
     /// A complaint opts the contact out of email; a hard bounce is noted in its ledger (the
     /// address is suppressed either way). Keyed by the event, so a redelivered batch writes
     /// nothing twice; a contact that no longer exists is skipped.
-    async fn record_consent(&self, events: &[Tracked]) -> anyhow::Result<()> {
+    async fn record_consent(
+        &self,
+        events: &[Tracked],
+    ) -> anyhow::Result<Vec<herald::webhooks::WebhookEvent>> {
         use herald::domain::{Channel, ConsentSource, DeliveryEvent};
+        let mut unsubscribed = Vec::new();
         for e in events.iter().filter(|e| !e.suppress.is_empty()) {
             let Some(contact) = e.contact else { continue };
             let source = match e.kind {
@@ -123,23 +132,58 @@ impl Tracker {
                 })
                 .await;
             match result {
-                Ok(_) | Err(herald::store::StoreError::NotFound) => {}
+                Ok(changed) => unsubscribed.extend(
+                    changed
+                        .record
+                        .as_ref()
+                        .and_then(|r| herald::webhooks::unsubscribed_event(e.tenant, r)),
+                ),
+                Err(herald::store::StoreError::NotFound) => {}
                 Err(e) => return Err(e.into()),
             }
         }
-        Ok(())
+        Ok(unsubscribed)
     }
 
     pub fn new(store: Store) -> Self {
         Self {
             store,
+            webhooks: None,
             counters: Arc::default(),
         }
     }
 
+    /// Queues webhook events through this emitter.
+    pub fn with_webhooks(mut self, emitter: Option<herald::webhooks::Emitter>) -> Self {
+        self.webhooks = emitter;
+        self
+    }
+
     pub fn from_sdk_config(sdk: &aws_config::SdkConfig, config: &Config) -> Self {
         let (store, _) = config.core.clients(sdk);
-        Self::new(store)
+        let emitter = config.webhook_queue_url.as_ref().map(|url| {
+            herald::webhooks::Emitter::new(
+                store.clone(),
+                aws_sdk_sqs::Client::new(sdk),
+                Some(url.clone()),
+            )
+        });
+        Self::new(store).with_webhooks(emitter)
+    }
+
+    /// Queues the webhooks of a batch's events: every usable one, whether or not it was new
+    /// (a batch that failed after recording its events is delivered again, and its webhooks
+    /// must still go out; a copy has the same webhook id).
+    async fn emit(
+        &self,
+        events: &[Tracked],
+        mut more: Vec<herald::webhooks::WebhookEvent>,
+    ) -> anyhow::Result<usize> {
+        let Some(emitter) = &self.webhooks else {
+            return Ok(0);
+        };
+        more.extend(events.iter().filter_map(herald::webhooks::message_event));
+        emitter.emit(&more).await
     }
 
     pub async fn handle(&self, event: SqsEvent) -> SqsBatchResponse {
@@ -156,11 +200,11 @@ impl Tracker {
         let mut response = SqsBatchResponse::default();
         // Complaints and hard bounces change the contact's consent (before the events are
         // recorded, and once per event however often it is delivered).
-        let consent_failed = match self.record_consent(&events).await {
-            Ok(()) => false,
+        let (consent_failed, unsubscribed) = match self.record_consent(&events).await {
+            Ok(u) => (false, u),
             Err(e) => {
                 tracing::error!(error = ?e, "recording consent changes failed; the batch will be delivered again");
-                true
+                (true, Vec::new())
             }
         };
         let mut metrics: Vec<(&str, f64, &str)> = parsed
@@ -180,7 +224,18 @@ impl Tracker {
                 "consent changes failed"
             )))
         } else {
-            self.store.ingest_events(&events).await
+            match self.store.ingest_events(&events).await {
+                Ok(report) => match self.emit(&events, unsubscribed).await {
+                    Ok(queued) => {
+                        metrics.push(("WebhooksQueued", queued as f64, "Count"));
+                        Ok(report)
+                    }
+                    Err(e) => Err(herald::store::StoreError::Unexpected(
+                        e.context("queuing webhooks"),
+                    )),
+                },
+                Err(e) => Err(e),
+            }
         };
         match ingested {
             Ok(report) => {

@@ -25,6 +25,8 @@ pub type Handler =
 /// A running poller; dropping it stops it.
 pub struct Poller {
     pub function: String,
+    /// The logical id of the queue it polls.
+    pub queue: String,
     task: tokio::task::JoinHandle<()>,
     stop: Arc<std::sync::atomic::AtomicBool>,
 }
@@ -63,11 +65,15 @@ pub fn sender(
     sdk: &aws_config::SdkConfig,
     counts: &RequestCounts,
 ) -> anyhow::Result<herald_sender::Sender> {
-    let env: HashMap<String, String> = template
-        .function_environment("SenderFunction", physical)?
-        .into_iter()
-        .collect();
+    let env = local_environment(template, "SenderFunction", physical)?;
     let config = herald_sender::Config::from_lookup(|name| env.get(name).cloned())?;
+    let emitter = config.webhook_queue_url.as_ref().map(|url| {
+        herald::webhooks::Emitter::new(
+            herald::store::Store::new(aws_sdk_dynamodb::Client::new(sdk), &config.core.table),
+            aws_sdk_sqs::Client::new(sdk),
+            Some(url.clone()),
+        )
+    });
     let dynamo = aws_sdk_dynamodb::Client::from_conf(
         aws_sdk_dynamodb::config::Builder::from(sdk)
             .interceptor(counts.dynamo.clone())
@@ -104,7 +110,51 @@ pub fn sender(
     )
     .with_ses_configuration_set(config.ses_configuration_set.clone())
     .with_public_url(config.public_url.clone())
+    .with_webhooks(emitter)
     .with_send_budget(LOCAL_SEND_BUDGET))
+}
+
+/// The settings the local stack gives every function on top of what template.yaml declares:
+/// webhook endpoints on 127.0.0.1 are allowed (explicitly, here only), every other private
+/// address stays refused.
+pub const LOCAL_SETTINGS: &[(&str, &str)] = &[("HERALD_ALLOW_LOOPBACK_WEBHOOK_URLS", "1")];
+
+/// A function's environment as the local stack runs it.
+pub fn local_environment(
+    template: &Template,
+    function: &str,
+    physical: &Physical,
+) -> anyhow::Result<HashMap<String, String>> {
+    let mut env: HashMap<String, String> = template
+        .function_environment(function, physical)?
+        .into_iter()
+        .collect();
+    for (k, v) in LOCAL_SETTINGS {
+        env.insert((*k).to_owned(), (*v).to_owned());
+    }
+    Ok(env)
+}
+
+/// The sender's webhook deliverer as the local stack runs it (`None` when the template gives
+/// the sender no webhook queue).
+pub fn webhooks(
+    template: &Template,
+    physical: &Physical,
+    sdk: &aws_config::SdkConfig,
+) -> anyhow::Result<Option<herald_sender::webhooks::Deliverer>> {
+    let env = local_environment(template, "SenderFunction", physical)?;
+    let config = herald_sender::Config::from_lookup(|name| env.get(name).cloned())?;
+    let Some(url) = config.webhook_queue_url.clone() else {
+        return Ok(None);
+    };
+    let (store, sealer) = config.core.clients(sdk);
+    Ok(Some(herald_sender::webhooks::Deliverer::new(
+        store,
+        sealer,
+        aws_sdk_sqs::Client::new(sdk),
+        url,
+        config.webhook_policy,
+    )?))
 }
 
 /// The crm-sync function as the local stack runs it, built from its environment as
@@ -114,10 +164,7 @@ pub fn crm_sync(
     physical: &Physical,
     sdk: &aws_config::SdkConfig,
 ) -> anyhow::Result<herald_crm_sync::CrmSync> {
-    let env: HashMap<String, String> = template
-        .function_environment("CrmSyncFunction", physical)?
-        .into_iter()
-        .collect();
+    let env = local_environment(template, "CrmSyncFunction", physical)?;
     let config = herald_crm_sync::Config::from_lookup(|name| env.get(name).cloned())?;
     herald_crm_sync::CrmSync::from_sdk_config(sdk, &config)
 }
@@ -147,7 +194,16 @@ fn handler_for(
                 Box::pin(async move { wizard.handle(event).await })
             }))
         }
-        "SenderFunction" => Ok(sender_handler(sender(template, physical, sdk, counts)?)),
+        "SenderFunction" => {
+            let function = herald_sender::Function {
+                sender: sender(template, physical, sdk, counts)?,
+                webhooks: webhooks(template, physical, sdk)?,
+            };
+            Ok(Arc::new(move |event| {
+                let function = function.clone();
+                Box::pin(async move { function.handle(event).await })
+            }))
+        }
         "TrackerFunction" => {
             let config = herald_tracker::Config::from_lookup(|name| env.get(name).cloned())?;
             let tracker = herald_tracker::Tracker::from_sdk_config(sdk, &config);
@@ -182,10 +238,7 @@ pub fn start_all(
         .sqs_sources()?
         .into_iter()
         .map(|source| {
-            let env: HashMap<String, String> = template
-                .function_environment(&source.function, physical)?
-                .into_iter()
-                .collect();
+            let env = local_environment(template, &source.function, physical)?;
             let handler = handler_for(&source.function, &env, template, physical, sdk, counts)?;
             start(&sqs, physical, source, handler, Faults::default())
         })
@@ -214,6 +267,7 @@ pub fn start(
         .cloned()
         .with_context(|| format!("no ARN for queue {}", source.queue))?;
     let function = source.function.clone();
+    let queue = source.queue.clone();
     let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let task = tokio::spawn(poll(
         sqs.clone(),
@@ -226,8 +280,17 @@ pub fn start(
     ));
     Ok(Poller {
         function,
+        queue,
         task,
         stop,
+    })
+}
+
+/// The handler of a webhook deliverer built elsewhere (a test's, with its retry schedule).
+pub fn webhook_handler(deliverer: herald_sender::webhooks::Deliverer) -> Handler {
+    Arc::new(move |event| {
+        let deliverer = deliverer.clone();
+        Box::pin(async move { deliverer.handle(event).await })
     })
 }
 

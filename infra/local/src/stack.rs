@@ -80,6 +80,9 @@ async fn serve(template: &Template, endpoint: &str, api_port: u16) -> anyhow::Re
     let mut env: BTreeMap<String, String> =
         template.function_environment("ApiFunction", &physical)?;
     env.insert("HERALD_ALLOW_LOOPBACK_PROVIDER_URLS".into(), "1".into());
+    // The local stack's explicit setting: webhook endpoints on 127.0.0.1 (a receiver next to
+    // it); every other private address stays refused.
+    env.insert("HERALD_ALLOW_LOOPBACK_WEBHOOK_URLS".into(), "1".into());
     env.insert("HERALD_PUBLIC_URL".into(), url.clone());
     // The API's rate limits may be set for the local stack from the environment.
     let config = Config::from_lookup(|name| {

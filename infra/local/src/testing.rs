@@ -120,6 +120,18 @@ impl TestStack {
                     .get("HERALD_CRM_SYNC_QUEUE_URL")
                     .cloned()
                     .context("HERALD_CRM_SYNC_QUEUE_URL")?,
+                crm_sync_dlq: env
+                    .get("HERALD_CRM_SYNC_DLQ_URL")
+                    .cloned()
+                    .context("HERALD_CRM_SYNC_DLQ_URL")?,
+                webhooks: env
+                    .get("HERALD_WEBHOOK_QUEUE_URL")
+                    .cloned()
+                    .context("HERALD_WEBHOOK_QUEUE_URL")?,
+                webhooks_dlq: env
+                    .get("HERALD_WEBHOOK_DLQ_URL")
+                    .cloned()
+                    .context("HERALD_WEBHOOK_DLQ_URL")?,
             },
             herald_api::Schedules {
                 client: aws_sdk_scheduler::Client::new(&sdk),
@@ -136,7 +148,9 @@ impl TestStack {
         )
         // Tests send bursts far above any tenant's rate; `tests/limits.rs` tests the limits
         // with a state of its own.
-        .with_limits(None);
+        .with_limits(None)
+        // Tests' webhook receivers listen on 127.0.0.1, as `make run` allows.
+        .with_webhook_policy(herald::webhooks::LoopbackPolicy::AllowLoopback);
         let sender_requests = crate::pollers::RequestCounts::default();
         let pollers = crate::pollers::start_all(&template, &physical, &sdk, &sender_requests)?;
         let firer = crate::schedules::start(&physical, &sdk);
@@ -163,9 +177,43 @@ impl TestStack {
         sender: herald_sender::Sender,
         faults: crate::pollers::Faults,
     ) -> anyhow::Result<()> {
+        self.replace_poller(
+            "SenderQueue",
+            crate::pollers::sender_handler(sender),
+            faults,
+        )
+        .await
+    }
+
+    /// Replaces the poller of the webhook queue with one running `deliverer` (a test's, e.g.
+    /// with a retry schedule in seconds).
+    pub async fn replace_webhooks(
+        &mut self,
+        deliverer: herald_sender::webhooks::Deliverer,
+    ) -> anyhow::Result<()> {
+        self.replace_poller(
+            "WebhookQueue",
+            crate::pollers::webhook_handler(deliverer),
+            crate::pollers::Faults::default(),
+        )
+        .await
+    }
+
+    /// The webhook deliverer as the local stack runs it, over this stack's table and queues.
+    pub fn webhooks(&self) -> anyhow::Result<herald_sender::webhooks::Deliverer> {
+        crate::pollers::webhooks(&self.template, &self.physical, &self.sdk)?
+            .context("template.yaml gives the sender no webhook queue")
+    }
+
+    async fn replace_poller(
+        &mut self,
+        queue: &str,
+        handler: crate::pollers::Handler,
+        faults: crate::pollers::Faults,
+    ) -> anyhow::Result<()> {
         let (old, kept): (Vec<_>, Vec<_>) = std::mem::take(&mut self.pollers)
             .into_iter()
-            .partition(|p| p.function == "SenderFunction");
+            .partition(|p| p.queue == queue);
         self.pollers = kept;
         for poller in old {
             poller.stop().await;
@@ -174,13 +222,13 @@ impl TestStack {
             .template
             .sqs_sources()?
             .into_iter()
-            .find(|s| s.function == "SenderFunction")
-            .context("template.yaml has no sender event source")?;
+            .find(|s| s.queue == queue)
+            .with_context(|| format!("template.yaml has no event source on {queue}"))?;
         self.pollers.push(crate::pollers::start(
             &aws_sdk_sqs::Client::new(&self.sdk),
             &self.physical,
             source,
-            crate::pollers::sender_handler(sender),
+            handler,
             faults,
         )?);
         Ok(())

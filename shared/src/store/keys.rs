@@ -33,6 +33,9 @@
 //! | CRM run report | `TENANT#{tid}#CRM` | `RUN#{run id}` (`ttl` 90 days) | – | written queued by the API or the sweep, then by the run; list: Query newest first, a page at a time; get: GetItem |
 //! | CRM record link | `TENANT#{tid}#CRMID#{kind}#{crm id}` | `KEY` | – | a pulled record's contact: BatchGetItem of a page's records; written in the contact's transaction |
 //! | CRM outbox | `TENANT#{tid}#CRMOUT#{shard:02}` (8 shards by contact id) | `{cid}` (`ttl` 30 days) | – | a contact with changes for the CRM (consent, profile edits, engagement): UpdateItem by the API, the consent transaction and the tracker (once per contact per batch); the push: Query each shard, then a conditional DeleteItem once the CRM has it |
+//! | webhook endpoint | `TENANT#{tid}#WEBHOOKS` | `ENDPOINT#{whk}` | – | get, put (conditional on `version`), delete: by key (secrets sealed with KMS); the tenant's list, and every emitter's lookup of who wants an event (cached 10 s per instance): Query the partition; the deliverer's failure and disable marks: conditional UpdateItem |
+//! | webhook message | `TENANT#{tid}#WHMSG#{whm}` (`ttl` 30 days) | `META` | `TENANT#{tid}#WHK#{whk}#MESSAGES` / `{created ms:013}#{whm}` | one event for one endpoint with its payload and state: written with each attempt (one BatchWriteItem with the attempt); replay: GetItem; an endpoint's messages: Query GSI1 newest first |
+//! | webhook attempt | `TENANT#{tid}#WHMSG#{whm}` (`ttl` 30 days) | `ATTEMPT#{n:04}` | `TENANT#{tid}#WHK#{whk}#ATTEMPTS` / `{at ms:013}#{whm}#{n:04}` | written once per attempt; a message's attempts: Query `begins_with(SK, "ATTEMPT#")`; an endpoint's attempts: Query GSI1 newest first, a page at a time |
 //! | message | `TENANT#{tid}#MSG#{mid}` | `META` | – | get: GetItem; a transactional message's claim: conditional PutItem (absent or queued); results: BatchWriteItem (a campaign batch's 25 at a time) |
 //! | delivery event | `TENANT#{tid}#MSG#{mid}` | `EV#{type}` (the first of its type) or `EV#{type}#{ms:013}#{identity}` (later opens and clicks) | – | the tracker: BatchGetItem of the keys a batch's events would take (duplicates and first opens), then BatchWriteItem of the new ones (whether or not the message is recorded yet); the message's timeline: one Query of the partition (with `META`); the sender settles messages a crash left uncertain by `EV#sent` (SES's Send event): BatchGetItem |
 //! | delivery counters | `TENANT#{tid}#STATS` | `TENANT`, `EVENT#{eid}`, `CAMPAIGN#{cid}`, `MIN#{YYYYMMDDHHMM}` (`ttl` 2 days) | – | the tracker: one UpdateItem (`ADD`) per item per batch of events; dashboards: GetItem; realtime: Query of the last hour's `MIN#` range; insights: BatchGetItem |
@@ -59,7 +62,7 @@ use crate::domain::CrmKind;
 use crate::domain::{Channel, TemplateCategory};
 use crate::ids::{
     ApiKeyId, CampaignId, ContactId, EventId, GuestId, MessageId, ProviderId, SyncRunId,
-    TemplateId, TenantId,
+    TemplateId, TenantId, WebhookId, WebhookMessageId,
 };
 
 pub const PK: &str = "PK";
@@ -349,6 +352,38 @@ pub fn api_keys_index_pk(tenant: Option<TenantId>) -> String {
 
 pub fn api_key_index_sk(id: ApiKeyId) -> String {
     id.to_string()
+}
+
+/// A tenant's webhook endpoints.
+pub fn webhooks_pk(tenant: TenantId) -> String {
+    format!("TENANT#{tenant}#WEBHOOKS")
+}
+
+pub const WEBHOOK_ENDPOINT_PREFIX: &str = "ENDPOINT#";
+
+pub fn webhook_endpoint_sk(id: WebhookId) -> String {
+    format!("{WEBHOOK_ENDPOINT_PREFIX}{id}")
+}
+
+/// A webhook message's partition: its record and its attempts.
+pub fn webhook_message_pk(tenant: TenantId, id: WebhookMessageId) -> String {
+    format!("TENANT#{tenant}#WHMSG#{id}")
+}
+
+pub const WEBHOOK_ATTEMPT_PREFIX: &str = "ATTEMPT#";
+
+pub fn webhook_attempt_sk(attempt: u32) -> String {
+    format!("{WEBHOOK_ATTEMPT_PREFIX}{attempt:04}")
+}
+
+/// GSI1 partition of an endpoint's messages.
+pub fn webhook_messages_gsi(tenant: TenantId, endpoint: WebhookId) -> String {
+    format!("TENANT#{tenant}#WHK#{endpoint}#MESSAGES")
+}
+
+/// GSI1 partition of an endpoint's attempts.
+pub fn webhook_attempts_gsi(tenant: TenantId, endpoint: WebhookId) -> String {
+    format!("TENANT#{tenant}#WHK#{endpoint}#ATTEMPTS")
 }
 
 #[cfg(test)]

@@ -22,6 +22,7 @@ mod suppressions;
 mod templates;
 mod tenants;
 mod tracking;
+mod webhooks;
 mod wizard;
 
 use std::collections::HashMap;
@@ -51,6 +52,7 @@ pub use tracking::{
     Counters, IngestPlan, Ingested, MINUTE_TTL_SECONDS, candidate_keys, distinct,
     plan as plan_ingest,
 };
+pub use webhooks::AttemptPage;
 pub use wizard::RequestError;
 
 pub type Item = HashMap<String, AttributeValue>;

@@ -224,6 +224,13 @@ pub async fn set_preferences(
             StoreError::NotFound => ApiError::NotFound,
             e => e.into(),
         })?;
+    if let Some(event) = changed
+        .record
+        .as_ref()
+        .and_then(|r| herald::webhooks::unsubscribed_event(tenant, r))
+    {
+        state.emit_after(&[event]).await;
+    }
     let preferences = Preferences::of(&changed.contact);
     Ok(Json(ContactView {
         contact: changed.contact,

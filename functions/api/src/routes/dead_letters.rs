@@ -30,7 +30,7 @@ pub const MAX_PEEK: u32 = 50;
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct DeadLetterQueue {
-    /// `sender` or `wizard`: the function whose queue it backs.
+    /// `sender`, `tracker`, `wizard`, `crm-sync` or `webhooks`: the queue it backs.
     pub name: String,
     /// SQS's approximate count of the messages in it.
     pub messages: u64,
@@ -109,6 +109,20 @@ fn queues(state: &AppState) -> HashMap<&'static str, (&str, &str)> {
                 state.queues.tracker.as_str(),
             ),
         ),
+        (
+            "crm-sync",
+            (
+                state.queues.crm_sync_dlq.as_str(),
+                state.queues.crm_sync.as_str(),
+            ),
+        ),
+        (
+            "webhooks",
+            (
+                state.queues.webhooks_dlq.as_str(),
+                state.queues.webhooks.as_str(),
+            ),
+        ),
     ])
 }
 
@@ -144,7 +158,7 @@ pub async fn list_dead_letter_queues(
 ) -> ApiResult<Json<ListOf<DeadLetterQueue>>> {
     principal.require_platform_admin()?;
     let mut out = Vec::new();
-    for name in ["sender", "tracker", "wizard"] {
+    for name in ["sender", "tracker", "wizard", "crm-sync", "webhooks"] {
         let (dlq, _) = find(&state, name)?;
         out.push(DeadLetterQueue {
             name: name.to_owned(),
@@ -156,7 +170,7 @@ pub async fn list_dead_letter_queues(
 
 /// Look at messages in a dead-letter queue without taking them (platform administrators).
 #[utoipa::path(get, path = "/api/v1/admin/dead-letters/{queue}/messages", tag = "operations",
-    params(("queue" = String, Path, description = "sender or wizard"), PeekQuery),
+    params(("queue" = String, Path, description = "sender, tracker, wizard, crm-sync or webhooks"), PeekQuery),
     responses((status = 200, body = ListOf<DeadLetter>), Errors), security(("api_key" = [])))]
 pub async fn peek_dead_letters(
     State(state): State<AppState>,
@@ -238,7 +252,7 @@ pub async fn peek_dead_letters(
 /// Move messages from a dead-letter queue back to its function's queue, to be processed
 /// again (platform administrators). At most `max_messages` per call; call again for more.
 #[utoipa::path(post, path = "/api/v1/admin/dead-letters/{queue}/redrive", tag = "operations",
-    params(("queue" = String, Path, description = "sender or wizard")), request_body = RedriveIn,
+    params(("queue" = String, Path, description = "sender, tracker, wizard, crm-sync or webhooks")), request_body = RedriveIn,
     responses((status = 200, body = Redriven), Errors), security(("api_key" = [])))]
 pub async fn redrive_dead_letters(
     State(state): State<AppState>,

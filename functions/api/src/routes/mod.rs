@@ -20,6 +20,7 @@ pub mod senders;
 pub mod suppressions;
 pub mod templates;
 pub mod tenants;
+pub mod webhook_endpoints;
 pub mod webhooks;
 pub mod wizard;
 

@@ -245,6 +245,13 @@ async fn change(
             StoreError::NotFound => ApiError::NotFound,
             e => e.into(),
         })?;
+    if let Some(event) = changed
+        .record
+        .as_ref()
+        .and_then(|r| herald::webhooks::unsubscribed_event(claims.tenant, r))
+    {
+        state.emit_after(&[event]).await;
+    }
     let after = Preferences::of(&changed.contact);
     let before = changed
         .record

@@ -134,6 +134,7 @@ pub async fn twilio_status(
             let mut events = [event];
             expire_with_messages(&state, &mut events).await?;
             state.store.ingest_events(&events).await?;
+            emit_message_events(&state, &events).await?;
             Ok(StatusCode::NO_CONTENT)
         }
         Err(Unusable::Ignored(_)) => Ok(StatusCode::NO_CONTENT),
@@ -228,8 +229,27 @@ pub async fn whatsapp_status(
     if !events.is_empty() {
         expire_with_messages(&state, &mut events).await?;
         state.store.ingest_events(&events).await?;
+        emit_message_events(&state, &events).await?;
     }
     Ok(StatusCode::OK)
+}
+
+/// Queues the `message.*` webhooks of status callbacks; a failure fails the callback, so the
+/// provider sends it again (the events are recognised as recorded, the webhooks keep their ids).
+async fn emit_message_events(
+    state: &AppState,
+    events: &[herald::tracking::Tracked],
+) -> ApiResult<()> {
+    let wanted: Vec<_> = events
+        .iter()
+        .filter_map(herald::webhooks::message_event)
+        .collect();
+    state
+        .webhooks
+        .emit(&wanted)
+        .await
+        .map_err(|e| ApiError::Upstream(e.context("queuing webhooks")))?;
+    Ok(())
 }
 
 /// Receipts name no retention: their events expire with their messages' records (read in one

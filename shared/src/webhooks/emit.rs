@@ -1,0 +1,147 @@
+//! Queuing webhook deliveries where events happen (the tracker, the sender, the API, the CRM
+//! sync): one webhook queue message per event and endpoint that wants it, sent ten to a
+//! SendMessageBatch. A tenant's endpoints are read once per [`ENDPOINTS_TTL`] per instance,
+//! so a tenant without endpoints costs one Query per instance per period, not one per event.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::Context as _;
+use aws_sdk_sqs::types::SendMessageBatchRequestEntry;
+use chrono::Utc;
+use tokio::sync::Mutex;
+
+use super::model::{Endpoint, WebhookEvent, WebhookJob};
+use crate::ids::TenantId;
+use crate::store::Store;
+
+/// How long an instance trusts its copy of a tenant's endpoints: a new endpoint, or a change
+/// to which events one wants, reaches every function within this.
+pub const ENDPOINTS_TTL: Duration = Duration::from_secs(10);
+
+type Cached = HashMap<TenantId, (Instant, Arc<Vec<Endpoint>>)>;
+
+/// Queues deliveries. Without a queue (a function deployed without webhooks) it does nothing.
+#[derive(Clone, Debug)]
+pub struct Emitter {
+    store: Store,
+    sqs: aws_sdk_sqs::Client,
+    queue_url: Option<String>,
+    endpoints: Arc<Mutex<Cached>>,
+}
+
+impl Emitter {
+    pub fn new(store: Store, sqs: aws_sdk_sqs::Client, queue_url: Option<String>) -> Self {
+        Self {
+            store,
+            sqs,
+            queue_url: queue_url.filter(|u| !u.is_empty()),
+            endpoints: Arc::default(),
+        }
+    }
+
+    /// The tenant's endpoints (every one, enabled or not), at most [`ENDPOINTS_TTL`] old.
+    async fn endpoints(&self, tenant: TenantId) -> anyhow::Result<Arc<Vec<Endpoint>>> {
+        if let Some((at, list)) = self.endpoints.lock().await.get(&tenant)
+            && at.elapsed() < ENDPOINTS_TTL
+        {
+            return Ok(list.clone());
+        }
+        let list = Arc::new(self.store.webhook_endpoints(tenant).await?);
+        let mut cache = self.endpoints.lock().await;
+        if cache.len() > 10_000 {
+            cache.clear();
+        }
+        cache.insert(tenant, (Instant::now(), list.clone()));
+        Ok(list)
+    }
+
+    /// The deliveries these events make: one per event and enabled endpoint that wants it.
+    pub async fn jobs(&self, events: &[WebhookEvent]) -> anyhow::Result<Vec<WebhookJob>> {
+        let mut out = Vec::new();
+        let now = Utc::now();
+        for event in events {
+            let endpoints = self.endpoints(event.tenant).await?;
+            let wanting: Vec<&Endpoint> =
+                endpoints.iter().filter(|e| e.wants(event.kind)).collect();
+            if wanting.is_empty() {
+                continue;
+            }
+            let payload = event.payload();
+            for endpoint in wanting {
+                out.push(WebhookJob {
+                    tenant_id: event.tenant,
+                    endpoint_id: endpoint.id,
+                    message_id: event.message_id(endpoint.id),
+                    event_type: event.kind,
+                    payload: payload.clone(),
+                    attempt: 1,
+                    round: 1,
+                    not_before: None,
+                    created_at: now,
+                });
+            }
+        }
+        Ok(out)
+    }
+
+    /// Queues the deliveries of these events; how many were queued. `Err` when AWS failed:
+    /// the caller handles the events again (their webhook ids do not change, so a receiver
+    /// recognises a copy).
+    pub async fn emit(&self, events: &[WebhookEvent]) -> anyhow::Result<usize> {
+        if self.queue_url.is_none() || events.is_empty() {
+            return Ok(0);
+        }
+        let jobs = self.jobs(events).await?;
+        self.queue(&jobs, 0).await?;
+        Ok(jobs.len())
+    }
+
+    /// Sends jobs to the webhook queue, ten to a request, each delayed by `delay_seconds`.
+    pub async fn queue(&self, jobs: &[WebhookJob], delay_seconds: i32) -> anyhow::Result<()> {
+        let Some(url) = &self.queue_url else {
+            return Ok(());
+        };
+        send_jobs(&self.sqs, url, jobs, delay_seconds).await
+    }
+}
+
+/// Sends jobs to the webhook queue at `url`, ten to a SendMessageBatch; `Err` when any entry
+/// was not taken.
+pub async fn send_jobs(
+    sqs: &aws_sdk_sqs::Client,
+    url: &str,
+    jobs: &[WebhookJob],
+    delay_seconds: i32,
+) -> anyhow::Result<()> {
+    for chunk in jobs.chunks(10) {
+        let entries = chunk
+            .iter()
+            .enumerate()
+            .map(|(i, job)| {
+                SendMessageBatchRequestEntry::builder()
+                    .id(i.to_string())
+                    .message_body(serde_json::to_string(job)?)
+                    .delay_seconds(delay_seconds)
+                    .build()
+                    .map_err(anyhow::Error::from)
+            })
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        let out = sqs
+            .send_message_batch()
+            .queue_url(url)
+            .set_entries(Some(entries))
+            .send()
+            .await
+            .context("SQS SendMessageBatch webhooks")?;
+        if !out.failed.is_empty() {
+            anyhow::bail!(
+                "SQS refused {} of {} webhook deliveries",
+                out.failed.len(),
+                chunk.len()
+            );
+        }
+    }
+    Ok(())
+}
