@@ -547,3 +547,52 @@ async fn benchmark_a_crm_sync_of_10k_contacts() {
     });
     println!("BENCH {report}");
 }
+
+#[tokio::test]
+async fn engagement_reaches_the_crm_with_the_next_run() {
+    let stack = stack().await;
+    let s = setup(&stack).await;
+    let t = &s.t;
+    let fake = FakeHubspot::start(TOKEN).await.unwrap();
+    let address = unique_email("engaged");
+    let hubspot_id = fake.add_contact(&[("email", &address), ("firstname", "Engaged")]);
+    connect_hubspot(&stack, t, &fake).await;
+    let run = sync(&stack, t).await;
+    assert_eq!(n(&run, "created"), 1, "{run}");
+    complete_wizard(&stack, &t.admin, &s.event).await;
+    // An email to the CRM's contact: the tracker notes when it was sent (SES's Send event),
+    // and the next run pushes it.
+    expect(
+        &stack,
+        Method::POST,
+        "/api/v1/communication/messages",
+        &t.admin,
+        Some(
+            json!({"event_id": s.event, "category": "invitation", "channels": ["email"],
+            "recipient": {"first_name": "Engaged", "email": address}}),
+        ),
+        202,
+    )
+    .await;
+    let deadline = std::time::Instant::now() + Duration::from_secs(90);
+    loop {
+        let run = sync(&stack, t).await;
+        assert_eq!(run["status"], "completed", "{run}");
+        let sent = fake
+            .contact(&hubspot_id)
+            .and_then(|c| c.get("herald_last_message_sent_at").cloned());
+        if let Some(sent) = sent {
+            let at = chrono::DateTime::parse_from_rfc3339(&sent).expect("a time");
+            assert!(
+                (chrono::Utc::now() - at.with_timezone(&chrono::Utc)).num_minutes() < 5,
+                "{sent}"
+            );
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the send never reached HubSpot"
+        );
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+}

@@ -611,3 +611,88 @@ async fn private_addresses_are_refused_at_registration_and_delivery() {
     assert_eq!(listed[0]["outcome"], "refused", "{listed:?}");
     assert!(receiver.deliveries().is_empty(), "no request was made");
 }
+
+/// `make bench`: deliveries per second through the local stack (emit, SQS, the sender's
+/// deliverer, the receiver, the attempt records), and the signing and HTTP side alone.
+#[tokio::test]
+#[ignore = "a benchmark: make bench runs it"]
+async fn benchmark_webhook_delivery_throughput() {
+    const N: usize = 1_000;
+    let stack = stack().await;
+    let t = tenant(&stack, "Acme").await;
+    let receiver = Receiver::start(vec![]).await.expect("receiver");
+    let (id, secret) = register(&stack, &t, &receiver, &["crm.sync_completed"]).await;
+    receiver.set_secrets(vec![secret.clone()]);
+    let tenant_id: TenantId = t.id.parse().expect("tenant");
+    let events: Vec<WebhookEvent> = (0..N)
+        .map(|n| WebhookEvent {
+            tenant: tenant_id,
+            kind: WebhookEventType::CrmSyncCompleted,
+            key: format!("bench-{n}"),
+            at: Utc::now(),
+            data: json!({"run_id": format!("syn_{n}"), "pulled": n, "pushed": n}),
+        })
+        .collect();
+    let emitter = Emitter::new(
+        stack.state.store.clone(),
+        stack.state.queues.sqs.clone(),
+        Some(stack.state.queues.webhooks.clone()),
+    );
+    let started = std::time::Instant::now();
+    assert_eq!(emitter.emit(&events).await.expect("emit"), N);
+    let emit_seconds = started.elapsed().as_secs_f64();
+    let got = receiver.wait_for(N, Duration::from_secs(600)).await;
+    let wall = started.elapsed().as_secs_f64();
+    assert_eq!(got.len(), N);
+    assert!(got.iter().all(|d| d.valid_signature && d.answered == 200));
+    let recorded = attempts_until(&stack, &t, &id, |a| !a.is_empty()).await;
+    assert_eq!(recorded[0]["outcome"], "delivered");
+
+    // Signing and HTTP alone: the deliverer's client, 10 at a time, to the same receiver.
+    let direct = Receiver::start(vec![secret.clone()])
+        .await
+        .expect("receiver");
+    let client =
+        herald::webhooks::webhook_http_client(LoopbackPolicy::AllowLoopback).expect("client");
+    let body = events[0].payload();
+    let url = format!("{}/hooks", direct.url());
+    let http_started = std::time::Instant::now();
+    let mut set = tokio::task::JoinSet::new();
+    for n in 0..N {
+        if set.len() >= 10 {
+            set.join_next().await;
+        }
+        let (client, url, body, secret) =
+            (client.clone(), url.clone(), body.clone(), secret.clone());
+        set.spawn(async move {
+            let id = format!("whm_bench{n}");
+            let ts = Utc::now().timestamp();
+            let signature =
+                herald::webhooks::signature_header(&[&secret], &id, ts, body.as_bytes());
+            client
+                .post(&url)
+                .header(herald::webhooks::HEADER_ID, id)
+                .header(herald::webhooks::HEADER_TIMESTAMP, ts.to_string())
+                .header(herald::webhooks::HEADER_SIGNATURE, signature)
+                .body(body)
+                .send()
+                .await
+                .map(|r| r.status().as_u16())
+        });
+    }
+    while set.join_next().await.is_some() {}
+    let http_seconds = http_started.elapsed().as_secs_f64();
+    assert_eq!(direct.deliveries().len(), N);
+    println!(
+        "BENCH {}",
+        json!({
+            "deliveries": N,
+            "emit_seconds": emit_seconds,
+            "wall_seconds": wall,
+            "per_second": N as f64 / wall,
+            "sqs_send_batches": N.div_ceil(10),
+            "http_seconds": http_seconds,
+            "http_per_second": N as f64 / http_seconds,
+        })
+    );
+}

@@ -10,11 +10,13 @@
 //! counted (in the function's metrics) and acknowledged: it never fails the batch. When the
 //! store fails, every usable record of the batch is delivered again (duplicates are recognised).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
 
 use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
+use herald::ids::{ContactId, TenantId};
 use herald::store::Store;
 use herald::tracking::{Tracked, Unusable, parse_record};
 
@@ -54,6 +56,8 @@ pub struct Counters {
 pub struct Tracker {
     store: Store,
     webhooks: Option<herald::webhooks::Emitter>,
+    /// Whether each tenant has a CRM connection, by when it was read.
+    crm_tenants: Arc<tokio::sync::Mutex<HashMap<TenantId, (Instant, bool)>>>,
     pub counters: Arc<Counters>,
 }
 
@@ -149,6 +153,7 @@ impl Tracker {
         Self {
             store,
             webhooks: None,
+            crm_tenants: Arc::default(),
             counters: Arc::default(),
         }
     }
@@ -169,6 +174,58 @@ impl Tracker {
             )
         });
         Self::new(store).with_webhooks(emitter)
+    }
+
+    /// Whether the tenant has a CRM connection (read at most once a minute per instance).
+    async fn has_crm(&self, tenant: TenantId) -> anyhow::Result<bool> {
+        if let Some((at, yes)) = self.crm_tenants.lock().await.get(&tenant)
+            && at.elapsed() < Duration::from_secs(60)
+        {
+            return Ok(*yes);
+        }
+        let yes = self.store.get_crm_connection(tenant).await?.is_some();
+        let mut cache = self.crm_tenants.lock().await;
+        if cache.len() > 10_000 {
+            cache.clear();
+        }
+        cache.insert(tenant, (Instant::now(), yes));
+        Ok(yes)
+    }
+
+    /// The engagement a batch tells the CRM about (last message sent, opened, clicked), one
+    /// outbox update per contact of a tenant with a CRM connection; how many contacts.
+    async fn push_engagement(&self, events: &[Tracked]) -> anyhow::Result<usize> {
+        use herald::domain::DeliveryEvent;
+        let mut latest: HashMap<(TenantId, ContactId), herald::crm::Engagement> = HashMap::new();
+        for e in events {
+            let Some(contact) = e.contact else { continue };
+            type Slot =
+                fn(&mut herald::crm::Engagement) -> &mut Option<chrono::DateTime<chrono::Utc>>;
+            let slot: Slot = match e.kind {
+                DeliveryEvent::Sent => {
+                    |g: &mut herald::crm::Engagement| &mut g.last_message_sent_at
+                }
+                DeliveryEvent::Opened => |g: &mut herald::crm::Engagement| &mut g.last_opened_at,
+                DeliveryEvent::Clicked => |g: &mut herald::crm::Engagement| &mut g.last_clicked_at,
+                _ => continue,
+            };
+            let entry = latest.entry((e.tenant, contact)).or_default();
+            let field = slot(entry);
+            if field.is_none_or(|t| t < e.at) {
+                *field = Some(e.at);
+            }
+        }
+        let now = chrono::Utc::now();
+        let mut pushed = 0;
+        for ((tenant, contact), engagement) in &latest {
+            if self.has_crm(*tenant).await? {
+                self.store
+                    .touch_crm_outbox(*tenant, *contact, engagement, now)
+                    .await?;
+                pushed += 1;
+            }
+        }
+        Ok(pushed)
     }
 
     /// Queues the webhooks of a batch's events: every usable one, whether or not it was new
@@ -249,6 +306,14 @@ impl Tracker {
                 metrics.push(("EventsRecorded", report.recorded as f64, "Count"));
                 metrics.push(("EventsDuplicate", report.duplicates as f64, "Count"));
                 metrics.push(("AddressesSuppressed", report.suppressed as f64, "Count"));
+                // Engagement for the CRM: best effort (a failure is logged; the next event
+                // of the contact brings it up to date).
+                match self.push_engagement(&events).await {
+                    Ok(n) => metrics.push(("CrmEngagementQueued", n as f64, "Count")),
+                    Err(e) => {
+                        tracing::warn!(error = ?e, "noting engagement for the CRM failed");
+                    }
+                }
                 // Per event type, for the bounce and complaint rate alarms.
                 for (kind, n) in &report.by_kind {
                     herald::telemetry::emit(

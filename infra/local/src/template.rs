@@ -481,10 +481,16 @@ mod tests {
         physical
             .refs
             .insert("TrackerDeadLetterQueue".into(), "http://td".into());
-        physical
-            .refs
-            .insert("CrmSyncQueue".into(), "http://c".into());
+        for (queue, url) in [
+            ("CrmSyncQueue", "http://c"),
+            ("CrmSyncDeadLetterQueue", "http://cd"),
+            ("WebhookQueue", "http://w"),
+            ("WebhookDeadLetterQueue", "http://wd2"),
+        ] {
+            physical.refs.insert(queue.into(), url.into());
+        }
         let env = t.function_environment("ApiFunction", &physical).unwrap();
+        assert_eq!(env["HERALD_WEBHOOK_QUEUE_URL"], "http://w");
         assert_eq!(env["HERALD_TABLE"], "t1");
         assert_eq!(env["HERALD_KMS_KEY_ID"], "arn:k");
         assert_eq!(env["HERALD_WIZARD_QUEUE_URL"], "http://q");
