@@ -118,6 +118,35 @@ async fn attempts_until(
     panic!("the attempts did not reach the expected state within 30 s: {last:?}");
 }
 
+/// Sets attributes of an endpoint's stored item directly (time passing, in a test).
+async fn age_endpoint(
+    stack: &TestStack,
+    t: &Tenant,
+    id: &str,
+    update: &str,
+    values: &[(&str, &str)],
+) {
+    use aws_sdk_dynamodb::types::AttributeValue;
+    let mut request = stack
+        .state
+        .store
+        .client()
+        .update_item()
+        .table_name(&stack.table)
+        .key("PK", AttributeValue::S(format!("TENANT#{}#WEBHOOKS", t.id)))
+        .key("SK", AttributeValue::S(format!("ENDPOINT#{id}")))
+        .update_expression(update);
+    for (name, value) in values {
+        let v = if name.starts_with(":n") {
+            AttributeValue::N((*value).to_owned())
+        } else {
+            AttributeValue::S((*value).to_owned())
+        };
+        request = request.expression_attribute_values(*name, v);
+    }
+    request.send().await.expect("update the endpoint's item");
+}
+
 /// A deliverer whose retries come after a second each.
 async fn fast_retries(stack: &mut TestStack, delays: usize) {
     let deliverer = stack
@@ -434,34 +463,15 @@ async fn failures_are_retried_replayed_and_disable_the_endpoint() {
     assert!(enabled.get("disabled_reason").is_none());
 
     // Failing for more than 5 days: the next failure disables it, saying since when.
-    stack
-        .state
-        .store
-        .client()
-        .update_item()
-        .table_name(&stack.table)
-        .key(
-            "PK",
-            aws_sdk_dynamodb::types::AttributeValue::S(format!("TENANT#{}#WEBHOOKS", t.id)),
-        )
-        .key(
-            "SK",
-            aws_sdk_dynamodb::types::AttributeValue::S(format!("ENDPOINT#{id}")),
-        )
-        .update_expression("SET failing_since = :t ADD version :one")
-        .expression_attribute_values(
-            ":t",
-            aws_sdk_dynamodb::types::AttributeValue::S(
-                (Utc::now() - chrono::Duration::days(6)).to_rfc3339(),
-            ),
-        )
-        .expression_attribute_values(
-            ":one",
-            aws_sdk_dynamodb::types::AttributeValue::N("1".into()),
-        )
-        .send()
-        .await
-        .expect("age the failures");
+    let six_days_ago = (Utc::now() - chrono::Duration::days(6)).to_rfc3339();
+    age_endpoint(
+        &stack,
+        &t,
+        &id,
+        "SET failing_since = :t ADD version :n1",
+        &[(":t", &six_days_ago), (":n1", "1")],
+    )
+    .await;
     // A fresh deliverer: no cached copy of the endpoint.
     fast_retries(&mut stack, 2).await;
     receiver.answer_always(502);
@@ -516,30 +526,15 @@ async fn a_rotated_secret_signs_next_to_the_old_one_for_a_day() {
     assert_table_lacks(&stack, &old.to_string()).await;
 
     // After the overlap only the new secret signs.
-    stack
-        .state
-        .store
-        .client()
-        .update_item()
-        .table_name(&stack.table)
-        .key(
-            "PK",
-            aws_sdk_dynamodb::types::AttributeValue::S(format!("TENANT#{}#WEBHOOKS", t.id)),
-        )
-        .key(
-            "SK",
-            aws_sdk_dynamodb::types::AttributeValue::S(format!("ENDPOINT#{id}")),
-        )
-        .update_expression("SET previous_expires_at = :t")
-        .expression_attribute_values(
-            ":t",
-            aws_sdk_dynamodb::types::AttributeValue::S(
-                (Utc::now() - chrono::Duration::seconds(1)).to_rfc3339(),
-            ),
-        )
-        .send()
-        .await
-        .expect("end the overlap");
+    let ended = (Utc::now() - chrono::Duration::seconds(1)).to_rfc3339();
+    age_endpoint(
+        &stack,
+        &t,
+        &id,
+        "SET previous_expires_at = :t",
+        &[(":t", &ended)],
+    )
+    .await;
     fast_retries(&mut stack, 0).await;
     receiver.set_secrets(vec![new.clone()]);
     emit(&stack, &t.id, 3).await;

@@ -108,13 +108,8 @@ impl CrmSync {
 
     pub fn from_sdk_config(sdk: &aws_config::SdkConfig, config: &Config) -> anyhow::Result<Self> {
         let (store, sealer) = config.core.clients(sdk);
-        let emitter = config.webhook_queue_url.as_ref().map(|url| {
-            herald::webhooks::Emitter::new(
-                store.clone(),
-                aws_sdk_sqs::Client::new(sdk),
-                Some(url.clone()),
-            )
-        });
+        let emitter =
+            herald::webhooks::Emitter::for_queue(&store, sdk, config.webhook_queue_url.as_deref());
         Ok(Self::new(
             store,
             sealer,

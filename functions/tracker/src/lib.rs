@@ -166,13 +166,8 @@ impl Tracker {
 
     pub fn from_sdk_config(sdk: &aws_config::SdkConfig, config: &Config) -> Self {
         let (store, _) = config.core.clients(sdk);
-        let emitter = config.webhook_queue_url.as_ref().map(|url| {
-            herald::webhooks::Emitter::new(
-                store.clone(),
-                aws_sdk_sqs::Client::new(sdk),
-                Some(url.clone()),
-            )
-        });
+        let emitter =
+            herald::webhooks::Emitter::for_queue(&store, sdk, config.webhook_queue_url.as_deref());
         Self::new(store).with_webhooks(emitter)
     }
 

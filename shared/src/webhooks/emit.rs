@@ -41,6 +41,22 @@ impl Emitter {
         }
     }
 
+    /// The emitter of a function whose configuration names the webhook queue (`None` without
+    /// one: webhooks are then not queued by that function).
+    pub fn for_queue(
+        store: &Store,
+        sdk: &aws_config::SdkConfig,
+        url: Option<&str>,
+    ) -> Option<Self> {
+        url.map(|u| {
+            Self::new(
+                store.clone(),
+                aws_sdk_sqs::Client::new(sdk),
+                Some(u.to_owned()),
+            )
+        })
+    }
+
     /// The tenant's endpoints (every one, enabled or not), at most [`ENDPOINTS_TTL`] old.
     async fn endpoints(&self, tenant: TenantId) -> anyhow::Result<Arc<Vec<Endpoint>>> {
         if let Some((at, list)) = self.endpoints.lock().await.get(&tenant)
