@@ -60,6 +60,16 @@ pub async fn tenant_of(
     Ok(tenant)
 }
 
+/// As [`tenant_of`], for routes only tenant administrators (and platform keys) may use.
+pub async fn admin_tenant_of(
+    state: &AppState,
+    principal: &Principal,
+    requested: Option<TenantId>,
+) -> ApiResult<TenantId> {
+    principal.require_tenant_admin()?;
+    tenant_of(state, principal, requested).await
+}
+
 /// Resolves an event of the caller's tenant that the key may see and that exists.
 pub async fn event_of(
     state: &AppState,

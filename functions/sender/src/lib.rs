@@ -133,12 +133,12 @@ pub struct Function {
 impl Function {
     pub fn from_sdk_config(sdk: &aws_config::SdkConfig, config: &Config) -> anyhow::Result<Self> {
         let sender = Sender::from_sdk_config(sdk, config)?;
-        let (store, sealer) = config.core.clients(sdk);
+        // The sender's own clients: one of each per instance.
         let webhooks = match &config.webhook_queue_url {
             Some(url) => Some(webhooks::Deliverer::new(
-                store,
-                sealer,
-                aws_sdk_sqs::Client::new(sdk),
+                sender.store.clone(),
+                sender.sealer.clone(),
+                sender.queue.sqs.clone(),
                 url.clone(),
                 config.webhook_policy,
             )?),

@@ -67,13 +67,11 @@ pub fn sender(
 ) -> anyhow::Result<herald_sender::Sender> {
     let env = local_environment(template, "SenderFunction", physical)?;
     let config = herald_sender::Config::from_lookup(|name| env.get(name).cloned())?;
-    let emitter = config.webhook_queue_url.as_ref().map(|url| {
-        herald::webhooks::Emitter::new(
-            herald::store::Store::new(aws_sdk_dynamodb::Client::new(sdk), &config.core.table),
-            aws_sdk_sqs::Client::new(sdk),
-            Some(url.clone()),
-        )
-    });
+    let emitter = herald::webhooks::Emitter::for_queue(
+        &herald::store::Store::new(aws_sdk_dynamodb::Client::new(sdk), &config.core.table),
+        sdk,
+        config.webhook_queue_url.as_deref(),
+    );
     let dynamo = aws_sdk_dynamodb::Client::from_conf(
         aws_sdk_dynamodb::config::Builder::from(sdk)
             .interceptor(counts.dynamo.clone())

@@ -160,14 +160,7 @@ impl Store {
         reason: &str,
         at: DateTime<Utc>,
     ) -> StoreResult<Option<Endpoint>> {
-        let status = |s: EndpointStatus| {
-            AttributeValue::S(
-                serde_json::to_value(s)
-                    .ok()
-                    .and_then(|v| v.as_str().map(str::to_owned))
-                    .unwrap_or_default(),
-            )
-        };
+        let status = |s: EndpointStatus| AttributeValue::S(s.as_str().to_owned());
         self.update_endpoint(
             tenant,
             id,

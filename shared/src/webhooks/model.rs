@@ -64,6 +64,16 @@ pub struct Endpoint {
     pub updated_at: DateTime<Utc>,
 }
 
+impl EndpointStatus {
+    /// As stored and shown.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Enabled => "enabled",
+            Self::Disabled => "disabled",
+        }
+    }
+}
+
 impl Endpoint {
     pub fn enabled(&self) -> bool {
         self.status == EndpointStatus::Enabled

@@ -25,7 +25,7 @@ use super::{Errors, ListOf, reject_if_any};
 use crate::auth::Principal;
 use crate::extract::{JsonBody, StrictQuery};
 use crate::problem::{ApiError, ApiResult};
-use crate::scope::{TenantQuery, tenant_of};
+use crate::scope::{TenantQuery, admin_tenant_of};
 use crate::state::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -85,11 +85,6 @@ pub struct ConnectionView {
     pub updated_at: DateTime<Utc>,
 }
 
-async fn tenant(state: &AppState, principal: &Principal, q: &TenantQuery) -> ApiResult<TenantId> {
-    principal.require_tenant_admin()?;
-    tenant_of(state, principal, q.tenant_id).await
-}
-
 async fn connection_of(state: &AppState, tenant: TenantId) -> ApiResult<Connection> {
     state
         .store
@@ -126,7 +121,7 @@ pub async fn get_connection(
     principal: Principal,
     StrictQuery(q): StrictQuery<TenantQuery>,
 ) -> ApiResult<Json<ConnectionView>> {
-    let tenant = tenant(&state, &principal, &q).await?;
+    let tenant = admin_tenant_of(&state, &principal, q.tenant_id).await?;
     let c = connection_of(&state, tenant).await?;
     Ok(Json(view(&state, tenant, c).await?))
 }
@@ -217,7 +212,7 @@ pub async fn put_connection(
         .clone()
         .unwrap_or_else(|| default_mappings(body.kind));
     issues.extend(mapping_issues(&mappings));
-    let tenant = tenant(&state, &principal, &q).await?;
+    let tenant = admin_tenant_of(&state, &principal, q.tenant_id).await?;
     let existing = state.store.get_crm_connection(tenant).await?;
     let same_kind = existing.as_ref().filter(|e| e.settings.kind() == body.kind);
     if secret_value.is_none()
@@ -271,7 +266,7 @@ pub async fn delete_connection(
     principal: Principal,
     StrictQuery(q): StrictQuery<TenantQuery>,
 ) -> ApiResult<StatusCode> {
-    let tenant = tenant(&state, &principal, &q).await?;
+    let tenant = admin_tenant_of(&state, &principal, q.tenant_id).await?;
     if !state.store.delete_crm_connection(tenant).await? {
         return Err(ApiError::NotFound);
     }
@@ -297,7 +292,7 @@ pub async fn test_connection(
     principal: Principal,
     StrictQuery(q): StrictQuery<TenantQuery>,
 ) -> ApiResult<Json<CrmCheck>> {
-    let tenant = tenant(&state, &principal, &q).await?;
+    let tenant = admin_tenant_of(&state, &principal, q.tenant_id).await?;
     let c = connection_of(&state, tenant).await?;
     let credentials = state
         .sealer
@@ -329,7 +324,7 @@ pub async fn start_sync(
     principal: Principal,
     StrictQuery(q): StrictQuery<TenantQuery>,
 ) -> ApiResult<(StatusCode, Json<SyncRun>)> {
-    let tenant = tenant(&state, &principal, &q).await?;
+    let tenant = admin_tenant_of(&state, &principal, q.tenant_id).await?;
     let c = connection_of(&state, tenant).await?;
     let run = SyncRun::queued(
         SyncRunId::new(),
@@ -385,14 +380,7 @@ pub async fn list_runs(
     if !(1..=100).contains(&limit) {
         return Err(ApiError::invalid_field("limit", "1 to 100"));
     }
-    let tenant = tenant(
-        &state,
-        &principal,
-        &TenantQuery {
-            tenant_id: q.tenant_id,
-        },
-    )
-    .await?;
+    let tenant = admin_tenant_of(&state, &principal, q.tenant_id).await?;
     let runs = state.store.list_sync_runs(tenant, limit, q.before).await?;
     Ok(Json(ListOf::new(runs)))
 }
@@ -407,7 +395,7 @@ pub async fn get_run(
     Path(id): Path<String>,
     StrictQuery(q): StrictQuery<TenantQuery>,
 ) -> ApiResult<Json<SyncRun>> {
-    let tenant = tenant(&state, &principal, &q).await?;
+    let tenant = admin_tenant_of(&state, &principal, q.tenant_id).await?;
     let id: SyncRunId = id.parse().map_err(|_| ApiError::NotFound)?;
     state
         .store

@@ -29,7 +29,7 @@ use super::{Errors, ListOf, reject_if_any};
 use crate::auth::Principal;
 use crate::extract::{JsonBody, StrictQuery};
 use crate::problem::{ApiError, ApiResult};
-use crate::scope::{TenantQuery, tenant_of};
+use crate::scope::{TenantQuery, admin_tenant_of};
 use crate::state::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -142,11 +142,6 @@ pub struct SecretRotated {
     pub previous_secret_expires_at: DateTime<Utc>,
 }
 
-async fn tenant(state: &AppState, principal: &Principal, q: &TenantQuery) -> ApiResult<TenantId> {
-    principal.require_tenant_admin()?;
-    tenant_of(state, principal, q.tenant_id).await
-}
-
 fn endpoint_id(id: &str) -> ApiResult<WebhookId> {
     id.parse().map_err(|_| ApiError::NotFound)
 }
@@ -220,7 +215,7 @@ pub async fn list_endpoints(
     principal: Principal,
     StrictQuery(q): StrictQuery<TenantQuery>,
 ) -> ApiResult<Json<ListOf<EndpointView>>> {
-    let tenant = tenant(&state, &principal, &q).await?;
+    let tenant = admin_tenant_of(&state, &principal, q.tenant_id).await?;
     let list = state.store.webhook_endpoints(tenant).await?;
     Ok(Json(ListOf::new(
         list.into_iter().map(Into::into).collect(),
@@ -237,7 +232,7 @@ pub async fn create_endpoint(
     StrictQuery(q): StrictQuery<TenantQuery>,
     JsonBody(body): JsonBody<EndpointIn>,
 ) -> ApiResult<(StatusCode, Json<EndpointCreated>)> {
-    let tenant = tenant(&state, &principal, &q).await?;
+    let tenant = admin_tenant_of(&state, &principal, q.tenant_id).await?;
     let mut issues = Vec::new();
     let event_types = checked_types(&body.event_types, &mut issues);
     let description = checked_description(body.description.as_deref(), &mut issues);
@@ -289,7 +284,7 @@ pub async fn get_endpoint(
     Path(id): Path<String>,
     StrictQuery(q): StrictQuery<TenantQuery>,
 ) -> ApiResult<Json<EndpointView>> {
-    let tenant = tenant(&state, &principal, &q).await?;
+    let tenant = admin_tenant_of(&state, &principal, q.tenant_id).await?;
     let id = endpoint_id(&id)?;
     Ok(Json(endpoint_of(&state, tenant, id).await?.into()))
 }
@@ -330,7 +325,7 @@ pub async fn update_endpoint(
     StrictQuery(q): StrictQuery<TenantQuery>,
     JsonBody(body): JsonBody<EndpointPatch>,
 ) -> ApiResult<Json<EndpointView>> {
-    let tenant = tenant(&state, &principal, &q).await?;
+    let tenant = admin_tenant_of(&state, &principal, q.tenant_id).await?;
     let id = endpoint_id(&id)?;
     let mut issues = Vec::new();
     let event_types = body
@@ -387,7 +382,7 @@ pub async fn delete_endpoint(
     Path(id): Path<String>,
     StrictQuery(q): StrictQuery<TenantQuery>,
 ) -> ApiResult<StatusCode> {
-    let tenant = tenant(&state, &principal, &q).await?;
+    let tenant = admin_tenant_of(&state, &principal, q.tenant_id).await?;
     let id = endpoint_id(&id)?;
     if !state.store.delete_webhook_endpoint(tenant, id).await? {
         return Err(ApiError::NotFound);
@@ -407,7 +402,7 @@ pub async fn rotate_secret(
     Path(id): Path<String>,
     StrictQuery(q): StrictQuery<TenantQuery>,
 ) -> ApiResult<Json<SecretRotated>> {
-    let tenant = tenant(&state, &principal, &q).await?;
+    let tenant = admin_tenant_of(&state, &principal, q.tenant_id).await?;
     let id = endpoint_id(&id)?;
     endpoint_of(&state, tenant, id).await?;
     let (secret, sealed) = new_secret(&state, tenant).await?;
@@ -475,14 +470,7 @@ pub async fn list_attempts(
             "the `next` of a previous page",
         ));
     }
-    let tenant = tenant(
-        &state,
-        &principal,
-        &TenantQuery {
-            tenant_id: q.tenant_id,
-        },
-    )
-    .await?;
+    let tenant = admin_tenant_of(&state, &principal, q.tenant_id).await?;
     let id = endpoint_id(&id)?;
     endpoint_of(&state, tenant, id).await?;
     let page = state
@@ -528,7 +516,7 @@ pub async fn get_message(
     Path((id, message_id)): Path<(String, String)>,
     StrictQuery(q): StrictQuery<TenantQuery>,
 ) -> ApiResult<Json<MessageView>> {
-    let tenant = tenant(&state, &principal, &q).await?;
+    let tenant = admin_tenant_of(&state, &principal, q.tenant_id).await?;
     let id = endpoint_id(&id)?;
     let message = message_of(&state, tenant, id, &message_id).await?;
     let attempts = state
@@ -559,7 +547,7 @@ pub async fn replay_message(
     Path((id, message_id)): Path<(String, String)>,
     StrictQuery(q): StrictQuery<TenantQuery>,
 ) -> ApiResult<(StatusCode, Json<ReplayQueued>)> {
-    let tenant = tenant(&state, &principal, &q).await?;
+    let tenant = admin_tenant_of(&state, &principal, q.tenant_id).await?;
     let id = endpoint_id(&id)?;
     let endpoint = endpoint_of(&state, tenant, id).await?;
     let message = message_of(&state, tenant, id, &message_id).await?;
