@@ -15,6 +15,8 @@ LINT_ENV  := AWS_DEFAULT_REGION=us-east-1 AWS_REGION=us-east-1 AWS_ACCESS_KEY_ID
 help:
 	@echo "make run    start Herald locally (emulated AWS + API on 127.0.0.1:$${HERALD_PORT:-3000})"
 	@echo "make test   unit, integration (against moto), template lint and the README quickstart"
+	@echo "make bench  every benchmark; rewrites BENCHMARKS.md"
+	@echo "make deploy-build  arm64 release artefacts of every function for sam deploy"
 
 $(VENV_OK): infra/local/requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -58,6 +60,10 @@ clippy:
 clean:
 	rm -rf $(VENV) target
 
-.PHONY: bench
+.PHONY: bench deploy-build
 bench: venv
 	infra/bench/run.sh
+
+# The arm64 release build of every function, laid out for `sam deploy` (.aws-sam/build).
+deploy-build: venv
+	infra/deploy/build.sh

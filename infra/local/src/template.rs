@@ -142,10 +142,18 @@ impl Template {
             .collect()
     }
 
-    /// SNS subscriptions: (topic logical id, protocol, endpoint logical id, raw delivery).
+    /// SNS subscriptions of queues: (topic logical id, protocol, endpoint logical id, raw
+    /// delivery). Other protocols (the operators' alarm email) have no local counterpart.
     pub fn subscriptions(&self) -> anyhow::Result<Vec<SubscriptionSpec>> {
         self.resources()
-            .filter(|(_, t, _)| *t == "AWS::SNS::Subscription")
+            .filter(|(_, t, props)| {
+                *t == "AWS::SNS::Subscription"
+                    && props
+                        .get("Protocol")
+                        .and_then(Value::as_str)
+                        .unwrap_or("sqs")
+                        == "sqs"
+            })
             .map(|(id, _, props)| {
                 let topic = match props.get("TopicArn") {
                     Some(Value::Tagged(t)) if t.tag == "!Ref" => {
