@@ -14,11 +14,26 @@ use aws_smithy_runtime_api::client::orchestrator::Metadata;
 use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use aws_smithy_types::config_bag::ConfigBag;
 
-/// The shared SDK configuration from the environment (region, credentials, endpoint).
+/// The shared SDK configuration from the environment (region, credentials, endpoint), with
+/// Herald's [`timeouts`].
 pub async fn sdk_config() -> aws_config::SdkConfig {
     aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .timeout_config(timeouts())
         .load()
         .await
+}
+
+/// How long an AWS request may take. Without an attempt timeout, a connection that stalls
+/// (accepted, never answered) would hold a function until Lambda's own timeout; with one,
+/// the SDK's retries (three attempts) take over, then the caller's (a job's claims stay held
+/// and it comes back; an event batch is delivered again). DynamoDB, SQS, SNS, SES and KMS
+/// answer in milliseconds; 10 s is far beyond a healthy answer.
+pub fn timeouts() -> aws_config::timeout::TimeoutConfig {
+    aws_config::timeout::TimeoutConfig::builder()
+        .connect_timeout(std::time::Duration::from_secs(3))
+        .operation_attempt_timeout(std::time::Duration::from_secs(10))
+        .operation_timeout(std::time::Duration::from_secs(25))
+        .build()
 }
 
 /// The settings every function reads: its table and the KMS key of sealed secrets.
@@ -107,6 +122,22 @@ impl Intercept for RequestCounter {
     }
 }
 
+/// A 429's or 503's `Retry-After`: seconds, or an HTTP date (how long from now; zero when it
+/// has passed). None when absent or unreadable.
+pub fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<std::time::Duration> {
+    let value = headers
+        .get(reqwest::header::RETRY_AFTER)?
+        .to_str()
+        .ok()?
+        .trim();
+    if let Ok(seconds) = value.parse::<u64>() {
+        return Some(std::time::Duration::from_secs(seconds));
+    }
+    let at = chrono::DateTime::parse_from_rfc2822(value).ok()?;
+    let wait = at.with_timezone(&chrono::Utc) - chrono::Utc::now();
+    Some(wait.to_std().unwrap_or_default())
+}
+
 /// The HTTP client for providers' own APIs (Twilio, Brevo, SendGrid, WhatsApp, CRMs): rustls
 /// with the same aws-lc crypto provider as the AWS SDK, so the binary carries one TLS stack.
 pub fn http_client() -> anyhow::Result<reqwest::Client> {
@@ -117,4 +148,37 @@ pub fn http_client() -> anyhow::Result<reqwest::Client> {
         .user_agent(concat!("herald/", env!("CARGO_PKG_VERSION")))
         .build()
         .map_err(|e| anyhow::Error::new(e).context("building the HTTP client"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::retry_after;
+    use reqwest::header::{HeaderMap, HeaderValue, RETRY_AFTER};
+    use std::time::Duration;
+
+    fn with(value: &str) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        h.insert(RETRY_AFTER, HeaderValue::from_str(value).expect("header"));
+        h
+    }
+
+    #[test]
+    fn retry_after_reads_seconds_and_http_dates() {
+        assert_eq!(retry_after(&with("7")), Some(Duration::from_secs(7)));
+        assert_eq!(retry_after(&with(" 0 ")), Some(Duration::ZERO));
+        let later = chrono::Utc::now() + chrono::Duration::seconds(120);
+        let date = later.format("%a, %d %b %Y %H:%M:%S GMT").to_string();
+        let wait = retry_after(&with(&date)).expect("a date");
+        assert!(
+            (Duration::from_secs(115)..=Duration::from_secs(120)).contains(&wait),
+            "{wait:?}"
+        );
+        assert_eq!(
+            retry_after(&with("Wed, 21 Oct 2015 07:28:00 GMT")),
+            Some(Duration::ZERO),
+            "a date in the past: now"
+        );
+        assert_eq!(retry_after(&with("soon")), None);
+        assert_eq!(retry_after(&HeaderMap::new()), None);
+    }
 }

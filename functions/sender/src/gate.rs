@@ -48,11 +48,14 @@ pub const BOOKING_SECONDS: f64 = 10.0;
 pub const BOOKING_MAX: u32 = 1_000;
 /// A booking that would start later than this is refused: the message waits for another job.
 pub const MAX_WAIT_MS: i64 = 20_000;
+/// The longest a provider's `Retry-After` holds it (a longer one is cut to this).
+pub const MAX_HOLD: Duration = Duration::from_secs(900);
 
 /// Why a provider may not be used now.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Closed {
-    /// Its circuit is open until then.
+    /// Its circuit is open until then (after failures in a row, or held for a 429's
+    /// `Retry-After`).
     CircuitOpen(DateTime<Utc>),
     /// Its send rate is booked beyond [`MAX_WAIT_MS`].
     RateBooked,
@@ -63,7 +66,7 @@ impl std::fmt::Display for Closed {
         match self {
             Self::CircuitOpen(until) => write!(
                 f,
-                "skipped: the provider's circuit is open until {} after repeated failures",
+                "skipped: the provider's circuit is open until {} (repeated failures, or the provider asked to wait)",
                 until.to_rfc3339()
             ),
             Self::RateBooked => write!(
@@ -80,6 +83,9 @@ impl std::fmt::Display for Closed {
 pub enum Outcome<'a> {
     Sent,
     Retryable(&'a str),
+    /// A 429, with its `Retry-After` when it gave one: the provider is held until then, in
+    /// this instance at once and in every other at its next report.
+    Throttled(&'a str, Option<Duration>),
     Permanent(&'a str),
 }
 
@@ -168,7 +174,7 @@ impl Gate {
     }
 
     /// Counts a provider call; opens the provider's circuit after [`BREAK_AFTER`] retryable
-    /// failures in a row.
+    /// failures in a row, or at once until a 429's `Retry-After` (at most [`MAX_HOLD`]).
     pub async fn record(
         &self,
         tenant: TenantId,
@@ -179,6 +185,22 @@ impl Gate {
         let open = {
             let mut state = self.state.lock().await;
             let local = state.providers.entry((tenant, provider)).or_default();
+            if let Outcome::Throttled(reason, Some(wait)) = outcome {
+                let until = now + chrono::Duration::from_std(wait.min(MAX_HOLD))?;
+                // Held already as long (another job's 429 moments ago): one report is enough.
+                if local.open_until.is_none_or(|open| open < until) {
+                    local.open_until = Some(until);
+                    local.delta.failed_retryable += 1;
+                    local.delta.last_error = Some(format!(
+                        "{reason} (held for its Retry-After, until {})",
+                        until.to_rfc3339()
+                    ));
+                    local.delta.last_failure_at = Some(now);
+                    drop(state);
+                    tracing::warn!(tenant_id = %tenant, provider_id = %provider, until = %until.to_rfc3339(), "the provider answered 429; holding it for its Retry-After");
+                    return self.report(tenant, provider, Some(until)).await;
+                }
+            }
             match outcome {
                 Outcome::Sent => {
                     local.delta.sent += 1;
@@ -192,7 +214,7 @@ impl Gate {
                     local.delta.last_failure_at = Some(now);
                     false
                 }
-                Outcome::Retryable(reason) => {
+                Outcome::Retryable(reason) | Outcome::Throttled(reason, _) => {
                     local.delta.failed_retryable += 1;
                     local.delta.last_error = Some(reason.to_owned());
                     local.delta.last_failure_at = Some(now);

@@ -16,7 +16,8 @@
 //!    [`gate`]), failing over to the channel's next provider on a retryable failure
 //!    (throttling, 5xx, timeout); a permanent failure is not retried. Messages whose every
 //!    provider failed retryably go back to `queued`, the batch is released, and the job comes
-//!    back after a backoff.
+//!    back after a backoff. A provider's 429 with `Retry-After` holds that provider until then
+//!    (no instance calls it meanwhile), and the job comes back no earlier.
 //!
 //! **No duplicate sends, nothing lost.** A claim older than [`SETTLE_SECONDS`] whose job never
 //! finished (the function crashed or timed out: its timeout is far shorter) is retaken. The
@@ -57,8 +58,11 @@ pub mod webhooks;
 use compose::Composer;
 use gate::{Gate, Outcome};
 
-/// How long a claimed message may stay `sending` before its outcome counts as unknown.
-pub const SETTLE_SECONDS: i64 = 300;
+/// How long a claimed message may stay `sending` before its outcome counts as unknown. The
+/// chunk in flight at a crash is settled by SES's Send events, so this outlasts the slowest
+/// way those reach the store: the tracker retries a failing batch for 30 s, then SQS gives the
+/// batch back after the tracker queue's visibility timeout (360 s in template.yaml).
+pub const SETTLE_SECONDS: i64 = 480;
 
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -198,6 +202,9 @@ pub struct Sender {
     /// Fault injection: stop a job (as a crash would, nothing recorded) right after this many
     /// more accepted provider calls.
     crash_after: Arc<std::sync::Mutex<Option<u64>>>,
+    /// Fault injection: how long a job waits between its provider calls and recording their
+    /// outcome (zero in production), so SES's events reach the tracker first.
+    record_delay: Duration,
     /// Queues `campaign.completed` webhooks.
     webhooks: Option<herald::webhooks::Emitter>,
 }
@@ -245,6 +252,8 @@ pub struct JobOutcome {
     pub tally: BTreeMap<&'static str, u64>,
     /// Deliver the job again later, and why.
     pub retry: Option<Retry>,
+    /// With [`Retry::Providers`]: not before then (a provider's circuit or `Retry-After`).
+    pub not_before: Option<chrono::DateTime<Utc>>,
 }
 
 impl Sender {
@@ -277,6 +286,7 @@ impl Sender {
             public_url: None,
             send_budget: SEND_BUDGET,
             crash_after: Arc::default(),
+            record_delay: Duration::ZERO,
         }
     }
 
@@ -311,6 +321,13 @@ impl Sender {
     /// it from [`SETTLE_SECONDS`]).
     pub fn with_settle_seconds(mut self, seconds: i64) -> Self {
         self.settle_seconds = seconds;
+        self
+    }
+
+    /// Fault injection (local stack tests): each chunk's records are written this long after
+    /// its provider calls, so the providers' events arrive before the sender's records.
+    pub fn with_record_delay(mut self, delay: Duration) -> Self {
+        self.record_delay = delay;
         self
     }
 
@@ -401,7 +418,8 @@ impl Sender {
                         false
                     }
                     Some(Retry::Providers) => {
-                        let delay = retry_backoff(herald::batch::receive_count(&message));
+                        let delay = retry_backoff(herald::batch::receive_count(&message))
+                            .max(seconds_until(outcome.not_before));
                         self.retry_after(&message, delay).await;
                         false
                     }
@@ -1085,6 +1103,9 @@ impl Sender {
                         });
                     }
                     requeued |= count(&finals, &mut tally);
+                    if !self.record_delay.is_zero() {
+                        tokio::time::sleep(self.record_delay).await;
+                    }
                     match (job.campaign, &batch) {
                         (Some(campaign), Some(batch)) if i + 1 == chunks && !requeued => {
                             self.store
@@ -1177,6 +1198,7 @@ impl Sender {
             } else {
                 Retry::Providers
             });
+            outcome.not_before = report.reopens;
             if let (Some(campaign), Some(batch)) = (job.campaign, &batch) {
                 self.store
                     .release_batch(job.tenant, campaign, batch)
@@ -1470,6 +1492,9 @@ impl Sender {
             for provider in providers {
                 if let Err(closed) = self.gate.admit(job.tenant, provider, demand).await? {
                     rate_booked |= closed == gate::Closed::RateBooked;
+                    if let gate::Closed::CircuitOpen(until) = closed {
+                        report.hold(until);
+                    }
                     record.last_error = Some(closed.to_string());
                     continue;
                 }
@@ -1482,6 +1507,17 @@ impl Sender {
                     Ok(_) => Outcome::Sent,
                     Err(SendError::Permanent(reason)) => Outcome::Permanent(reason),
                     Err(SendError::Retryable(reason)) => Outcome::Retryable(reason),
+                    Err(SendError::Throttled {
+                        reason,
+                        retry_after,
+                    }) => {
+                        if let Some(wait) = retry_after {
+                            report.hold(
+                                Utc::now() + chrono::Duration::from_std(*wait).unwrap_or_default(),
+                            );
+                        }
+                        Outcome::Throttled(reason, *retry_after)
+                    }
                 };
                 self.gate.record(job.tenant, provider.id, counted).await?;
                 match result {
@@ -1501,9 +1537,9 @@ impl Sender {
                         record.last_error = Some(reason);
                         break;
                     }
-                    Err(SendError::Retryable(reason)) => {
+                    Err(e) => {
                         tracing::warn!(provider_id = %provider.id, message_id = %record.id, "retryable provider failure; trying the next provider");
-                        record.last_error = Some(reason);
+                        record.last_error = Some(e.reason().to_owned());
                     }
                 }
             }
@@ -1559,9 +1595,16 @@ struct SendReport {
     /// Messages by (channel, provider kind, sent or failed).
     counts: BTreeMap<(Channel, &'static str, bool), u64>,
     notice: Vec<SentEntry>,
+    /// The earliest a provider this job found closed (circuit open, or held for a 429's
+    /// `Retry-After`) takes messages again: the job comes back no earlier.
+    reopens: Option<chrono::DateTime<Utc>>,
 }
 
 impl SendReport {
+    fn hold(&mut self, until: chrono::DateTime<Utc>) {
+        self.reopens = Some(self.reopens.map_or(until, |r| r.min(until)));
+    }
+
     fn add(&mut self, job: &Job<'_>, snapshot: &Snapshot, records: &[Message]) {
         for r in records {
             let (Some(channel), Some(pid)) = (r.channel, r.provider_id) else {
@@ -1634,6 +1677,7 @@ impl JobOutcome {
         Self {
             tally: BTreeMap::from([(what, 1)]),
             retry: None,
+            not_before: None,
         }
     }
 }
@@ -1650,6 +1694,15 @@ pub fn retry_backoff(receive_count: u32) -> i32 {
     10_i32
         .saturating_mul(1 << receive_count.saturating_sub(1).min(5))
         .min(300)
+}
+
+/// Whole seconds from now until `at` (rounded up; 0 when absent or past), at most
+/// [`gate::MAX_HOLD`].
+fn seconds_until(at: Option<chrono::DateTime<Utc>>) -> i32 {
+    let Some(at) = at else { return 0 };
+    let ms = (at - Utc::now()).num_milliseconds().max(0);
+    let max = i64::try_from(gate::MAX_HOLD.as_secs()).unwrap_or(900);
+    i32::try_from(((ms + 999) / 1000).min(max)).unwrap_or(0)
 }
 
 /// Messages per recorded chunk of a delivery job (one BatchWriteItem).

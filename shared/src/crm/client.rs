@@ -88,7 +88,8 @@ impl Http {
             }
             if status.as_u16() == 429 {
                 self.counts.throttled.fetch_add(1, Ordering::Relaxed);
-                let wait = retry_after(response.headers()).unwrap_or(Duration::from_secs(1));
+                let wait =
+                    crate::aws::retry_after(response.headers()).unwrap_or(Duration::from_secs(1));
                 if wait > MAX_WAIT || attempt == MAX_THROTTLED {
                     return Err(CrmError::Throttled(attempt));
                 }
@@ -118,18 +119,6 @@ impl Http {
 /// A reqwest error without its URL (which may carry a query with data in it).
 fn without_url(e: reqwest::Error) -> String {
     e.without_url().to_string()
-}
-
-/// `Retry-After` in seconds (the form both CRMs use).
-pub fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
-    headers
-        .get(reqwest::header::RETRY_AFTER)?
-        .to_str()
-        .ok()?
-        .trim()
-        .parse::<u64>()
-        .ok()
-        .map(Duration::from_secs)
 }
 
 /// What a connection test found.

@@ -69,13 +69,27 @@ impl Tracking {
 pub enum SendError {
     #[error("retryable: {0}")]
     Retryable(String),
+    /// The provider answered 429: retryable, and not before `retry_after` when it said so.
+    #[error("throttled: {reason}")]
+    Throttled {
+        reason: String,
+        retry_after: Option<std::time::Duration>,
+    },
     #[error("permanent: {0}")]
     Permanent(String),
 }
 
 impl SendError {
     pub fn is_retryable(&self) -> bool {
-        matches!(self, SendError::Retryable(_))
+        !matches!(self, SendError::Permanent(_))
+    }
+
+    /// What happened, without the kind.
+    pub fn reason(&self) -> &str {
+        match self {
+            SendError::Retryable(r) | SendError::Permanent(r) => r,
+            SendError::Throttled { reason, .. } => reason,
+        }
     }
 }
 
@@ -416,7 +430,12 @@ async fn http(
     if !status.is_success() {
         let detail: String = String::from_utf8_lossy(&bytes).chars().take(200).collect();
         let text = format!("{who} answered {}: {detail}", status.as_u16());
-        return Err(if status.as_u16() == 429 || status.is_server_error() {
+        return Err(if status.as_u16() == 429 {
+            SendError::Throttled {
+                reason: text,
+                retry_after: crate::aws::retry_after(&headers),
+            }
+        } else if status.is_server_error() {
             SendError::Retryable(text)
         } else {
             SendError::Permanent(text)

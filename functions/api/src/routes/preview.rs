@@ -221,6 +221,9 @@ pub async fn send_test(
         .map_err(|e| {
             let reason = match &e {
                 SendError::Retryable(r) => format!("the provider failed, try again: {r}"),
+                SendError::Throttled { reason, .. } => {
+                    format!("the provider is throttling, try again later: {reason}")
+                }
                 SendError::Permanent(r) => format!("the provider refused the message: {r}"),
             };
             ApiError::Upstream(anyhow::anyhow!(reason))
