@@ -41,6 +41,10 @@ impl Config {
     }
 }
 
+/// How long an invocation keeps trying to record a batch while AWS fails (each try is bounded
+/// by the SDK's timeouts; the function's own timeout is 60 s).
+pub const RETRY_WITHIN: Duration = Duration::from_secs(30);
+
 /// Counts since the cold start.
 #[derive(Debug, Default)]
 pub struct Counters {
@@ -238,6 +242,23 @@ impl Tracker {
         emitter.emit(&more).await
     }
 
+    /// One try at a batch: consent changes, the events, the webhooks they queue.
+    async fn record(
+        &self,
+        events: &[Tracked],
+    ) -> Result<(herald::store::Ingested, usize), herald::store::StoreError> {
+        let unsubscribed = self
+            .record_consent(events)
+            .await
+            .map_err(|e| herald::store::StoreError::Unexpected(e.context("consent changes")))?;
+        let report = self.store.ingest_events(events).await?;
+        let queued = self
+            .emit(events, unsubscribed)
+            .await
+            .map_err(|e| herald::store::StoreError::Unexpected(e.context("queuing webhooks")))?;
+        Ok((report, queued))
+    }
+
     pub async fn handle(&self, event: SqsEvent) -> SqsBatchResponse {
         let parsed = parse_batch(&event);
         for (kind, n) in &parsed.unusable {
@@ -252,13 +273,6 @@ impl Tracker {
         let mut response = SqsBatchResponse::default();
         // Complaints and hard bounces change the contact's consent (before the events are
         // recorded, and once per event however often it is delivered).
-        let (consent_failed, unsubscribed) = match self.record_consent(&events).await {
-            Ok(u) => (false, u),
-            Err(e) => {
-                tracing::error!(error = ?e, "recording consent changes failed; the batch will be delivered again");
-                (true, Vec::new())
-            }
-        };
         let mut metrics: Vec<(&str, f64, &str)> = parsed
             .unusable
             .iter()
@@ -271,24 +285,27 @@ impl Tracker {
                 (name, *n as f64, "Count")
             })
             .collect();
-        let ingested = if consent_failed {
-            Err(herald::store::StoreError::Unexpected(anyhow::anyhow!(
-                "consent changes failed"
-            )))
-        } else {
-            match self.store.ingest_events(&events).await {
-                Ok(report) => match self.emit(&events, unsubscribed).await {
-                    Ok(queued) => {
-                        metrics.push(("WebhooksQueued", queued as f64, "Count"));
-                        Ok(report)
-                    }
-                    Err(e) => Err(herald::store::StoreError::Unexpected(
-                        e.context("queuing webhooks"),
-                    )),
-                },
-                Err(e) => Err(e),
+        // AWS failing for a few seconds is waited out here, so SES's Send events are recorded
+        // within seconds of its return (the sender settles a crashed job's messages by them);
+        // past the budget the batch fails and SQS delivers it again.
+        let started = Instant::now();
+        let mut pause = Duration::from_secs(1);
+        let ingested = loop {
+            match self.record(&events).await {
+                Ok(done) => break Ok(done),
+                Err(e) if started.elapsed() < RETRY_WITHIN => {
+                    tracing::warn!(error = ?e, "recording a batch of events failed; trying again");
+                    metrics.push(("IngestRetries", 1.0, "Count"));
+                    tokio::time::sleep(pause).await;
+                    pause = (pause * 2).min(Duration::from_secs(8));
+                }
+                Err(e) => break Err(e),
             }
         };
+        let ingested = ingested.map(|(report, queued)| {
+            metrics.push(("WebhooksQueued", queued as f64, "Count"));
+            report
+        });
         match ingested {
             Ok(report) => {
                 let c = &self.counters;

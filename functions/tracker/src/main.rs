@@ -1,4 +1,6 @@
 //! The tracker function: config and clients once, then the Lambda runtime with the SQS handler.
+// The handler's future (retries around the store's batched writes) is deep.
+#![recursion_limit = "256"]
 
 use aws_lambda_events::event::sqs::SqsEvent;
 use herald_tracker::{Config, Tracker};

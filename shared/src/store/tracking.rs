@@ -77,6 +77,9 @@ fn key(pk: String, sk: String) -> Item {
 /// half of [`Store::ingest_events`] (the tracker's CPU per event; `benches/ingest.rs`).
 #[derive(Debug, Default)]
 pub struct IngestPlan {
+    /// The new events' items, each to be written only where its key is free.
+    pub events: Vec<Item>,
+    /// The suppressions the events add.
     pub items: Vec<Item>,
     pub deltas: Vec<(Scope, crate::tracking::Delta)>,
     pub report: Ingested,
@@ -126,6 +129,7 @@ pub fn plan(
         ..Ingested::default()
     };
     let mut new: Vec<(&Tracked, bool)> = Vec::new();
+    let mut event_items = Vec::new();
     let mut items = Vec::new();
     for e in events {
         let pk = keys::message_pk(e.tenant, e.message);
@@ -148,7 +152,7 @@ pub fn plan(
         if let Some(ttl) = e.expires {
             item.insert(keys::TTL.to_owned(), AttributeValue::N(ttl.to_string()));
         }
-        items.push(item);
+        event_items.push(item);
         let source = match e.kind {
             DeliveryEvent::Complained => Some(SuppressionSource::Complaint),
             DeliveryEvent::Bounced => Some(SuppressionSource::Bounce),
@@ -178,11 +182,20 @@ pub fn plan(
     let mut deltas: Vec<(Scope, crate::tracking::Delta)> = tally(new).into_iter().collect();
     deltas.sort_by_key(|(scope, _)| *scope);
     Ok(IngestPlan {
+        events: event_items,
         items,
         deltas,
         report,
     })
 }
+
+/// An item's (partition key, sort key).
+type ItemKey = (String, String);
+
+/// How many times an ingest plans again after finding keys taken by a concurrent writer.
+const INGEST_ROUNDS: usize = 4;
+/// Conditional event writes one ingest keeps in flight.
+const EVENT_WRITES_IN_FLIGHT: usize = 16;
 
 impl Store {
     /// Records provider events: each new one next to its message, permanent bounces and
@@ -194,7 +207,7 @@ impl Store {
         let found = self
             .batch_get_all(wanted.into_iter().map(|(pk, sk)| key(pk, sk)).collect())
             .await?;
-        let taken: HashMap<(String, String), String> = found
+        let mut taken: HashMap<(String, String), String> = found
             .iter()
             .map(|item| {
                 (
@@ -203,14 +216,88 @@ impl Store {
                 )
             })
             .collect();
-        let plan = plan(events, dropped, taken)?;
-        if !plan.items.is_empty() {
-            self.batch_put_all(plan.items).await?;
+        // Each new event's item is written only where its key is still free (a conditional
+        // PutItem; BatchWriteItem takes no conditions): another invocation handed the same
+        // events at the same moment (SQS delivers at least once) finds the key taken, and
+        // what it counts is planned again with that key taken, so each event counts once.
+        let mut mine: HashSet<(String, String)> = HashSet::new();
+        for _ in 0..INGEST_ROUNDS {
+            let plan = plan(events.clone(), dropped, taken.clone())?;
+            let lost = self.put_events_where_free(plan.events, &mut mine).await?;
+            if !lost.is_empty() {
+                taken.extend(lost);
+                continue;
+            }
+            if !plan.items.is_empty() {
+                self.batch_put_all(plan.items).await?;
+            }
+            for (scope, delta) in &plan.deltas {
+                self.add_counters(scope, delta).await?;
+            }
+            return Ok(plan.report);
         }
-        for (scope, delta) in &plan.deltas {
-            self.add_counters(scope, delta).await?;
+        Err(anyhow::anyhow!(
+            "events kept being recorded by another invocation at the same time; the batch comes back"
+        )
+        .into())
+    }
+
+    /// Writes each event item whose key is free (skipping those this ingest wrote already,
+    /// in `mine`); returns the keys another writer took first, with the identity of the event
+    /// each holds.
+    async fn put_events_where_free(
+        &self,
+        items: Vec<Item>,
+        mine: &mut HashSet<(String, String)>,
+    ) -> StoreResult<Vec<(ItemKey, String)>> {
+        use aws_sdk_dynamodb::operation::put_item::PutItemError;
+        use aws_sdk_dynamodb::types::ReturnValuesOnConditionCheckFailure;
+        use futures::StreamExt as _;
+        let pending: Vec<Item> = items
+            .into_iter()
+            .filter(|i| !mine.contains(&(string_attr(i, keys::PK), string_attr(i, keys::SK))))
+            .collect();
+        let results: Vec<anyhow::Result<(ItemKey, Option<String>)>> =
+            futures::stream::iter(pending.into_iter().map(|item| async move {
+                let key = (string_attr(&item, keys::PK), string_attr(&item, keys::SK));
+                let out = self
+                    .client()
+                    .put_item()
+                    .table_name(self.table())
+                    .set_item(Some(item))
+                    .condition_expression("attribute_not_exists(PK)")
+                    .return_values_on_condition_check_failure(
+                        ReturnValuesOnConditionCheckFailure::AllOld,
+                    )
+                    .send()
+                    .await;
+                match out {
+                    Ok(_) => Ok((key, None)),
+                    Err(e) => match e.into_service_error() {
+                        PutItemError::ConditionalCheckFailedException(taken) => {
+                            let identity = taken
+                                .item()
+                                .map(|i| string_attr(i, "identity"))
+                                .unwrap_or_default();
+                            Ok((key, Some(identity)))
+                        }
+                        other => Err(anyhow::Error::new(other).context("PutItem event")),
+                    },
+                }
+            }))
+            .buffer_unordered(EVENT_WRITES_IN_FLIGHT)
+            .collect()
+            .await;
+        let mut lost = Vec::new();
+        for result in results {
+            match result? {
+                (key, None) => {
+                    mine.insert(key);
+                }
+                (key, Some(identity)) => lost.push((key, identity)),
+            }
         }
-        Ok(plan.report)
+        Ok(lost)
     }
 
     /// One UpdateItem adding a delta to a counters item (and naming its links).
