@@ -2,6 +2,7 @@
 
 pub mod bootstrap;
 pub mod fakes;
+pub mod fault_proxy;
 pub mod moto;
 pub mod pollers;
 pub mod provision;

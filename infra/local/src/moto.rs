@@ -89,8 +89,22 @@ pub fn free_port() -> anyhow::Result<u16> {
     Ok(listener.local_addr()?.port())
 }
 
-/// SDK configuration for the emulator at `endpoint`, with dummy credentials.
+/// SDK configuration for the emulator at `endpoint`, with dummy credentials. (No request
+/// timeouts: the emulator can take seconds under load where AWS takes milliseconds.)
 pub async fn emulator_sdk_config(endpoint: &str) -> aws_config::SdkConfig {
+    emulator_loader(endpoint).load().await
+}
+
+/// As [`emulator_sdk_config`], with production's request timeouts (`herald::aws::timeouts`),
+/// for fault-injection tests that stall connections.
+pub async fn production_timeouts_sdk_config(endpoint: &str) -> aws_config::SdkConfig {
+    emulator_loader(endpoint)
+        .timeout_config(herald::aws::timeouts())
+        .load()
+        .await
+}
+
+fn emulator_loader(endpoint: &str) -> aws_config::ConfigLoader {
     aws_config::defaults(aws_config::BehaviorVersion::latest())
         .endpoint_url(endpoint)
         .region(aws_config::Region::new("us-east-1"))
@@ -101,6 +115,4 @@ pub async fn emulator_sdk_config(endpoint: &str) -> aws_config::SdkConfig {
             None,
             "herald-local",
         ))
-        .load()
-        .await
 }

@@ -65,6 +65,19 @@ pub fn sender(
     sdk: &aws_config::SdkConfig,
     counts: &RequestCounts,
 ) -> anyhow::Result<herald_sender::Sender> {
+    sender_via(template, physical, sdk, sdk, counts)
+}
+
+/// [`sender`] with its clients on `sdk` while SES's part (publishing the events of what the
+/// emulator accepted) happens on `aws`: AWS's side of the network, which a fault between
+/// Herald and AWS does not touch.
+pub fn sender_via(
+    template: &Template,
+    physical: &Physical,
+    sdk: &aws_config::SdkConfig,
+    aws: &aws_config::SdkConfig,
+    counts: &RequestCounts,
+) -> anyhow::Result<herald_sender::Sender> {
     let env = local_environment(template, "SenderFunction", physical)?;
     let config = herald_sender::Config::from_lookup(|name| env.get(name).cloned())?;
     let emitter = herald::webhooks::Emitter::for_queue(
@@ -85,7 +98,7 @@ pub fn sender(
     let mut ses = aws_sdk_sesv2::config::Builder::from(sdk);
     if let Some(topic) = template.ses_event_topic() {
         ses = ses.interceptor(crate::ses_events::SesEventPublisher::new(
-            aws_sdk_sns::Client::new(sdk),
+            aws_sdk_sns::Client::new(aws),
             physical.get_ref(&topic)?.to_owned(),
         ));
     }
@@ -171,16 +184,18 @@ pub fn crm_sync(
 /// 60 s timeout and leaves the rest to a fresh copy of itself; the emulator answers ten to
 /// twenty times slower than AWS (and nothing times out locally), so the same job reaches
 /// 30 s long before it would in AWS and its copies would add requests AWS never sees. It
-/// stays well under the 300 s after which a job's claim counts as abandoned.
+/// stays well under the 480 s after which a job's claim counts as abandoned.
 pub const LOCAL_SEND_BUDGET: std::time::Duration = std::time::Duration::from_secs(120);
 
-/// The handler of a function, built from its environment as template.yaml declares it.
-fn handler_for(
+/// The handler of a function, built from its environment as template.yaml declares it, its
+/// clients on `sdk` (SES's own part on `aws`, see [`sender_via`]).
+pub fn handler_for(
     function: &str,
     env: &HashMap<String, String>,
     template: &Template,
     physical: &Physical,
     sdk: &aws_config::SdkConfig,
+    aws: &aws_config::SdkConfig,
     counts: &RequestCounts,
 ) -> anyhow::Result<Handler> {
     match function {
@@ -194,7 +209,7 @@ fn handler_for(
         }
         "SenderFunction" => {
             let function = herald_sender::Function {
-                sender: sender(template, physical, sdk, counts)?,
+                sender: sender_via(template, physical, sdk, aws, counts)?,
                 webhooks: webhooks(template, physical, sdk)?,
             };
             Ok(Arc::new(move |event| {
@@ -237,7 +252,8 @@ pub fn start_all(
         .into_iter()
         .map(|source| {
             let env = local_environment(template, &source.function, physical)?;
-            let handler = handler_for(&source.function, &env, template, physical, sdk, counts)?;
+            let handler =
+                handler_for(&source.function, &env, template, physical, sdk, sdk, counts)?;
             start(&sqs, physical, source, handler, Faults::default())
         })
         .collect()
@@ -422,17 +438,17 @@ async fn poll(
                     .ok()
             })
             .collect();
-        if done.is_empty() {
-            continue;
-        }
-        if let Err(e) = sqs
-            .delete_message_batch()
-            .queue_url(&url)
-            .set_entries(Some(done))
-            .send()
-            .await
-        {
-            tracing::warn!(function = %source.function, error = %e, "deleting processed messages failed; they will be delivered again");
+        // DeleteMessageBatch takes 10 entries a request.
+        for entries in done.chunks(10) {
+            if let Err(e) = sqs
+                .delete_message_batch()
+                .queue_url(&url)
+                .set_entries(Some(entries.to_vec()))
+                .send()
+                .await
+            {
+                tracing::warn!(function = %source.function, error = %e, "deleting processed messages failed; they will be delivered again");
+            }
         }
     }
 }

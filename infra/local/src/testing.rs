@@ -234,6 +234,44 @@ impl TestStack {
         Ok(())
     }
 
+    /// Restarts every function's poller with the function's clients on `sdk` (e.g. through a
+    /// fault proxy; the pollers themselves, AWS's side, stay on the stack's) and these faults.
+    pub async fn run_functions_on(
+        &mut self,
+        sdk: &aws_config::SdkConfig,
+        faults: crate::pollers::Faults,
+    ) -> anyhow::Result<()> {
+        for source in self.template.sqs_sources()? {
+            let env = crate::pollers::local_environment(
+                &self.template,
+                &source.function,
+                &self.physical,
+            )?;
+            let handler = crate::pollers::handler_for(
+                &source.function,
+                &env,
+                &self.template,
+                &self.physical,
+                sdk,
+                &self.sdk,
+                &self.sender_requests,
+            )?;
+            self.replace_poller(&source.queue, handler, faults).await?;
+        }
+        Ok(())
+    }
+
+    /// A sender with its clients on `sdk` (SES's events still published on the stack's).
+    pub fn sender_on(&self, sdk: &aws_config::SdkConfig) -> anyhow::Result<herald_sender::Sender> {
+        crate::pollers::sender_via(
+            &self.template,
+            &self.physical,
+            sdk,
+            &self.sdk,
+            &self.sender_requests,
+        )
+    }
+
     /// A sender over this stack's table, key and queues, as the local stack runs it (its
     /// requests counted in `sender_requests`).
     pub fn sender(&self) -> anyhow::Result<herald_sender::Sender> {

@@ -551,3 +551,29 @@ pub async fn send_to_all(stack: &TestStack, key: &str, event: &str, channels: Va
     .await;
     id
 }
+
+/// CPU seconds (user + system) of a process so far, from /proc (`self` or a PID).
+pub fn cpu_seconds(pid: &str) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // The fields after the command name (which may hold spaces) start after its ')'.
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .map(|(_, rest)| rest.split_whitespace().collect())
+        .unwrap_or_default();
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    // utime and stime are fields 14 and 15 of the line, 12 and 13 after the name; USER_HZ is
+    // 100 on Linux.
+    (ticks(11) + ticks(12)) / 100.0
+}
+
+/// The emulator's CPU seconds, when with-moto.sh says which process it is.
+pub fn moto_cpu_seconds() -> f64 {
+    std::env::var("HERALD_MOTO_PID")
+        .map(|pid| cpu_seconds(&pid))
+        .unwrap_or(0.0)
+}
