@@ -74,7 +74,9 @@ print(f"Assumed per email: {', '.join(f'{k} {v:g}' for k, v in per_email.items()
       f"({events/EMAILS:.2f} events). Prices: DynamoDB on demand $0.625 per million write "
       "units and $0.125 per million read units, SNS $0.50 per million publishes (deliveries to "
       "SQS free), SQS $0.40 per million requests, Lambda arm64 $0.0000133334 per GB-second "
-      "and $0.20 per million requests (us-east-1 list prices).")
+      "and $0.20 per million requests: AWS's us-east-1 list prices as published in November "
+      "2024 (DynamoDB on demand after its 1 November 2024 price cut), the date of the "
+      "prices this script holds; check them against the pricing pages before relying on them.")
 print()
 print("| path | what | quantity | USD |")
 print("|---|---|---|---|")

@@ -35,16 +35,23 @@ ratio="$(python3 -c 'import json,sys; d=json.loads(sys.argv[1]); print("%.2f" % 
 
 echo "== arm64 release build of every function" >&2
 rustup target list --installed | grep -q aarch64-unknown-linux-gnu || rustup target add aarch64-unknown-linux-gnu >&2
-PATH="$root/.venv/bin:$PATH" cargo lambda build --release --arm64 --bin api --bin wizard --bin sender --bin tracker --bin crm-sync >&2
-size_of() {
-  local bytes
-  bytes="$(stat -c %s "target/lambda/$1/bootstrap")"
-  python3 -c "print('%.2f MB (%d bytes)' % ($bytes/1e6, $bytes))"
-}
-api_size="$(size_of api)"
-wizard_size="$(size_of wizard)"
-sender_size="$(size_of sender)"
-tracker_size="$(size_of tracker)"
+PATH="$root/.venv/bin:$PATH" cargo lambda build --release --arm64 --lambda-dir target/lambda-arm64 --bin hello --bin api --bin wizard --bin sender --bin tracker --bin crm-sync >&2
+
+echo "== cold starts: the same functions (and hello world) built the same way for this machine (x86_64)" >&2
+PATH="$root/.venv/bin:$PATH" cargo lambda build --release --x86-64 --lambda-dir target/lambda-x86_64 --bin hello --bin api --bin wizard --bin sender --bin tracker --bin crm-sync >&2
+cold_json="$("$root/.venv/bin/python" infra/bench/coldstart.py target/lambda-x86_64 40 hello api wizard sender tracker crm-sync)"
+functions_table="$(python3 - "$cold_json" <<'PY'
+import json, os, sys
+d = json.loads(sys.argv[1])["binaries"]
+for name in ["hello", "api", "wizard", "sender", "tracker", "crm-sync"]:
+    arm = os.path.getsize("target/lambda-arm64/%s/bootstrap" % name)
+    c = d[name]
+    goal = "" if name == "hello" else (": met" if c["ratio"] <= 1.5 else ": **missed**")
+    size_goal = "" if name == "hello" else (" (goal < 10 MB)" if arm < 10e6 else " (goal < 10 MB: **over**)")
+    label = "hello world (lambda_runtime, the baseline)" if name == "hello" else name
+    print("| %s | %.2f MB%s | %.2f ms (p90 %.2f ms) | %.2f×%s |" % (label, arm / 1e6, size_goal, c["median_ms"], c["p90_ms"], c["ratio"], goal))
+PY
+)"
 
 echo "== send-path requests per message over a 1,000-guest campaign (its own emulator)" >&2
 thousand="$(infra/local/with-moto.sh cargo test -p herald-api --test campaigns -- --ignored thousand_guest --nocapture 2>/dev/null | grep -E '^(send path|by operation):')"
@@ -70,15 +77,23 @@ print("WRITES=%d" % writes)
 print("UPDATES=%d" % ops.get("UpdateItem", 0))
 print("BATCHGETS=%d" % ops.get("BatchGetItem", 0))
 print("BATCHWRITES=%d" % ops.get("BatchWriteItem", 0))
+print("PUTS=%d" % ops.get("PutItem", 0))
 PY
 )"
 eval "$tracking"
 
+# The 10,000-guest campaign takes 25 to 40 minutes on the emulator: run with
+# HERALD_BENCH_CAMPAIGN=1; otherwise its section is carried over from the last run that did.
+if [ "${HERALD_BENCH_CAMPAIGN:-}" = 1 ]; then
 echo "== a 10,000-guest campaign on the local stack (its own emulator; debug build, as make test)" >&2
 bench10k="$(infra/local/with-moto.sh cargo test -p herald-api --test campaigns -- --ignored benchmark_a_campaign_to_10k_guests --nocapture 2>/dev/null | sed -n 's/^BENCH //p')"
-campaign="$(python3 - "$bench10k" <<'PY'
+campaign="$(python3 - "$bench10k" "$(date -u +%Y-%m-%d)" <<'PY'
 import json, sys
 d = json.loads(sys.argv[1])
+print("Measured %s." % sys.argv[2])
+print()
+print("| figure | result |")
+print("|---|---|")
 m = d["messages"]
 print("| wall time, send → sent | %.1f s (%.0f messages/s) |" % (d["wall_seconds"], m / d["wall_seconds"]))
 print("| Herald's CPU time (API, sender, tracker, pollers: this process) | %.1f s (%.0f%% of the wall time) |" % (d["herald_cpu_seconds"], 100 * d["herald_cpu_seconds"] / d["wall_seconds"]))
@@ -87,6 +102,15 @@ print("| DynamoDB requests of the send path | %d (%.3f per message): %s |" % (d[
 print("| SQS requests of the send path | %d (%.4f per message) |" % (d["sqs_requests"], d["sqs_requests"] / m))
 PY
 )"
+else
+campaign="$(python3 - <<'PY'
+import re
+text = open("BENCHMARKS.md").read()
+m = re.search(r"<!-- campaign-10k -->\n(.*?)<!-- /campaign-10k -->", text, re.S)
+print(m.group(1).strip() if m else "Not measured yet: run `HERALD_BENCH_CAMPAIGN=1 make bench`.")
+PY
+)"
+fi
 
 echo "== a CRM sync of 10,000 contacts against the HubSpot fake (its own emulator)" >&2
 crm10k="$(infra/local/with-moto.sh cargo test -p herald-api --test crm -- --ignored benchmark_a_crm_sync --nocapture 2>/dev/null | sed -n 's/^BENCH //p')"
@@ -113,6 +137,31 @@ print("| %d deliveries end to end: queued (%d SendMessageBatch requests, %.1f s)
 print("| the same %d signed POSTs from the deliverer's HTTP client alone, 10 at a time (no SQS, no DynamoDB) | %.2f s: %.0f deliveries/s |" % (d["deliveries"], d["http_seconds"], d["http_per_second"]))
 PY
 )"
+
+echo "== load test of the API's read paths over HTTP (its own emulator)" >&2
+load_json="$(infra/local/with-moto.sh cargo test -p herald-api --test load -- --ignored --nocapture 2>/dev/null | sed -n 's/^BENCH //p')"
+load="$(python3 - "$load_json" <<'PY'
+import json, sys
+d = json.loads(sys.argv[1])
+names = {"configuration": "`GET /api/v1/events/{id}/configuration` (the resolved configuration)",
+         "message_status": "`GET /api/v1/communication/messages/{id}` (a message's status)"}
+for key, label in names.items():
+    r = d[key]
+    print("| %s | %d in %.1f s: **%.0f requests/s** | %.1f ms | %.1f ms | %.1f ms | %d | %.1f | %.0f%% / %.0f%% |" % (
+        label, r["requests"], r["wall_seconds"], r["per_second"], r["p50_ms"], r["p99_ms"], r["max_ms"], r["errors"],
+        r["dynamodb_requests_per_call"], 100 * r["emulator_cpu_seconds"] / r["wall_seconds"], 100 * r["herald_cpu_seconds"] / r["wall_seconds"]))
+PY
+)"
+
+echo "== fault injection (the suite's tests, then the 2,000-guest outage on its own emulator)" >&2
+# The outage test fails today (see its comment): its counts are recorded all the same.
+faults="$( { infra/local/with-moto.sh cargo test -p herald-api --test faults -- --nocapture 2>/dev/null; infra/local/with-moto.sh cargo test -p herald-api --test faults -- --ignored --nocapture 2>/dev/null || true; } | python3 -c '
+import re, sys
+for line in sys.stdin:
+    m = re.match(r"FAULT (.*?): (sent \d+, duplicated \d+, lost \d+)(.*)", line.strip())
+    if m:
+        print("| %s | %s | %s |" % (m.group(1), m.group(2), m.group(3).lstrip("; ")))
+')"
 
 machine="$(nproc) cores, $(free -g | awk '/Mem:/{print $2}') GiB, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(uname -sr)"
 today="$(date -u +%Y-%m-%d)"
@@ -142,14 +191,31 @@ variables, a loop over five schedule items with a time filter, and the three com
 | Handlebars.js, compiled once, one render | $hbs | | \`node infra/bench/handlebars/bench.js\` (handlebars pinned in package-lock.json), same run |
 | ratio Herald / Handlebars.js | $ratio | | |
 
-## Binary size
+## Functions: binary size and cold start
 
-| function | arm64 release binary | goal | how |
+Each function's arm64 release binary (\`cargo lambda build --release --arm64\`, cargo-lambda and
+zig from .venv; \`make deploy-build\` makes the same) and its cold start measured locally: from
+process start to its first request to the Lambda runtime API, which it makes once its
+configuration is read and its SDK clients are built exactly as in production
+(\`infra/bench/coldstart.py\`: the function's environment from template.yaml, a stand-in runtime
+API on 127.0.0.1; 40 starts each, interleaved, after one unmeasured start). This machine is
+x86_64, so the cold starts are of the same sources built the same way for it (\`--x86-64\`),
+next to a hello-world lambda_runtime function (infra/bench/hello) built in the same run. The
+ratio is the figure; the goal is 1.5× hello world.
+
+| function | arm64 binary | cold start, median | ratio to hello world |
 |---|---|---|---|
-| api | $api_size | < 10 MB | \`cargo lambda build --release --arm64 --bin api --bin wizard --bin sender --bin tracker --bin crm-sync\` (cargo-lambda and zig from .venv) |
-| wizard | $wizard_size | < 10 MB | same build |
-| sender | $sender_size | < 10 MB | same build |
-| tracker | $tracker_size | < 10 MB | same build |
+$functions_table
+
+Where the time goes (looked at with perf and strace on 2026-11-22): before its first request
+every function loads the system's root certificates for the AWS SDK's TLS client (here the
+bundle and then about 150 files of /etc/ssl/certs: about 1.2 ms; pointing \`SSL_CERT_FILE\` at
+one bundle saves most of it, but Lambda's image is not this machine, so the template does not
+set it), and builds its SDK clients and HTTP client. The api also builds its whole OpenAPI
+document at start, because utoipa-axum derives the Router's routes from it: about 20 ms,
+nearly all allocation. Building the Router without the document, and serving
+\`/api/v1/openapi.json\` from a document generated at build time, is what would bring the api
+near the goal; it is not done yet.
 
 ## Sending
 
@@ -163,19 +229,32 @@ variables, a loop over five schedule items with a time filter, and the three com
 
 | figure | result | goal | how |
 |---|---|---|---|
-| DynamoDB write requests per ingested event | $(python3 -c "print('%.3f' % ($WRITES / 10000))") ($WRITES for 10,000 events: $BATCHWRITES BatchWriteItem, $UPDATES UpdateItem; and $BATCHGETS BatchGetItem reads), asserted ≤ 0.3 | ≤ 0.3 | \`functions/api/tests/tracking.rs\` (10,000 SES events in the tracker's batches of 1,000, SDK interceptor; run by make test) |
+| DynamoDB write requests per ingested event | $(python3 -c "print('%.3f' % ($WRITES / 10000))"): one conditional PutItem per new event ($PUTS for 10,000 events), which keeps an event delivered to two invocations at once from counting twice (BatchWriteItem takes no conditions, and DynamoDB bills each batched item the same write unit), plus $(python3 -c "print('%.3f' % (($WRITES - $PUTS) / 10000))") per event besides ($UPDATES counter UpdateItem, $BATCHWRITES BatchWriteItem of suppressions), asserted ≤ 0.3; reads: $BATCHGETS BatchGetItem | one write unit per event; ≤ 0.3 besides | \`functions/api/tests/tracking.rs\` (10,000 SES events in the tracker's batches of 1,000, SDK interceptor; run by make test) |
 | the tracker's CPU for a batch of 100 SES events in SNS notifications, AWS calls excluded (parse, deduplicate, key, plan items and suppressions, tally counters) | median $tracker_cpu: $tracker_eps events per CPU-second | | \`cargo bench -p herald-tracker --bench ingest\` (criterion) |
+
+### AWS requests by service
+
+Measured by SDK interceptors in the tests above (DynamoDB, SQS); the others follow from the code
+path and do not depend on the machine.
+
+| | DynamoDB | SQS | SES | SNS | KMS |
+|---|---|---|---|---|---|
+| per delivered message (send path, 1,000-guest campaign) | $dynamo_per_msg | $sqs_per_msg | 1 SendEmail per email (SMS: 1 SNS Publish or 1 HTTP call) | 0 | 0 (a provider's secrets are decrypted once per instance and cached) |
+| per tracked event (10,000 SES events) | $(python3 -c "print('%.3f writes + %.3f reads' % ($WRITES / 10000, $BATCHGETS / 10000))") | 0.2 (Lambda's ReceiveMessage and DeleteMessageBatch, 10 records a request; the tracker itself sends none) | 0 | 1 Publish, by SES to Herald's topic | 0 |
 
 $(python3 infra/bench/cost.py "$WRITES" "$UPDATES")
 
-A 10,000-guest campaign (7,000 by email, 3,000 by SMS) end to end on the local stack:
+### A 10,000-guest campaign
+
+A 10,000-guest campaign (7,000 by email, 3,000 by SMS) end to end on the local stack (run by
+\`HERALD_BENCH_CAMPAIGN=1 make bench\`: 25 to 40 minutes):
 \`infra/local/with-moto.sh cargo test -p herald-api --test campaigns -- --ignored benchmark_a_campaign_to_10k_guests --nocapture\`.
 Herald runs in one process here (debug build); the emulator is one single-threaded Python
 process, so when its CPU time is close to the wall time, the emulator is the limit.
 
-| figure | result |
-|---|---|
+<!-- campaign-10k -->
 $campaign
+<!-- /campaign-10k -->
 
 ## CRM sync
 
@@ -209,6 +288,30 @@ emulator (SQS receives and deletes, the BatchWriteItems), the HTTP-only figure b
 | figure | result |
 |---|---|
 $webhooks
+
+## API under load
+
+\`infra/local/with-moto.sh cargo test -p herald-api --test load -- --ignored --nocapture\`: the API's
+Router served over HTTP on 127.0.0.1 (debug build, as \`make run\`), 2,000 GETs per path from 16
+concurrent clients (reqwest, keep-alive), every answer checked. The last column is the
+emulator's CPU time and Herald's (this process: the API and the clients) over the run's wall
+time: when the emulator's is near 100%, the single-threaded emulator is the bottleneck and the
+latency is mostly its time.
+
+| read path | requests | p50 | p99 | max | errors | DynamoDB requests per call | emulator / Herald CPU |
+|---|---|---|---|---|---|---|---|
+$load
+
+## Fault injection
+
+\`functions/api/tests/faults.rs\` (run by \`make test\`; the counts below from this run). Sent:
+guests reached (for events: counted); duplicated: a guest reached twice, or an event counted
+twice; lost: a guest never reached, or an event never counted. After recovery only 0 and 0
+pass.
+
+| fault | counts | what else it counted |
+|---|---|---|
+$faults
 
 Reading the 10,000-guest run: when the emulator's CPU time is close to the wall time, moto is
 the limit and Herald's own share is its CPU time. The send path's requests per message can be
