@@ -88,8 +88,8 @@ verdict = "meets" if total < 2 else "misses"
 print(f"Herald adds **${total:.2f}** per million emails: it {verdict} the $2 goal. "
       f"Tracking is ${tracking:.2f} of it, of which ${sns:.2f} is SNS carrying SES's events "
       "(the event destination the design asks for) and the largest part is one DynamoDB item "
-      "per event: BatchWriteItem puts 25 items in one request (0.06 write requests per event "
-      "above), but DynamoDB bills every item as a write unit. The message record of the send "
+      "per event: DynamoDB bills every item as a write unit whether it comes alone (the "
+      "tracker's conditional PutItem) or batched. The message record of the send "
       "path is one more write unit per email. Fixed monthly costs are not per email and not "
       "counted: the dashboard ($3), 14 alarms ($1.40) and about 30 custom metrics ($9).")
 print()
