@@ -58,20 +58,6 @@ impl Tally {
     }
 }
 
-fn addresses(tag: &str, n: usize) -> Vec<String> {
-    let run = ulid::Ulid::generate().to_string().to_lowercase();
-    (0..n)
-        .map(|i| format!("{tag}{i}-{run}@example.com"))
-        .collect()
-}
-
-fn guests(addresses: &[String]) -> Vec<Value> {
-    addresses
-        .iter()
-        .map(|a| json!({"first_name": "G", "email": a}))
-        .collect()
-}
-
 /// Polls the campaign's analytics (bounded, 60 s) until `done` holds.
 async fn analytics_until(
     stack: &TestStack,

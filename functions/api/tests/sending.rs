@@ -75,20 +75,6 @@ impl FlakyBrevo {
     }
 }
 
-fn addresses(tag: &str, n: usize) -> Vec<String> {
-    let run = ulid::Ulid::generate().to_string().to_lowercase();
-    (0..n)
-        .map(|i| format!("{tag}{i}-{run}@example.com"))
-        .collect()
-}
-
-fn guests(addresses: &[String]) -> Vec<Value> {
-    addresses
-        .iter()
-        .map(|a| json!({"first_name": "G", "email": a}))
-        .collect()
-}
-
 #[tokio::test]
 async fn a_primary_answering_503_to_a_share_of_calls_fails_over_and_shows_in_health() {
     let stack = stack().await;

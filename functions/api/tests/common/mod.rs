@@ -577,3 +577,19 @@ pub fn moto_cpu_seconds() -> f64 {
         .map(|pid| cpu_seconds(&pid))
         .unwrap_or(0.0)
 }
+
+/// `n` unique addresses for this run, `{tag}{i}-{run}@example.com`.
+pub fn addresses(tag: &str, n: usize) -> Vec<String> {
+    let run = ulid::Ulid::generate().to_string().to_lowercase();
+    (0..n)
+        .map(|i| format!("{tag}{i}-{run}@example.com"))
+        .collect()
+}
+
+/// Guests to import: one per address, by email.
+pub fn guests(addresses: &[String]) -> Vec<Value> {
+    addresses
+        .iter()
+        .map(|a| json!({"first_name": "G", "email": a}))
+        .collect()
+}
