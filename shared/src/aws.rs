@@ -138,6 +138,34 @@ pub fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<std::time::Du
     Some(wait.to_std().unwrap_or_default())
 }
 
+/// Runs `attempt` until it succeeds or `within` has passed since the first try, pausing 1 s,
+/// 2 s, 4 s, then 8 s between tries (each try is bounded by the SDK's [`timeouts`]); calls
+/// `on_retry` with each failure it retries. For writes that must land through a short AWS
+/// outage: what a function already did (a batch of events, a chunk of sends) is recorded
+/// rather than left for a redelivery to work out.
+pub async fn retry_within<T, E, F, Fut>(
+    within: std::time::Duration,
+    mut attempt: F,
+    mut on_retry: impl FnMut(&E),
+) -> Result<T, E>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, E>>,
+{
+    let started = tokio::time::Instant::now();
+    let mut pause = std::time::Duration::from_secs(1);
+    loop {
+        match attempt().await {
+            Err(e) if started.elapsed() < within => {
+                on_retry(&e);
+                tokio::time::sleep(pause).await;
+                pause = (pause * 2).min(std::time::Duration::from_secs(8));
+            }
+            done => return done,
+        }
+    }
+}
+
 /// The HTTP client for providers' own APIs (Twilio, Brevo, SendGrid, WhatsApp, CRMs): rustls
 /// with the same aws-lc crypto provider as the AWS SDK, so the binary carries one TLS stack.
 pub fn http_client() -> anyhow::Result<reqwest::Client> {
@@ -152,7 +180,7 @@ pub fn http_client() -> anyhow::Result<reqwest::Client> {
 
 #[cfg(test)]
 mod tests {
-    use super::retry_after;
+    use super::{retry_after, retry_within};
     use reqwest::header::{HeaderMap, HeaderValue, RETRY_AFTER};
     use std::time::Duration;
 
@@ -180,5 +208,39 @@ mod tests {
         );
         assert_eq!(retry_after(&with("soon")), None);
         assert_eq!(retry_after(&HeaderMap::new()), None);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn retry_within_tries_until_success_or_time_is_up() {
+        let mut tries = 0;
+        let mut retried = 0;
+        let done: Result<u32, &str> = retry_within(
+            Duration::from_secs(30),
+            || {
+                tries += 1;
+                let n = tries;
+                async move { if n < 3 { Err("down") } else { Ok(n) } }
+            },
+            |_| retried += 1,
+        )
+        .await;
+        assert_eq!(done, Ok(3));
+        assert_eq!(retried, 2);
+
+        // Always failing: tries at 0, 1, 3, 7, 15, 23 s and 31 s (past 30 s: given up).
+        let started = tokio::time::Instant::now();
+        let mut tries = 0;
+        let failed: Result<(), &str> = retry_within(
+            Duration::from_secs(30),
+            || {
+                tries += 1;
+                async { Err("down") }
+            },
+            |_| {},
+        )
+        .await;
+        assert_eq!(failed, Err("down"));
+        assert_eq!(tries, 7);
+        assert_eq!(started.elapsed(), Duration::from_secs(31));
     }
 }

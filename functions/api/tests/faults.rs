@@ -472,11 +472,12 @@ async fn aws_unreachable_mid_campaign_sends_each_guest_once() {
     tally.print(
         "AWS unreachable mid-campaign (2,000 guests)",
         &format!(
-            "; outage after {at} sends ({} during it), 3 s refused + 3 s stalled: {} connections refused, {} stalled, {} cut; settled by Send events {}, resent after a retake {}; {:.0} s in all",
+            "; outage after {at} sends ({} during it), 3 s refused + 3 s stalled: {} connections refused, {} stalled, {} cut; AWS failures around sends (retried or left for the job's retry) {}; settled by Send events {}, resent after a retake {}; {:.0} s in all",
             outage_end - at,
             c.refused.load(Ordering::Relaxed),
             c.stalled.load(Ordering::Relaxed),
             c.cut.load(Ordering::Relaxed),
+            sender.counters.aws_failures.load(Ordering::Relaxed),
             sender.counters.settled_sent.load(Ordering::Relaxed),
             sender.counters.settled_resent.load(Ordering::Relaxed),
             started.elapsed().as_secs_f64()

@@ -64,6 +64,11 @@ use gate::{Gate, Outcome};
 /// batch back after the tracker queue's visibility timeout (360 s in template.yaml).
 pub const SETTLE_SECONDS: i64 = 480;
 
+/// How long a job keeps trying to record the messages it sent while AWS fails (each try is
+/// bounded by the SDK's timeouts). With [`SEND_BUDGET`] it stays inside the function's 60 s
+/// timeout for a usual chunk; a job stopped anyway is settled when its claim is retaken.
+pub const RECORD_WITHIN: Duration = Duration::from_secs(20);
+
 #[derive(Debug, Clone)]
 pub struct Config {
     pub core: herald::aws::CoreSettings,
@@ -174,6 +179,9 @@ pub struct Counters {
     pub settled_sent: AtomicU64,
     /// Uncertain messages that had no Send event, sent again.
     pub settled_resent: AtomicU64,
+    /// AWS requests that failed around provider calls (the gate, credentials, health reports)
+    /// and writes of sent messages' records that had to be tried again.
+    pub aws_failures: AtomicU64,
 }
 
 #[derive(Clone, Debug)]
@@ -1108,12 +1116,19 @@ impl Sender {
                     }
                     match (job.campaign, &batch) {
                         (Some(campaign), Some(batch)) if i + 1 == chunks && !requeued => {
-                            self.store
-                                .finish_batch(job.tenant, campaign, batch, &tally, &finals)
-                                .await?;
+                            self.record_sent(job, || {
+                                self.store
+                                    .finish_batch(job.tenant, campaign, batch, &tally, &finals)
+                            })
+                            .await?;
                             batch_recorded = true;
                         }
-                        _ => self.store.finish_messages(job.tenant, &finals).await?,
+                        _ => {
+                            self.record_sent(job, || {
+                                self.store.finish_messages(job.tenant, &finals)
+                            })
+                            .await?
+                        }
                     }
                 }
             }
@@ -1179,7 +1194,8 @@ impl Sender {
                     });
                 }
                 requeued |= count(&finals, &mut tally);
-                self.store.finish_messages(job.tenant, &finals).await?;
+                self.record_sent(job, || self.store.finish_messages(job.tenant, &finals))
+                    .await?;
             }
         }
         for (status, n) in &tally {
@@ -1213,6 +1229,23 @@ impl Sender {
             self.finish_if_done(job.tenant, campaign).await?;
         }
         Ok(outcome)
+    }
+
+    /// Writes the records of messages this job handed to providers, trying again for
+    /// [`RECORD_WITHIN`] while AWS fails: a record lost after the provider took the message
+    /// would leave it to a retake's settling, minutes later.
+    async fn record_sent<F, Fut, E>(&self, job: &Job<'_>, write: F) -> anyhow::Result<()>
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = Result<(), E>>,
+        E: std::fmt::Debug + Into<anyhow::Error>,
+    {
+        herald::aws::retry_within(RECORD_WITHIN, write, |e| {
+            tracing::warn!(tenant_id = %job.tenant, error = ?e, "recording sent messages failed; trying again");
+            self.counters.aws_failures.fetch_add(1, Ordering::Relaxed);
+        })
+        .await
+        .map_err(Into::into)
     }
 
     /// Settles messages whose earlier attempt stopped after claiming them (its provider call
@@ -1420,6 +1453,12 @@ impl Sender {
         let mut out = Vec::with_capacity(held.len());
         let mut waiting = false;
         for (i, (delivery, mut record)) in held.into_iter().enumerate() {
+            if report.aws_failed {
+                record.status = MessageStatus::Queued;
+                record.last_error = Some(AWS_FAILED.to_owned());
+                out.push(record);
+                continue;
+            }
             // Past the budget; the first message of each chunk always goes, so a job whose
             // claim and reads alone took the budget still makes progress.
             if i > 0 && job.started.elapsed() > self.send_budget {
@@ -1490,15 +1529,28 @@ impl Sender {
             record.last_error = Some(format!("no active {channel} provider"));
             let mut rate_booked = false;
             for provider in providers {
-                if let Err(closed) = self.gate.admit(job.tenant, provider, demand).await? {
-                    rate_booked |= closed == gate::Closed::RateBooked;
-                    if let gate::Closed::CircuitOpen(until) = closed {
-                        report.hold(until);
+                let ready = match self.gate.admit(job.tenant, provider, demand).await {
+                    Ok(Ok(())) => self.credentials(job.tenant, provider).await,
+                    Ok(Err(closed)) => {
+                        rate_booked |= closed == gate::Closed::RateBooked;
+                        if let gate::Closed::CircuitOpen(until) = closed {
+                            report.hold(until);
+                        }
+                        record.last_error = Some(closed.to_string());
+                        continue;
                     }
-                    record.last_error = Some(closed.to_string());
-                    continue;
-                }
-                let credentials = self.credentials(job.tenant, provider).await?;
+                    Err(e) => Err(e),
+                };
+                let credentials = match ready {
+                    Ok(c) => c,
+                    Err(e) => {
+                        tracing::warn!(tenant_id = %job.tenant, provider_id = %provider.id, error = ?e, "AWS failed before a provider call; the rest of the chunk waits for the job's retry");
+                        self.counters.aws_failures.fetch_add(1, Ordering::Relaxed);
+                        record.last_error = Some(AWS_FAILED.to_owned());
+                        report.aws_failed = true;
+                        break;
+                    }
+                };
                 record.attempts += 1;
                 self.counters.provider_calls.fetch_add(1, Ordering::Relaxed);
                 let result = send(&self.providers, provider, &credentials, &outgoing).await;
@@ -1519,7 +1571,12 @@ impl Sender {
                         Outcome::Throttled(reason, *retry_after)
                     }
                 };
-                self.gate.record(job.tenant, provider.id, counted).await?;
+                // The provider's health is shared through DynamoDB; failing to report it must
+                // not lose what the call did (the gate keeps the counts for its next report).
+                if let Err(e) = self.gate.record(job.tenant, provider.id, counted).await {
+                    tracing::warn!(tenant_id = %job.tenant, provider_id = %provider.id, error = ?e, "reporting the provider's health failed");
+                    self.counters.aws_failures.fetch_add(1, Ordering::Relaxed);
+                }
                 match result {
                     Ok(id) => {
                         if self.crash_due() {
@@ -1598,6 +1655,9 @@ struct SendReport {
     /// The earliest a provider this job found closed (circuit open, or held for a 429's
     /// `Retry-After`) takes messages again: the job comes back no earlier.
     reopens: Option<chrono::DateTime<Utc>>,
+    /// AWS failed the gate or a provider's credentials: nothing more is sent in this job (what
+    /// was sent is recorded), the rest waits for its retry.
+    aws_failed: bool,
 }
 
 impl SendReport {
@@ -1707,6 +1767,8 @@ fn seconds_until(at: Option<chrono::DateTime<Utc>>) -> i32 {
 
 /// Messages per recorded chunk of a delivery job (one BatchWriteItem).
 const CHUNK: usize = 25;
+
+const AWS_FAILED: &str = "waiting: AWS failed before the provider call; the job tries again";
 
 const UNKNOWN: &str = "the outcome of the provider call is unknown (the sender stopped mid-send, and this provider publishes no event to settle it by); not sent again to avoid a duplicate";
 

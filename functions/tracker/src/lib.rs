@@ -288,20 +288,15 @@ impl Tracker {
         // AWS failing for a few seconds is waited out here, so SES's Send events are recorded
         // within seconds of its return (the sender settles a crashed job's messages by them);
         // past the budget the batch fails and SQS delivers it again.
-        let started = Instant::now();
-        let mut pause = Duration::from_secs(1);
-        let ingested = loop {
-            match self.record(&events).await {
-                Ok(done) => break Ok(done),
-                Err(e) if started.elapsed() < RETRY_WITHIN => {
-                    tracing::warn!(error = ?e, "recording a batch of events failed; trying again");
-                    metrics.push(("IngestRetries", 1.0, "Count"));
-                    tokio::time::sleep(pause).await;
-                    pause = (pause * 2).min(Duration::from_secs(8));
-                }
-                Err(e) => break Err(e),
-            }
-        };
+        let ingested = herald::aws::retry_within(
+            RETRY_WITHIN,
+            || self.record(&events),
+            |e| {
+                tracing::warn!(error = ?e, "recording a batch of events failed; trying again");
+                metrics.push(("IngestRetries", 1.0, "Count"));
+            },
+        )
+        .await;
         let ingested = ingested.map(|(report, queued)| {
             metrics.push(("WebhooksQueued", queued as f64, "Count"));
             report
