@@ -47,46 +47,65 @@ impl Modify for BearerAuth {
     }
 }
 
-/// The routes and the OpenAPI document generated from them.
-pub fn router_and_openapi() -> (Router<AppState>, utoipa::openapi::OpenApi) {
-    OpenApiRouter::with_openapi(ApiDoc::openapi())
-        .merge(routes::tenants::router())
-        .merge(routes::api_keys::router())
-        .merge(routes::events::router())
-        .merge(routes::effective::router())
-        .merge(routes::providers::router())
-        .merge(routes::templates::router())
-        .merge(routes::senders::router())
-        .merge(routes::brand::router())
-        .merge(routes::compliance::router())
-        .merge(routes::wizard::router())
-        .merge(routes::preview::router())
-        .merge(routes::guests::router())
-        .merge(routes::messages::router())
-        .merge(routes::campaigns::router())
-        .merge(routes::dead_letters::router())
-        .merge(routes::analytics::router())
-        .merge(routes::suppressions::router())
-        .merge(routes::webhooks::router())
-        .merge(routes::webhook_endpoints::router())
-        .merge(routes::contacts::router())
-        .merge(routes::crm::router())
-        .merge(routes::audit::router())
-        .merge(routes::preferences::router())
-        .split_for_parts()
+/// Every route group, as `f` makes it (see [`routes`]): `router` or `documented`.
+macro_rules! every_group {
+    ($f:ident, $first:expr) => {
+        $first
+            .merge(routes::tenants::$f())
+            .merge(routes::api_keys::$f())
+            .merge(routes::events::$f())
+            .merge(routes::effective::$f())
+            .merge(routes::providers::$f())
+            .merge(routes::templates::$f())
+            .merge(routes::senders::$f())
+            .merge(routes::brand::$f())
+            .merge(routes::compliance::$f())
+            .merge(routes::wizard::$f())
+            .merge(routes::preview::$f())
+            .merge(routes::guests::$f())
+            .merge(routes::messages::$f())
+            .merge(routes::campaigns::$f())
+            .merge(routes::dead_letters::$f())
+            .merge(routes::analytics::$f())
+            .merge(routes::suppressions::$f())
+            .merge(routes::webhooks::$f())
+            .merge(routes::webhook_endpoints::$f())
+            .merge(routes::contacts::$f())
+            .merge(routes::crm::$f())
+            .merge(routes::audit::$f())
+            .merge(routes::preferences::$f())
+    };
 }
 
-/// The OpenAPI 3.1 document served at `/api/v1/openapi.json`.
+/// The OpenAPI 3.1 document served at `/api/v1/openapi.json`, generated from the routes.
 pub fn openapi() -> utoipa::openapi::OpenApi {
-    router_and_openapi().1
+    every_group!(documented, OpenApiRouter::with_openapi(ApiDoc::openapi())).into_openapi()
+}
+
+/// The document, serialised once, on its first request (building it is the slowest part of
+/// the API's start, so a cold start does not pay for it).
+fn openapi_json() -> axum::response::Response {
+    static DOC: std::sync::OnceLock<Result<axum::body::Bytes, String>> = std::sync::OnceLock::new();
+    let doc = DOC.get_or_init(|| {
+        serde_json::to_vec(&openapi())
+            .map(axum::body::Bytes::from)
+            .map_err(|e| e.to_string())
+    });
+    match doc {
+        Ok(bytes) => (
+            [(axum::http::header::CONTENT_TYPE, "application/json")],
+            bytes.clone(),
+        )
+            .into_response(),
+        Err(e) => ApiError::Unexpected(anyhow::anyhow!("serialising the OpenAPI document: {e}"))
+            .into_response(),
+    }
 }
 
 /// The whole API, ready to serve.
 pub fn router(state: AppState) -> Router {
-    let (routes, doc) = router_and_openapi();
-    let doc = std::sync::Arc::new(doc);
-    routes
-        .route("/api/v1/openapi.json", get(move || async move { axum::Json(doc.as_ref().clone()) }))
+    every_group!(router, Router::new())
+        .route("/api/v1/openapi.json", get(|| async { openapi_json() }))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(axum::middleware::from_fn_with_state(state.clone(), audit::record))

@@ -413,8 +413,9 @@ async fn aws_unreachable_mid_campaign_sends_each_guest_once() {
         .run_functions_on(&herald, Faults::default())
         .await
         .expect("functions through the proxy");
-    // A job that AWS failed comes back when its claim is stale, and settles the chunk it was
-    // sending by SES's Send events, which must be recorded by then. Deployed, the claim
+    // A job records what it sent through the outage (it retries those writes). Should one stop
+    // anyway, it comes back when its claim is stale and settles the chunk it was sending by
+    // SES's Send events, which must be recorded by then. Deployed, the claim
     // stands 480 s: longer than a job (at most 60 s) plus the slowest way a Send event gets
     // recorded (the tracker's 30 s of retries, then the tracker queue's 360 s visibility
     // timeout). The same proportions, scaled down for a test: jobs cut at 20 s, the tracker

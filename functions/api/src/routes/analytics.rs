@@ -11,8 +11,6 @@ use herald::ids::{CampaignId, EventId, TenantId};
 use herald::tracking::{Scope, minute_of};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
-use utoipa_axum::router::OpenApiRouter;
-use utoipa_axum::routes;
 
 use super::Errors;
 use crate::auth::Principal;
@@ -21,11 +19,10 @@ use crate::problem::{ApiError, ApiResult};
 use crate::scope::{TenantQuery, event_of, tenant_of};
 use crate::state::AppState;
 
-pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new()
-        .routes(routes!(dashboard))
-        .routes(routes!(realtime))
-        .routes(routes!(insights))
+super::api_routes! {
+    (dashboard),
+    (realtime),
+    (insights),
 }
 
 #[derive(Debug, Default, Deserialize, IntoParams)]

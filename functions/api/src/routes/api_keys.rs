@@ -9,8 +9,6 @@ use herald::ids::{ApiKeyId, EventId, TenantId};
 use herald::store::{ApiKey, ApiKeyRecord, new_secret};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
-use utoipa_axum::router::OpenApiRouter;
-use utoipa_axum::routes;
 
 use super::{Errors, ListOf, check_name, reject_if_any};
 use crate::auth::Principal;
@@ -56,11 +54,10 @@ pub struct ApiKeyCreated {
     pub secret: String,
 }
 
-pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new()
-        .routes(routes!(create_api_key, list_api_keys))
-        .routes(routes!(get_api_key, revoke_api_key))
-        .routes(routes!(rotate_api_key))
+super::api_routes! {
+    (create_api_key, list_api_keys),
+    (get_api_key, revoke_api_key),
+    (rotate_api_key),
 }
 
 /// Which keys a request is about: a tenant's, or with a platform key and no `tenant_id`, the

@@ -8,8 +8,6 @@ use herald::ids::TenantId;
 use herald::store::AuditEntry;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
-use utoipa_axum::router::OpenApiRouter;
-use utoipa_axum::routes;
 
 use super::Errors;
 use crate::auth::Principal;
@@ -18,8 +16,8 @@ use crate::problem::{ApiError, ApiResult};
 use crate::scope::tenant_of;
 use crate::state::AppState;
 
-pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(audit_log))
+super::api_routes! {
+    (audit_log),
 }
 
 #[derive(Debug, Default, Deserialize, IntoParams)]

@@ -7,8 +7,6 @@ use herald::config::{Brand, BrandFields, Owner};
 use herald::providers::FieldIssue;
 use serde::Deserialize;
 use utoipa::ToSchema;
-use utoipa_axum::router::OpenApiRouter;
-use utoipa_axum::routes;
 
 use super::{Errors, next_version, reject_if_any};
 use crate::auth::Principal;
@@ -31,8 +29,8 @@ pub struct BrandPut {
     pub footer: Option<String>,
 }
 
-pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(get_brand, put_brand))
+super::api_routes! {
+    (get_brand, put_brand),
 }
 
 async fn brand_owner(

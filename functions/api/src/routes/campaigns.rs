@@ -14,8 +14,6 @@ use herald::ids::{CampaignId, EventId, TenantId};
 use herald::messages::SenderJob;
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
-use utoipa_axum::router::OpenApiRouter;
-use utoipa_axum::routes;
 
 use super::{Errors, ListOf, check_name, next_version, reject_if_any};
 use crate::auth::Principal;
@@ -61,12 +59,11 @@ pub struct CampaignQuery {
     pub event_id: Option<EventId>,
 }
 
-pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new()
-        .routes(routes!(create_campaign, list_campaigns))
-        .routes(routes!(get_campaign, update_campaign))
-        .routes(routes!(send_campaign))
-        .routes(routes!(cancel_campaign))
+super::api_routes! {
+    (create_campaign, list_campaigns),
+    (get_campaign, update_campaign),
+    (send_campaign),
+    (cancel_campaign),
 }
 
 fn check(

@@ -6,8 +6,6 @@ use chrono::Utc;
 use herald::config::{ComplianceBlock, ComplianceBlockName};
 use serde::Deserialize;
 use utoipa::ToSchema;
-use utoipa_axum::router::OpenApiRouter;
-use utoipa_axum::routes;
 
 use super::{Errors, ListOf, next_version, reject_if_any};
 use crate::auth::Principal;
@@ -24,10 +22,9 @@ pub struct ComplianceBlockPut {
     pub html: Option<String>,
 }
 
-pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new()
-        .routes(routes!(list_compliance_blocks))
-        .routes(routes!(get_compliance_block, put_compliance_block))
+super::api_routes! {
+    (list_compliance_blocks),
+    (get_compliance_block, put_compliance_block),
 }
 
 fn block_name(raw: &str) -> ApiResult<ComplianceBlockName> {

@@ -15,8 +15,6 @@ use herald::providers::FieldIssue;
 use herald::store::{ChangeContext, StoreError};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
-use utoipa_axum::router::OpenApiRouter;
-use utoipa_axum::routes;
 
 use super::{Errors, ListOf};
 use crate::auth::Principal;
@@ -25,13 +23,12 @@ use crate::problem::{ApiError, ApiResult};
 use crate::scope::{TenantQuery, tenant_of};
 use crate::state::AppState;
 
-pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new()
-        .routes(routes!(get_contact, edit_contact, erase_contact))
-        .routes(routes!(export_contact))
-        .routes(routes!(set_preferences))
-        .routes(routes!(consent_history))
-        .routes(routes!(preference_link))
+super::api_routes! {
+    (get_contact, edit_contact, erase_contact),
+    (export_contact),
+    (set_preferences),
+    (consent_history),
+    (preference_link),
 }
 
 /// A contact id from the path: malformed is a 404, like one that does not exist.

@@ -18,8 +18,6 @@ use herald::ids::{SyncRunId, TenantId};
 use herald::providers::{FieldIssue, check_base_url};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
-use utoipa_axum::router::OpenApiRouter;
-use utoipa_axum::routes;
 
 use super::{Errors, ListOf, reject_if_any};
 use crate::auth::Principal;
@@ -28,13 +26,12 @@ use crate::problem::{ApiError, ApiResult};
 use crate::scope::{TenantQuery, admin_tenant_of};
 use crate::state::AppState;
 
-pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new()
-        .routes(routes!(get_connection, put_connection, delete_connection))
-        .routes(routes!(test_connection))
-        .routes(routes!(start_sync))
-        .routes(routes!(list_runs))
-        .routes(routes!(get_run))
+super::api_routes! {
+    (get_connection, put_connection, delete_connection),
+    (test_connection),
+    (start_sync),
+    (list_runs),
+    (get_run),
 }
 
 const MAX_SECRET: usize = 1000;

@@ -14,8 +14,6 @@ use axum::Json;
 use axum::extract::{Path, State};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
-use utoipa_axum::router::OpenApiRouter;
-use utoipa_axum::routes;
 
 use super::{Errors, ListOf};
 use crate::auth::Principal;
@@ -78,11 +76,10 @@ pub struct Redriven {
     pub remaining: u64,
 }
 
-pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new()
-        .routes(routes!(list_dead_letter_queues))
-        .routes(routes!(peek_dead_letters))
-        .routes(routes!(redrive_dead_letters))
+super::api_routes! {
+    (list_dead_letter_queues),
+    (peek_dead_letters),
+    (redrive_dead_letters),
 }
 
 /// (dead-letter queue URL, source queue URL) by name.

@@ -14,8 +14,6 @@ use herald::resolve::{
 use herald::store::Event;
 use serde::Serialize;
 use utoipa::ToSchema;
-use utoipa_axum::router::OpenApiRouter;
-use utoipa_axum::routes;
 
 use super::Errors;
 use super::providers::ProviderOut;
@@ -70,11 +68,10 @@ pub struct EventConfiguration {
     pub compliance: Vec<ComplianceBlock>,
 }
 
-pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new()
-        .routes(routes!(effective_templates))
-        .routes(routes!(effective_providers))
-        .routes(routes!(get_event_configuration))
+super::api_routes! {
+    (effective_templates),
+    (effective_providers),
+    (get_event_configuration),
 }
 
 async fn resolve(

@@ -10,8 +10,6 @@ use herald::providers::FieldIssue;
 use herald::store::{Event, EventFields};
 use serde::Deserialize;
 use utoipa::ToSchema;
-use utoipa_axum::router::OpenApiRouter;
-use utoipa_axum::routes;
 
 use super::{Errors, ListOf, check_name, next_version, reject_if_any};
 use crate::auth::Principal;
@@ -60,10 +58,9 @@ pub struct EventPut {
     pub default_locale: Locale,
 }
 
-pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new()
-        .routes(routes!(create_event, list_events))
-        .routes(routes!(get_event, update_event))
+super::api_routes! {
+    (create_event, list_events),
+    (get_event, update_event),
 }
 
 fn check_fields(fields: EventFields) -> ApiResult<EventFields> {

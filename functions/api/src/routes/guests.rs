@@ -15,8 +15,6 @@ use herald::ids::{EventId, GuestId};
 use herald::providers::FieldIssue;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
-use utoipa_axum::router::OpenApiRouter;
-use utoipa_axum::routes;
 
 use super::Errors;
 use crate::auth::Principal;
@@ -68,10 +66,9 @@ pub struct GuestListQuery {
     pub cursor: Option<String>,
 }
 
-pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new()
-        .routes(routes!(import_guests, list_guests))
-        .routes(routes!(get_guest, delete_guest))
+super::api_routes! {
+    (import_guests, list_guests),
+    (get_guest, delete_guest),
 }
 
 /// Import guests into an event: `application/json` (`{"guests": [...]}`) or `text/csv` with a

@@ -15,8 +15,6 @@ use herald::messages::{Delivery, Message, MessageStatus, Recipient, SenderJob};
 use herald::store::{IDEMPOTENCY_SECONDS, IdempotencyRecord};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
-use utoipa_axum::router::OpenApiRouter;
-use utoipa_axum::routes;
 
 use super::Errors;
 use crate::auth::Principal;
@@ -51,10 +49,9 @@ pub struct MessageAccepted {
     pub status_url: String,
 }
 
-pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new()
-        .routes(routes!(send_message))
-        .routes(routes!(get_message))
+super::api_routes! {
+    (send_message),
+    (get_message),
 }
 
 fn idempotency_key(headers: &HeaderMap) -> ApiResult<Option<String>> {

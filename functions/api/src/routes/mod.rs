@@ -1,4 +1,34 @@
 //! One module per route group.
+//!
+//! Each module declares its handlers once with [`api_routes!`], which makes two functions of
+//! the list: `router()`, the axum routes built from each handler's path and methods alone
+//! (what the function serves: nothing of the OpenAPI document is built at a cold start), and
+//! `documented()`, the same routes with their OpenAPI operations and schemas (the document
+//! served at `/api/v1/openapi.json`, built on its first request).
+
+/// Declares a module's routes: groups of handlers sharing a path, as `utoipa_axum::routes!`
+/// takes them.
+macro_rules! api_routes {
+    ($( ( $($handler:ident),+ $(,)? ) ),+ $(,)?) => {
+        /// This module's routes (see [`crate::routes`]).
+        pub fn router() -> axum::Router<crate::AppState> {
+            let router = axum::Router::new();
+            $($(
+                let router = utoipa_axum::paste! {
+                    crate::routes::route::<[<__path_ $handler>], _, _>(router, $handler)
+                };
+            )+)+
+            router
+        }
+
+        /// This module's routes with their OpenAPI operations (see [`crate::routes`]).
+        pub fn documented() -> utoipa_axum::router::OpenApiRouter<crate::AppState> {
+            utoipa_axum::router::OpenApiRouter::new()
+                $( .routes(utoipa_axum::routes!($($handler),+)) )+
+        }
+    };
+}
+pub(crate) use api_routes;
 
 pub mod analytics;
 pub mod api_keys;
@@ -113,4 +143,24 @@ pub fn reject_if_any(issues: Vec<FieldIssue>) -> Result<(), ApiError> {
     } else {
         Err(ApiError::invalid(issues))
     }
+}
+
+/// One handler at the path and methods its `#[utoipa::path]` names, without building its
+/// OpenAPI operation.
+pub(crate) fn route<P, H, T>(
+    router: axum::Router<crate::AppState>,
+    handler: H,
+) -> axum::Router<crate::AppState>
+where
+    P: utoipa::Path,
+    H: axum::handler::Handler<T, crate::AppState>,
+    T: 'static,
+{
+    use utoipa_axum::PathItemExt;
+    let methods = P::methods()
+        .iter()
+        .fold(axum::routing::MethodRouter::new(), |m, method| {
+            m.on(method.to_method_filter(), handler.clone())
+        });
+    router.route(&P::path(), methods)
 }

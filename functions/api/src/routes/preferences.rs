@@ -24,8 +24,6 @@ use herald::guests::Contact;
 use herald::store::{ChangeContext, StoreError};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
-use utoipa_axum::router::OpenApiRouter;
-use utoipa_axum::routes;
 
 use super::Errors;
 use crate::extract::JsonBody;
@@ -33,11 +31,10 @@ use crate::pages::{self, Notice, Texts};
 use crate::problem::{ApiError, ApiResult};
 use crate::state::AppState;
 
-pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new()
-        .routes(routes!(preference_page, save_preference_page))
-        .routes(routes!(unsubscribe_page, one_click_unsubscribe))
-        .routes(routes!(get_preferences, put_preferences))
+super::api_routes! {
+    (preference_page, save_preference_page),
+    (unsubscribe_page, one_click_unsubscribe),
+    (get_preferences, put_preferences),
 }
 
 /// Why a link does not open.

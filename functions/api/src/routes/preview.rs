@@ -10,8 +10,6 @@ use herald::render::{CompiledTemplate, GuestVars, RenderedMessage};
 use herald::wizard::SnapshotContent;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
-use utoipa_axum::router::OpenApiRouter;
-use utoipa_axum::routes;
 
 use super::Errors;
 use super::wizard::{load_current, load_writable};
@@ -78,10 +76,9 @@ pub struct TestSendOut {
     pub rendered: RenderedMessage,
 }
 
-pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new()
-        .routes(routes!(preview))
-        .routes(routes!(send_test))
+super::api_routes! {
+    (preview),
+    (send_test),
 }
 
 /// Renders the slot's template from `content`, or says why it cannot.

@@ -16,8 +16,6 @@ use herald::providers::{
 use herald::store::ProviderHealth;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
-use utoipa_axum::router::OpenApiRouter;
-use utoipa_axum::routes;
 
 use super::{Errors, ListOf, check_name, next_version, reject_if_any};
 use crate::auth::Principal;
@@ -139,11 +137,10 @@ impl From<Provider> for ProviderOut {
     }
 }
 
-pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new()
-        .routes(routes!(create_provider, list_providers))
-        .routes(routes!(get_provider, update_provider, delete_provider))
-        .routes(routes!(test_provider))
+super::api_routes! {
+    (create_provider, list_providers),
+    (get_provider, update_provider, delete_provider),
+    (test_provider),
 }
 
 fn check_provider(

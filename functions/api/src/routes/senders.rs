@@ -11,8 +11,6 @@ use herald::senders::{
 use herald::store::StoreError;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
-use utoipa_axum::router::OpenApiRouter;
-use utoipa_axum::routes;
 
 use super::{Errors, ListOf};
 use crate::auth::Principal;
@@ -37,10 +35,9 @@ pub struct SenderOut {
     pub status: SenderStatus,
 }
 
-pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new()
-        .routes(routes!(create_sender, list_senders))
-        .routes(routes!(get_sender, delete_sender))
+super::api_routes! {
+    (create_sender, list_senders),
+    (get_sender, delete_sender),
 }
 
 /// Register an email sender with SES (CreateEmailIdentity). The answer lists the DNS records to

@@ -10,8 +10,6 @@ use herald::ids::TenantId;
 use herald::suppression::{Suppression, SuppressionSource, key_of_id};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
-use utoipa_axum::router::OpenApiRouter;
-use utoipa_axum::routes;
 
 use super::Errors;
 use crate::auth::Principal;
@@ -20,10 +18,9 @@ use crate::problem::{ApiError, ApiResult};
 use crate::scope::{TenantQuery, tenant_of};
 use crate::state::AppState;
 
-pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new()
-        .routes(routes!(list_suppressions, add_suppression))
-        .routes(routes!(get_suppression, remove_suppression))
+super::api_routes! {
+    (list_suppressions, add_suppression),
+    (get_suppression, remove_suppression),
 }
 
 #[derive(Debug, Default, Deserialize, IntoParams)]

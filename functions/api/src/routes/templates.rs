@@ -11,8 +11,6 @@ use herald::render::{RenderContext, RenderedMessage, render_message};
 use herald::template_syntax::{SyntaxIssue, check_template};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
-use utoipa_axum::router::OpenApiRouter;
-use utoipa_axum::routes;
 
 use super::{Errors, ListOf, next_version};
 use crate::auth::Principal;
@@ -58,14 +56,13 @@ pub struct TemplateTestResult {
     pub errors: Vec<SyntaxIssue>,
 }
 
-pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new()
-        .routes(routes!(create_template, list_templates))
-        .routes(routes!(get_template, update_template, delete_template))
-        .routes(routes!(test_template))
-        .routes(routes!(list_template_versions))
-        .routes(routes!(get_template_version))
-        .routes(routes!(restore_template_version))
+super::api_routes! {
+    (create_template, list_templates),
+    (get_template, update_template, delete_template),
+    (test_template),
+    (list_template_versions),
+    (get_template_version),
+    (restore_template_version),
 }
 
 fn checked(channel: Channel, content: TemplateContent) -> ApiResult<TemplateContent> {

@@ -8,8 +8,6 @@ use herald::ids::TenantId;
 use herald::store::Tenant;
 use serde::Deserialize;
 use utoipa::ToSchema;
-use utoipa_axum::router::OpenApiRouter;
-use utoipa_axum::routes;
 
 use super::{Errors, ListOf, check_name, next_version, reject_if_any};
 use crate::auth::Principal;
@@ -49,10 +47,9 @@ fn check_retention(days: Option<u32>, issues: &mut Vec<herald::providers::FieldI
     }
 }
 
-pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new()
-        .routes(routes!(create_tenant, list_tenants))
-        .routes(routes!(get_tenant, update_tenant))
+super::api_routes! {
+    (create_tenant, list_tenants),
+    (get_tenant, update_tenant),
 }
 
 /// Create a tenant (platform administrators).

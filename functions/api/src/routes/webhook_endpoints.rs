@@ -22,8 +22,6 @@ use herald::webhooks::{
 };
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
-use utoipa_axum::router::OpenApiRouter;
-use utoipa_axum::routes;
 
 use super::{Errors, ListOf, reject_if_any};
 use crate::auth::Principal;
@@ -32,14 +30,13 @@ use crate::problem::{ApiError, ApiResult};
 use crate::scope::{TenantQuery, admin_tenant_of};
 use crate::state::AppState;
 
-pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new()
-        .routes(routes!(list_endpoints, create_endpoint))
-        .routes(routes!(get_endpoint, update_endpoint, delete_endpoint))
-        .routes(routes!(rotate_secret))
-        .routes(routes!(list_attempts))
-        .routes(routes!(get_message))
-        .routes(routes!(replay_message))
+super::api_routes! {
+    (list_endpoints, create_endpoint),
+    (get_endpoint, update_endpoint, delete_endpoint),
+    (rotate_secret),
+    (list_attempts),
+    (get_message),
+    (replay_message),
 }
 
 const MAX_DESCRIPTION: usize = 200;

@@ -25,17 +25,14 @@ use herald::ids::{CampaignId, EventId, MessageId, ProviderId, TenantId};
 use herald::tracking::{CallbackContext, Unusable, parse_twilio, parse_whatsapp};
 use serde::Deserialize;
 use utoipa::IntoParams;
-use utoipa_axum::router::OpenApiRouter;
-use utoipa_axum::routes;
 
 use super::Errors;
 use crate::problem::{ApiError, ApiResult};
 use crate::state::AppState;
 
-pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new()
-        .routes(routes!(twilio_status))
-        .routes(routes!(whatsapp_verify, whatsapp_status))
+super::api_routes! {
+    (twilio_status),
+    (whatsapp_verify, whatsapp_status),
 }
 
 /// The provider a callback path names: `kind`, of that tenant. A malformed id or another

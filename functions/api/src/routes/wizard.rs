@@ -20,8 +20,6 @@ use herald::wizard::{
 };
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
-use utoipa_axum::router::OpenApiRouter;
-use utoipa_axum::routes;
 
 use super::{Errors, ListOf};
 use crate::auth::Principal;
@@ -205,19 +203,18 @@ pub struct SnapshotOut {
     pub content: serde_json::Value,
 }
 
-pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new()
-        .routes(routes!(get_wizard))
-        .routes(routes!(put_providers_step))
-        .routes(routes!(put_templates_step))
-        .routes(routes!(put_brand_step))
-        .routes(routes!(put_email_sender_step))
-        .routes(routes!(put_uses))
-        .routes(routes!(validate))
-        .routes(routes!(complete))
-        .routes(routes!(get_diff))
-        .routes(routes!(list_snapshots))
-        .routes(routes!(get_snapshot))
+super::api_routes! {
+    (get_wizard),
+    (put_providers_step),
+    (put_templates_step),
+    (put_brand_step),
+    (put_email_sender_step),
+    (put_uses),
+    (validate),
+    (complete),
+    (get_diff),
+    (list_snapshots),
+    (get_snapshot),
 }
 
 /// The event (checked visible to the key), its layers and its wizard item.
