@@ -8,7 +8,8 @@ variables Lambda sets, against a stand-in runtime API on 127.0.0.1 that records 
 request and answers nothing; the process is then killed. Every round starts each binary once,
 in turn, so a busy moment of the machine touches all of them alike.
 
-Usage: python coldstart.py LAMBDA_DIR ROUNDS HELLO FUNCTION... (binaries at LAMBDA_DIR/NAME/bootstrap)
+Usage: python coldstart.py [--env NAME=VALUE]... LAMBDA_DIR ROUNDS HELLO FUNCTION...
+(binaries at LAMBDA_DIR/NAME/bootstrap; each --env is set for every start, hello world's too)
 Prints one JSON object: per binary the median and 90th percentile in ms, and the ratio of the
 medians to the hello-world binary's.
 """
@@ -134,9 +135,15 @@ def one_start(path, env, runtime):
 
 
 def main():
-    lambda_dir, rounds, names = sys.argv[1], int(sys.argv[2]), sys.argv[3:]
+    args, extra = sys.argv[1:], {}
+    while args and args[0] == "--env":
+        name, _, value = args[1].partition("=")
+        extra[name] = value
+        args = args[2:]
+    lambda_dir, rounds, names = args[0], int(args[1]), args[2:]
     hello = names[0]
-    envs = environments()
+    envs = {n: {**env, **extra} for n, env in environments().items()}
+    envs.update({n: dict(extra) for n in names if n not in envs})
     runtime = Runtime()
     threading.Thread(target=runtime.serve_forever, daemon=True).start()
     paths = {n: os.path.join(lambda_dir, n, "bootstrap") for n in names}

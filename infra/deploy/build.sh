@@ -26,7 +26,9 @@ if ! rustup target list --installed | grep -qx aarch64-unknown-linux-gnu; then
 fi
 offline=()
 [ "${HERALD_ONLINE:-}" = 1 ] || offline=(--offline)
-cargo lambda build --release --arm64 "${offline[@]}" --lambda-dir target/lambda-arm64 "${bins[@]}"
+# shellcheck source=infra/deploy/lambda-build.sh
+. infra/deploy/lambda-build.sh
+lambda_build --arm64 "${offline[@]}" --lambda-dir target/lambda-arm64 "${bins[@]}"
 
 out=.aws-sam/build
 rm -rf "$out"
