@@ -317,7 +317,7 @@ $load
 
 ## Fault injection
 
-\`functions/api/tests/faults.rs\` (the first four run by \`make test\`, the AWS outage by \`make
+\`functions/api/tests/faults.rs\` (the first five run by \`make test\`, the AWS outage by \`make
 bench\`; the counts below from this run). Sent: guests reached (for events: counted);
 duplicated: a guest reached twice, or an event counted twice; lost: a guest never reached, or
 an event never counted. After recovery only 0 and 0 pass. In the AWS outage each job records

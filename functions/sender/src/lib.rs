@@ -1231,6 +1231,16 @@ impl Sender {
         Ok(outcome)
     }
 
+    /// Counts an AWS failure around provider calls: the `AwsFailuresAroundSends` metric (an
+    /// operator sees an outage the jobs rode out) and the instance's counter.
+    fn aws_failed(&self) {
+        self.counters.aws_failures.fetch_add(1, Ordering::Relaxed);
+        herald::telemetry::emit(
+            &[("Function", "sender")],
+            &[("AwsFailuresAroundSends", 1.0, "Count")],
+        );
+    }
+
     /// Writes the records of messages this job handed to providers, trying again for
     /// [`RECORD_WITHIN`] while AWS fails: a record lost after the provider took the message
     /// would leave it to a retake's settling, minutes later.
@@ -1242,7 +1252,7 @@ impl Sender {
     {
         herald::aws::retry_within(RECORD_WITHIN, write, |e| {
             tracing::warn!(tenant_id = %job.tenant, error = ?e, "recording sent messages failed; trying again");
-            self.counters.aws_failures.fetch_add(1, Ordering::Relaxed);
+            self.aws_failed();
         })
         .await
         .map_err(Into::into)
@@ -1545,7 +1555,7 @@ impl Sender {
                     Ok(c) => c,
                     Err(e) => {
                         tracing::warn!(tenant_id = %job.tenant, provider_id = %provider.id, error = ?e, "AWS failed before a provider call; the rest of the chunk waits for the job's retry");
-                        self.counters.aws_failures.fetch_add(1, Ordering::Relaxed);
+                        self.aws_failed();
                         record.last_error = Some(AWS_FAILED.to_owned());
                         report.aws_failed = true;
                         break;
@@ -1575,7 +1585,7 @@ impl Sender {
                 // not lose what the call did (the gate keeps the counts for its next report).
                 if let Err(e) = self.gate.record(job.tenant, provider.id, counted).await {
                     tracing::warn!(tenant_id = %job.tenant, provider_id = %provider.id, error = ?e, "reporting the provider's health failed");
-                    self.counters.aws_failures.fetch_add(1, Ordering::Relaxed);
+                    self.aws_failed();
                 }
                 match result {
                     Ok(id) => {
