@@ -425,12 +425,29 @@ pub struct Outbox {
 impl Outbox {
     pub async fn read() -> Self {
         let endpoint = std::env::var("AWS_ENDPOINT_URL").expect("AWS_ENDPOINT_URL");
-        let data: Value = reqwest::get(format!("{endpoint}/moto-api/data.json"))
-            .await
-            .expect("moto answers")
-            .json()
-            .await
-            .expect("moto's data is JSON");
+        // moto walks its live models to answer, and fails (a 500 with an HTML page) when
+        // another test changes one meanwhile: read again, a bounded number of times.
+        let mut data = Value::Null;
+        for attempt in 1..=10 {
+            let answer = reqwest::get(format!("{endpoint}/moto-api/data.json"))
+                .await
+                .expect("moto answers");
+            let status = answer.status();
+            let body = answer.text().await.expect("moto's answer");
+            match serde_json::from_str::<Value>(&body) {
+                Ok(v) if status.is_success() => {
+                    data = v;
+                    break;
+                }
+                _ if attempt < 10 => {
+                    tokio::time::sleep(std::time::Duration::from_millis(300)).await
+                }
+                _ => panic!(
+                    "moto's data is not JSON after 10 reads ({status}): {}",
+                    body.chars().take(300).collect::<String>()
+                ),
+            }
+        }
         let mut emails = HashMap::new();
         for m in data["ses"]["Message"].as_array().into_iter().flatten() {
             for to in m["destinations"]["ToAddresses"]
