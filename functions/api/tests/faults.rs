@@ -148,8 +148,9 @@ async fn the_sender_killed_mid_batch_loses_and_repeats_nothing() {
     complete_wizard(&stack, key, &s.event).await;
     // The function stops dead right after SES accepts its 40th message (in the batch's second
     // chunk of 25), its claim held; the retake settles the chunk in flight by SES's Send
-    // events and sends the rest.
-    let sender = stack.sender().expect("sender").with_settle_seconds(2);
+    // events and sends the rest. The claim stands 15 s (480 s deployed): time for the tracker
+    // to record those events even when the emulator is busy with other suites.
+    let sender = stack.sender().expect("sender").with_settle_seconds(15);
     sender.crash_after_sends(40);
     stack
         .replace_sender(sender.clone(), Faults::default())
@@ -389,29 +390,29 @@ async fn ses_events_before_the_sender_recorded_the_messages_count_once() {
     );
 }
 
-/// Run by `make bench` against an emulator of its own: `infra/local/with-moto.sh cargo test -p
-/// herald-api --test faults -- --ignored aws_unreachable --nocapture`.
-///
-/// It fails today: the jobs the outage stopped come back when their claims are stale and
-/// settle the chunk each was sending by SES's Send events, but on the emulator the tracker
-/// runs minutes behind the sender (moto is one Python process doing both sides' work), so
-/// the Send events of messages that did go out are not recorded yet and those messages are
-/// sent again. Deployed, the claim stands 480 s against a tracker seconds behind; here the
-/// same proportions cannot be had in a test of bounded length.
-#[tokio::test]
-async fn aws_refusing_between_sends_and_their_record_repeats_nothing() {
+/// A stack whose functions reach the emulator through a fault proxy, with production's
+/// timeouts: every function's AWS clients go through it; the pollers (Lambda's side) and SES's
+/// event publishing (AWS's side) do not. The event's wizard is complete.
+async fn stack_behind_proxy() -> (FaultProxy, TestStack, Setup, aws_config::SdkConfig) {
     let upstream = std::env::var("AWS_ENDPOINT_URL").expect("AWS_ENDPOINT_URL");
     let proxy = FaultProxy::start(&upstream).await.expect("the proxy");
     let mut stack = stack().await;
     let s = setup(&stack).await;
-    let key = &s.t.admin;
-    complete_wizard(&stack, key, &s.event).await;
-    // Every function's AWS clients go through the proxy, with production's timeouts.
+    complete_wizard(&stack, &s.t.admin, &s.event).await;
     let herald = herald_local::moto::production_timeouts_sdk_config(&proxy.endpoint).await;
     stack
         .run_functions_on(&herald, Faults::default())
         .await
         .expect("functions through the proxy");
+    (proxy, stack, s, herald)
+}
+
+/// The record write of a chunk SES took meets refused connections: the sender tries it again
+/// until AWS answers, and nothing is left for a retake to settle.
+#[tokio::test]
+async fn aws_refusing_between_sends_and_their_record_repeats_nothing() {
+    let (proxy, mut stack, s, herald) = stack_behind_proxy().await;
+    let key = &s.t.admin;
     // Each chunk's records are written 2 s after its sends; AWS refuses every connection
     // from just after the first chunk's 25 sends until 8 s later, so that chunk's record
     // write fails (the SDK's own three attempts included) while SES has the messages.
@@ -473,22 +474,13 @@ async fn aws_refusing_between_sends_and_their_record_repeats_nothing() {
     assert_eq!(done["counts"]["sent"], 80, "{done}");
 }
 
+/// Run by `make bench` against an emulator of its own: `infra/local/with-moto.sh cargo test -p
+/// herald-api --test faults -- --ignored aws_unreachable --nocapture`.
 #[tokio::test]
 #[ignore = "2,000 guests and minutes of the emulator: make bench runs it"]
 async fn aws_unreachable_mid_campaign_sends_each_guest_once() {
-    let upstream = std::env::var("AWS_ENDPOINT_URL").expect("AWS_ENDPOINT_URL");
-    let proxy = FaultProxy::start(&upstream).await.expect("the proxy");
-    let mut stack = stack().await;
-    let s = setup(&stack).await;
+    let (proxy, mut stack, s, herald) = stack_behind_proxy().await;
     let key = &s.t.admin;
-    complete_wizard(&stack, key, &s.event).await;
-    // Every function's AWS clients go through the proxy, with production's timeouts; the
-    // pollers (Lambda's side) and SES's event publishing (AWS's side) do not.
-    let herald = herald_local::moto::production_timeouts_sdk_config(&proxy.endpoint).await;
-    stack
-        .run_functions_on(&herald, Faults::default())
-        .await
-        .expect("functions through the proxy");
     // A job records what it sent through the outage (it retries those writes). Should one stop
     // anyway, it comes back when its claim is stale and settles the chunk it was sending by
     // SES's Send events, which must be recorded by then. Deployed, the claim
