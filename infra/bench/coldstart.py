@@ -32,10 +32,13 @@ REGION = "us-east-1"
 
 
 class Loader(yaml.SafeLoader):
-    """Reads CloudFormation's short-form tags (!Ref, !Sub, ...) as None."""
+    """Reads `!Ref Name` as ("Ref", "Name") and CloudFormation's other short-form tags as None."""
 
 
-Loader.add_multi_constructor("!", lambda loader, suffix, node: None)
+Loader.add_multi_constructor(
+    "!",
+    lambda loader, suffix, node: ("Ref", node.value) if suffix == "Ref" and isinstance(node, yaml.ScalarNode) else None,
+)
 
 
 def stand_in(name):
@@ -61,6 +64,7 @@ def environments():
     """Each binary's environment from template.yaml: Globals first, then the function's own."""
     with open(os.path.join(ROOT, "template.yaml")) as f:
         template = yaml.load(f, Loader=Loader)
+    parameters = template.get("Parameters") or {}
     common = (((template.get("Globals") or {}).get("Function") or {}).get("Environment") or {}).get("Variables") or {}
     out = {}
     for logical, resource in template["Resources"].items():
@@ -70,6 +74,10 @@ def environments():
         own = ((resource["Properties"].get("Environment") or {}).get("Variables")) or {}
         env = {}
         for name, value in {**common, **own}.items():
+            if isinstance(value, tuple) and value[1] in parameters:
+                value = parameters[value[1]].get("Default")  # a stack parameter: its default
+            elif isinstance(value, tuple):
+                value = None  # a resource: resolved at deploy time
             env[name] = str(value) if value is not None else stand_in(name)
         env["AWS_LAMBDA_FUNCTION_NAME"] = f"herald-{logical}"
         env["AWS_LAMBDA_FUNCTION_MEMORY_SIZE"] = str(resource["Properties"].get("MemorySize", 256))

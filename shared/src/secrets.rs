@@ -15,7 +15,7 @@ use crate::ids::TenantId;
 
 #[derive(Clone, Debug)]
 pub struct Sealer {
-    kms: aws_sdk_kms::Client,
+    kms: crate::aws::LazyClient<aws_sdk_kms::Client>,
     key_id: String,
 }
 
@@ -28,9 +28,14 @@ pub fn mask(value: &str) -> String {
 }
 
 impl Sealer {
-    pub fn new(kms: aws_sdk_kms::Client, key_id: impl Into<String>) -> Self {
+    /// `kms`: a client, or a [`crate::aws::LazyClient`] built when a secret is first sealed
+    /// or opened.
+    pub fn new(
+        kms: impl Into<crate::aws::LazyClient<aws_sdk_kms::Client>>,
+        key_id: impl Into<String>,
+    ) -> Self {
         Self {
-            kms,
+            kms: kms.into(),
             key_id: key_id.into(),
         }
     }

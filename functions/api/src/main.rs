@@ -8,7 +8,7 @@ use herald_api::{AppState, Config, router};
 async fn main() -> anyhow::Result<()> {
     herald_api::telemetry::init();
     let config = Config::from_env()?;
-    let sdk = herald::aws::sdk_config().await;
+    let sdk = herald::aws::sdk_config().await?;
     let app = router(AppState::from_sdk_config(&sdk, &config)?);
     if std::env::var_os("AWS_LAMBDA_RUNTIME_API").is_some() {
         lambda_http::run(app).await.map_err(|e| anyhow::anyhow!(e))

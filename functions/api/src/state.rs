@@ -3,6 +3,7 @@
 use std::sync::Arc;
 
 use anyhow::Context as _;
+use herald::aws::LazyClient;
 use herald::providers::{ProviderClients, UrlPolicy};
 use herald::secrets::Sealer;
 use herald::store::Store;
@@ -131,7 +132,7 @@ pub struct AppState(Arc<Inner>);
 /// The queues the API feeds.
 #[derive(Debug, Clone)]
 pub struct Queues {
-    pub sqs: aws_sdk_sqs::Client,
+    pub sqs: herald::aws::LazyClient<aws_sdk_sqs::Client>,
     pub wizard: String,
     pub sender: String,
     pub wizard_dlq: String,
@@ -165,7 +166,7 @@ impl Queues {
 /// EventBridge Scheduler, for scheduled campaigns.
 #[derive(Debug, Clone)]
 pub struct Schedules {
-    pub client: aws_sdk_scheduler::Client,
+    pub client: herald::aws::LazyClient<aws_sdk_scheduler::Client>,
     pub sender_queue_arn: String,
     pub role_arn: String,
 }
@@ -328,14 +329,19 @@ impl AppState {
     }
 
     /// Builds every client once from the shared SDK configuration.
+    /// DynamoDB is built now: every request reads its API key. The other clients are built on
+    /// first use ([`LazyClient`]): most requests need none of them.
     pub fn from_sdk_config(sdk: &aws_config::SdkConfig, config: &Config) -> anyhow::Result<Self> {
         Ok(Self::new(
             Store::new(aws_sdk_dynamodb::Client::new(sdk), &config.table),
-            Sealer::new(aws_sdk_kms::Client::new(sdk), &config.kms_key_id),
+            Sealer::new(
+                LazyClient::new(sdk, aws_sdk_kms::Client::new),
+                &config.kms_key_id,
+            ),
             ProviderClients::from_sdk_config(sdk)?,
             config.url_policy,
             Queues {
-                sqs: aws_sdk_sqs::Client::new(sdk),
+                sqs: LazyClient::new(sdk, aws_sdk_sqs::Client::new),
                 wizard: config.wizard_queue_url.clone(),
                 sender: config.sender_queue_url.clone(),
                 wizard_dlq: config.wizard_dlq_url.clone(),
@@ -348,7 +354,7 @@ impl AppState {
                 webhooks_dlq: config.webhook_dlq_url.clone(),
             },
             Schedules {
-                client: aws_sdk_scheduler::Client::new(sdk),
+                client: LazyClient::new(sdk, aws_sdk_scheduler::Client::new),
                 sender_queue_arn: config.sender_queue_arn.clone(),
                 role_arn: config.scheduler_role_arn.clone(),
             },

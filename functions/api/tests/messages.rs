@@ -323,7 +323,7 @@ async fn a_job_delivered_twice_sends_once() {
         stack.state.sealer.clone(),
         stack.state.providers.clone(),
         herald_sender::Queue {
-            sqs: stack.state.queues.sqs.clone(),
+            sqs: (*stack.state.queues.sqs).clone(),
             url: stack.state.queues.sender.clone(),
             dead_letter_url: None,
             tracker_url: None,

@@ -92,7 +92,7 @@ pub enum Outcome<'a> {
 #[derive(Debug)]
 pub struct Gate {
     store: Store,
-    ses: aws_sdk_sesv2::Client,
+    ses: herald::aws::LazyClient<aws_sdk_sesv2::Client>,
     /// `HERALD_SES_MAX_SEND_RATE`, else SES's GetAccount (asked once per instance).
     ses_override: Option<f64>,
     ses_rate: OnceCell<Option<f64>>,
@@ -137,10 +137,14 @@ fn now_ms() -> i64 {
 }
 
 impl Gate {
-    pub fn new(store: Store, ses: aws_sdk_sesv2::Client, ses_override: Option<f64>) -> Self {
+    pub fn new(
+        store: Store,
+        ses: impl Into<herald::aws::LazyClient<aws_sdk_sesv2::Client>>,
+        ses_override: Option<f64>,
+    ) -> Self {
         Self {
             store,
-            ses,
+            ses: ses.into(),
             ses_override,
             ses_rate: OnceCell::new(),
             state: Mutex::default(),

@@ -8,7 +8,7 @@ use lambda_runtime::{LambdaEvent, service_fn};
 async fn main() -> Result<(), lambda_runtime::Error> {
     herald::telemetry::init();
     let config = Config::from_env()?;
-    let sdk = herald::aws::sdk_config().await;
+    let sdk = herald::aws::sdk_config().await?;
     let function = Function::from_sdk_config(&sdk, &config)?;
     let function = &function;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| async move {

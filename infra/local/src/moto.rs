@@ -106,6 +106,7 @@ pub async fn production_timeouts_sdk_config(endpoint: &str) -> aws_config::SdkCo
 
 fn emulator_loader(endpoint: &str) -> aws_config::ConfigLoader {
     aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .http_client(herald::aws::AwsHttpClient::new(herald::aws::AwsTrust::Amazon).shared())
         .endpoint_url(endpoint)
         .region(aws_config::Region::new("us-east-1"))
         .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(

@@ -103,8 +103,8 @@ pub fn sender_via(
         ));
     }
     let providers = herald::providers::ProviderClients {
-        ses: aws_sdk_sesv2::Client::from_conf(ses.build()),
-        sns: aws_sdk_sns::Client::new(sdk),
+        ses: aws_sdk_sesv2::Client::from_conf(ses.build()).into(),
+        sns: herald::aws::LazyClient::new(sdk, aws_sdk_sns::Client::new),
         http: herald::aws::http_client()?,
     };
     Ok(herald_sender::Sender::new(

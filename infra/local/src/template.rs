@@ -464,6 +464,9 @@ mod tests {
         assert_eq!(t.logical_ids_of("AWS::KMS::Key"), ["Key"]);
         let mut physical = Physical::default();
         physical.refs.insert("Table".into(), "t1".into());
+        physical
+            .refs
+            .insert("AwsTrustStore".into(), "amazon".into());
         physical.attributes.insert("Key.Arn".into(), "arn:k".into());
         physical
             .refs
@@ -528,7 +531,11 @@ mod tests {
                     .function_environment(
                         "WizardFunction",
                         &Physical {
-                            refs: [("Table".to_owned(), "t".to_owned())].into(),
+                            refs: [
+                                ("Table".to_owned(), "t".to_owned()),
+                                ("AwsTrustStore".to_owned(), "amazon".to_owned()),
+                            ]
+                            .into(),
                             attributes: [("Key.Arn".to_owned(), "k".to_owned())].into(),
                         },
                     )

@@ -8,7 +8,7 @@ use anyhow::Context as _;
 use axum::Router;
 use axum::body::Body;
 use axum::http::{HeaderMap, Method, Request, StatusCode};
-use herald::aws::RequestCounter;
+use herald::aws::{LazyClient, RequestCounter};
 use herald::providers::{ProviderClients, UrlPolicy};
 use herald::secrets::Sealer;
 use herald::store::Store;
@@ -87,11 +87,11 @@ impl TestStack {
         );
         let state = AppState::new(
             Store::new(dynamo, &table),
-            Sealer::new(aws_sdk_kms::Client::new(&sdk), key),
+            Sealer::new(LazyClient::new(&sdk, aws_sdk_kms::Client::new), key),
             ProviderClients::from_sdk_config(&sdk)?,
             UrlPolicy::AllowLoopbackHttp,
             herald_api::Queues {
-                sqs: aws_sdk_sqs::Client::new(&sdk),
+                sqs: LazyClient::new(&sdk, aws_sdk_sqs::Client::new),
                 wizard: env
                     .get("HERALD_WIZARD_QUEUE_URL")
                     .cloned()
@@ -134,7 +134,7 @@ impl TestStack {
                     .context("HERALD_WEBHOOK_DLQ_URL")?,
             },
             herald_api::Schedules {
-                client: aws_sdk_scheduler::Client::new(&sdk),
+                client: LazyClient::new(&sdk, aws_sdk_scheduler::Client::new),
                 sender_queue_arn: env
                     .get("HERALD_SENDER_QUEUE_ARN")
                     .cloned()

@@ -7,22 +7,25 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::settings::{HttpEmailSettings, ProviderSettings};
+use crate::aws::LazyClient;
 use crate::domain::ProviderKind;
 
 /// The clients a connection test may use.
 #[derive(Clone, Debug)]
 pub struct ProviderClients {
-    pub ses: aws_sdk_sesv2::Client,
-    pub sns: aws_sdk_sns::Client,
+    pub ses: LazyClient<aws_sdk_sesv2::Client>,
+    pub sns: LazyClient<aws_sdk_sns::Client>,
     pub http: reqwest::Client,
 }
 
 impl ProviderClients {
-    /// The SES, SNS and HTTP clients, from the shared SDK configuration.
+    /// The SES, SNS and HTTP clients, from the shared SDK configuration. SES and SNS are built
+    /// on first use: an instance that only sends email never needs SNS, nor one that only
+    /// sends SMS SES, and most API requests need neither.
     pub fn from_sdk_config(sdk: &aws_config::SdkConfig) -> anyhow::Result<Self> {
         Ok(Self {
-            ses: aws_sdk_sesv2::Client::new(sdk),
-            sns: aws_sdk_sns::Client::new(sdk),
+            ses: LazyClient::new(sdk, aws_sdk_sesv2::Client::new),
+            sns: LazyClient::new(sdk, aws_sdk_sns::Client::new),
             http: crate::aws::http_client()?,
         })
     }

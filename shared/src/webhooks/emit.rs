@@ -26,16 +26,20 @@ type Cached = HashMap<TenantId, (Instant, Arc<Vec<Endpoint>>)>;
 #[derive(Clone, Debug)]
 pub struct Emitter {
     store: Store,
-    sqs: aws_sdk_sqs::Client,
+    sqs: crate::aws::LazyClient<aws_sdk_sqs::Client>,
     queue_url: Option<String>,
     endpoints: Arc<Mutex<Cached>>,
 }
 
 impl Emitter {
-    pub fn new(store: Store, sqs: aws_sdk_sqs::Client, queue_url: Option<String>) -> Self {
+    pub fn new(
+        store: Store,
+        sqs: impl Into<crate::aws::LazyClient<aws_sdk_sqs::Client>>,
+        queue_url: Option<String>,
+    ) -> Self {
         Self {
             store,
-            sqs,
+            sqs: sqs.into(),
             queue_url: queue_url.filter(|u| !u.is_empty()),
             endpoints: Arc::default(),
         }

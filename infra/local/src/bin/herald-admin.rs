@@ -22,7 +22,7 @@ async fn main() -> anyhow::Result<()> {
             let table = flag("--table")
                 .context("--table <name> is required (the stack's TableName output)")?;
             let name = flag("--name").unwrap_or_else(|| "platform admin".to_owned());
-            let sdk = herald::aws::sdk_config().await;
+            let sdk = herald::aws::sdk_config().await?;
             let store = Store::new(aws_sdk_dynamodb::Client::new(&sdk), table);
             let (key, secret) = herald_local::bootstrap::create_platform_key(&store, &name).await?;
             eprintln!(
