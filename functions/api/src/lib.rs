@@ -47,39 +47,58 @@ impl Modify for BearerAuth {
     }
 }
 
-/// Every route group, as `f` makes it (see [`routes`]): `router` or `documented`.
-macro_rules! every_group {
-    ($f:ident, $first:expr) => {
-        $first
-            .merge(routes::tenants::$f())
-            .merge(routes::api_keys::$f())
-            .merge(routes::events::$f())
-            .merge(routes::effective::$f())
-            .merge(routes::providers::$f())
-            .merge(routes::templates::$f())
-            .merge(routes::senders::$f())
-            .merge(routes::brand::$f())
-            .merge(routes::compliance::$f())
-            .merge(routes::wizard::$f())
-            .merge(routes::preview::$f())
-            .merge(routes::guests::$f())
-            .merge(routes::messages::$f())
-            .merge(routes::campaigns::$f())
-            .merge(routes::dead_letters::$f())
-            .merge(routes::analytics::$f())
-            .merge(routes::suppressions::$f())
-            .merge(routes::webhooks::$f())
-            .merge(routes::webhook_endpoints::$f())
-            .merge(routes::contacts::$f())
-            .merge(routes::crm::$f())
-            .merge(routes::audit::$f())
-            .merge(routes::preferences::$f())
+/// Every route group (see [`routes`]), named once: `with_every_group!(m)` is `m!(tenants, ...)`.
+macro_rules! with_every_group {
+    ($m:ident) => {
+        $m!(
+            tenants,
+            api_keys,
+            events,
+            effective,
+            providers,
+            templates,
+            senders,
+            brand,
+            compliance,
+            wizard,
+            preview,
+            guests,
+            messages,
+            campaigns,
+            dead_letters,
+            analytics,
+            suppressions,
+            webhooks,
+            webhook_endpoints,
+            contacts,
+            crm,
+            audit,
+            preferences
+        )
     };
+}
+
+/// Every group's routes added to `router`, one Router for all of them.
+fn every_route(router: Router<AppState>) -> Router<AppState> {
+    macro_rules! add_each {
+        ($($group:ident),+) => {{
+            $(let router = routes::$group::add_to(router);)+
+            router
+        }};
+    }
+    with_every_group!(add_each)
 }
 
 /// The OpenAPI 3.1 document served at `/api/v1/openapi.json`, generated from the routes.
 pub fn openapi() -> utoipa::openapi::OpenApi {
-    every_group!(documented, OpenApiRouter::with_openapi(ApiDoc::openapi())).into_openapi()
+    macro_rules! merge_each {
+        ($($group:ident),+) => {
+            OpenApiRouter::with_openapi(ApiDoc::openapi())
+                $(.merge(routes::$group::documented()))+
+                .into_openapi()
+        };
+    }
+    with_every_group!(merge_each)
 }
 
 /// The document, serialised once, on its first request (building it is the slowest part of
@@ -104,20 +123,24 @@ fn openapi_json() -> axum::response::Response {
 
 /// The whole API, ready to serve.
 pub fn router(state: AppState) -> Router {
-    every_group!(router, Router::new())
+    every_route(Router::new())
         .route("/api/v1/openapi.json", get(|| async { openapi_json() }))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
-        .layer(axum::middleware::from_fn_with_state(state.clone(), audit::record))
-        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
-        .layer(TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {
-            // The route, not the path: a preference link's path is its token (a credential).
-            let route = req
-                .extensions()
-                .get::<axum::extract::MatchedPath>()
-                .map_or("unmatched", |m| m.as_str());
-            tracing::info_span!("request", method = %req.method(), route = %route, key_id = tracing::field::Empty)
-        }))
+        // One layer of the three (outermost first), so each route's service is wrapped once.
+        .layer(
+            tower::ServiceBuilder::new()
+                .layer(TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {
+                    // The route, not the path: a preference link's path is its token (a credential).
+                    let route = req
+                        .extensions()
+                        .get::<axum::extract::MatchedPath>()
+                        .map_or("unmatched", |m| m.as_str());
+                    tracing::info_span!("request", method = %req.method(), route = %route, key_id = tracing::field::Empty)
+                }))
+                .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+                .layer(axum::middleware::from_fn_with_state(state.clone(), audit::record)),
+        )
         .with_state(state)
 }
 

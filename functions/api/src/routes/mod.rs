@@ -1,18 +1,18 @@
 //! One module per route group.
 //!
 //! Each module declares its handlers once with [`api_routes!`], which makes two functions of
-//! the list: `router()`, the axum routes built from each handler's path and methods alone
-//! (what the function serves: nothing of the OpenAPI document is built at a cold start), and
-//! `documented()`, the same routes with their OpenAPI operations and schemas (the document
-//! served at `/api/v1/openapi.json`, built on its first request).
+//! the list: `add_to(router)`, the axum routes built from each handler's path and methods
+//! alone, added to one Router (what the function serves: nothing of the OpenAPI document is
+//! built at a cold start, and no group is a Router of its own to merge), and `documented()`,
+//! the same routes with their OpenAPI operations and schemas (the document served at
+//! `/api/v1/openapi.json`, built on its first request).
 
 /// Declares a module's routes: groups of handlers sharing a path, as `utoipa_axum::routes!`
 /// takes them.
 macro_rules! api_routes {
     ($( ( $($handler:ident),+ $(,)? ) ),+ $(,)?) => {
-        /// This module's routes (see [`crate::routes`]).
-        pub fn router() -> axum::Router<crate::AppState> {
-            let router = axum::Router::new();
+        /// `router` with this module's routes (see [`crate::routes`]).
+        pub fn add_to(router: axum::Router<crate::AppState>) -> axum::Router<crate::AppState> {
             $($(
                 let router = utoipa_axum::paste! {
                     crate::routes::route::<[<__path_ $handler>], _, _>(router, $handler)
