@@ -1,6 +1,7 @@
 //! Herald's local stack: the same system as the deployed one, on one machine, with moto for AWS.
 
 pub mod bootstrap;
+pub mod contracts;
 pub mod fakes;
 pub mod fault_proxy;
 pub mod moto;

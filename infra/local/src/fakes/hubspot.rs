@@ -1,5 +1,7 @@
 //! A fake of HubSpot's CRM v3 API: account details, contact properties, contact search by
-//! `lastmodifieddate` and contact batch update, behind a private-app bearer token.
+//! `lastmodifieddate` and contact batch update, behind a private-app bearer token. Requests
+//! are checked against `infra/local/contracts/hubspot/` first (e.g. a batch update's property
+//! values must be strings), and refused with HubSpot's VALIDATION_ERROR when they break it.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -14,7 +16,8 @@ use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::{Faults, Gate, ModClock, Server, fault_controls, format_ms, lock};
+use super::{Contract, Faults, Gate, ModClock, Server, fault_controls, format_ms, lock};
+use crate::contracts::Provider;
 
 const TIME_FORMAT: &str = "%Y-%m-%dT%H:%M:%S%.3fZ";
 const FIRST_ID: u64 = 1001;
@@ -147,6 +150,13 @@ impl FakeHubspot {
                 post(batch_update_contacts),
             )
             .with_state(app.clone())
+            .layer(middleware::from_fn_with_state(
+                Contract {
+                    provider: Provider::Hubspot,
+                    faults: faults.clone(),
+                },
+                super::contract,
+            ))
             .layer(middleware::from_fn_with_state(token, require_token))
             .layer(middleware::from_fn_with_state(gate, super::gate));
         let server = Server::spawn(listener, url, router);
@@ -559,8 +569,14 @@ mod tests {
             (400, Some("VALIDATION_ERROR"))
         );
         let (status, error) = call(&fake, SEARCH, Some(json!({"limit": 201}))).await;
-        assert_eq!(status, 400);
-        assert!(error["message"].as_str().unwrap().contains("at most 200"));
+        assert_eq!(
+            (status, error["category"].as_str()),
+            (400, Some("VALIDATION_ERROR"))
+        );
+        assert!(
+            error["message"].as_str().unwrap().contains("200"),
+            "{error}"
+        );
     }
 
     #[tokio::test]
@@ -569,8 +585,16 @@ mod tests {
         let a = fake.add_contact(&[("email", "a@x.test")]);
         let b = fake.add_contact(&[("email", "b@x.test")]);
         let before = fake.contact(&a).unwrap()["lastmodifieddate"].clone();
+        // HubSpot's contract types property values as strings: a boolean is refused.
+        let boolean = json!({"inputs": [{"id": a, "properties": {"herald_sms_optout": true}}]});
+        let (status, reply) = call(&fake, BATCH, Some(boolean)).await;
+        assert_eq!(
+            (status, reply["category"].as_str()),
+            (400, Some("VALIDATION_ERROR"))
+        );
+        assert_eq!(fake.contract_violations().len(), 1, "{reply}");
         let body = json!({"inputs": [{"id": a, "properties": {"herald_last_event": "opened",
-            "herald_sms_optout": true}}, {"id": b, "properties": {"firstname": "Bea"}}]});
+            "herald_sms_optout": "true"}}, {"id": b, "properties": {"firstname": "Bea"}}]});
         let (status, reply) = call(&fake, BATCH, Some(body)).await;
         assert_eq!(
             (status, reply["results"].as_array().map(Vec::len)),

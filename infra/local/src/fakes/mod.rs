@@ -3,7 +3,10 @@
 //! Each fake is an axum server on `127.0.0.1:0` in a spawned task, holding its records in
 //! memory behind a mutex, with a synchronous handle to seed and inspect them. Both share the
 //! fault controls here: throttling (429 + `Retry-After`), going down after a number of
-//! successful requests (503 until `recover`), and a log of every request answered.
+//! successful requests (503 until `recover`), and a log of every request answered. Every
+//! request is checked against the provider's contract (`crate::contracts`) before the fake
+//! looks at it: what the real API's contract refuses, the fake refuses with the provider's
+//! documented error answer, and keeps for `contract_violations`.
 //! Dropping a fake stops its server.
 
 pub mod hubspot;
@@ -13,6 +16,7 @@ pub mod salesforce;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use axum::Router;
+use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::Next;
@@ -39,6 +43,8 @@ struct FaultState {
     successes_before_down: Option<usize>,
     down: bool,
     log: Vec<Recorded>,
+    /// What requests broke the provider's contract, one line each.
+    violations: Vec<String>,
 }
 
 enum Fault {
@@ -95,6 +101,15 @@ impl Faults {
 
     pub(crate) fn reset_requests(&self) {
         self.lock().log.clear();
+    }
+
+    pub(crate) fn contract_violations(&self) -> Vec<String> {
+        self.lock().violations.clone()
+    }
+
+    fn violated(&self, violations: &[crate::contracts::Violation]) {
+        let lines = violations.iter().map(ToString::to_string);
+        self.lock().violations.extend(lines);
     }
 
     fn decide(&self, throttle_exempt: bool) -> Option<Fault> {
@@ -156,6 +171,11 @@ macro_rules! fault_controls {
         pub fn reset_requests(&self) {
             self.faults.reset_requests();
         }
+
+        /// Every way a request so far broke the provider's contract (each was refused).
+        pub fn contract_violations(&self) -> Vec<String> {
+            self.faults.contract_violations()
+        }
     };
 }
 pub(crate) use fault_controls;
@@ -201,6 +221,52 @@ pub(crate) async fn gate(State(gate): State<Gate>, request: Request, next: Next)
         status: response.status().as_u16(),
     });
     response
+}
+
+/// The contract layer of a fake (inside its gate and its credential check).
+#[derive(Clone)]
+pub(crate) struct Contract {
+    pub(crate) provider: crate::contracts::Provider,
+    pub(crate) faults: Faults,
+}
+
+/// The most a fake reads of a request body.
+const MAX_BODY: usize = 16 * 1024 * 1024;
+
+/// Answers a request that breaks the provider's contract as the provider documents, and keeps
+/// its violations; passes the others on.
+pub(crate) async fn contract(
+    State(contract): State<Contract>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let (parts, body) = request.into_parts();
+    let Ok(bytes) = axum::body::to_bytes(body, MAX_BODY).await else {
+        return StatusCode::PAYLOAD_TOO_LARGE.into_response();
+    };
+    let checked = crate::contracts::check(
+        contract.provider,
+        &crate::contracts::Request {
+            method: parts.method.as_str(),
+            path: parts.uri.path(),
+            query: parts.uri.query(),
+            headers: &parts.headers,
+            body: &bytes,
+        },
+    );
+    match checked {
+        Ok(_) => {
+            next.run(Request::from_parts(parts, Body::from(bytes)))
+                .await
+        }
+        Err(violations) => {
+            tracing::warn!(provider = %contract.provider, violations = violations.len(), "a request broke the provider's contract");
+            contract.faults.violated(&violations);
+            let (status, body) = crate::contracts::refusal(contract.provider, &violations);
+            let status = StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST);
+            (status, axum::Json(body)).into_response()
+        }
+    }
 }
 
 /// A strictly increasing clock of modification times, in epoch milliseconds: every change

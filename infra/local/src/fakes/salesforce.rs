@@ -1,6 +1,7 @@
 //! A fake of a Salesforce org's REST API (v60.0): the client-credentials token flow, API
 //! limits, SOQL queries of Contacts by `SystemModstamp` with query locators, and composite
-//! sObject updates.
+//! sObject updates. Requests are checked against `infra/local/contracts/salesforce/` first
+//! and refused with Salesforce's documented error answers when they break it.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -15,7 +16,8 @@ use axum::{Form, Json, Router};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
-use super::{Faults, Gate, ModClock, Server, fault_controls, format_ms, lock};
+use super::{Contract, Faults, Gate, ModClock, Server, fault_controls, format_ms, lock};
+use crate::contracts::Provider;
 
 const API: &str = "/services/data/v60.0";
 const TOKEN_PATH: &str = "/services/oauth2/token";
@@ -166,6 +168,13 @@ impl FakeSalesforce {
             .route(TOKEN_PATH, post(issue_token))
             .merge(data)
             .with_state(app.clone())
+            .layer(middleware::from_fn_with_state(
+                Contract {
+                    provider: Provider::Salesforce,
+                    faults: faults.clone(),
+                },
+                super::contract,
+            ))
             .layer(middleware::from_fn_with_state(gate, super::gate));
         let server = Server::spawn(listener, url, router);
         Ok(Self {
