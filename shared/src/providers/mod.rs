@@ -1,6 +1,7 @@
 //! Communication providers: the settings and credentials each kind takes, connection tests,
 //! and sending one message.
 
+mod bodies;
 mod check;
 pub mod send;
 mod settings;

@@ -9,6 +9,7 @@ use std::collections::BTreeMap;
 use aws_sdk_sesv2::types::{Body, Content, Destination, EmailContent, Message, MessageTag};
 use serde_json::{Value, json};
 
+use super::bodies::{BrevoEmail, SendgridMail};
 use super::check::ProviderClients;
 use super::settings::{HttpEmailSettings, ProviderSettings, SmsType};
 use crate::config::Provider;
@@ -93,7 +94,9 @@ impl SendError {
     }
 }
 
-/// Sends through `provider` with its decrypted `credentials`; returns the provider's message id.
+/// Sends through `provider` with its decrypted `credentials`; returns the provider's message id
+/// (or, when a provider accepted the message without naming it, a local reference: see
+/// [`LOCAL_REFERENCE`]).
 pub async fn send(
     clients: &ProviderClients,
     provider: &Provider,
@@ -158,14 +161,6 @@ pub async fn send(
         }
         ProviderSettings::Brevo(s) => {
             let from = email_from(s, out);
-            let body = json!({
-                "sender": {"email": from.address, "name": from.name},
-                "to": [{"email": out.to}],
-                "subject": out.message.subject,
-                "htmlContent": out.message.html,
-                "textContent": out.message.text,
-                "headers": out.headers.iter().cloned().collect::<BTreeMap<_, _>>(),
-            });
             let url = format!(
                 "{}/v3/smtp/email",
                 root(s.base_url.as_deref(), "https://api.brevo.com")
@@ -175,28 +170,19 @@ pub async fn send(
                     .http
                     .post(url)
                     .header("api-key", secret("api_key"))
-                    .json(&body),
+                    .json(&BrevoEmail::new(&from, out)),
                 "Brevo",
             )
             .await?;
-            string_at(&answer.1, "/messageId", "Brevo")
+            Ok(accepted(
+                string_at(&answer.1, "/messageId"),
+                "Brevo",
+                provider,
+                out,
+            ))
         }
         ProviderSettings::Sendgrid(s) => {
             let from = email_from(s, out);
-            let mut content = Vec::new();
-            if let Some(t) = &out.message.text {
-                content.push(json!({"type": "text/plain", "value": t}));
-            }
-            if let Some(h) = &out.message.html {
-                content.push(json!({"type": "text/html", "value": h}));
-            }
-            let body = json!({
-                "personalizations": [{"to": [{"email": out.to}]}],
-                "from": {"email": from.address, "name": from.name},
-                "subject": out.message.subject,
-                "content": content,
-                "headers": out.headers.iter().cloned().collect::<BTreeMap<_, _>>(),
-            });
             let url = format!(
                 "{}/v3/mail/send",
                 root(s.base_url.as_deref(), "https://api.sendgrid.com")
@@ -206,15 +192,17 @@ pub async fn send(
                     .http
                     .post(url)
                     .bearer_auth(secret("api_key"))
-                    .json(&body),
+                    .json(&SendgridMail::new(&from, out)),
                 "SendGrid",
             )
             .await?;
-            headers
+            // SendGrid answers 202 with an empty body; the id is in a header, when it is.
+            let id = headers
                 .get("x-message-id")
                 .and_then(|v| v.to_str().ok())
-                .map(str::to_owned)
-                .ok_or_else(|| SendError::Permanent("SendGrid returned no X-Message-Id".into()))
+                .filter(|v| !v.is_empty())
+                .map(str::to_owned);
+            Ok(accepted(id, "SendGrid", provider, out))
         }
         ProviderSettings::Twilio(s) => {
             let url = format!(
@@ -246,7 +234,12 @@ pub async fn send(
                 .basic_auth(&s.account_sid, Some(secret("auth_token")))
                 .form(&form);
             let answer = http(request, "Twilio").await?;
-            string_at(&answer.1, "/sid", "Twilio")
+            Ok(accepted(
+                string_at(&answer.1, "/sid"),
+                "Twilio",
+                provider,
+                out,
+            ))
         }
         ProviderSettings::WhatsappCloud(s) => {
             let url = format!(
@@ -276,7 +269,12 @@ pub async fn send(
                 "WhatsApp",
             )
             .await?;
-            string_at(&answer.1, "/messages/0/id", "WhatsApp")
+            Ok(accepted(
+                string_at(&answer.1, "/messages/0/id"),
+                "WhatsApp",
+                provider,
+                out,
+            ))
         }
     }
 }
@@ -441,31 +439,58 @@ async fn http(
             SendError::Permanent(text)
         });
     }
-    // A success with an answer that cannot be read: the provider may well have taken the
-    // message, so it is not retried anywhere (a retry could send it twice).
+    // A 2xx is an acceptance, whatever its body: one that is not the documented JSON names no
+    // message id, and the message is recorded sent under a local reference (see `accepted`).
     let body = if bytes.is_empty() {
         Value::Null
     } else {
-        serde_json::from_slice(&bytes).map_err(|_| {
-            SendError::Permanent(format!(
-                "{who} answered {} with a body that is not JSON; not retried, since it may have accepted the message",
-                status.as_u16()
-            ))
-        })?
+        serde_json::from_slice(&bytes).unwrap_or_else(|_| {
+            tracing::warn!(
+                provider = who,
+                status = status.as_u16(),
+                "the provider accepted a message with a body that is not JSON"
+            );
+            Value::Null
+        })
     };
     Ok((headers, body))
 }
 
-fn string_at(body: &Value, pointer: &str, who: &str) -> Result<String, SendError> {
+fn string_at(body: &Value, pointer: &str) -> Option<String> {
     body.pointer(pointer)
         .and_then(Value::as_str)
+        .filter(|id| !id.is_empty())
         .map(str::to_owned)
-        .ok_or_else(|| {
-            SendError::Permanent(format!(
-                "{who} answered success without {pointer}; not retried, since it may have accepted the message"
-            ))
-        })
 }
+
+/// The id a message the provider accepted (it answered 2xx) is recorded under.
+///
+/// A 2xx is an acceptance: the message is recorded `sent`, never failed (that would report a
+/// delivered message as lost) nor retried (that could deliver it twice), even when the answer
+/// lacks the provider's id (SendGrid may answer 202 without `X-Message-Id`; a proxy may answer
+/// 200 with a page). Such a message gets a local reference instead: `herald:` and the Herald
+/// message id (a fresh ULID for a test send, which has none), so the record, the sent notice
+/// and the analytics count it like any other; a `herald:` id names no provider object and no
+/// provider event will ever carry it (delivery callbacks find Twilio and WhatsApp messages by
+/// the Herald ids in their callback URL and `biz_opaque_callback_data` anyway).
+fn accepted(id: Option<String>, who: &str, provider: &Provider, out: &Outgoing<'_>) -> String {
+    id.unwrap_or_else(|| {
+        let local = match &out.tracking {
+            Some(t) => t.message.to_string(),
+            None => ulid::Ulid::generate().to_string(),
+        };
+        tracing::warn!(
+            provider = who,
+            provider_id = %provider.id,
+            reference = %local,
+            "the provider accepted a message without naming its id; recorded under a local reference"
+        );
+        format!("{LOCAL_REFERENCE}{local}")
+    })
+}
+
+/// The prefix of a provider message id that is Herald's own reference (see `accepted`).
+pub const LOCAL_REFERENCE: &str = "herald:";
 
 #[cfg(test)]
 mod tests {
