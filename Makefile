@@ -10,7 +10,7 @@ CARGO     ?= cargo
 export SAM_CLI_TELEMETRY := 0
 LINT_ENV  := AWS_DEFAULT_REGION=us-east-1 AWS_REGION=us-east-1 AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test
 
-.PHONY: help venv build run test test-rust lint quickstart fuzz fmt clippy clean
+.PHONY: help venv build run test test-emulator test-rust lint quickstart fuzz fmt clippy clean
 
 help:
 	@echo "make run    start Herald locally (emulated AWS + API on 127.0.0.1:$${HERALD_PORT:-3000})"
@@ -32,7 +32,11 @@ build: venv
 run: build
 	exec ./target/debug/herald-local
 
-test: build lint test-rust quickstart fuzz
+test: build lint test-emulator test-rust quickstart fuzz
+
+# The local emulator refuses what AWS refuses (infra/local/strict_aws.py): one test per rule.
+test-emulator: venv
+	$(VENV)/bin/python -m unittest infra/local/test_strict_aws.py -v
 
 # The 1,000-guest campaign runs against an emulator of its own: moto answers its outbox
 # (/moto-api/data.json) by dumping everything it holds, which the other tests read too.
