@@ -214,6 +214,11 @@ async fn hubspot_contacts_are_pulled_page_by_page_and_consent_is_pushed_back() {
     );
     let older = expect(&stack, Method::GET, &rest, &t.admin, None, 200).await;
     assert_eq!(items(&older).len(), 3);
+    assert_eq!(
+        fake.contract_violations(),
+        Vec::<String>::new(),
+        "HubSpot's contract"
+    );
 }
 
 #[tokio::test]
@@ -265,6 +270,11 @@ async fn a_throttled_crm_is_waited_for_and_a_run_that_stops_half_way_loses_and_r
         .await
         .unwrap();
     assert_eq!(links.len(), 450);
+    assert_eq!(
+        fake.contract_violations(),
+        Vec::<String>::new(),
+        "HubSpot's contract"
+    );
 }
 
 #[tokio::test]
@@ -326,6 +336,11 @@ async fn the_later_edit_of_a_field_wins_and_the_conflict_is_reported() {
     assert_eq!(fake.contact(&b).unwrap()["company"], "Umbrella (CRM)");
     let cb = contact_by_email(&stack, &t.id, "b@crm.example").await;
     assert_eq!(cb.company.as_deref(), Some("Umbrella (CRM)"));
+    assert_eq!(
+        fake.contract_violations(),
+        Vec::<String>::new(),
+        "HubSpot's contract"
+    );
 }
 
 #[tokio::test]
@@ -415,6 +430,11 @@ async fn salesforce_pages_renews_its_session_and_an_opt_out_beats_an_opt_in() {
     assert!(dora.opt_outs.contains("*#email"));
     let five = contact_by_email(&stack, &t.id, "sf5@crm.example").await;
     assert!(five.opt_outs.contains("*#email"));
+    assert_eq!(
+        fake.contract_violations(),
+        Vec::<String>::new(),
+        "Salesforce's contract"
+    );
 }
 
 #[tokio::test]
@@ -469,6 +489,11 @@ async fn the_schedule_queues_a_run_for_every_connected_tenant() {
         "tenant_id of another tenant with a tenant key",
     );
     expect(&stack, Method::DELETE, &crm(&on, ""), &on.admin, None, 204).await;
+    assert_eq!(
+        fake.contract_violations(),
+        Vec::<String>::new(),
+        "HubSpot's contract"
+    );
 }
 
 /// `make bench`: a sync of 10,000 HubSpot contacts, then a push of engagement for all of them:
@@ -546,6 +571,11 @@ async fn benchmark_a_crm_sync_of_10k_contacts() {
         "push_seconds": push_seconds,
     });
     println!("BENCH {report}");
+    assert_eq!(
+        fake.contract_violations(),
+        Vec::<String>::new(),
+        "HubSpot's contract"
+    );
 }
 
 #[tokio::test]
@@ -595,4 +625,9 @@ async fn engagement_reaches_the_crm_with_the_next_run() {
         );
         tokio::time::sleep(Duration::from_secs(1)).await;
     }
+    assert_eq!(
+        fake.contract_violations(),
+        Vec::<String>::new(),
+        "HubSpot's contract"
+    );
 }

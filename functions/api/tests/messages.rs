@@ -9,10 +9,10 @@ use axum::body::Body;
 use axum::http::{Method, Request};
 use common::*;
 use herald::messages::{Delivery, Recipient, SenderJob};
+use herald::providers::send::LOCAL_REFERENCE;
 use herald::render::GuestVars;
 use serde_json::{Value, json};
-use wiremock::matchers::{method, path};
-use wiremock::{Mock, MockServer, ResponseTemplate};
+use wiremock::ResponseTemplate;
 
 const MESSAGES: &str = "/api/v1/communication/messages";
 
@@ -152,19 +152,12 @@ async fn a_failing_primary_provider_fails_over_to_the_next() {
     let stack = stack().await;
     let s = setup(&stack).await;
     let key = &s.t.admin;
-    let brevo = MockServer::start().await;
-    Mock::given(method("GET"))
-        .and(path("/v3/account"))
-        .respond_with(
-            ResponseTemplate::new(200).set_body_json(json!({"email": "ops@acme.example"})),
-        )
-        .mount(&brevo)
-        .await;
-    Mock::given(method("POST"))
-        .and(path("/v3/smtp/email"))
-        .respond_with(ResponseTemplate::new(503))
+    let brevo = ProviderFake::start(Provider::Brevo).await;
+    brevo.answer("account-get", connected()).await;
+    brevo
+        .on("smtp-email-send", ResponseTemplate::new(503))
         .expect(1)
-        .mount(&brevo)
+        .mount(&brevo.server)
         .await;
     let primary = provider(
         &stack,
@@ -187,6 +180,8 @@ async fn a_failing_primary_provider_fails_over_to_the_next() {
     .await;
     assert_eq!(answer.status.as_u16(), 202, "{}", answer.body);
     let message = settled(&stack, key, &text(&answer.body, "id")).await;
+    // Brevo's 503 (not a refusal of a request that broke its contract) sends it to SES.
+    brevo.assert_kept_contract();
     assert_eq!(message["status"], "sent", "{message}");
     assert_eq!(message["attempts"], 2, "Brevo, then SES");
     assert_ne!(message["provider_id"], primary["id"]);
@@ -198,19 +193,15 @@ async fn a_provider_answering_garbage_is_not_retried_elsewhere() {
     let stack = stack().await;
     let s = setup(&stack).await;
     let key = &s.t.admin;
-    let brevo = MockServer::start().await;
-    Mock::given(method("GET"))
-        .and(path("/v3/account"))
-        .respond_with(
-            ResponseTemplate::new(200).set_body_json(json!({"email": "ops@acme.example"})),
+    let brevo = ProviderFake::start(Provider::Brevo).await;
+    brevo.answer("account-get", connected()).await;
+    brevo
+        .on(
+            "smtp-email-send",
+            ResponseTemplate::new(200).set_body_string("<html>proxy says hi</html>"),
         )
-        .mount(&brevo)
-        .await;
-    Mock::given(method("POST"))
-        .and(path("/v3/smtp/email"))
-        .respond_with(ResponseTemplate::new(200).set_body_string("<html>proxy says hi</html>"))
         .expect(1)
-        .mount(&brevo)
+        .mount(&brevo.server)
         .await;
     provider(
         &stack,
@@ -232,15 +223,286 @@ async fn a_provider_answering_garbage_is_not_retried_elsewhere() {
     )
     .await;
     assert_eq!(answer.status.as_u16(), 202, "{}", answer.body);
-    let message = settled(&stack, key, &text(&answer.body, "id")).await;
-    // Brevo said 200: it may have taken the message, so SES does not send it again.
-    assert_eq!(message["status"], "failed", "{message}");
+    let id = text(&answer.body, "id");
+    let message = settled(&stack, key, &id).await;
+    brevo.assert_kept_contract();
+    // Brevo said 200: it took the message, whatever its answer says, so the message is sent
+    // (under Herald's own reference, since the answer names no id) and SES does not send it
+    // again.
+    assert_eq!(message["status"], "sent", "{message}");
     assert_eq!(message["attempts"], 1);
-    assert!(
-        text(&message, "last_error").contains("not JSON"),
-        "{message}"
+    assert_eq!(
+        message["provider_message_id"],
+        format!("{LOCAL_REFERENCE}{id}")
     );
     assert_eq!(emails_to(&address).await, 0);
+}
+
+/// Creates a provider at priority 0 and completes the wizard; the provider's id.
+async fn primary(stack: &TestStack, s: &Setup, body: Value) -> String {
+    let created = provider(stack, &s.t.admin, "", body).await;
+    let run = complete_wizard(stack, &s.t.admin, &s.event).await;
+    assert_eq!(run["status"], "succeeded", "{run}");
+    text(&created, "id")
+}
+
+/// Sends the invitation to one recipient by `channels` and waits until it is settled.
+async fn send_one(stack: &TestStack, s: &Setup, channels: Value, recipient: Value) -> Value {
+    let answer = post_message(
+        stack,
+        &s.t.admin,
+        None,
+        json!({"event_id": s.event, "category": "invitation", "channels": channels,
+            "recipient": recipient}),
+    )
+    .await;
+    assert_eq!(answer.status.as_u16(), 202, "{}", answer.body);
+    settled(stack, &s.t.admin, &text(&answer.body, "id")).await
+}
+
+fn body_of(request: &wiremock::Request) -> Value {
+    serde_json::from_slice(&request.body).expect("a JSON body")
+}
+
+/// Issue 20: a provider with no `from_name` and an HTML-only template sent `"name": null` and
+/// `"textContent": null`, which Brevo's contract refuses (so the send failed).
+#[tokio::test]
+async fn brevo_sends_an_html_only_message_from_a_sender_without_a_name() {
+    let stack = stack().await;
+    let s = setup(&stack).await;
+    let brevo = ProviderFake::start(Provider::Brevo).await;
+    brevo.answer("account-get", connected()).await;
+    brevo
+        .on(
+            "smtp-email-send",
+            ResponseTemplate::new(201)
+                .set_body_json(json!({"messageId": "<m1@smtp-relay.brevo.test>"})),
+        )
+        .expect(1)
+        .mount(&brevo.server)
+        .await;
+    let id = primary(
+        &stack,
+        &s,
+        json!({"kind": "brevo", "name": "Brevo", "priority": 0,
+        "settings": {"from_address": "events@acme.example", "base_url": brevo.uri()},
+        "credentials": {"api_key": "xkeysib-test"}}),
+    )
+    .await;
+    let address = unique_email("brevo");
+    let message = send_one(
+        &stack,
+        &s,
+        json!(["email"]),
+        json!({"first_name": "Ada", "email": address}),
+    )
+    .await;
+    brevo.assert_kept_contract();
+    assert_eq!(message["status"], "sent", "{message}");
+    assert_eq!(message["provider_id"], id.as_str());
+    assert_eq!(message["provider_message_id"], "<m1@smtp-relay.brevo.test>");
+    let sent = body_of(&brevo.received("/v3/smtp/email").await[0]);
+    assert_eq!(
+        sent["sender"],
+        json!({"email": "events@acme.example"}),
+        "{sent}"
+    );
+    assert!(
+        sent.get("textContent").is_none() && sent["htmlContent"].is_string(),
+        "{sent}"
+    );
+    assert_eq!(sent["to"], json!([{"email": address}]));
+    assert_eq!(emails_to(&address).await, 0, "not through SES as well");
+}
+
+/// Issue 20: SendGrid sent `"from": {"name": null}` for a provider with no `from_name` (its
+/// contract types `name` as a string: the send failed), and no test sent through SendGrid.
+#[tokio::test]
+async fn sendgrid_sends_a_message_from_a_sender_without_a_name() {
+    let stack = stack().await;
+    let s = setup(&stack).await;
+    let sendgrid = ProviderFake::start(Provider::Sendgrid).await;
+    sendgrid.answer("scopes-list", connected()).await;
+    sendgrid
+        .on(
+            "mail-send",
+            ResponseTemplate::new(202).insert_header("X-Message-Id", "sg-0123456789"),
+        )
+        .expect(1)
+        .mount(&sendgrid.server)
+        .await;
+    let id = primary(
+        &stack,
+        &s,
+        json!({"kind": "sendgrid", "name": "SendGrid", "priority": 0,
+        "settings": {"from_address": "events@acme.example", "base_url": sendgrid.uri()},
+        "credentials": {"api_key": "SG.test-key"}}),
+    )
+    .await;
+    let address = unique_email("sendgrid");
+    let message = send_one(
+        &stack,
+        &s,
+        json!(["email"]),
+        json!({"first_name": "Ada", "email": address}),
+    )
+    .await;
+    sendgrid.assert_kept_contract();
+    assert_eq!(message["status"], "sent", "{message}");
+    assert_eq!(message["provider_id"], id.as_str());
+    assert_eq!(message["provider_message_id"], "sg-0123456789");
+    let request = &sendgrid.received("/v3/mail/send").await[0];
+    let sent = body_of(request);
+    assert_eq!(
+        sent["from"],
+        json!({"email": "events@acme.example"}),
+        "{sent}"
+    );
+    assert_eq!(
+        sent["personalizations"],
+        json!([{"to": [{"email": address}]}])
+    );
+    assert_eq!(sent["content"][0]["type"], "text/html", "{sent}");
+    assert_eq!(
+        request
+            .headers
+            .get("authorization")
+            .and_then(|v| v.to_str().ok()),
+        Some("Bearer SG.test-key")
+    );
+    assert_eq!(emails_to(&address).await, 0, "not through SES as well");
+}
+
+/// Issue 20: SendGrid's 202 without `X-Message-Id` was reported as a refusal and the message
+/// marked failed, although SendGrid had accepted it. A 2xx is an acceptance.
+#[tokio::test]
+async fn a_sendgrid_202_without_a_message_id_is_sent_and_not_retried() {
+    let stack = stack().await;
+    let s = setup(&stack).await;
+    let sendgrid = ProviderFake::start(Provider::Sendgrid).await;
+    sendgrid.answer("scopes-list", connected()).await;
+    sendgrid
+        .on("mail-send", ResponseTemplate::new(202))
+        .expect(1)
+        .mount(&sendgrid.server)
+        .await;
+    primary(
+        &stack,
+        &s,
+        json!({"kind": "sendgrid", "name": "SendGrid", "priority": 0,
+        "settings": {"from_address": "events@acme.example", "from_name": "Acme Events",
+            "base_url": sendgrid.uri()},
+        "credentials": {"api_key": "SG.test-key"}}),
+    )
+    .await;
+    let address = unique_email("noid");
+    let message = send_one(
+        &stack,
+        &s,
+        json!(["email"]),
+        json!({"first_name": "Ada", "email": address}),
+    )
+    .await;
+    sendgrid.assert_kept_contract();
+    assert_eq!(message["status"], "sent", "{message}");
+    assert_eq!(message["attempts"], 1, "{message}");
+    assert!(
+        message.get("last_error").is_none_or(Value::is_null),
+        "{message}"
+    );
+    assert_eq!(
+        message["provider_message_id"],
+        format!("{LOCAL_REFERENCE}{}", text(&message, "id"))
+    );
+    let sent = body_of(&sendgrid.received("/v3/mail/send").await[0]);
+    assert_eq!(sent["from"]["name"], "Acme Events");
+    assert_eq!(emails_to(&address).await, 0, "SES did not send it again");
+}
+
+/// SMS through Twilio and WhatsApp through the Cloud API, through the normal send path, with
+/// requests their contracts accept (Twilio's status callback, WhatsApp's callback data).
+#[tokio::test]
+async fn twilio_and_whatsapp_send_what_their_contracts_accept() {
+    let stack = stack().await;
+    let s = setup(&stack).await;
+    let key = &s.t.admin;
+    let twilio = ProviderFake::start(Provider::Twilio).await;
+    twilio
+        .answer(
+            "account-fetch",
+            ResponseTemplate::new(200).set_body_json(json!({"sid": TWILIO_SID})),
+        )
+        .await;
+    twilio
+        .answer("messages-create", accepted(Provider::Twilio))
+        .await;
+    let whatsapp = ProviderFake::start(Provider::Whatsapp).await;
+    whatsapp.answer("phone-number-get", connected()).await;
+    whatsapp
+        .answer("messages-send", accepted(Provider::Whatsapp))
+        .await;
+    provider(
+        &stack,
+        key,
+        "",
+        twilio_json("Twilio", "twilio-token-1", Some(&twilio.uri())),
+    )
+    .await;
+    provider(
+        &stack,
+        key,
+        "",
+        json!({"kind": "whatsapp_cloud", "name": "WhatsApp",
+        "settings": {"phone_number_id": "1234567890", "base_url": whatsapp.uri()},
+        "credentials": {"access_token": "EAAG-wa-token"}}),
+    )
+    .await;
+    template(&stack, key, "", "invitation", "sms", "sms").await;
+    template(&stack, key, "", "invitation", "whatsapp", "wa").await;
+    let run = complete_wizard(&stack, key, &s.event).await;
+    assert_eq!(run["status"], "succeeded", "{run}");
+
+    let sms = send_one(
+        &stack,
+        &s,
+        json!(["sms"]),
+        json!({"first_name": "T", "phone": "+447700900301"}),
+    )
+    .await;
+    twilio.assert_kept_contract();
+    assert_eq!(sms["status"], "sent", "{sms}");
+    assert!(text(&sms, "provider_message_id").starts_with("SM"), "{sms}");
+    let form: Vec<(String, String)> =
+        serde_urlencoded::from_bytes(&twilio.received("/Messages.json").await[0].body)
+            .expect("a form");
+    let field = |name: &str| {
+        form.iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    };
+    assert_eq!(field("To"), Some("+447700900301"));
+    assert_eq!(field("From"), Some("+447700900123"));
+    assert!(field("StatusCallback").is_some(), "{form:?}");
+
+    let wa = send_one(
+        &stack,
+        &s,
+        json!(["whatsapp"]),
+        json!({"first_name": "W", "phone": "+447700900302"}),
+    )
+    .await;
+    whatsapp.assert_kept_contract();
+    assert_eq!(wa["status"], "sent", "{wa}");
+    assert!(
+        text(&wa, "provider_message_id").starts_with("wamid."),
+        "{wa}"
+    );
+    let sent = body_of(&whatsapp.received("/messages").await[0]);
+    assert_eq!(
+        (sent["to"].as_str(), sent["type"].as_str()),
+        (Some("447700900302"), Some("text"))
+    );
+    assert!(sent["biz_opaque_callback_data"].is_string(), "{sent}");
 }
 
 #[tokio::test]

@@ -1,13 +1,13 @@
 //! Provider credentials are sealed (never stored or shown in plaintext) and connection tests call
-//! the provider: SNS and SES on the emulator, the HTTP providers on a fake server.
+//! the provider: SNS and SES on the emulator, the HTTP providers on a fake server that checks
+//! every call against the provider's published contract.
 
 mod common;
 
 use axum::http::Method;
 use common::*;
 use serde_json::{Value, json};
-use wiremock::matchers::{method, path};
-use wiremock::{Mock, MockServer, ResponseTemplate};
+use wiremock::{Respond, ResponseTemplate};
 
 const SENDGRID_KEY: &str = "SG.abcdefghijklmnop";
 const BREVO_KEY: &str = "xkeysib-good-1234567890";
@@ -173,17 +173,37 @@ async fn sns_and_ses_connection_tests_ask_the_emulator() {
     assert_eq!(check["ok"], true, "{check}");
 }
 
+/// The provider's answer to its connection test: 200 for exactly the good credential in the
+/// header its contract names, 401 otherwise.
+struct OnlyWith {
+    header: &'static str,
+    value: String,
+}
+
+impl Respond for OnlyWith {
+    fn respond(&self, request: &wiremock::Request) -> ResponseTemplate {
+        let given = request
+            .headers
+            .get(self.header)
+            .and_then(|v| v.to_str().ok());
+        if given == Some(self.value.as_str()) {
+            connected()
+        } else {
+            ResponseTemplate::new(401)
+        }
+    }
+}
+
 #[tokio::test]
 async fn http_providers_are_called_with_their_credentials() {
     let stack = stack().await;
     let t = tenant(&stack, "Acme").await;
-    let server = MockServer::start().await;
-    let base = server.uri();
     let twilio_path = format!("/2010-04-01/Accounts/{TWILIO_SID}.json");
     let whatsapp_path = format!("/v21.0/{PHONE_NUMBER_ID}");
-    for (kind, good, wanted_path, header, value, checked) in [
+    for (kind, contract, good, wanted_path, header, value, checked) in [
         (
             "sendgrid",
+            (Provider::Sendgrid, "scopes-list"),
             SENDGRID_KEY,
             "/v3/scopes",
             "authorization",
@@ -192,6 +212,7 @@ async fn http_providers_are_called_with_their_credentials() {
         ),
         (
             "brevo",
+            (Provider::Brevo, "account-get"),
             BREVO_KEY,
             "/v3/account",
             "api-key",
@@ -200,6 +221,7 @@ async fn http_providers_are_called_with_their_credentials() {
         ),
         (
             "twilio",
+            (Provider::Twilio, "account-fetch"),
             TWILIO_TOKEN,
             twilio_path.as_str(),
             "authorization",
@@ -208,6 +230,7 @@ async fn http_providers_are_called_with_their_credentials() {
         ),
         (
             "whatsapp_cloud",
+            (Provider::Whatsapp, "phone-number-get"),
             WHATSAPP_TOKEN,
             whatsapp_path.as_str(),
             "authorization",
@@ -215,19 +238,19 @@ async fn http_providers_are_called_with_their_credentials() {
             "WhatsApp GET /{version}/{phone_number_id}",
         ),
     ] {
-        // The fake accepts exactly the good credential on the right path, and answers 401 otherwise.
-        server.reset().await;
-        Mock::given(method("GET"))
-            .and(path(wanted_path))
-            .and(wiremock::matchers::header(header, value.as_str()))
-            .respond_with(ResponseTemplate::new(200).set_body_json(json!({"ok": true})))
-            .with_priority(1)
-            .mount(&server)
-            .await;
-        Mock::given(method("GET"))
-            .respond_with(ResponseTemplate::new(401))
-            .mount(&server)
-            .await;
+        // The fake checks each call against the provider's contract, then accepts exactly the
+        // good credential and answers 401 otherwise.
+        let (provider_name, operation) = contract;
+        let fake = ProviderFake::start(provider_name).await;
+        fake.answer(
+            operation,
+            OnlyWith {
+                header,
+                value: value.clone(),
+            },
+        )
+        .await;
+        let base = fake.uri();
 
         let ok = id(&provider(&stack, &t.admin, "", http_provider(kind, &base, good)).await);
         let check = test_provider(&stack, &t.admin, &ok).await;
@@ -237,7 +260,11 @@ async fn http_providers_are_called_with_their_credentials() {
             "{kind}: {check}"
         );
         assert_eq!(check["detail"], "the provider answered 200");
-        let seen = server.received_requests().await.expect("recording is on");
+        let seen = fake
+            .server
+            .received_requests()
+            .await
+            .expect("recording is on");
         assert_eq!(seen.len(), 1, "{kind}: one call");
         assert_eq!(seen[0].method.as_str(), "GET");
         assert_eq!(seen[0].url.path(), wanted_path, "{kind}");
@@ -292,6 +319,7 @@ async fn http_providers_are_called_with_their_credentials() {
             check["ok"], true,
             "{kind} after a PUT without credentials: {check}"
         );
+        fake.assert_kept_contract();
     }
 }
 
@@ -311,16 +339,15 @@ async fn an_unreachable_provider_is_a_failed_check() {
     assert_eq!(check["ok"], false, "{check}");
     assert_eq!(check["detail"], "could not connect to the provider");
     // And a fake that errors is reported with its status.
-    let server = MockServer::start().await;
-    Mock::given(method("GET"))
-        .respond_with(ResponseTemplate::new(503))
-        .mount(&server)
+    let brevo = ProviderFake::start(Provider::Brevo).await;
+    brevo
+        .answer("account-get", ResponseTemplate::new(503))
         .await;
     let flaky = id(&provider(
         &stack,
         &t.admin,
         "",
-        http_provider("brevo", &server.uri(), BREVO_KEY),
+        http_provider("brevo", &brevo.uri(), BREVO_KEY),
     )
     .await);
     let check = test_provider(&stack, &t.admin, &flaky).await;
@@ -328,4 +355,5 @@ async fn an_unreachable_provider_is_a_failed_check() {
         (check["ok"].clone(), check["detail"].clone()),
         (json!(false), json!("the provider answered 503"))
     );
+    brevo.assert_kept_contract();
 }

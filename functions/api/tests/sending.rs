@@ -14,8 +14,7 @@ use common::*;
 use herald::ids::{CampaignId, GuestId, MessageId, TenantId};
 use herald::messages::MessageStatus;
 use serde_json::{Value, json};
-use wiremock::matchers::{method, path};
-use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
+use wiremock::{Request, Respond, ResponseTemplate};
 
 /// A Brevo fake whose transactional-email endpoint fails by a plan; it keeps the recipients
 /// of the calls it accepted.
@@ -43,25 +42,16 @@ impl Respond for FlakyBrevo {
 }
 
 impl FlakyBrevo {
-    async fn start(fails: fn(u32) -> bool) -> (Self, MockServer) {
-        let server = MockServer::start().await;
-        Mock::given(method("GET"))
-            .and(path("/v3/account"))
-            .respond_with(
-                ResponseTemplate::new(200).set_body_json(json!({"email": "ops@acme.example"})),
-            )
-            .mount(&server)
-            .await;
+    /// The fake on a server that checks every call against Brevo's contract.
+    async fn start(fails: fn(u32) -> bool) -> (Self, ProviderFake) {
+        let server = ProviderFake::start(Provider::Brevo).await;
+        server.answer("account-get", connected()).await;
         let fake = Self {
             calls: Arc::default(),
             accepted: Arc::default(),
             fails,
         };
-        Mock::given(method("POST"))
-            .and(path("/v3/smtp/email"))
-            .respond_with(fake.clone())
-            .mount(&server)
-            .await;
+        server.answer("smtp-email-send", fake.clone()).await;
         (fake, server)
     }
 
@@ -108,6 +98,7 @@ async fn a_primary_answering_503_to_a_share_of_calls_fails_over_and_shows_in_hea
             "{a}: exactly one email, through Brevo or SES"
         );
     }
+    server.assert_kept_contract();
     let through_brevo: usize = to.iter().map(|a| brevo.accepted_for(a)).sum();
     assert_eq!(through_brevo, 10, "the ten calls Brevo accepted");
     assert_eq!(

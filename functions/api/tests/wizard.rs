@@ -7,8 +7,8 @@ mod common;
 use axum::http::Method;
 use common::*;
 use serde_json::{Value, json};
-use wiremock::matchers::{body_string_contains, method, path};
-use wiremock::{Mock, MockServer, ResponseTemplate};
+use wiremock::ResponseTemplate;
+use wiremock::matchers::body_string_contains;
 
 #[tokio::test]
 async fn completing_the_wizard_freezes_and_activates_a_snapshot() {
@@ -423,17 +423,18 @@ async fn steps_switch_items_between_inherited_and_customised() {
     assert_problem(&nothing, 422, "customising a slot no layer defines");
 
     // Providers: the copies are the event's own, with working (re-sealed) credentials.
-    let server = MockServer::start().await;
-    Mock::given(method("GET"))
-        .and(path(format!("/2010-04-01/Accounts/{TWILIO_SID}.json")))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"sid": TWILIO_SID})))
-        .mount(&server)
+    let twilio = ProviderFake::start(Provider::Twilio).await;
+    twilio
+        .answer(
+            "account-fetch",
+            ResponseTemplate::new(200).set_body_json(json!({"sid": TWILIO_SID})),
+        )
         .await;
     provider(
         &stack,
         key,
         "",
-        twilio_json("Twilio", "tok-secret-1", Some(&server.uri())),
+        twilio_json("Twilio", "tok-secret-1", Some(&twilio.uri())),
     )
     .await;
     let v = expect(
@@ -464,6 +465,7 @@ async fn steps_switch_items_between_inherited_and_customised() {
     )
     .await;
     assert_eq!(tested["ok"], true, "{tested}");
+    twilio.assert_kept_contract();
     let v = expect(
         &stack,
         Method::PUT,
@@ -707,24 +709,22 @@ async fn a_test_message_goes_through_the_resolved_provider() {
     assert_eq!(sent["provider_kind"], "ses");
     assert!(!text(&sent, "provider_message_id").is_empty());
 
-    let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .and(path(format!(
-            "/2010-04-01/Accounts/{TWILIO_SID}/Messages.json"
-        )))
+    let twilio = ProviderFake::start(Provider::Twilio).await;
+    twilio
+        .operation("messages-create")
         .and(body_string_contains("To=%2B447700900999"))
         .and(body_string_contains("sms+marker"))
-        .respond_with(
+        .respond_with(twilio.checked(
             ResponseTemplate::new(201).set_body_json(json!({"sid": "SM123", "status": "queued"})),
-        )
+        ))
         .expect(1)
-        .mount(&server)
+        .mount(&twilio.server)
         .await;
     provider(
         &stack,
         key,
         "",
-        twilio_json("Twilio", "tok", Some(&server.uri())),
+        twilio_json("Twilio", "tok", Some(&twilio.uri())),
     )
     .await;
     template(&stack, key, "", "invitation", "sms", "sms marker").await;
@@ -752,15 +752,13 @@ async fn a_test_message_goes_through_the_resolved_provider() {
     assert_eq!(first_field(&bad), "to");
 
     // A provider that refuses: a 502 that says why.
-    Mock::given(method("POST"))
-        .and(path(format!(
-            "/2010-04-01/Accounts/{TWILIO_SID}/Messages.json"
-        )))
-        .respond_with(
+    twilio
+        .on(
+            "messages-create",
             ResponseTemplate::new(400)
                 .set_body_json(json!({"code": 21211, "message": "Invalid 'To' Phone Number"})),
         )
-        .mount(&server)
+        .mount(&twilio.server)
         .await;
     let refused = stack
         .call(
@@ -776,6 +774,8 @@ async fn a_test_message_goes_through_the_resolved_provider() {
         "{}",
         refused.body
     );
+    // Twilio refused a number, not a request that broke its contract.
+    twilio.assert_kept_contract();
 }
 
 #[tokio::test]

@@ -610,3 +610,159 @@ pub fn guests(addresses: &[String]) -> Vec<Value> {
         .map(|a| json!({"first_name": "G", "email": a}))
         .collect()
 }
+
+// HTTP providers stood in for by wiremock, every request checked against the provider's
+// published contract (`infra/local/contracts`, `herald_local::contracts`).
+
+pub use herald_local::contracts::Provider;
+
+/// A wiremock server standing in for one HTTP provider. Every request is checked against the
+/// provider's contract before a test's answer is given: one that breaks it (a body field the
+/// contract types otherwise, a missing header or credential, an unknown operation) is answered
+/// the way the provider refuses (400, 401 or 404 with its documented error body) and kept, so
+/// the call fails as it would in production and `assert_kept_contract` names what broke.
+pub struct ProviderFake {
+    pub server: wiremock::MockServer,
+    pub provider: Provider,
+    violations: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+impl ProviderFake {
+    /// A fake that answers nothing yet: every request is checked, then answered 404.
+    pub async fn start(provider: Provider) -> Self {
+        let fake = Self {
+            server: wiremock::MockServer::start().await,
+            provider,
+            violations: std::sync::Arc::default(),
+        };
+        wiremock::Mock::given(wiremock::matchers::any())
+            .respond_with(fake.checked(wiremock::ResponseTemplate::new(404)))
+            .with_priority(u8::MAX)
+            .named("no operation the test answers")
+            .mount(&fake.server)
+            .await;
+        fake
+    }
+
+    /// The base URL, for a provider's `base_url` setting.
+    pub fn uri(&self) -> String {
+        self.server.uri()
+    }
+
+    /// A mock of `operation` (its method and path from the contract) that gives `answer` to
+    /// the requests that keep to the contract; mount it, after `.expect(n)` if wanted.
+    pub fn on(&self, operation: &str, answer: impl wiremock::Respond + 'static) -> wiremock::Mock {
+        self.operation(operation)
+            .respond_with(self.checked(answer))
+            .named(format!("{} {operation}", self.provider))
+    }
+
+    /// A mock builder matching `operation`'s method and path, for more matchers; respond with
+    /// `checked(answer)` so the contract is checked too.
+    pub fn operation(&self, operation: &str) -> wiremock::MockBuilder {
+        let contract = herald_local::contracts::contract(self.provider, operation)
+            .unwrap_or_else(|e| panic!("{e}"));
+        wiremock::Mock::given(Operation(contract))
+    }
+
+    /// Mounts `on(operation, answer)`.
+    pub async fn answer(&self, operation: &str, answer: impl wiremock::Respond + 'static) {
+        self.on(operation, answer).mount(&self.server).await;
+    }
+
+    /// `answer` given only to requests that keep to the contract.
+    pub fn checked<R: wiremock::Respond>(&self, answer: R) -> Checked<R> {
+        Checked {
+            provider: self.provider,
+            violations: self.violations.clone(),
+            answer,
+        }
+    }
+
+    /// Every way a request so far broke the provider's contract.
+    pub fn violations(&self) -> Vec<String> {
+        self.violations.lock().expect("lock").clone()
+    }
+
+    /// Asserts that every request so far kept to the provider's contract.
+    pub fn assert_kept_contract(&self) {
+        let violations = self.violations();
+        assert!(
+            violations.is_empty(),
+            "requests to {} broke its contract:\n{}",
+            self.provider,
+            violations.join("\n")
+        );
+    }
+
+    /// The requests received so far whose path ends with `suffix`.
+    pub async fn received(&self, suffix: &str) -> Vec<wiremock::Request> {
+        let all = self.server.received_requests().await.unwrap_or_default();
+        all.into_iter()
+            .filter(|r| r.url.path().ends_with(suffix))
+            .collect()
+    }
+}
+
+/// Matches the requests with an operation's method and path.
+pub struct Operation(&'static herald_local::contracts::Contract);
+
+impl wiremock::Match for Operation {
+    fn matches(&self, request: &wiremock::Request) -> bool {
+        self.0.matches(request.method.as_str(), request.url.path())
+    }
+}
+
+/// A responder that first checks the request against the provider's contract.
+pub struct Checked<R> {
+    provider: Provider,
+    violations: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+    answer: R,
+}
+
+impl<R: wiremock::Respond> wiremock::Respond for Checked<R> {
+    fn respond(&self, request: &wiremock::Request) -> wiremock::ResponseTemplate {
+        use herald_local::contracts;
+        let checked = contracts::check(
+            self.provider,
+            &contracts::Request {
+                method: request.method.as_str(),
+                path: request.url.path(),
+                query: request.url.query(),
+                headers: &request.headers,
+                body: &request.body,
+            },
+        );
+        match checked {
+            Ok(_) => self.answer.respond(request),
+            Err(violations) => {
+                let lines = violations.iter().map(ToString::to_string);
+                self.violations.lock().expect("lock").extend(lines);
+                let (status, body) = contracts::refusal(self.provider, &violations);
+                wiremock::ResponseTemplate::new(status).set_body_json(body)
+            }
+        }
+    }
+}
+
+/// A provider's answer to an accepted message.
+pub fn accepted(provider: Provider) -> wiremock::ResponseTemplate {
+    let id = ulid::Ulid::generate().to_string();
+    let template = wiremock::ResponseTemplate::new;
+    match provider {
+        Provider::Twilio => template(201)
+            .set_body_json(json!({"sid": format!("SM{}", id.to_lowercase()), "status": "queued"})),
+        Provider::Sendgrid => template(202).insert_header("X-Message-Id", id.as_str()),
+        Provider::Brevo => template(201)
+            .set_body_json(json!({"messageId": format!("<{id}@smtp-relay.brevo.test>")})),
+        Provider::Whatsapp => template(200).set_body_json(json!({"messaging_product": "whatsapp",
+            "contacts": [{"input": "447700900201", "wa_id": "447700900201"}],
+            "messages": [{"id": format!("wamid.{id}")}]})),
+        Provider::Hubspot | Provider::Salesforce => template(200).set_body_json(json!({})),
+    }
+}
+
+/// A provider's answer to a connection test.
+pub fn connected() -> wiremock::ResponseTemplate {
+    wiremock::ResponseTemplate::new(200).set_body_json(json!({"ok": true}))
+}
