@@ -290,3 +290,34 @@ async fn guests_are_invisible_to_other_tenants() {
         .await;
     assert_problem(&gone, 404, "a deleted guest");
 }
+
+/// Two rows whose addresses belong to one existing contact (the email of one, the phone of
+/// the other) would be one guest written twice in one batch (which DynamoDB refuses whole):
+/// the later row is reported, the earlier kept.
+#[tokio::test]
+async fn rows_of_one_contact_by_different_addresses_are_one_guest() {
+    let stack = stack().await;
+    let t = tenant(&stack, "Acme").await;
+    let e = event(&stack, &t.admin, "", "Gala").await;
+    let uri = format!("/api/v1/events/{e}/guests");
+    let (email, phone) = (unique_email("both"), "+447700900777");
+    let first = json!({"guests": [{"first_name": "Ada", "email": email, "phone": phone}]});
+    expect(&stack, Method::POST, &uri, &t.admin, Some(first), 200).await;
+    let again = json!({"guests": [
+        {"first_name": "Ada by email", "email": email},
+        {"first_name": "Ada by phone", "phone": phone},
+    ]});
+    let result = expect(&stack, Method::POST, &uri, &t.admin, Some(again), 200).await;
+    assert_eq!(result["imported"], 1, "{result}");
+    assert_eq!(result["updated"], 1, "{result}");
+    assert_eq!(result["rejected"], 1, "{result}");
+    assert_eq!(result["errors"][0]["row"], 2, "{result}");
+    assert!(
+        text(&result["errors"][0], "message").contains("row 1"),
+        "{result}"
+    );
+    let listed = expect(&stack, Method::GET, &uri, &t.admin, None, 200).await;
+    let guests = items(&listed);
+    assert_eq!(guests.len(), 1, "{listed}");
+    assert_eq!(guests[0]["first_name"], "Ada by email");
+}

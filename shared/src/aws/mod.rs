@@ -16,6 +16,7 @@ use aws_smithy_types::config_bag::ConfigBag;
 
 mod http;
 mod lazy;
+pub mod sqs_batch;
 
 pub use http::{AwsHttpClient, AwsTrust};
 pub use lazy::LazyClient;

@@ -8,6 +8,7 @@ use rand::RngCore as _;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use super::batch::Transaction;
 use super::{Keys, Store, StoreError, StoreResult, keys};
 use crate::domain::Role;
 use crate::ids::{ApiKeyId, EventId, TenantId};
@@ -178,19 +179,17 @@ impl Store {
             .expression_attribute_values(":r", AttributeValue::S(replacement.key.id.to_string()))
             .build()
             .context("building the old key's Update")?;
-        let request = self
-            .client()
-            .transact_write_items()
-            .transact_items(
+        let request = Transaction::new()
+            .with(
                 aws_sdk_dynamodb::types::TransactWriteItem::builder()
                     .put(new_item)
                     .build(),
-            )
-            .transact_items(
+            )?
+            .with(
                 aws_sdk_dynamodb::types::TransactWriteItem::builder()
                     .update(old_update)
                     .build(),
-            );
+            )?;
         if !self.transact(request, "rotate API key").await? {
             return Err(StoreError::NotFound);
         }

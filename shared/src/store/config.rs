@@ -2,8 +2,7 @@
 
 use std::collections::HashMap;
 
-use anyhow::Context as _;
-use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes};
+use aws_sdk_dynamodb::types::AttributeValue;
 
 use super::{Item, Keys, Store, StoreResult, Tenant, events::Event, keys, string_attr};
 use crate::config::{Brand, ComplianceBlockName, EventLayers, Owner, Provider};
@@ -11,7 +10,6 @@ use crate::domain::{Channel, TemplateCategory};
 use crate::ids::{EventId, TenantId};
 
 /// How many times unprocessed keys of a BatchGetItem are asked for again before giving up.
-const BATCH_GET_ATTEMPTS: usize = 5;
 
 /// An event with its tenant and all three layers of its configuration.
 #[derive(Debug, Clone)]
@@ -93,56 +91,6 @@ impl Store {
             event: event_record,
             layers,
         }))
-    }
-
-    /// BatchGetItem of any number of keys (100 per request), asking again for unprocessed keys.
-    pub(crate) async fn batch_get_all(&self, wanted: Vec<Item>) -> StoreResult<Vec<Item>> {
-        let mut found = Vec::with_capacity(wanted.len());
-        let mut chunks = wanted.chunks(100).map(<[Item]>::to_vec).collect::<Vec<_>>();
-        if chunks.len() > 1 {
-            for chunk in chunks.drain(..) {
-                found.extend(Box::pin(self.batch_get_all(chunk)).await?);
-            }
-            return Ok(found);
-        }
-        let wanted = chunks.pop().unwrap_or_default();
-        if wanted.is_empty() {
-            return Ok(found);
-        }
-        let mut pending = Some(
-            KeysAndAttributes::builder()
-                .set_keys(Some(wanted))
-                .consistent_read(true)
-                .build()
-                .context("batch keys")?,
-        );
-        for attempt in 0..BATCH_GET_ATTEMPTS {
-            let Some(request) = pending.take() else { break };
-            if attempt > 0 {
-                tokio::time::sleep(std::time::Duration::from_millis(25 << attempt)).await;
-            }
-            let out = self
-                .client()
-                .batch_get_item()
-                .request_items(self.table(), request)
-                .send()
-                .await
-                .context("BatchGetItem event configuration")?;
-            if let Some(mut responses) = out.responses {
-                found.extend(responses.remove(self.table()).unwrap_or_default());
-            }
-            pending = out
-                .unprocessed_keys
-                .and_then(|mut u| u.remove(self.table()))
-                .filter(|k| !k.keys.is_empty());
-        }
-        if pending.is_some() {
-            return Err(anyhow::anyhow!(
-                "BatchGetItem left keys unprocessed after {BATCH_GET_ATTEMPTS} attempts"
-            )
-            .into());
-        }
-        Ok(found)
     }
 }
 

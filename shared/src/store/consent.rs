@@ -5,6 +5,7 @@ use anyhow::Context as _;
 use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem};
 use chrono::{DateTime, Utc};
 
+use super::batch::Transaction;
 use super::{Keys, Store, StoreError, StoreResult, keys};
 use crate::config::SealedCredentials;
 use crate::consent::{ConsentRecord, FrequencyCap, Preferences};
@@ -114,18 +115,16 @@ impl Store {
                 .condition_expression("attribute_not_exists(PK)")
                 .build()
                 .context("building the ledger Put")?;
-            let mut request = self
-                .client()
-                .transact_write_items()
-                .transact_items(TransactWriteItem::builder().put(contact_put).build())
-                .transact_items(TransactWriteItem::builder().put(ledger_put).build());
+            let mut request = Transaction::new()
+                .with(TransactWriteItem::builder().put(contact_put).build())?
+                .with(TransactWriteItem::builder().put(ledger_put).build())?;
             if contact.crm.is_some() {
                 // A CRM-linked contact's consent goes to the CRM at the next sync.
-                request = request.transact_items(
+                request = request.with(
                     TransactWriteItem::builder()
                         .update(self.outbox_update(tenant, id, contact.updated_at)?)
                         .build(),
-                );
+                )?;
             }
             if self.transact(request, "consent change").await? {
                 return Ok(Changed {

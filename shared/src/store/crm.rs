@@ -8,6 +8,7 @@ use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, TransactWriteItem, Up
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 
+use super::batch::Transaction;
 use super::{Item, Keys, Store, StoreResult, keys, string_attr};
 use crate::consent::ConsentRecord;
 use crate::crm::{Connection, Engagement, SyncRun};
@@ -122,11 +123,9 @@ impl Store {
             .set_key(Some(key(pk, keys::CRM_CURSOR)))
             .build()
             .context("building the cursor Delete")?;
-        let request = self
-            .client()
-            .transact_write_items()
-            .transact_items(TransactWriteItem::builder().delete(connection).build())
-            .transact_items(TransactWriteItem::builder().delete(cursor).build());
+        let request = Transaction::new()
+            .with(TransactWriteItem::builder().delete(connection).build())?
+            .with(TransactWriteItem::builder().delete(cursor).build())?;
         self.transact(request, "CRM disconnect").await
     }
 
@@ -396,10 +395,10 @@ impl Store {
                     .build(),
             );
         }
-        let request = self
-            .client()
-            .transact_write_items()
-            .set_transact_items(Some(items));
+        let mut request = Transaction::new();
+        for item in items {
+            request.push(item)?;
+        }
         self.transact(request, "synced contact").await
     }
 

@@ -9,9 +9,10 @@
 //! - its address keys and its suppression entries.
 
 use anyhow::Context as _;
-use aws_sdk_dynamodb::types::{AttributeValue, DeleteRequest, WriteRequest};
+use aws_sdk_dynamodb::types::AttributeValue;
 
-use super::{Item, Store, StoreResult, keys};
+use super::batch::ItemKey;
+use super::{Store, StoreResult, keys};
 use crate::domain::Channel;
 use crate::guests::{Contact, Guest};
 use crate::ids::{ContactId, GuestId, MessageId, TenantId};
@@ -28,13 +29,6 @@ pub struct ContactData {
 }
 
 const MESSAGE_INDEX_PREFIX: &str = "MSG#";
-
-fn key_item(pk: String, sk: String) -> Item {
-    std::collections::HashMap::from([
-        (keys::PK.to_owned(), AttributeValue::S(pk)),
-        (keys::SK.to_owned(), AttributeValue::S(sk)),
-    ])
-}
 
 impl Store {
     /// Notes a transactional message to a contact in the contact's partition (so export and
@@ -145,20 +139,17 @@ impl Store {
             })
             .collect();
         self.finish_messages(tenant, &scrubbed).await?;
-        let mut doomed: Vec<(String, String)> = Vec::new();
+        let mut doomed: Vec<ItemKey> = Vec::new();
         for (m, _) in &data.messages {
             for item in self
                 .query_items(&keys::message_pk(tenant, m.id), keys::MESSAGE_EVENT_PREFIX)
                 .await?
             {
-                doomed.push((
-                    super::string_attr(&item, keys::PK),
-                    super::string_attr(&item, keys::SK),
-                ));
+                doomed.push(ItemKey::of(&item));
             }
         }
         for g in &data.guests {
-            doomed.push((
+            doomed.push(ItemKey::new(
                 keys::guests_pk(tenant, g.event_id, Guest::shard_of(g.id)),
                 keys::guest_sk(g.id),
             ));
@@ -189,26 +180,12 @@ impl Store {
         for item in self.query_items(&pk, "").await? {
             let sk = super::string_attr(&item, keys::SK);
             if sk != keys::META {
-                doomed.push((pk.clone(), sk));
+                doomed.push(ItemKey::new(pk.clone(), sk));
             }
         }
         self.batch_delete_all(doomed).await?;
-        self.batch_delete_all(vec![(pk, keys::META.to_owned())])
+        self.batch_delete_all(vec![ItemKey::new(pk, keys::META)])
             .await
-    }
-
-    async fn batch_delete_all(&self, doomed: Vec<(String, String)>) -> StoreResult<()> {
-        let requests = doomed
-            .into_iter()
-            .map(|(pk, sk)| {
-                DeleteRequest::builder()
-                    .set_key(Some(key_item(pk, sk)))
-                    .build()
-                    .map(|d| WriteRequest::builder().delete_request(d).build())
-                    .context("delete request")
-            })
-            .collect::<anyhow::Result<Vec<_>>>()?;
-        self.batch_write_all(requests).await
     }
 }
 

@@ -8,14 +8,13 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 use anyhow::Context as _;
-use aws_sdk_dynamodb::types::{AttributeValue, PutRequest, WriteRequest};
+use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::Utc;
 
 use super::{Item, Keys, Store, StoreResult, keys, string_attr};
 use crate::guests::{CheckedGuest, Contact, GUEST_SHARDS, Guest};
 use crate::ids::{ContactId, EventId, GuestId, TenantId};
 
-const BATCH_WRITE_ATTEMPTS: usize = 6;
 
 /// What an import wrote.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -25,6 +24,9 @@ pub struct ImportWrite {
     pub contacts_created: usize,
     /// The guest of each row, in row order.
     pub ids: Vec<GuestId>,
+    /// Rows left out because an earlier row is the same contact (one contact holds this row's
+    /// email and the other's phone): (row, earlier row), positions in the rows given.
+    pub same_contact: Vec<(usize, usize)>,
 }
 
 fn key(pk: String, sk: &str) -> Item {
@@ -87,6 +89,16 @@ impl Store {
                 }
             }
         }
+        // Two rows of one contact would be one guest written twice: the later row is left out.
+        let mut first_row: HashMap<ContactId, usize> = HashMap::new();
+        let mut same_contact = Vec::new();
+        for (i, contact) in contact_of.iter().enumerate() {
+            if let Some(earlier) = first_row.get(contact) {
+                same_contact.push((i, *earlier));
+            } else {
+                first_row.insert(*contact, i);
+            }
+        }
         let created_contacts = self.create_contacts(tenant, &new_contacts).await?;
         // Contacts that lost a race to another import: link to the winner instead.
         for (i, row) in rows.iter().enumerate() {
@@ -119,8 +131,13 @@ impl Store {
             contacts_created: created_contacts.created,
             ..ImportWrite::default()
         };
+        let left_out: std::collections::HashSet<usize> =
+            same_contact.iter().map(|(i, _)| *i).collect();
         let mut items = Vec::with_capacity(rows.len());
-        for ((row, id), contact) in rows.iter().zip(&ids).zip(&contact_of) {
+        for (i, ((row, id), contact)) in rows.iter().zip(&ids).zip(&contact_of).enumerate() {
+            if left_out.contains(&i) {
+                continue;
+            }
             let created_at = match existing.get(&id.to_string()) {
                 Some(g) => {
                     write.updated += 1;
@@ -153,6 +170,7 @@ impl Store {
         }
         self.batch_put_all(items).await?;
         write.ids = ids;
+        write.same_contact = same_contact;
         Ok(write)
     }
 
@@ -288,55 +306,6 @@ impl Store {
             .send()
             .await;
         Ok(super::if_condition_met(result, "PutItem contact key")?.is_some())
-    }
-
-    /// BatchWriteItem puts, 25 per request, asking again for unprocessed items.
-    pub(crate) async fn batch_put_all(&self, items: Vec<Item>) -> StoreResult<()> {
-        let requests = items
-            .into_iter()
-            .map(|item| {
-                PutRequest::builder()
-                    .set_item(Some(item))
-                    .build()
-                    .map(|p| WriteRequest::builder().put_request(p).build())
-                    .context("put request")
-            })
-            .collect::<anyhow::Result<Vec<_>>>()?;
-        self.batch_write_all(requests).await
-    }
-
-    /// BatchWriteItem of `requests`, 25 at a time, sending what DynamoDB leaves unprocessed
-    /// again (with a growing pause) up to [`BATCH_WRITE_ATTEMPTS`] times.
-    pub(crate) async fn batch_write_all(&self, requests: Vec<WriteRequest>) -> StoreResult<()> {
-        for chunk in requests.chunks(25) {
-            let mut pending: Vec<WriteRequest> = chunk.to_vec();
-            for attempt in 0..BATCH_WRITE_ATTEMPTS {
-                if pending.is_empty() {
-                    break;
-                }
-                if attempt > 0 {
-                    tokio::time::sleep(std::time::Duration::from_millis(25 << attempt)).await;
-                }
-                let out = self
-                    .client()
-                    .batch_write_item()
-                    .request_items(self.table(), std::mem::take(&mut pending))
-                    .send()
-                    .await
-                    .context("BatchWriteItem")?;
-                pending = out
-                    .unprocessed_items
-                    .and_then(|mut u| u.remove(self.table()))
-                    .unwrap_or_default();
-            }
-            if !pending.is_empty() {
-                return Err(anyhow::anyhow!(
-                    "BatchWriteItem left items unprocessed after {BATCH_WRITE_ATTEMPTS} attempts"
-                )
-                .into());
-            }
-        }
-        Ok(())
     }
 
     pub async fn get_guest(

@@ -12,6 +12,7 @@ use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use super::batch::Transaction;
 use super::{Item, Keys, Store, StoreResult, keys, string_attr};
 use crate::domain::Channel;
 use crate::ids::{MessageId, TenantId};
@@ -70,7 +71,7 @@ impl Store {
         message: &Message,
         idempotency: Option<(&str, &IdempotencyRecord)>,
     ) -> StoreResult<bool> {
-        let mut request = self.client().transact_write_items().transact_items(
+        let mut request = Transaction::new().with(
             TransactWriteItem::builder()
                 .put(
                     Put::builder()
@@ -84,9 +85,9 @@ impl Store {
                         .context("put message")?,
                 )
                 .build(),
-        );
+        )?;
         if let Some((hash, record)) = idempotency {
-            request = request.transact_items(
+            request = request.with(
                 TransactWriteItem::builder()
                     .put(
                         Put::builder()
@@ -105,7 +106,7 @@ impl Store {
                             .context("put idempotency")?,
                     )
                     .build(),
-            );
+            )?;
         }
         self.transact(request, "message").await
     }

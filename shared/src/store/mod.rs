@@ -5,6 +5,7 @@ pub mod keys;
 
 mod api_keys;
 mod audit;
+pub mod batch;
 mod campaigns;
 mod config;
 mod consent;
@@ -303,10 +304,14 @@ impl Store {
     /// e.g. two batches updating one campaign's counters) is sent again, with jittered backoff.
     pub(crate) async fn transact(
         &self,
-        request: aws_sdk_dynamodb::operation::transact_write_items::builders::TransactWriteItemsFluentBuilder,
+        transaction: batch::Transaction,
         what: &'static str,
     ) -> StoreResult<bool> {
         const ATTEMPTS: u32 = 10;
+        let request = self
+            .client()
+            .transact_write_items()
+            .set_transact_items(Some(transaction.into_items()));
         for attempt in 1..=ATTEMPTS {
             let e = match request.clone().send().await {
                 Ok(_) => return Ok(true),

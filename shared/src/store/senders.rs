@@ -5,6 +5,7 @@ use std::collections::HashMap;
 use anyhow::Context as _;
 use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, TransactWriteItem};
 
+use super::batch::Transaction;
 use super::{Keys, Store, StoreError, StoreResult, keys};
 use crate::ids::TenantId;
 use crate::senders::Sender;
@@ -44,11 +45,9 @@ impl Store {
                 )
                 .build())
         };
-        let request = self
-            .client()
-            .transact_write_items()
-            .transact_items(put(claim, "claim")?)
-            .transact_items(put(item, "sender")?);
+        let request = Transaction::new()
+            .with(put(claim, "claim")?)?
+            .with(put(item, "sender")?)?;
         match self.transact(request, "sender").await? {
             true => Ok(()),
             false => Err(StoreError::AlreadyExists),
@@ -94,14 +93,12 @@ impl Store {
                 )
                 .build())
         };
-        let request = self
-            .client()
-            .transact_write_items()
-            .transact_items(delete(
+        let request = Transaction::new()
+            .with(delete(
                 sender_key,
                 "attribute_exists(PK) AND tenant_id = :t",
-            )?)
-            .transact_items(delete(claim_key(identity), "tenant_id = :t")?);
+            )?)?
+            .with(delete(claim_key(identity), "tenant_id = :t")?)?;
         match self.transact(request, "delete sender").await? {
             true => Ok(()),
             false => Err(StoreError::NotFound),

@@ -7,6 +7,7 @@ use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, TransactWriteItem};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use super::batch::Transaction;
 use super::{Keys, Store, StoreError, StoreResult, keys};
 use crate::ids::TenantId;
 use crate::suppression::Suppression;
@@ -118,10 +119,8 @@ impl Store {
                 entry.id
             ),
         );
-        let request = self
-            .client()
-            .transact_write_items()
-            .transact_items(
+        let request = Transaction::new()
+            .with(
                 TransactWriteItem::builder()
                     .delete(
                         Delete::builder()
@@ -133,8 +132,8 @@ impl Store {
                             .context("suppression delete")?,
                     )
                     .build(),
-            )
-            .transact_items(
+            )?
+            .with(
                 TransactWriteItem::builder()
                     .put(
                         Put::builder()
@@ -144,7 +143,7 @@ impl Store {
                             .context("suppression history")?,
                     )
                     .build(),
-            );
+            )?;
         if self.transact(request, "remove suppression").await? {
             Ok(entry)
         } else {

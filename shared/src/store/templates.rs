@@ -3,6 +3,7 @@
 use anyhow::Context as _;
 use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem};
 
+use super::batch::Transaction;
 use super::{Keys, Store, StoreError, StoreResult, keys};
 use crate::config::{Owner, Template};
 use crate::ids::TemplateId;
@@ -98,29 +99,19 @@ impl Store {
             .table_name(self.table())
             .set_item(Some(version))
             .condition_expression("attribute_not_exists(PK)");
-        let result = self
-            .client()
-            .transact_write_items()
-            .transact_items(
+        let transaction = Transaction::new()
+            .with(
                 TransactWriteItem::builder()
                     .put(put_current.build().context("put")?)
                     .build(),
-            )
-            .transact_items(
+            )?
+            .with(
                 TransactWriteItem::builder()
                     .put(put_version.build().context("put")?)
                     .build(),
-            )
-            .send()
-            .await;
-        let Err(e) = result else { return Ok(()) };
-        let cancelled = e
-            .as_service_error()
-            .is_some_and(|s| s.is_transaction_canceled_exception());
-        if !cancelled {
-            return Err(anyhow::Error::new(e)
-                .context("TransactWriteItems template")
-                .into());
+            )?;
+        if self.transact(transaction, "template").await? {
+            return Ok(());
         }
         // A condition failed: tell a missing item, an existing slot and a stale version apart.
         match (expected, self.get_template(owner, template.id).await?) {

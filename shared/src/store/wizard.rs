@@ -12,6 +12,7 @@ use anyhow::Context as _;
 use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem, Update};
 use chrono::{DateTime, Utc};
 
+use super::batch::Transaction;
 use super::{Item, Store, StoreError, StoreResult, keys};
 use crate::ids::{EventId, TenantId};
 use crate::wizard::{
@@ -295,20 +296,18 @@ impl Store {
         for (k, v) in values {
             update = update.expression_attribute_values(k, v);
         }
-        let request = self
-            .client()
-            .transact_write_items()
-            .transact_items(TransactWriteItem::builder().put(versioned).build())
-            .transact_items(
+        let request = Transaction::new()
+            .with(TransactWriteItem::builder().put(versioned).build())?
+            .with(
                 TransactWriteItem::builder()
                     .put(active.build().context("put active")?)
                     .build(),
-            )
-            .transact_items(
+            )?
+            .with(
                 TransactWriteItem::builder()
                     .update(update.build().context("update wizard")?)
                     .build(),
-            );
+            )?;
         self.transact(request, "snapshot").await
     }
 

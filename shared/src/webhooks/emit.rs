@@ -8,11 +8,11 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
-use aws_sdk_sqs::types::SendMessageBatchRequestEntry;
 use chrono::Utc;
 use tokio::sync::Mutex;
 
 use super::model::{Endpoint, WebhookEvent, WebhookJob};
+use crate::aws::sqs_batch::Outgoing;
 use crate::ids::TenantId;
 use crate::store::Store;
 
@@ -127,41 +127,27 @@ impl Emitter {
     }
 }
 
-/// Sends jobs to the webhook queue at `url`, ten to a SendMessageBatch; `Err` when any entry
-/// was not taken.
+/// Sends jobs to the webhook queue at `url` (SendMessageBatch within SQS's limits: see
+/// `herald::aws::sqs_batch`); `Err` when any was not taken.
 pub async fn send_jobs(
     sqs: &aws_sdk_sqs::Client,
     url: &str,
     jobs: &[WebhookJob],
     delay_seconds: i32,
 ) -> anyhow::Result<()> {
-    for chunk in jobs.chunks(10) {
-        let entries = chunk
-            .iter()
-            .enumerate()
-            .map(|(i, job)| {
-                SendMessageBatchRequestEntry::builder()
-                    .id(i.to_string())
-                    .message_body(serde_json::to_string(job)?)
-                    .delay_seconds(delay_seconds)
-                    .build()
-                    .map_err(anyhow::Error::from)
-            })
-            .collect::<anyhow::Result<Vec<_>>>()?;
-        let out = sqs
-            .send_message_batch()
-            .queue_url(url)
-            .set_entries(Some(entries))
-            .send()
-            .await
-            .context("SQS SendMessageBatch webhooks")?;
-        if !out.failed.is_empty() {
-            anyhow::bail!(
-                "SQS refused {} of {} webhook deliveries",
-                out.failed.len(),
-                chunk.len()
-            );
-        }
+    let messages = jobs
+        .iter()
+        .map(|job| Ok(Outgoing::new(serde_json::to_string(job)?).delayed(delay_seconds)))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let sent = crate::aws::sqs_batch::send_all(sqs, url, &messages)
+        .await
+        .context("queuing webhook deliveries")?;
+    if !sent.refused.is_empty() {
+        anyhow::bail!(
+            "SQS refused {} of {} webhook deliveries",
+            sent.refused.len(),
+            jobs.len()
+        );
     }
     Ok(())
 }
