@@ -31,6 +31,9 @@ fn payload() -> String {
         link: None,
         suppress: Vec::new(),
         identity: "4f0c1a9e2b7d".into(),
+        opt_out: None,
+        recipient: None,
+        seal: herald::tracking::seal::SealState::Absent,
     };
     message_event(&tracked)
         .map(|e| e.payload())

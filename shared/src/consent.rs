@@ -518,6 +518,35 @@ impl LinkKeys {
         }
     }
 
+    /// The tenant's key when it has one, never creating it (the tracker's reading: a tenant
+    /// without a key has sealed nothing). One GetItem and one KMS Decrypt the first time.
+    pub async fn existing(&self, tenant: TenantId) -> anyhow::Result<Option<LinkKey>> {
+        if let Some(k) = self.cache.lock().await.get(&tenant) {
+            return Ok(Some(k.clone()));
+        }
+        let Some(sealed) = self.store.link_key(tenant).await? else {
+            return Ok(None);
+        };
+        let key = self.open(tenant, &sealed).await?;
+        self.cache.lock().await.insert(tenant, key.clone());
+        Ok(Some(key))
+    }
+
+    async fn open(
+        &self,
+        tenant: TenantId,
+        sealed: &crate::config::SealedCredentials,
+    ) -> anyhow::Result<LinkKey> {
+        let fields = self.sealer.open(tenant, LINK_KEY_OWNER, sealed).await?;
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(fields.get("key").map(String::as_str).unwrap_or_default())
+            .map_err(|_| anyhow::anyhow!("the stored link key is not base64"))?;
+        let key: [u8; 32] = bytes
+            .try_into()
+            .map_err(|_| anyhow::anyhow!("the stored link key is not 256 bits"))?;
+        Ok(std::sync::Arc::new(key))
+    }
+
     /// The tenant's key (one GetItem and one KMS Decrypt the first time in a process).
     pub async fn key(&self, tenant: TenantId) -> anyhow::Result<LinkKey> {
         let mut cache = self.cache.lock().await;
@@ -548,14 +577,7 @@ impl LinkKeys {
                 }
             }
         };
-        let fields = self.sealer.open(tenant, LINK_KEY_OWNER, &sealed).await?;
-        let bytes = base64::engine::general_purpose::STANDARD
-            .decode(fields.get("key").map(String::as_str).unwrap_or_default())
-            .map_err(|_| anyhow::anyhow!("the stored link key is not base64"))?;
-        let key: [u8; 32] = bytes
-            .try_into()
-            .map_err(|_| anyhow::anyhow!("the stored link key is not 256 bits"))?;
-        let key = std::sync::Arc::new(key);
+        let key = self.open(tenant, &sealed).await?;
         cache.insert(tenant, key.clone());
         Ok(key)
     }

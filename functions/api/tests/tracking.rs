@@ -553,10 +553,47 @@ async fn twilio_and_whatsapp_receipts_count_only_when_signed() {
     let form_type = "application/x-www-form-urlencoded";
     let good = herald::tracking::twilio_signature(twilio_token, &callback, &fields);
     let wrong = herald::tracking::twilio_signature("not-the-token", &callback, &fields);
-    for headers in [vec![], vec![("x-twilio-signature", wrong.as_str())]] {
+    assert!(uri.contains("&seal="), "the sender seals the callback's ids: {uri}");
+    for (headers, says) in [
+        (vec![], "no X-Twilio-Signature header"),
+        (
+            vec![("x-twilio-signature", wrong.as_str())],
+            "X-Twilio-Signature is not the signature",
+        ),
+    ] {
         let answer = post_raw(&stack, &uri, form_type, &headers, body.clone()).await;
         assert_problem(&answer, 401, "an unsigned or mis-signed Twilio callback");
+        assert_eq!(answer.body["type"], "/problems/bad-signature", "{}", answer.body);
+        assert!(
+            text(&answer.body, "detail").contains(says),
+            "says what failed: {}",
+            answer.body
+        );
+        assert!(answer.headers.get("www-authenticate").is_none());
     }
+    // Signed by Twilio (the tenant's own token), but about a message Herald never sent: taken
+    // and left out (unsealed, and no record of it).
+    let made_up = MessageId::new().to_string();
+    let unsealed = format!(
+        "{}?message={made_up}&event={}",
+        uri.split('?').next().unwrap_or_default(),
+        s.event
+    );
+    let full = format!("{}{unsealed}", herald_local::testing::PUBLIC_URL);
+    let signed_made_up = herald::tracking::twilio_signature(twilio_token, &full, &fields);
+    let answer = post_raw(
+        &stack,
+        &unsealed,
+        form_type,
+        &[("x-twilio-signature", &signed_made_up)],
+        body.clone(),
+    )
+    .await;
+    assert_eq!(answer.status, 204, "{}", answer.body);
+    let nothing = stack
+        .call(Method::GET, &format!("{MESSAGES}/{made_up}"), Some(key), None)
+        .await;
+    assert_problem(&nothing, 404, "no events for a message Herald never sent");
     // Signed for another URL (the same fields replayed to another message): refused too.
     let elsewhere = uri.replace(&sms_id, &MessageId::new().to_string());
     let answer = post_raw(
@@ -605,6 +642,7 @@ async fn twilio_and_whatsapp_receipts_count_only_when_signed() {
         .as_str()
         .expect("callback data");
     assert!(data.contains(&wa_id), "{data}");
+    assert!(data.starts_with("herald2|"), "sealed: {data}");
     let webhook = format!("/api/v1/webhooks/whatsapp/{}/{}", s.t.id, id(&whatsapp));
     let status = |state: &str| {
         json!({"object": "whatsapp_business_account", "entry": [{"id": "1", "changes": [{
@@ -618,9 +656,20 @@ async fn twilio_and_whatsapp_receipts_count_only_when_signed() {
     let read = status("read");
     let signed = herald::tracking::whatsapp_signature(app_secret, &read);
     let forged = herald::tracking::whatsapp_signature("guess", &read);
-    for headers in [vec![], vec![("x-hub-signature-256", forged.as_str())]] {
+    for (headers, says) in [
+        (vec![], "no X-Hub-Signature-256 header"),
+        (
+            vec![("x-hub-signature-256", forged.as_str())],
+            "X-Hub-Signature-256 is not the signature",
+        ),
+    ] {
         let answer = post_raw(&stack, &webhook, "application/json", &headers, read.clone()).await;
         assert_problem(&answer, 401, "an unsigned or mis-signed WhatsApp webhook");
+        assert!(
+            text(&answer.body, "detail").contains(says),
+            "says what failed: {}",
+            answer.body
+        );
     }
     assert_eq!(
         story(&stack, key, &wa_id, |_| true).await["delivery_state"],
@@ -648,6 +697,26 @@ async fn twilio_and_whatsapp_receipts_count_only_when_signed() {
     assert_eq!(ok.body, json!(1158201444));
     let no = stack.call(Method::GET, &verify("nope"), None, None).await;
     assert_problem(&no, 403, "a wrong verify token");
+    assert_eq!(no.body["type"], "/problems/verification-refused", "{}", no.body);
+    assert!(
+        text(&no.body, "detail").contains("hub.verify_token does not match"),
+        "{}",
+        no.body
+    );
+    let no_mode = stack
+        .call(
+            Method::GET,
+            &verify("let-me-in").replace("hub.mode=subscribe", "hub.mode=unsubscribe"),
+            None,
+            None,
+        )
+        .await;
+    assert_problem(&no_mode, 403, "another mode");
+    assert!(
+        text(&no_mode.body, "detail").contains("hub.mode must be subscribe"),
+        "{}",
+        no_mode.body
+    );
 
     let q = format!("?event_id={}", s.event);
     let d = dashboard_until(&stack, key, &q, |d| d["totals"]["counts"]["sent"] == 2).await;
@@ -849,8 +918,13 @@ async fn ten_thousand_events_take_one_write_each_and_at_most_0_3_more() {
             .interceptor(counter.clone())
             .build(),
     );
-    let tracker = herald_tracker::Tracker::new(herald::store::Store::new(dynamo, &stack.table));
+    let tracker = herald_tracker::Tracker::new(
+        herald::store::Store::new(dynamo, &stack.table),
+        stack.state.sealer.clone(),
+    );
     let tenant = TenantId::new();
+    // The sender seals every message's tags with the tenant's key: so do these.
+    let key = stack.state.links.key(tenant).await.expect("the tenant's key");
     let event = herald::ids::EventId::new();
     let campaigns: Vec<herald::ids::CampaignId> =
         (0..4).map(|_| herald::ids::CampaignId::new()).collect();
@@ -861,14 +935,24 @@ async fn ten_thousand_events_take_one_write_each_and_at_most_0_3_more() {
     };
     let mut bodies = Vec::new();
     for m in 0..2_500i64 {
+        let ids = herald::tracking::seal::SealedIds {
+            tenant,
+            message: MessageId::new(),
+            event: Some(event),
+            campaign: Some(campaigns[(m % 4) as usize]),
+            contact: None,
+            expires: None,
+        };
+        let seal = herald::tracking::seal::Seal::of(key.as_ref(), &ids);
         let mail = json!({
             "timestamp": at(m % 600), "source": "events@acme.example",
             "sendingAccountId": "123456789012", "messageId": format!("ses-{m}"),
             "destination": [format!("g{m}@example.com")],
             "tags": {"herald_tenant": [tenant.to_string()], "herald_event": [event.to_string()],
                 "herald_campaign": [campaigns[(m % 4) as usize].to_string()],
-                "herald_message": [MessageId::new().to_string()],
-                "herald_provider": [provider.to_string()]}});
+                "herald_message": [ids.message.to_string()],
+                "herald_provider": [provider.to_string()],
+                "herald_seal": [seal.to_string()]}});
         bodies.push(json!({"eventType": "Send", "mail": mail, "send": {}}));
         bodies.push(json!({"eventType": "Delivery", "mail": mail,
             "delivery": {"timestamp": at(m % 600 + 1), "recipients": mail["destination"]}}));
@@ -902,6 +986,16 @@ async fn ten_thousand_events_take_one_write_each_and_at_most_0_3_more() {
         assert!(answer.batch_item_failures.is_empty(), "batch {i} failed");
     }
     let by_op = counter.by_operation();
+    // Vouching for sealed events reads nothing per event: the tenant's key once per process.
+    let reads: usize = ["BatchGetItem", "GetItem", "Query"]
+        .iter()
+        .map(|op| by_op.get(*op).copied().unwrap_or(0))
+        .sum();
+    assert!(
+        reads as f64 / 10_000.0 <= 0.02,
+        "{reads} read requests for 10,000 events"
+    );
+    assert_eq!(by_op.get("GetItem").copied().unwrap_or(0), 1, "the key, once");
     let writes: usize = ["BatchWriteItem", "UpdateItem", "PutItem", "DeleteItem"]
         .iter()
         .map(|op| by_op.get(*op).copied().unwrap_or(0))

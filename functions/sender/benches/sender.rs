@@ -121,8 +121,17 @@ fn bench_sender(c: &mut Criterion) {
                 panic!("every bench recipient is sendable");
             };
             let message = MessageId::new();
-            let tags =
-                herald_sender::message_tags(tenant, event, Some(campaign), message, r.contact_id);
+            // The ids every provider report will name, sealed as the sender seals them.
+            let ids = herald::tracking::seal::SealedIds {
+                tenant,
+                message,
+                event: Some(event),
+                campaign: Some(campaign),
+                contact: r.contact_id,
+                expires: None,
+            };
+            let seal = herald::tracking::seal::Seal::of(&[7u8; 32], &ids);
+            let tags = herald_sender::message_tags(&ids, Some(seal));
             // Each message's own signed preference links, as the sender makes them.
             let claims = herald::consent::LinkClaims::for_message(
                 tenant,

@@ -49,6 +49,8 @@ use herald::providers::ProviderClients;
 use herald::providers::send::{SendError, Tracking, send};
 use herald::secrets::Sealer;
 use herald::store::{BatchClaim, Claimed, Store};
+use herald::aws::sqs_batch::Outgoing;
+use herald::tracking::seal::{SEAL_TAG, Seal, SealState, SealedIds};
 use herald::tracking::{SentEntry, SentNotice};
 use herald::wizard::Snapshot;
 
@@ -453,7 +455,11 @@ impl Sender {
         let moved = async {
             let reason = aws_sdk_sqs::types::MessageAttributeValue::builder()
                 .data_type("String")
-                .string_value(reason.chars().take(1000).collect::<String>())
+                .string_value(match reason.trim() {
+                    // SQS refuses an empty attribute value.
+                    "" => "no reason given".to_owned(),
+                    r => r.chars().take(1000).collect::<String>(),
+                })
                 .build()?;
             self.queue
                 .sqs
@@ -835,7 +841,6 @@ impl Sender {
         Ok(JobOutcome::noted("expanded"))
     }
 
-    /// Queues jobs, ten per SendMessageBatch.
     /// Queues one job to come back after `seconds`.
     async fn enqueue_delayed(&self, job: &SenderJob, seconds: i32) -> anyhow::Result<()> {
         self.queue
@@ -850,24 +855,14 @@ impl Sender {
     }
 
     async fn enqueue(&self, jobs: &[SenderJob]) -> anyhow::Result<()> {
-        for chunk in jobs.chunks(10) {
-            let mut request = self
-                .queue
-                .sqs
-                .send_message_batch()
-                .queue_url(&self.queue.url);
-            for (i, job) in chunk.iter().enumerate() {
-                request = request.entries(
-                    aws_sdk_sqs::types::SendMessageBatchRequestEntry::builder()
-                        .id(i.to_string())
-                        .message_body(serde_json::to_string(job)?)
-                        .build()?,
-                );
-            }
-            let out = request.send().await?;
-            if !out.failed.is_empty() {
-                anyhow::bail!("SQS refused {} of {} jobs", out.failed.len(), chunk.len());
-            }
+        let messages = jobs
+            .iter()
+            .map(|job| Ok(Outgoing::new(serde_json::to_string(job)?)))
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        let sent = herald::aws::sqs_batch::send_all(&self.queue.sqs, &self.queue.url, &messages)
+            .await?;
+        if !sent.refused.is_empty() {
+            anyhow::bail!("SQS refused {} of {} jobs", sent.refused.len(), jobs.len());
         }
         Ok(())
     }
@@ -1455,10 +1450,11 @@ impl Sender {
         report: &mut SendReport,
     ) -> anyhow::Result<(Vec<Message>, bool)> {
         let content = &snapshot.content;
-        // The tenant's preference-link key (cached per process), when links can be made.
-        let link_key = match (&self.public_url, held.is_empty()) {
-            (Some(_), false) => Some(self.links.key(job.tenant).await?),
-            _ => None,
+        // The tenant's key (cached per process): it signs the guest's preference links and
+        // seals the ids every provider report will name (see `herald::tracking::seal`).
+        let link_key = match held.is_empty() {
+            false => Some(self.links.key(job.tenant).await?),
+            true => None,
         };
         let mut out = Vec::with_capacity(held.len());
         let mut waiting = false;
@@ -1500,17 +1496,17 @@ impl Sender {
                 }
                 _ => None,
             };
-            let mut tags = message_tags(
-                job.tenant,
-                job.event,
-                job.campaign,
-                record.id,
-                delivery.recipient.contact_id,
-            );
-            if let Some(ttl) = record.ttl {
-                // The tracker files the message's events to expire with it.
-                tags.push(("herald_expires".to_owned(), ttl.to_string()));
-            }
+            // The tracker files the message's events to expire with it (`expires`).
+            let ids = SealedIds {
+                tenant: job.tenant,
+                message: record.id,
+                event: Some(job.event),
+                campaign: job.campaign,
+                contact: delivery.recipient.contact_id,
+                expires: record.ttl,
+            };
+            let seal = link_key.as_ref().map(|key| Seal::of(key.as_ref(), &ids));
+            let tags = message_tags(&ids, seal);
             let composed =
                 match composer.compose(channel, &delivery.recipient, tags, links.as_ref()) {
                     Ok(c) => c,
@@ -1533,6 +1529,9 @@ impl Sender {
                 event: Some(job.event),
                 campaign: job.campaign,
                 message: record.id,
+                contact: ids.contact,
+                expires: ids.expires,
+                seal: seal.map_or(SealState::Absent, SealState::Given),
                 public_url: self.public_url.clone(),
             });
             record.status = MessageStatus::Queued;
@@ -1860,24 +1859,24 @@ struct Job<'a> {
     started: Instant,
 }
 
-/// The tags of a message (SES message tags; tracking reads them back from SES events).
-pub fn message_tags(
-    tenant: TenantId,
-    event: EventId,
-    campaign: Option<CampaignId>,
-    message: MessageId,
-    contact: Option<ContactId>,
-) -> Vec<(String, String)> {
+/// The SES message tags of a message: its ids (tenant, event, campaign, message, contact,
+/// expiry) and the seal over them, so the tracker believes SES's events about it.
+pub fn message_tags(ids: &SealedIds, seal: Option<Seal>) -> Vec<(String, String)> {
     let mut tags = vec![
-        ("herald_tenant".to_owned(), tenant.to_string()),
-        ("herald_event".to_owned(), event.to_string()),
-        ("herald_message".to_owned(), message.to_string()),
+        ("herald_tenant".to_owned(), ids.tenant.to_string()),
+        ("herald_message".to_owned(), ids.message.to_string()),
     ];
-    if let Some(c) = campaign {
-        tags.push(("herald_campaign".to_owned(), c.to_string()));
-    }
-    if let Some(c) = contact {
-        tags.push(("herald_contact".to_owned(), c.to_string()));
+    let optional = [
+        ("herald_event", ids.event.map(|e| e.to_string())),
+        ("herald_campaign", ids.campaign.map(|c| c.to_string())),
+        ("herald_contact", ids.contact.map(|c| c.to_string())),
+        ("herald_expires", ids.expires.map(|e| e.to_string())),
+        (SEAL_TAG, seal.map(|s| s.to_string())),
+    ];
+    for (name, value) in optional {
+        if let Some(value) = value {
+            tags.push((name.to_owned(), value));
+        }
     }
     tags
 }

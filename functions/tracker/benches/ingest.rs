@@ -70,7 +70,7 @@ fn tracker_cpu(c: &mut Criterion) {
     c.bench_function("tracker_batch_of_100_events", |b| {
         b.iter(|| {
             let parsed = herald_tracker::parse_batch(black_box(&event));
-            let events: Vec<_> = parsed.events.into_iter().map(|(_, e)| e).collect();
+            let events: Vec<_> = parsed.reports.into_iter().map(|(_, e)| e).collect();
             let (distinct, dropped) = herald::store::distinct(&events);
             let keys = herald::store::candidate_keys(&distinct);
             let plan =

@@ -1,24 +1,33 @@
 //! The `tracker` function: SES events, published by Herald's configuration set to an SNS topic
-//! and delivered to the tracker queue, recorded against the messages they are about (the
-//! message tags the sender set) — see `herald::tracking` for the formats and
-//! `Store::ingest_events` for what a batch writes.
+//! and delivered to the tracker queue, recorded against the messages they are about — see
+//! `herald::tracking` for the formats and `Store::ingest_events` for what a batch writes.
 //!
-//! A whole SQS batch is ingested together: one read of the keys its events would take, the new
-//! events and suppressions in BatchWriteItems, one counter update per counters item. An event
-//! that does not parse, carries no Herald tags (mail sent by something else through the
-//! configuration set) or is of a type Herald does not track is logged with its SQS message id,
-//! counted (in the function's metrics) and acknowledged: it never fails the batch. When the
-//! store fails, every usable record of the batch is delivered again (duplicates are recognised).
+//! A batch goes through its stages, one module each: [`decode`] (every SQS record into
+//! reports; what does not parse, carries no Herald tags or is of a type Herald does not track
+//! is logged with its SQS message id, counted and acknowledged), vouch (`herald::tracking::
+//! Voucher`: a report counts only for a message Herald sent for the tenant it names — sealed by
+//! the sender, or with the message's record there), [`consent`] (complaints, hard bounces and
+//! SES unsubscribes), record (the events, suppressions and counters, in batches), the
+//! webhooks, and [`hold`] (reports nobody vouches for yet come back later, and are dropped
+//! as orphaned after 10 minutes). When AWS fails, every usable record of the batch is
+//! delivered again (duplicates are recognised).
 
-use std::collections::{BTreeMap, HashMap};
+pub mod consent;
+pub mod decode;
+pub mod engagement;
+pub mod hold;
+
+pub use decode::{Parsed, Source, parse_batch};
+pub use hold::{Fate, HoldPolicy};
+
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
-use herald::ids::{ContactId, TenantId};
-use herald::store::Store;
-use herald::tracking::{Tracked, Unusable, parse_record};
+use herald::store::{Ingested, Store, StoreError};
+use herald::tracking::{Tracked, Verdict, Voucher};
 
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -26,6 +35,10 @@ pub struct Config {
     /// `HERALD_WEBHOOK_QUEUE_URL` (optional): where `message.*` and `contact.unsubscribed`
     /// webhook deliveries are queued.
     pub webhook_queue_url: Option<String>,
+    /// `HERALD_TRACKER_QUEUE_URL` (optional): the tracker's own queue, whose records holding
+    /// reports nobody vouches for yet are delayed (without it they come back after the
+    /// queue's visibility timeout).
+    pub queue_url: Option<String>,
 }
 
 impl Config {
@@ -33,6 +46,7 @@ impl Config {
         Ok(Self {
             core: herald::aws::CoreSettings::from_lookup(&lookup)?,
             webhook_queue_url: lookup("HERALD_WEBHOOK_QUEUE_URL").filter(|v| !v.is_empty()),
+            queue_url: lookup("HERALD_TRACKER_QUEUE_URL").filter(|v| !v.is_empty()),
         })
     }
 
@@ -54,110 +68,52 @@ pub struct Counters {
     pub malformed: AtomicU64,
     pub untagged: AtomicU64,
     pub unknown: AtomicU64,
+    /// Reports with a seal that does not verify (or about a message sent by another channel).
+    pub untrusted: AtomicU64,
+    /// Reports nobody vouched for, held for another look.
+    pub held: AtomicU64,
+    /// Reports nobody vouched for within the hold, dropped.
+    pub orphaned: AtomicU64,
+}
+
+/// The tracker's own queue, for delaying held records.
+#[derive(Debug, Clone)]
+struct OwnQueue {
+    sqs: herald::aws::LazyClient<aws_sdk_sqs::Client>,
+    url: String,
 }
 
 #[derive(Debug, Clone)]
 pub struct Tracker {
     store: Store,
+    voucher: Voucher,
     webhooks: Option<herald::webhooks::Emitter>,
-    /// Whether each tenant has a CRM connection, by when it was read.
-    crm_tenants: Arc<tokio::sync::Mutex<HashMap<TenantId, (Instant, bool)>>>,
+    engagement: engagement::Engagement,
+    queue: Option<OwnQueue>,
+    hold: HoldPolicy,
     pub counters: Arc<Counters>,
 }
 
-/// A batch read: the usable events with their SQS message ids, and the count of each kind of
-/// unusable record (already logged).
+/// What vouching made of a batch: the reports to record, and the records to hold.
 #[derive(Debug, Default)]
-pub struct Parsed {
-    pub events: Vec<(String, Tracked)>,
-    pub unusable: BTreeMap<&'static str, u64>,
-}
-
-/// Reads every record of a batch; logs (by SQS message id) what cannot be used.
-pub fn parse_batch(event: &SqsEvent) -> Parsed {
-    let mut out = Parsed::default();
-    for record in &event.records {
-        let id = record.message_id.clone().unwrap_or_default();
-        match parse_record(record.body.as_deref().unwrap_or_default()) {
-            Ok(events) => out
-                .events
-                .extend(events.into_iter().map(|e| (id.clone(), e))),
-            Err(why) => {
-                let kind = match &why {
-                    Unusable::Malformed(_) => "malformed",
-                    Unusable::Untagged => "untagged",
-                    Unusable::Unknown(_) | Unusable::Ignored(_) => "unknown",
-                };
-                *out.unusable.entry(kind).or_default() += 1;
-                if kind == "malformed" {
-                    tracing::warn!(message_id = %id, reason = %why, "skipping a provider event that does not parse");
-                } else {
-                    tracing::info!(message_id = %id, reason = %why, "skipping a provider event");
-                }
-            }
-        }
-    }
-    out
+struct Sorted {
+    trusted: Vec<Tracked>,
+    /// Records (by index in the batch) holding a report nobody vouched for, with its fate.
+    unknown: BTreeMap<usize, Fate>,
+    untrusted: usize,
+    orphaned: usize,
 }
 
 impl Tracker {
-    /// A complaint opts the contact out of email; a hard bounce is noted in its ledger (the
-    /// address is suppressed either way). Keyed by the event, so a redelivered batch writes
-    /// nothing twice; a contact that no longer exists is skipped.
-    async fn record_consent(
-        &self,
-        events: &[Tracked],
-    ) -> anyhow::Result<Vec<herald::webhooks::WebhookEvent>> {
-        use herald::domain::{Channel, ConsentSource, DeliveryEvent};
-        let mut unsubscribed = Vec::new();
-        for e in events.iter().filter(|e| !e.suppress.is_empty()) {
-            let Some(contact) = e.contact else { continue };
-            let source = match e.kind {
-                DeliveryEvent::Complained => ConsentSource::Complaint,
-                _ => ConsentSource::Bounce,
-            };
-            let context = herald::store::ChangeContext {
-                message: Some(e.message),
-                note: Some(format!("suppressed:{}", e.channel)),
-                record_id: Some(format!("{:013}#{}", e.at_ms().max(0), e.identity)),
-                ..Default::default()
-            };
-            let complaint = source == ConsentSource::Complaint;
-            let result = self
-                .store
-                .change_preferences(e.tenant, contact, source, &context, |p| {
-                    let mut next = p.clone();
-                    let whole = herald::consent::OptOut {
-                        channel: Channel::Email,
-                        category: None,
-                    };
-                    if complaint && !next.opt_outs.contains(&whole) {
-                        next.opt_outs.retain(|o| o.channel != Channel::Email);
-                        next.opt_outs.push(whole);
-                        next.opt_outs.sort();
-                    }
-                    next
-                })
-                .await;
-            match result {
-                Ok(changed) => unsubscribed.extend(
-                    changed
-                        .record
-                        .as_ref()
-                        .and_then(|r| herald::webhooks::unsubscribed_event(e.tenant, r)),
-                ),
-                Err(herald::store::StoreError::NotFound) => {}
-                Err(e) => return Err(e.into()),
-            }
-        }
-        Ok(unsubscribed)
-    }
-
-    pub fn new(store: Store) -> Self {
+    pub fn new(store: Store, sealer: herald::secrets::Sealer) -> Self {
+        let keys = herald::consent::LinkKeys::new(store.clone(), sealer);
         Self {
+            voucher: Voucher::new(store.clone(), keys),
+            engagement: engagement::Engagement::new(store.clone()),
             store,
             webhooks: None,
-            crm_tenants: Arc::default(),
+            queue: None,
+            hold: HoldPolicy::default(),
             counters: Arc::default(),
         }
     }
@@ -168,63 +124,30 @@ impl Tracker {
         self
     }
 
+    /// Delays held records on this queue (the tracker's own).
+    pub fn with_queue(
+        mut self,
+        sqs: herald::aws::LazyClient<aws_sdk_sqs::Client>,
+        url: Option<String>,
+    ) -> Self {
+        self.queue = url.map(|url| OwnQueue { sqs, url });
+        self
+    }
+
+    /// When held reports come back and when they are given up.
+    pub fn with_hold(mut self, hold: HoldPolicy) -> Self {
+        self.hold = hold;
+        self
+    }
+
     pub fn from_sdk_config(sdk: &aws_config::SdkConfig, config: &Config) -> Self {
-        let (store, _) = config.core.clients(sdk);
+        let (store, sealer) = config.core.clients(sdk);
         let emitter =
             herald::webhooks::Emitter::for_queue(&store, sdk, config.webhook_queue_url.as_deref());
-        Self::new(store).with_webhooks(emitter)
-    }
-
-    /// Whether the tenant has a CRM connection (read at most once a minute per instance).
-    async fn has_crm(&self, tenant: TenantId) -> anyhow::Result<bool> {
-        if let Some((at, yes)) = self.crm_tenants.lock().await.get(&tenant)
-            && at.elapsed() < Duration::from_secs(60)
-        {
-            return Ok(*yes);
-        }
-        let yes = self.store.get_crm_connection(tenant).await?.is_some();
-        let mut cache = self.crm_tenants.lock().await;
-        if cache.len() > 10_000 {
-            cache.clear();
-        }
-        cache.insert(tenant, (Instant::now(), yes));
-        Ok(yes)
-    }
-
-    /// The engagement a batch tells the CRM about (last message sent, opened, clicked), one
-    /// outbox update per contact of a tenant with a CRM connection; how many contacts.
-    async fn push_engagement(&self, events: &[Tracked]) -> anyhow::Result<usize> {
-        use herald::domain::DeliveryEvent;
-        let mut latest: HashMap<(TenantId, ContactId), herald::crm::Engagement> = HashMap::new();
-        for e in events {
-            let Some(contact) = e.contact else { continue };
-            type Slot =
-                fn(&mut herald::crm::Engagement) -> &mut Option<chrono::DateTime<chrono::Utc>>;
-            let slot: Slot = match e.kind {
-                DeliveryEvent::Sent => {
-                    |g: &mut herald::crm::Engagement| &mut g.last_message_sent_at
-                }
-                DeliveryEvent::Opened => |g: &mut herald::crm::Engagement| &mut g.last_opened_at,
-                DeliveryEvent::Clicked => |g: &mut herald::crm::Engagement| &mut g.last_clicked_at,
-                _ => continue,
-            };
-            let entry = latest.entry((e.tenant, contact)).or_default();
-            let field = slot(entry);
-            if field.is_none_or(|t| t < e.at) {
-                *field = Some(e.at);
-            }
-        }
-        let now = chrono::Utc::now();
-        let mut pushed = 0;
-        for ((tenant, contact), engagement) in &latest {
-            if self.has_crm(*tenant).await? {
-                self.store
-                    .touch_crm_outbox(*tenant, *contact, engagement, now)
-                    .await?;
-                pushed += 1;
-            }
-        }
-        Ok(pushed)
+        Self::new(store, sealer).with_webhooks(emitter).with_queue(
+            herald::aws::LazyClient::new(sdk, aws_sdk_sqs::Client::new),
+            config.queue_url.clone(),
+        )
     }
 
     /// Queues the webhooks of a batch's events: every usable one, whether or not it was new
@@ -242,80 +165,128 @@ impl Tracker {
         emitter.emit(&more).await
     }
 
-    /// One try at a batch: consent changes, the events, the webhooks they queue.
-    async fn record(
-        &self,
-        events: &[Tracked],
-    ) -> Result<(herald::store::Ingested, usize), herald::store::StoreError> {
-        let unsubscribed = self
-            .record_consent(events)
+    /// Vouches for a batch's reports (see `herald::tracking::vouch`) and decides the fate of
+    /// those nobody vouches for.
+    async fn sort(&self, parsed: &Parsed) -> anyhow::Result<Sorted> {
+        let reports: Vec<Tracked> = parsed.reports.iter().map(|(_, r)| r.clone()).collect();
+        let verdicts = self.voucher.vouch(reports).await?;
+        let now_ms = chrono::Utc::now().timestamp_millis();
+        let mut sorted = Sorted::default();
+        for ((at, _), verdict) in parsed.reports.iter().zip(verdicts) {
+            match verdict {
+                Verdict::Trusted(report) => sorted.trusted.push(report),
+                Verdict::Untrusted(report, why) => {
+                    tracing::warn!(tenant_id = %report.tenant, message_id = %report.message, sqs_message_id = %parsed.sources[*at].id, reason = why, "an untrusted provider report was dropped");
+                    sorted.untrusted += 1;
+                }
+                Verdict::Unknown(report) => {
+                    let fate = self.hold.fate(&parsed.sources[*at], now_ms);
+                    if fate == Fate::Orphan {
+                        tracing::warn!(tenant_id = %report.tenant, message_id = %report.message, sqs_message_id = %parsed.sources[*at].id, "a report about a message the tenant has no record of was dropped (orphaned)");
+                        sorted.orphaned += 1;
+                    } else {
+                        tracing::info!(tenant_id = %report.tenant, message_id = %report.message, sqs_message_id = %parsed.sources[*at].id, "a report about a message not recorded yet is held");
+                        sorted.unknown.insert(*at, fate);
+                    }
+                }
+            }
+        }
+        Ok(sorted)
+    }
+
+    /// One try at a batch: vouching, consent changes, the events, the webhooks they queue.
+    async fn record(&self, parsed: &Parsed) -> Result<(Sorted, Ingested, usize), StoreError> {
+        let sorted = self
+            .sort(parsed)
             .await
-            .map_err(|e| herald::store::StoreError::Unexpected(e.context("consent changes")))?;
-        let report = self.store.ingest_events(events).await?;
+            .map_err(|e| StoreError::Unexpected(e.context("vouching for reports")))?;
+        let unsubscribed = consent::record_consent(&self.store, &sorted.trusted)
+            .await
+            .map_err(|e| StoreError::Unexpected(e.context("consent changes")))?;
+        let report = self.store.ingest_events(&sorted.trusted).await?;
         let queued = self
-            .emit(events, unsubscribed)
+            .emit(&sorted.trusted, unsubscribed)
             .await
-            .map_err(|e| herald::store::StoreError::Unexpected(e.context("queuing webhooks")))?;
-        Ok((report, queued))
+            .map_err(|e| StoreError::Unexpected(e.context("queuing webhooks")))?;
+        Ok((sorted, report, queued))
+    }
+
+    /// Reports the held records as failures and delays them.
+    async fn hold_back(
+        &self,
+        parsed: &Parsed,
+        held: &BTreeMap<usize, Fate>,
+        response: &mut SqsBatchResponse,
+    ) {
+        let mut delays = Vec::new();
+        for (at, fate) in held {
+            let source = &parsed.sources[*at];
+            let mut failure = BatchItemFailure::default();
+            failure.item_identifier = source.id.clone();
+            response.batch_item_failures.push(failure);
+            if let (Fate::Hold(delay), Some(receipt)) = (fate, &source.receipt_handle) {
+                delays.push((receipt.clone(), *delay));
+            }
+        }
+        if let Some(queue) = &self.queue
+            && !delays.is_empty()
+        {
+            hold::delay_records(&queue.sqs, &queue.url, &delays).await;
+        }
     }
 
     pub async fn handle(&self, event: SqsEvent) -> SqsBatchResponse {
         let parsed = parse_batch(&event);
+        let c = &self.counters;
+        let mut metrics: Vec<(&str, f64, &str)> = Vec::new();
         for (kind, n) in &parsed.unusable {
             let counter = match *kind {
-                "malformed" => &self.counters.malformed,
-                "untagged" => &self.counters.untagged,
-                _ => &self.counters.unknown,
+                "malformed" => &c.malformed,
+                "untagged" => &c.untagged,
+                _ => &c.unknown,
             };
             counter.fetch_add(*n, Ordering::Relaxed);
+            metrics.push((decode::unusable_metric(kind), *n as f64, "Count"));
         }
-        let events: Vec<Tracked> = parsed.events.iter().map(|(_, e)| e.clone()).collect();
         let mut response = SqsBatchResponse::default();
-        // Complaints and hard bounces change the contact's consent (before the events are
-        // recorded, and once per event however often it is delivered).
-        let mut metrics: Vec<(&str, f64, &str)> = parsed
-            .unusable
-            .iter()
-            .map(|(kind, n)| {
-                let name = match *kind {
-                    "malformed" => "EventsMalformed",
-                    "untagged" => "EventsUntagged",
-                    _ => "EventsUnknown",
-                };
-                (name, *n as f64, "Count")
-            })
-            .collect();
         // AWS failing for a few seconds is waited out here, so SES's Send events are recorded
         // within seconds of its return (the sender settles a crashed job's messages by them);
         // past the budget the batch fails and SQS delivers it again.
-        let ingested = herald::aws::retry_within(
+        let recorded = herald::aws::retry_within(
             RETRY_WITHIN,
-            || self.record(&events),
+            || self.record(&parsed),
             |e| {
                 tracing::warn!(error = ?e, "recording a batch of events failed; trying again");
                 metrics.push(("IngestRetries", 1.0, "Count"));
             },
         )
         .await;
-        let ingested = ingested.map(|(report, queued)| {
-            metrics.push(("WebhooksQueued", queued as f64, "Count"));
-            report
-        });
-        match ingested {
-            Ok(report) => {
-                let c = &self.counters;
+        match recorded {
+            Ok((sorted, report, queued)) => {
                 c.recorded
                     .fetch_add(report.recorded as u64, Ordering::Relaxed);
                 c.duplicates
                     .fetch_add(report.duplicates as u64, Ordering::Relaxed);
                 c.suppressed
                     .fetch_add(report.suppressed as u64, Ordering::Relaxed);
-                metrics.push(("EventsRecorded", report.recorded as f64, "Count"));
-                metrics.push(("EventsDuplicate", report.duplicates as f64, "Count"));
-                metrics.push(("AddressesSuppressed", report.suppressed as f64, "Count"));
+                c.untrusted
+                    .fetch_add(sorted.untrusted as u64, Ordering::Relaxed);
+                c.orphaned
+                    .fetch_add(sorted.orphaned as u64, Ordering::Relaxed);
+                c.held
+                    .fetch_add(sorted.unknown.len() as u64, Ordering::Relaxed);
+                metrics.extend([
+                    ("WebhooksQueued", queued as f64, "Count"),
+                    ("EventsRecorded", report.recorded as f64, "Count"),
+                    ("EventsDuplicate", report.duplicates as f64, "Count"),
+                    ("AddressesSuppressed", report.suppressed as f64, "Count"),
+                    ("EventsUntrusted", sorted.untrusted as f64, "Count"),
+                    ("EventsOrphaned", sorted.orphaned as f64, "Count"),
+                    ("EventsHeld", sorted.unknown.len() as f64, "Count"),
+                ]);
                 // Engagement for the CRM: best effort (a failure is logged; the next event
                 // of the contact brings it up to date).
-                match self.push_engagement(&events).await {
+                match self.engagement.push(&sorted.trusted).await {
                     Ok(n) => metrics.push(("CrmEngagementQueued", n as f64, "Count")),
                     Err(e) => {
                         tracing::warn!(error = ?e, "noting engagement for the CRM failed");
@@ -332,14 +303,22 @@ impl Tracker {
                     recorded = report.recorded,
                     duplicates = report.duplicates,
                     suppressed = report.suppressed,
+                    untrusted = sorted.untrusted,
+                    held = sorted.unknown.len(),
+                    orphaned = sorted.orphaned,
                     "events ingested"
                 );
+                self.hold_back(&parsed, &sorted.unknown, &mut response)
+                    .await;
             }
             Err(e) => {
-                tracing::error!(error = ?e, events = events.len(), "recording a batch of events failed; it will be delivered again");
+                tracing::error!(error = ?e, events = parsed.reports.len(), "recording a batch of events failed; it will be delivered again");
                 metrics.push(("IngestFailures", 1.0, "Count"));
-                let ids: std::collections::BTreeSet<&String> =
-                    parsed.events.iter().map(|(id, _)| id).collect();
+                let ids: BTreeSet<&String> = parsed
+                    .reports
+                    .iter()
+                    .map(|(at, _)| &parsed.sources[*at].id)
+                    .collect();
                 for id in ids {
                     let mut failure = BatchItemFailure::default();
                     failure.item_identifier = id.clone();

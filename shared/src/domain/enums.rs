@@ -117,6 +117,9 @@ named_enum!(
         Bounce = "bounce",
         /// A spam complaint.
         Complaint = "complaint",
+        /// The recipient, through SES's own subscription management (an SES Subscription
+        /// event: its unsubscribe page or list-unsubscribe header).
+        SesSubscription = "ses_subscription",
     }
 );
 

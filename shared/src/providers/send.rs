@@ -50,6 +50,11 @@ pub struct Tracking {
     pub event: Option<crate::ids::EventId>,
     pub campaign: Option<crate::ids::CampaignId>,
     pub message: crate::ids::MessageId,
+    pub contact: Option<crate::ids::ContactId>,
+    /// When the message's record expires (Unix seconds).
+    pub expires: Option<i64>,
+    /// The sender's seal over these ids (see `herald::tracking::seal`).
+    pub seal: crate::tracking::seal::SealState,
     /// Herald's public API URL (for Twilio's status callbacks).
     pub public_url: Option<String>,
 }
@@ -62,6 +67,9 @@ impl Tracking {
             event: self.event,
             campaign: self.campaign,
             message: self.message,
+            contact: self.contact,
+            expires: self.expires,
+            seal: self.seal,
         }
     }
 }

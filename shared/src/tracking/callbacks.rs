@@ -7,12 +7,13 @@ use base64::Engine as _;
 use chrono::{DateTime, TimeZone as _, Utc};
 use serde_json::Value;
 
+use super::seal::SealState;
 use super::{Tracked, Unusable, identity};
 use crate::domain::{Channel, DeliveryEvent};
-use crate::ids::{CampaignId, EventId, MessageId, ProviderId, TenantId};
+use crate::ids::{CampaignId, ContactId, EventId, MessageId, ProviderId, TenantId};
 
 /// What a status callback is about, from the URL or the opaque data the sender gave the
-/// provider.
+/// provider, with the sender's seal over it (see [`super::seal`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct CallbackContext {
     pub tenant: TenantId,
@@ -20,6 +21,10 @@ pub struct CallbackContext {
     pub event: Option<EventId>,
     pub campaign: Option<CampaignId>,
     pub message: MessageId,
+    pub contact: Option<ContactId>,
+    /// When the message's record expires (Unix seconds).
+    pub expires: Option<i64>,
+    pub seal: SealState,
 }
 
 /// The path of Twilio status callbacks for a tenant's provider (the message is in the query).
@@ -46,17 +51,34 @@ pub fn twilio_callback_url(public_url: &str, context: &CallbackContext) -> Strin
     if let Some(c) = context.campaign {
         url.push_str(&format!("&campaign={c}"));
     }
+    if let Some(c) = context.contact {
+        url.push_str(&format!("&contact={c}"));
+    }
+    if let Some(e) = context.expires {
+        url.push_str(&format!("&expires={e}"));
+    }
+    if let SealState::Given(seal) = context.seal {
+        url.push_str(&format!("&seal={seal}"));
+    }
     url
 }
 
-/// The `biz_opaque_callback_data` the sender sets on a WhatsApp message: WhatsApp returns it
-/// with every status of the message.
+/// The `biz_opaque_callback_data` the sender sets on a WhatsApp message (WhatsApp returns it
+/// with every status of the message): `herald2|message|event|campaign|contact|expires|seal`,
+/// at most 190 characters of the 512 WhatsApp takes.
 pub fn whatsapp_callback_data(context: &CallbackContext) -> String {
+    let text = |v: Option<String>| v.unwrap_or_default();
     format!(
-        "herald1|{}|{}|{}",
+        "herald2|{}|{}|{}|{}|{}|{}",
         context.message,
-        context.event.map(|e| e.to_string()).unwrap_or_default(),
-        context.campaign.map(|c| c.to_string()).unwrap_or_default()
+        text(context.event.map(|e| e.to_string())),
+        text(context.campaign.map(|c| c.to_string())),
+        text(context.contact.map(|c| c.to_string())),
+        text(context.expires.map(|e| e.to_string())),
+        match context.seal {
+            SealState::Given(seal) => seal.to_string(),
+            _ => String::new(),
+        }
     )
 }
 
@@ -95,8 +117,8 @@ pub fn parse_twilio(
         message: context.message,
         event: context.event,
         campaign: context.campaign,
-        contact: None,
-        expires: None,
+        contact: context.contact,
+        expires: context.expires,
         provider: Some(context.provider),
         channel: Channel::Sms,
         kind,
@@ -106,7 +128,10 @@ pub fn parse_twilio(
         detail: error.map(|c| format!("Twilio error {c}")),
         link: None,
         suppress: Vec::new(),
+        opt_out: None,
+        recipient: None,
         identity: identity(&["twilio", sid, status, error.unwrap_or("")]),
+        seal: context.seal,
     })
 }
 
@@ -160,25 +185,35 @@ fn whatsapp_status(
         .ok_or_else(|| Unusable::Malformed("a status without a unix timestamp".into()))?;
     let data = text("biz_opaque_callback_data").ok_or(Unusable::Untagged)?;
     let mut parts = data.split('|');
-    if parts.next() != Some("herald1") {
-        return Err(Unusable::Untagged);
-    }
+    // herald1 (before seals): message, event, campaign; herald2 adds contact, expiry, seal.
+    let sealed = match parts.next() {
+        Some("herald1") => false,
+        Some("herald2") => true,
+        _ => return Err(Unusable::Untagged),
+    };
     let bad =
         |what: &str| Unusable::Malformed(format!("the callback data's {what} is not a Herald id"));
-    let message = parts
-        .next()
+    let mut next = || parts.next().filter(|p| !p.is_empty());
+    let message = next()
         .and_then(|m| m.parse().ok())
         .ok_or_else(|| bad("message"))?;
-    let event = parts
-        .next()
-        .filter(|p| !p.is_empty())
+    let event = next()
         .map(|e| e.parse().map_err(|_| bad("event")))
         .transpose()?;
-    let campaign = parts
-        .next()
-        .filter(|p| !p.is_empty())
+    let campaign = next()
         .map(|c| c.parse().map_err(|_| bad("campaign")))
         .transpose()?;
+    let (contact, expires, seal) = if sealed {
+        let contact = next()
+            .map(|c| c.parse().map_err(|_| bad("contact")))
+            .transpose()?;
+        let expires = next()
+            .map(|e| e.parse::<i64>().map_err(|_| bad("expiry")))
+            .transpose()?;
+        (contact, expires, SealState::read(Some(next().unwrap_or(""))))
+    } else {
+        (None, None, SealState::Absent)
+    };
     let (kind, detail) = match state {
         "sent" => (DeliveryEvent::Sent, None),
         "delivered" => (DeliveryEvent::Delivered, None),
@@ -207,8 +242,8 @@ fn whatsapp_status(
         message,
         event,
         campaign,
-        contact: None,
-        expires: None,
+        contact,
+        expires,
         provider: Some(provider),
         channel: Channel::Whatsapp,
         kind,
@@ -218,7 +253,10 @@ fn whatsapp_status(
         detail,
         link: None,
         suppress: Vec::new(),
+        opt_out: None,
+        recipient: None,
         identity: identity(&["whatsapp", id, state, &at_text]),
+        seal,
     })
 }
 
@@ -307,13 +345,26 @@ mod tests {
 
     #[test]
     fn whatsapp_statuses_carry_their_message_through_the_callback_data() {
-        let context = CallbackContext {
+        let mut context = CallbackContext {
             tenant: TenantId::new(),
             provider: ProviderId::new(),
             event: Some(EventId::new()),
             campaign: None,
             message: MessageId::new(),
+            contact: Some(ContactId::new()),
+            expires: Some(1_900_000_000),
+            seal: SealState::Absent,
         };
+        let seal = crate::tracking::seal::Seal::of(&[3u8; 32], &crate::tracking::seal::SealedIds {
+            tenant: context.tenant,
+            message: context.message,
+            event: context.event,
+            campaign: context.campaign,
+            contact: context.contact,
+            expires: context.expires,
+        });
+        context.seal = SealState::Given(seal);
+        let legacy = format!("herald1|{}|{}|", context.message, EventId::new());
         let body = serde_json::json!({
             "object": "whatsapp_business_account",
             "entry": [{"id": "1", "changes": [{"field": "messages", "value": {
@@ -323,7 +374,9 @@ mod tests {
                      "recipient_id": "447700900123",
                      "biz_opaque_callback_data": whatsapp_callback_data(&context)},
                     {"id": "wamid.2", "status": "sent", "timestamp": "1763719200",
-                     "recipient_id": "447700900123"}
+                     "recipient_id": "447700900123"},
+                    {"id": "wamid.3", "status": "sent", "timestamp": "1763719200",
+                     "recipient_id": "447700900123", "biz_opaque_callback_data": legacy}
                 ]}}]}]
         });
         let out = parse_whatsapp(&body, context.tenant, context.provider).expect("parses");
@@ -332,6 +385,12 @@ mod tests {
             (first.message, first.event, first.kind),
             (context.message, context.event, DeliveryEvent::Delivered)
         );
+        assert_eq!((first.contact, first.expires), (context.contact, context.expires));
+        assert_eq!(first.seal, SealState::Given(seal));
+        assert!(seal.verify(&[3u8; 32], &first.sealed_ids()));
         assert_eq!(out[1], Err(Unusable::Untagged));
+        // Before seals: the message, unsealed (believed only with its record).
+        let old = out[2].as_ref().expect("legacy");
+        assert_eq!((old.message, old.seal), (context.message, SealState::Absent));
     }
 }

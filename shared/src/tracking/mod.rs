@@ -19,11 +19,13 @@
 //! so the same report delivered twice is recognised.
 //!
 //! Stages, one module each: [`ses`] and [`callbacks`] read the providers' formats, [`notice`]
-//! is the sender's own word for providers without events, [`tally`] adds new events to the
-//! counters.
+//! is the sender's own word for providers without events, [`seal`] tells what Herald itself
+//! sent, [`tally`] adds new events to the counters.
 
 mod callbacks;
 mod notice;
+pub mod seal;
+mod vouch;
 mod ses;
 mod tally;
 
@@ -31,6 +33,7 @@ pub use callbacks::*;
 pub use notice::*;
 pub use ses::parse_ses;
 pub use tally::*;
+pub use vouch::{Verdict, Voucher};
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -46,8 +49,8 @@ pub struct Tracked {
     pub message: MessageId,
     pub event: Option<EventId>,
     pub campaign: Option<CampaignId>,
-    /// The contact the message was for (SES events carry it as a tag), for consent changes
-    /// on complaints and hard bounces.
+    /// The contact the message was for, as the report names it (SES events carry it as a
+    /// tag); believed only under a valid seal.
     pub contact: Option<ContactId>,
     /// When the message's record expires (Unix seconds): its events expire with it.
     pub expires: Option<i64>,
@@ -67,14 +70,44 @@ pub struct Tracked {
     /// A permanent bounce or a complaint: these addresses go on the suppression list. Never
     /// stored with the event, never logged.
     pub suppress: Vec<String>,
+    /// The address the report is about (SES: the mail's first destination), to find the
+    /// contact when nothing sealed names it. Never stored with the event, never logged.
+    pub recipient: Option<String>,
+    /// An unsubscribe through the provider's own list management (SES Subscription events):
+    /// what it opts the contact out of.
+    pub opt_out: Option<OptOutScope>,
     /// A digest of the provider's report: the same report twice has the same identity.
     pub identity: String,
+    /// The sender's seal over the ids the report names (see [`seal`]).
+    pub seal: seal::SealState,
+}
+
+/// What an unsubscribe through the provider opts the contact out of.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OptOutScope {
+    /// Every email (SES: `unsubscribeAll`).
+    AllEmail,
+    /// The message's category by email, as a one-click unsubscribe from it would (SES: a
+    /// topic opted out of).
+    MessageCategory,
 }
 
 impl Tracked {
     /// The time to file the event under (a message's own events are ordered by it).
     pub fn at_ms(&self) -> i64 {
         self.at.timestamp_millis()
+    }
+
+    /// The ids the report names, as a seal covers them.
+    pub fn sealed_ids(&self) -> seal::SealedIds {
+        seal::SealedIds {
+            tenant: self.tenant,
+            message: self.message,
+            event: self.event,
+            campaign: self.campaign,
+            contact: self.contact,
+            expires: self.expires,
+        }
     }
 }
 

@@ -4,6 +4,7 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use super::seal::SealState;
 use super::{Tracked, identity};
 use crate::domain::{Channel, DeliveryEvent};
 use crate::ids::{CampaignId, EventId, MessageId, ProviderId, TenantId};
@@ -51,7 +52,11 @@ impl From<&SentEntry> for Tracked {
             detail: None,
             link: None,
             suppress: Vec::new(),
+            opt_out: None,
+            recipient: None,
             identity: identity(&["herald-sent", &e.message.to_string()]),
+            // Vouched for by the message's record, which the sender writes before the notice.
+            seal: SealState::Absent,
         }
     }
 }
@@ -75,6 +80,10 @@ pub fn unsubscribed(message: &crate::messages::Message, at: DateTime<Utc>) -> Tr
         detail: Some("herald-link".to_owned()),
         link: None,
         suppress: Vec::new(),
+        opt_out: None,
+        recipient: None,
         identity: identity(&["herald-unsubscribe", &message.id.to_string()]),
+        // Made from the message's own record: nothing to vouch for.
+        seal: SealState::Absent,
     }
 }

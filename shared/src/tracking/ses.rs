@@ -2,7 +2,8 @@
 
 use serde_json::Value;
 
-use super::{Tracked, Unusable, identity, time};
+use super::seal::{SEAL_TAG, SealState};
+use super::{OptOutScope, Tracked, Unusable, identity, time};
 use crate::domain::{Channel, DeliveryEvent};
 
 /// Reads an SES event from an SQS body: the event itself (raw delivery) or inside an SNS
@@ -51,7 +52,13 @@ pub fn parse_ses(body: &str) -> Result<Tracked, Unusable> {
     let contact = tag("herald_contact")
         .map(|e| e.parse().map_err(|_| bad("herald_contact")))
         .transpose()?;
-    let expires = tag("herald_expires").and_then(|e| e.parse::<i64>().ok());
+    let expires = tag("herald_expires")
+        .map(|e| {
+            e.parse::<i64>()
+                .map_err(|_| Unusable::Malformed("herald_expires is not a Unix time".into()))
+        })
+        .transpose()?;
+    let seal = SealState::read(tag(SEAL_TAG));
     let provider = tag("herald_provider")
         .map(|e| e.parse().map_err(|_| bad("herald_provider")))
         .transpose()?;
@@ -70,6 +77,7 @@ pub fn parse_ses(body: &str) -> Result<Tracked, Unusable> {
     };
     let mut detail = None;
     let mut link = None;
+    let mut opt_out = None;
     let mut suppress = Vec::new();
     let recipients = |list: Option<&Value>| -> Vec<String> {
         list.and_then(Value::as_array)
@@ -174,6 +182,13 @@ pub fn parse_ses(body: &str) -> Result<Tracked, Unusable> {
         }
         "Subscription" => {
             let s = section("subscription")?;
+            opt_out = Some(subscription_opt_out(s).ok_or_else(|| {
+                Unusable::Ignored("a Subscription event that opts out of nothing".into())
+            })?);
+            detail = s
+                .get("source")
+                .and_then(Value::as_str)
+                .map(|source| source.chars().take(64).collect());
             (
                 DeliveryEvent::Unsubscribed,
                 time(s.get("timestamp")).unwrap_or(sent_at),
@@ -200,7 +215,33 @@ pub fn parse_ses(body: &str) -> Result<Tracked, Unusable> {
         detail,
         link,
         suppress,
+        opt_out,
+        recipient: mail
+            .get("destination")
+            .and_then(|d| d.get(0))
+            .and_then(Value::as_str)
+            .map(str::to_owned),
+        seal,
     })
+}
+
+/// What an SES Subscription event opts the recipient out of: every email when its new
+/// preferences say `unsubscribeAll`, else the message's category when any topic is opted out
+/// (SES writes `OptOut`; its API's `OPT_OUT` is read too). `None` when nothing is opted out
+/// (a guest opting back in through SES's page changes nothing in Herald: the tenant's own
+/// consent records stand).
+fn subscription_opt_out(subscription: &Value) -> Option<OptOutScope> {
+    let new = subscription.get("newTopicPreferences")?;
+    if new.get("unsubscribeAll").and_then(Value::as_bool) == Some(true) {
+        return Some(OptOutScope::AllEmail);
+    }
+    new.get("topicSubscriptionStatus")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|t| t.get("subscriptionStatus").and_then(Value::as_str))
+        .any(|status| status.replace('_', "").eq_ignore_ascii_case("optout"))
+        .then_some(OptOutScope::MessageCategory)
 }
 
 #[cfg(test)]

@@ -394,6 +394,9 @@ mod tests {
             link: None,
             suppress: vec!["guest@example.com".into()],
             identity: "abc".into(),
+            opt_out: None,
+            recipient: None,
+            seal: crate::tracking::seal::SealState::Absent,
         }
     }
 
