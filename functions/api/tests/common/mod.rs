@@ -10,6 +10,10 @@ use std::collections::{BTreeMap, HashMap};
 use aws_sdk_dynamodb::types::AttributeValue;
 use axum::http::{Method, header};
 pub use herald_local::testing::{Answer, TestStack};
+
+pub mod consent;
+#[allow(unused_imports)]
+pub use consent::*;
 use std::time::Duration;
 
 use serde_json::{Value, json};
