@@ -20,9 +20,13 @@ PY
 bins=()
 for f in "${functions[@]}"; do bins+=(--bin "${f#* }"); done
 
+# Lambda's arm64 target, added when missing (as the other set-up steps install what they need).
 if ! rustup target list --installed | grep -qx aarch64-unknown-linux-gnu; then
-  echo "the aarch64-unknown-linux-gnu target is missing: rustup target add aarch64-unknown-linux-gnu" >&2
-  exit 1
+  echo "adding the Rust target aarch64-unknown-linux-gnu (rustup target add aarch64-unknown-linux-gnu)" >&2
+  if ! rustup target add aarch64-unknown-linux-gnu; then
+    echo "could not add the aarch64-unknown-linux-gnu target (rustup needs to reach static.rust-lang.org); add it by hand and run make deploy-build again" >&2
+    exit 1
+  fi
 fi
 offline=()
 [ "${HERALD_ONLINE:-}" = 1 ] || offline=(--offline)
