@@ -25,8 +25,7 @@ use herald::ids::{CampaignId, MessageId, TenantId};
 use herald_local::fault_proxy::{FaultProxy, Mode};
 use herald_local::pollers::Faults;
 use serde_json::{Value, json};
-use wiremock::matchers::{method, path};
-use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
+use wiremock::{Request, Respond, ResponseTemplate};
 
 /// Sent, duplicated and lost over what each guest received.
 #[derive(Debug, Default, PartialEq, Eq)]
@@ -219,25 +218,16 @@ async fn a_provider_answering_429_with_retry_after_is_left_alone_until_then() {
     compliance(&stack).await;
     let t = tenant(&stack, "Throttled").await;
     let key = &t.admin;
-    let server = MockServer::start().await;
-    Mock::given(method("GET"))
-        .and(path("/v3/account"))
-        .respond_with(
-            ResponseTemplate::new(200).set_body_json(json!({"email": "ops@acme.example"})),
-        )
-        .mount(&server)
-        .await;
+    // Brevo, every request checked against its contract.
+    let server = ProviderFake::start(Provider::Brevo).await;
+    server.answer("account-get", connected()).await;
     // Longer than the sender's first backoff (10 s), so the job's return shows it waited for
     // the provider, not for its own schedule.
     let brevo = ThrottlingBrevo {
         retry_after: 12,
         calls: Arc::default(),
     };
-    Mock::given(method("POST"))
-        .and(path("/v3/smtp/email"))
-        .respond_with(brevo.clone())
-        .mount(&server)
-        .await;
+    server.answer("smtp-email-send", brevo.clone()).await;
     // Brevo is the tenant's only email provider: nothing to fail over to.
     provider(
         &stack,
@@ -302,6 +292,7 @@ async fn a_provider_answering_429_with_retry_after_is_left_alone_until_then() {
             .contains("Retry-After"),
         "{health}"
     );
+    server.assert_kept_contract();
 }
 
 #[tokio::test]

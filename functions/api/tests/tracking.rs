@@ -15,8 +15,7 @@ use chrono::{SecondsFormat, Utc};
 use common::*;
 use herald::ids::{MessageId, TenantId};
 use serde_json::{Value, json};
-use wiremock::matchers::{method, path_regex};
-use wiremock::{Mock, MockServer, Respond, ResponseTemplate};
+use wiremock::{Respond, ResponseTemplate};
 
 const MESSAGES: &str = "/api/v1/communication/messages";
 const ANALYTICS: &str = "/api/v1/communication/analytics";
@@ -475,27 +474,32 @@ async fn twilio_and_whatsapp_receipts_count_only_when_signed() {
     let stack = stack().await;
     let s = setup(&stack).await;
     let key = &s.t.admin;
-    let server = MockServer::start().await;
+    // Twilio and WhatsApp stood in for by fakes that check every request against the
+    // providers' contracts; the sends are answered by `fake`, which keeps their bodies.
     let fake = Fake::default();
-    Mock::given(method("POST"))
-        .and(path_regex(".*/(Messages.json|messages)$"))
-        .respond_with(fake.clone())
-        .mount(&server)
-        .await;
+    let twilio_api = ProviderFake::start(Provider::Twilio).await;
+    twilio_api.answer("messages-create", fake.clone()).await;
+    let whatsapp_api = ProviderFake::start(Provider::Whatsapp).await;
+    whatsapp_api.answer("messages-send", fake.clone()).await;
     // The wizard's connection checks: Twilio's account and WhatsApp's phone number.
-    Mock::given(method("GET"))
-        .respond_with(
-            ResponseTemplate::new(200)
-                .set_body_json(json!({"sid": TWILIO_SID, "id": "1234567890", "status": "active"})),
+    twilio_api
+        .answer(
+            "account-fetch",
+            ResponseTemplate::new(200).set_body_json(json!({"sid": TWILIO_SID, "status": "active"})),
         )
-        .mount(&server)
+        .await;
+    whatsapp_api
+        .answer(
+            "phone-number-get",
+            ResponseTemplate::new(200).set_body_json(json!({"id": "1234567890"})),
+        )
         .await;
     let twilio_token = "twilio-token-5678";
     let twilio = provider(
         &stack,
         key,
         "",
-        twilio_json("Twilio", twilio_token, Some(&server.uri())),
+        twilio_json("Twilio", twilio_token, Some(&twilio_api.uri())),
     )
     .await;
     let app_secret = "meta-app-secret";
@@ -504,7 +508,7 @@ async fn twilio_and_whatsapp_receipts_count_only_when_signed() {
         key,
         "",
         json!({"kind": "whatsapp_cloud", "name": "WhatsApp",
-            "settings": {"phone_number_id": "1234567890", "base_url": server.uri()},
+            "settings": {"phone_number_id": "1234567890", "base_url": whatsapp_api.uri()},
             "credentials": {"access_token": "wa-token", "app_secret": app_secret, "verify_token": "let-me-in"}}),
     )
     .await;
@@ -755,6 +759,8 @@ async fn twilio_and_whatsapp_receipts_count_only_when_signed() {
     )
     .await;
     assert_problem(&answer, 404, "another tenant's provider");
+    twilio_api.assert_kept_contract();
+    whatsapp_api.assert_kept_contract();
 }
 
 #[tokio::test]

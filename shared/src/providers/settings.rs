@@ -233,7 +233,21 @@ pub fn validate_settings(
                 ));
             }
         }
-        ProviderSettings::Ses(_) | ProviderSettings::Brevo(_) | ProviderSettings::Sendgrid(_) => {}
+        ProviderSettings::Brevo(s) => {
+            // Brevo's send endpoint refuses a sender name longer than this.
+            if s.from_name
+                .as_ref()
+                .is_some_and(|n| n.chars().count() > BREVO_NAME_CHARS)
+            {
+                issues.push(FieldIssue::new(
+                    "settings.from_name",
+                    format!(
+                        "at most {BREVO_NAME_CHARS} characters (Brevo's limit for a sender name)"
+                    ),
+                ));
+            }
+        }
+        ProviderSettings::Ses(_) | ProviderSettings::Sendgrid(_) => {}
     }
     let value = settings.to_value();
     for (field, v) in value.as_object().into_iter().flatten() {
@@ -255,6 +269,9 @@ pub fn validate_settings(
         Err(issues)
     }
 }
+
+/// The longest sender name Brevo takes (`sender.name` of `POST /v3/smtp/email`).
+pub const BREVO_NAME_CHARS: usize = 70;
 
 /// The longest free-text setting (names, ids, configuration sets).
 pub const MAX_SETTING_CHARS: usize = 256;
@@ -372,6 +389,16 @@ mod tests {
         .unwrap_err();
         let fields: Vec<_> = issues.iter().map(|i| i.field.as_str()).collect();
         assert_eq!(fields, ["settings.account_sid", "settings.from_number"]);
+    }
+
+    #[test]
+    fn a_brevo_sender_name_keeps_to_brevo_s_limit() {
+        let named = |n: usize| json!({"from_address": "a@b.co", "from_name": "n".repeat(n)});
+        let check = |kind, n| validate_settings(kind, &named(n), UrlPolicy::HttpsOnly);
+        assert!(check(ProviderKind::Brevo, BREVO_NAME_CHARS).is_ok());
+        let issues = check(ProviderKind::Brevo, BREVO_NAME_CHARS + 1).unwrap_err();
+        assert_eq!(issues[0].field, "settings.from_name");
+        assert!(check(ProviderKind::Sendgrid, BREVO_NAME_CHARS + 1).is_ok());
     }
 
     #[test]
