@@ -238,6 +238,38 @@ async fn a_provider_answering_garbage_is_not_retried_elsewhere() {
     assert_eq!(emails_to(&address).await, 0);
 }
 
+/// A fake of an HTTP email provider (its connection check answered, `answer` given to exactly
+/// one send), made the event's primary email provider with `settings` added to its from
+/// address and base URL; the fake and the provider's id.
+async fn email_provider(
+    stack: &TestStack,
+    s: &Setup,
+    kind: Provider,
+    answer: ResponseTemplate,
+    settings: Value,
+) -> (ProviderFake, String) {
+    let (name, check, send, api_key) = match kind {
+        Provider::Brevo => ("brevo", "account-get", "smtp-email-send", "xkeysib-test"),
+        Provider::Sendgrid => ("sendgrid", "scopes-list", "mail-send", "SG.test-key"),
+        other => panic!("{other} is no HTTP email provider"),
+    };
+    let fake = ProviderFake::start(kind).await;
+    fake.answer(check, connected()).await;
+    fake.on(send, answer).expect(1).mount(&fake.server).await;
+    let mut all = json!({"from_address": "events@acme.example", "base_url": fake.uri()});
+    for (k, v) in settings.as_object().into_iter().flatten() {
+        all[k] = v.clone();
+    }
+    let id = primary(
+        stack,
+        s,
+        json!({"kind": name, "name": name, "priority": 0, "settings": all,
+            "credentials": {"api_key": api_key}}),
+    )
+    .await;
+    (fake, id)
+}
+
 /// Creates a provider at priority 0 and completes the wizard; the provider's id.
 async fn primary(stack: &TestStack, s: &Setup, body: Value) -> String {
     let created = provider(stack, &s.t.admin, "", body).await;
@@ -270,23 +302,13 @@ fn body_of(request: &wiremock::Request) -> Value {
 async fn brevo_sends_an_html_only_message_from_a_sender_without_a_name() {
     let stack = stack().await;
     let s = setup(&stack).await;
-    let brevo = ProviderFake::start(Provider::Brevo).await;
-    brevo.answer("account-get", connected()).await;
-    brevo
-        .on(
-            "smtp-email-send",
-            ResponseTemplate::new(201)
-                .set_body_json(json!({"messageId": "<m1@smtp-relay.brevo.test>"})),
-        )
-        .expect(1)
-        .mount(&brevo.server)
-        .await;
-    let id = primary(
+    let (brevo, id) = email_provider(
         &stack,
         &s,
-        json!({"kind": "brevo", "name": "Brevo", "priority": 0,
-        "settings": {"from_address": "events@acme.example", "base_url": brevo.uri()},
-        "credentials": {"api_key": "xkeysib-test"}}),
+        Provider::Brevo,
+        ResponseTemplate::new(201)
+            .set_body_json(json!({"messageId": "<m1@smtp-relay.brevo.test>"})),
+        json!({}),
     )
     .await;
     let address = unique_email("brevo");
@@ -321,22 +343,12 @@ async fn brevo_sends_an_html_only_message_from_a_sender_without_a_name() {
 async fn sendgrid_sends_a_message_from_a_sender_without_a_name() {
     let stack = stack().await;
     let s = setup(&stack).await;
-    let sendgrid = ProviderFake::start(Provider::Sendgrid).await;
-    sendgrid.answer("scopes-list", connected()).await;
-    sendgrid
-        .on(
-            "mail-send",
-            ResponseTemplate::new(202).insert_header("X-Message-Id", "sg-0123456789"),
-        )
-        .expect(1)
-        .mount(&sendgrid.server)
-        .await;
-    let id = primary(
+    let (sendgrid, id) = email_provider(
         &stack,
         &s,
-        json!({"kind": "sendgrid", "name": "SendGrid", "priority": 0,
-        "settings": {"from_address": "events@acme.example", "base_url": sendgrid.uri()},
-        "credentials": {"api_key": "SG.test-key"}}),
+        Provider::Sendgrid,
+        ResponseTemplate::new(202).insert_header("X-Message-Id", "sg-0123456789"),
+        json!({}),
     )
     .await;
     let address = unique_email("sendgrid");
@@ -379,20 +391,12 @@ async fn sendgrid_sends_a_message_from_a_sender_without_a_name() {
 async fn a_sendgrid_202_without_a_message_id_is_sent_and_not_retried() {
     let stack = stack().await;
     let s = setup(&stack).await;
-    let sendgrid = ProviderFake::start(Provider::Sendgrid).await;
-    sendgrid.answer("scopes-list", connected()).await;
-    sendgrid
-        .on("mail-send", ResponseTemplate::new(202))
-        .expect(1)
-        .mount(&sendgrid.server)
-        .await;
-    primary(
+    let (sendgrid, _) = email_provider(
         &stack,
         &s,
-        json!({"kind": "sendgrid", "name": "SendGrid", "priority": 0,
-        "settings": {"from_address": "events@acme.example", "from_name": "Acme Events",
-            "base_url": sendgrid.uri()},
-        "credentials": {"api_key": "SG.test-key"}}),
+        Provider::Sendgrid,
+        ResponseTemplate::new(202),
+        json!({"from_name": "Acme Events"}),
     )
     .await;
     let address = unique_email("noid");
