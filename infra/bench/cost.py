@@ -16,7 +16,7 @@ updates_10k = int(sys.argv[2]) if len(sys.argv) > 2 else 180
 # List prices (USD).
 WRU = 0.625 / 1e6  # DynamoDB on-demand write request unit (1 KB)
 RRU = 0.125 / 1e6  # DynamoDB on-demand read request unit (4 KB, strongly consistent)
-SNS_PUBLISH = 0.50 / 1e6  # SNS publish; deliveries to SQS are free
+SNS_PUBLISH = 0.50 / 1e6  # SNS publish (64 KB chunk); SNS charges nothing to deliver to SQS
 SQS_REQUEST = 0.40 / 1e6  # SQS standard request (64 KB chunk)
 LAMBDA_GB_S = 0.0000133334  # Lambda arm64 per GB-second
 LAMBDA_REQUEST = 0.20 / 1e6
@@ -42,6 +42,9 @@ rows = [
     # (path, item, quantity text, cost)
     ("tracking", "SNS: SES publishes each event to the topic", f"{events/1e6:.2f} M publishes",
      events * SNS_PUBLISH),
+    ("tracking", "SQS: SNS's delivery of each event into the tracker queue (a SendMessage "
+     "billed to the queue's owner: \"Standard SQS pricing applies\")",
+     f"{events/1e6:.2f} M requests", events * SQS_REQUEST),
     ("tracking", "SQS: the tracker's ReceiveMessage (10 per call) and DeleteMessageBatch",
      f"{2*events/10/1e6:.3f} M requests", 2 * events / 10 * SQS_REQUEST),
     ("tracking", "DynamoDB: one item per new event (< 1 KB)", f"{events/1e6:.2f} M WRU",
@@ -52,6 +55,9 @@ rows = [
      f"{EMAILS*0.0205/1e6:.3f} M WRU", EMAILS * 0.0205 * WRU),
     ("tracking", "DynamoDB: duplicate and first-open checks (1 key per event, 2 for opens and clicks)",
      f"{(events+repeating)/1e6:.2f} M RRU", (events + repeating) * RRU),
+    ("tracking", "vouching: every SES event carries the sender's seal, checked under the tenant's "
+     "key (1 GetItem and 1 KMS Decrypt per tenant per tracker instance, nothing per event)",
+     "0 per event", 0.0),
     ("tracking", "Lambda: tracker, ~0.5 s at 256 MB per batch of 1,000",
      f"{events/1000:.0f} invocations", events / 1000 * (0.5 * 0.25 * LAMBDA_GB_S + LAMBDA_REQUEST)),
     ("sending", "DynamoDB: the message record (< 1 KB)", f"{EMAILS/1e6:.2f} M WRU", EMAILS * WRU),
@@ -66,17 +72,23 @@ rows = [
 ]
 total = sum(r[3] for r in rows)
 tracking = sum(r[3] for r in rows if r[0] == "tracking")
-sns = rows[0][3]
+sns = rows[0][3] + rows[1][3]
 
-print("### What Herald adds per million emails (on top of SES's own ~$100)")
+print("### What Herald adds per million emails (on top of SES's own $100 to $160)")
 print()
 print(f"Assumed per email: {', '.join(f'{k} {v:g}' for k, v in per_email.items())} "
       f"({events/EMAILS:.2f} events). Prices: DynamoDB on demand $0.625 per million write "
-      "units and $0.125 per million read units, SNS $0.50 per million publishes (deliveries to "
-      "SQS free), SQS $0.40 per million requests, Lambda arm64 $0.0000133334 per GB-second "
-      "and $0.20 per million requests: AWS's us-east-1 list prices as published in November "
-      "2024 (DynamoDB on demand after its 1 November 2024 price cut), the date of the "
-      "prices this script holds; check them against the pricing pages before relying on them.")
+      "units and $0.125 per million read units, SNS $0.50 per million publishes, SQS $0.40 "
+      "per million requests, Lambda arm64 $0.0000133334 per GB-second and $0.20 per million "
+      "requests, KMS $0.03 per 10,000 requests: AWS's us-east-1 list prices as checked in "
+      "December 2026 (DynamoDB on demand since its 1 November 2024 price cut); check them "
+      "against the pricing pages before relying on them. SNS's pricing page: \"No charge for "
+      "deliveries to SQS Queues. Standard SQS pricing applies.\" Each message SNS puts in the "
+      "tracker queue is an SQS SendMessage (the queue policy grants SNS `sqs:SendMessage`), "
+      "billed to the queue's owner like the SQS API calls SQS makes on a user's behalf for a "
+      "dead-letter redrive: counted here (AWS states it no more plainly than that). SES's own "
+      "price, the floor: $0.10 per 1,000 à la carte; accounts opened since SES's pricing plans "
+      "(21 July 2026) default to Essentials, $0.16 per 1,000.")
 print()
 print("| path | what | quantity | USD |")
 print("|---|---|---|---|")
@@ -87,7 +99,8 @@ print()
 verdict = "meets" if total < 2 else "misses"
 print(f"Herald adds **${total:.2f}** per million emails: it {verdict} the $2 goal. "
       f"Tracking is ${tracking:.2f} of it, of which ${sns:.2f} is SNS carrying SES's events "
-      "(the event destination the design asks for) and the largest part is one DynamoDB item "
+      "into the tracker queue (the SNS publish and the SQS request of its delivery: the event "
+      f"destination the design asks for) and ${rows[3][3]:.2f} one DynamoDB item "
       "per event: DynamoDB bills every item as a write unit whether it comes alone (the "
       "tracker's conditional PutItem) or batched. The message record of the send "
       "path is one more write unit per email. Fixed monthly costs are not per email and not "

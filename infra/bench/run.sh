@@ -89,6 +89,7 @@ print("UPDATES=%d" % ops.get("UpdateItem", 0))
 print("BATCHGETS=%d" % ops.get("BatchGetItem", 0))
 print("BATCHWRITES=%d" % ops.get("BatchWriteItem", 0))
 print("PUTS=%d" % ops.get("PutItem", 0))
+print("GETS=%d" % ops.get("GetItem", 0))
 PY
 )"
 eval "$tracking"
@@ -277,7 +278,7 @@ path and do not depend on the machine.
 | | DynamoDB | SQS | SES | SNS | KMS |
 |---|---|---|---|---|---|
 | per delivered message (send path, 1,000-guest campaign) | $dynamo_per_msg | $sqs_per_msg | 1 SendEmail per email (SMS: 1 SNS Publish or 1 HTTP call) | 0 | 0 (a provider's secrets are decrypted once per instance and cached) |
-| per tracked event (10,000 SES events) | $(python3 -c "print('%.3f writes + %.3f reads' % ($WRITES / 10000, $BATCHGETS / 10000))") | 0.2 (Lambda's ReceiveMessage and DeleteMessageBatch, 10 records a request; the tracker itself sends none) | 0 | 1 Publish, by SES to Herald's topic | 0 |
+| per tracked event (10,000 SES events) | $(python3 -c "print('%.3f writes + %.4f reads' % ($WRITES / 10000, ($BATCHGETS + $GETS) / 10000))") ($GETS GetItem: the tenant's key, once per instance; vouching for a sealed event reads nothing more) | 1.2: SNS's SendMessage delivering the event (billed to the queue's owner), and 0.2 (Lambda's ReceiveMessage and DeleteMessageBatch, 10 records a request); the tracker itself sends none (ChangeMessageVisibility only for reports nobody vouches for yet) | 0 | 1 Publish, by SES to Herald's topic | 1 Decrypt per tenant per tracker instance (the seal key), 0 per event |
 
 $(python3 infra/bench/cost.py "$WRITES" "$UPDATES")
 
