@@ -243,8 +243,8 @@ impl Sender {
                         });
                     }
                     requeued |= count(&finals, &mut tally);
-                    if !self.record_delay.is_zero() {
-                        tokio::time::sleep(self.record_delay).await;
+                    if !self.record_delay().is_zero() {
+                        tokio::time::sleep(self.record_delay()).await;
                     }
                     match (job.campaign, &batch) {
                         (Some(campaign), Some(batch)) if i + 1 == chunks && !requeued => {

@@ -62,6 +62,8 @@ use herald::wizard::Snapshot;
 pub mod compose;
 mod decide;
 mod deliver;
+#[cfg(feature = "faults")]
+mod faults;
 pub mod gate;
 mod plan;
 mod queue;
@@ -225,12 +227,9 @@ pub struct Sender {
     public_url: Option<String>,
     /// [`SEND_BUDGET`], or the local stack's (the emulator is many times slower than AWS).
     send_budget: Duration,
-    /// Fault injection: stop a job (as a crash would, nothing recorded) right after this many
-    /// more accepted provider calls.
-    crash_after: Arc<std::sync::Mutex<Option<u64>>>,
-    /// Fault injection: how long a job waits between its provider calls and recording their
-    /// outcome (zero in production), so SES's events reach the tracker first.
-    record_delay: Duration,
+    /// Fault injection, in the local stack's tests only (the `faults` feature).
+    #[cfg(feature = "faults")]
+    faults: faults::Hooks,
     /// Queues `campaign.completed` webhooks.
     webhooks: Option<herald::webhooks::Emitter>,
 }
@@ -311,8 +310,8 @@ impl Sender {
             ses_configuration_set: None,
             public_url: None,
             send_budget: SEND_BUDGET,
-            crash_after: Arc::default(),
-            record_delay: Duration::ZERO,
+            #[cfg(feature = "faults")]
+            faults: faults::Hooks::default(),
         }
     }
 
@@ -343,45 +342,22 @@ impl Sender {
         self
     }
 
-    /// How long a claim may stand before it counts as abandoned (fault-injection tests shorten
-    /// it from [`SETTLE_SECONDS`]).
-    pub fn with_settle_seconds(mut self, seconds: i64) -> Self {
-        self.settle_seconds = seconds;
-        self
-    }
-
-    /// Fault injection (local stack tests): each chunk's records are written this long after
-    /// its provider calls, so the providers' events arrive before the sender's records.
-    pub fn with_record_delay(mut self, delay: Duration) -> Self {
-        self.record_delay = delay;
-        self
-    }
-
-    /// Fault injection (local stack tests): the job in progress stops, as if the function had
-    /// crashed, right after the provider accepts `sends` more messages; nothing of its current
-    /// chunk is recorded.
-    pub fn crash_after_sends(&self, sends: u64) {
-        if let Ok(mut c) = self.crash_after.lock() {
-            *c = Some(sends);
-        }
-    }
-
-    /// True (once) when an injected crash is due after an accepted send.
+    /// True (once) when an injected crash is due after an accepted send (never, without the
+    /// `faults` feature).
     fn crash_due(&self) -> bool {
-        let Ok(mut c) = self.crash_after.lock() else {
-            return false;
-        };
-        match *c {
-            Some(0) | Some(1) => {
-                *c = None;
-                true
-            }
-            Some(n) => {
-                *c = Some(n - 1);
-                false
-            }
-            None => false,
-        }
+        #[cfg(feature = "faults")]
+        return self.faults.crash_due();
+        #[cfg(not(feature = "faults"))]
+        false
+    }
+
+    /// How long a job waits between its provider calls and recording their outcome: zero,
+    /// but in the local stack's fault-injection tests.
+    fn record_delay(&self) -> Duration {
+        #[cfg(feature = "faults")]
+        return self.faults.record_delay;
+        #[cfg(not(feature = "faults"))]
+        Duration::ZERO
     }
 
     pub fn from_sdk_config(sdk: &aws_config::SdkConfig, config: &Config) -> anyhow::Result<Self> {

@@ -9,8 +9,6 @@ use crate::config::{Brand, ComplianceBlockName, EventLayers, Owner, Provider};
 use crate::domain::{Channel, TemplateCategory};
 use crate::ids::{EventId, TenantId};
 
-/// How many times unprocessed keys of a BatchGetItem are asked for again before giving up.
-
 /// An event with its tenant and all three layers of its configuration.
 #[derive(Debug, Clone)]
 pub struct LoadedEvent {
