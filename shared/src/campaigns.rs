@@ -59,6 +59,8 @@ pub enum Audience {
     All,
     /// Guests with any (or all) of these tags.
     Tags {
+        /// At least one.
+        #[schema(min_items = 1)]
         tags: Vec<String>,
         #[serde(default = "any")]
         r#match: TagMatch,
@@ -67,13 +69,15 @@ pub enum Audience {
     Filter {
         field: String,
         op: FieldOp,
+        /// What `eq` and `ne` compare with (required for them, not null); `exists` takes none.
         #[serde(default)]
-        #[schema(value_type = Object)]
+        #[schema(value_type = Option<serde_json::Value>)]
         value: Option<serde_json::Value>,
     },
     /// These guests.
     Guests {
-        #[schema(value_type = Vec<String>)]
+        /// 1 to 10,000 guest ids.
+        #[schema(min_items = 1, max_items = 10000)]
         ids: Vec<GuestId>,
     },
 }

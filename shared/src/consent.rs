@@ -70,14 +70,12 @@ impl OptOut {
 pub struct QuietHours {
     /// `HH:MM`, 24-hour clock.
     #[serde(with = "clock")]
-    #[schema(value_type = String, example = "22:00")]
+    #[schema(value_type = String, example = "22:00", pattern = "^([01][0-9]|2[0-3]):[0-5][0-9]$")]
     pub start: NaiveTime,
     /// `HH:MM`, 24-hour clock; not equal to `start`.
     #[serde(with = "clock")]
-    #[schema(value_type = String, example = "08:00")]
+    #[schema(value_type = String, example = "08:00", pattern = "^([01][0-9]|2[0-3]):[0-5][0-9]$")]
     pub end: NaiveTime,
-    /// An IANA time zone, e.g. `Europe/Paris`.
-    #[schema(value_type = String, example = "Europe/Paris")]
     pub time_zone: TimeZone,
 }
 
@@ -135,6 +133,7 @@ impl QuietHours {
 #[serde(deny_unknown_fields)]
 pub struct FrequencyCap {
     /// 1 to 1,000.
+    #[schema(minimum = 1, maximum = 1000)]
     pub max: u32,
     pub per: CapPeriod,
 }
@@ -167,8 +166,9 @@ pub struct Preferences {
     /// Unsubscribed from everything, on every channel.
     #[serde(default)]
     pub unsubscribed: bool,
-    /// Categories (or whole channels) opted out of; everything else is opted in.
+    /// Categories (or whole channels) opted out of; everything else is opted in. At most 33.
     #[serde(default)]
+    #[schema(max_items = 33)]
     pub opt_outs: Vec<OptOut>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub frequency_cap: Option<FrequencyCap>,

@@ -154,31 +154,46 @@ impl Contact {
 #[derive(Debug, Clone, Default, PartialEq, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct GuestIn {
+    /// At most 200 characters, no control characters (surrounding white space is removed).
     #[serde(default)]
+    #[schema(max_length = 200, pattern = r"^[^\u0000-\u001f\u007f-\u009f]*$")]
     pub first_name: Option<String>,
+    /// At most 200 characters, no control characters.
     #[serde(default)]
+    #[schema(max_length = 200, pattern = r"^[^\u0000-\u001f\u007f-\u009f]*$")]
     pub last_name: Option<String>,
-    /// The full name; first and last names default from it.
+    /// The full name (at most 200 characters, no control characters); first and last names
+    /// default from it, and without it it is `first_name last_name`, which must then be at
+    /// most 200 characters too.
     #[serde(default)]
+    #[schema(max_length = 200, pattern = r"^[^\u0000-\u001f\u007f-\u009f]*$")]
     pub name: Option<String>,
+    /// A guest needs an email address or a phone number (or both).
     #[serde(default)]
+    #[schema(value_type = Option<crate::domain::EmailAddress>)]
     pub email: Option<String>,
     /// E.164, e.g. `+447700900123`.
     #[serde(default)]
+    #[schema(value_type = Option<crate::domain::PhoneE164>)]
     pub phone: Option<String>,
     #[serde(default)]
+    #[schema(value_type = Option<crate::domain::Locale>)]
     pub locale: Option<String>,
-    /// An IANA time zone, e.g. `Europe/Paris`.
     #[serde(default)]
+    #[schema(value_type = Option<crate::domain::TimeZone>)]
     pub time_zone: Option<String>,
+    /// At most 50 distinct tags (surrounding white space removed, empty ones dropped), each at
+    /// most 64 characters.
     #[serde(default)]
     pub tags: Vec<String>,
-    /// Custom fields: strings, numbers or booleans.
+    /// Custom fields (at most 50): names of 1 to 64 of `a-z`, `0-9` and `_`; values strings of
+    /// at most 1,000 characters, numbers or booleans.
     #[serde(default)]
     #[schema(value_type = Object)]
     pub fields: BTreeMap<String, serde_json::Value>,
-    /// `email`, `sms` or `whatsapp`.
+    /// `email` (the guest then needs an email address), `sms` or `whatsapp` (a phone number).
     #[serde(default)]
+    #[schema(value_type = Option<crate::domain::Channel>)]
     pub preferred_channel: Option<String>,
 }
 

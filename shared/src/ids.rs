@@ -105,7 +105,11 @@ macro_rules! prefixed_id {
             fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
                 utoipa::openapi::ObjectBuilder::new()
                     .schema_type(utoipa::openapi::schema::Type::String)
-                    .pattern(Some(concat!("^", $prefix, "_[0-9A-HJKMNP-TV-Z]{26}$")))
+                    .description(Some(concat!(
+                        "`", $prefix, "_` and a ULID: 26 characters of Crockford's base 32 ",
+                        "(Herald writes them in upper case)."
+                    )))
+                    .pattern(Some(concat!("^", $prefix, "_[0-9A-HJKMNP-TV-Za-hjkmnp-tv-z]{26}$")))
                     .examples([serde_json::json!(concat!($prefix, "_01JD2Z7Q8V0M3R5T6W9X1Y2Z3A"))])
                     .into()
             }

@@ -2,6 +2,7 @@
 
 pub mod audit;
 pub mod auth;
+pub mod doc;
 pub mod extract;
 pub mod pages;
 pub mod problem;
@@ -31,7 +32,37 @@ pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 #[openapi(
     info(title = "Herald API", description = "Multi-tenant communication for events: tenants, keys, events, providers, templates and their inheritance, email senders, and the event setup wizard that freezes an event's resolved configuration into versioned snapshots.\n\nScope: every configuration route takes `tenant_id` and `event_id` query parameters. With `event_id` the request addresses that event's layer; otherwise the tenant's (tenant keys may omit `tenant_id`); a platform key with neither addresses the platform layer (global templates).\n\nEvery error is `application/problem+json`."),
     modifiers(&BearerAuth),
-    components(schemas(problem::Problem))
+    components(schemas(
+        problem::Problem,
+        herald::ids::TenantId,
+        herald::ids::EventId,
+        herald::ids::GuestId,
+        herald::ids::ContactId,
+        herald::ids::CampaignId,
+        herald::ids::MessageId,
+        herald::ids::TemplateId,
+        herald::ids::ProviderId,
+        herald::ids::ApiKeyId,
+        herald::ids::SyncRunId,
+        herald::ids::WebhookId,
+        herald::ids::WebhookMessageId,
+        doc::Name,
+        doc::LocalDateTime,
+        doc::SenderIdentity,
+        doc::BrandField,
+        doc::DeadLetterQueueName,
+        doc::Address,
+        doc::AddressKind,
+        doc::SuppressionKey,
+        doc::EndpointUrl,
+        doc::ProviderUrl,
+        doc::ApiConsentSource,
+        doc::WordingVersion,
+        doc::PageLanguage,
+        doc::LinkToken,
+        herald::domain::EmailAddress,
+        herald::domain::PhoneE164,
+    ))
 )]
 struct ApiDoc;
 
@@ -98,7 +129,10 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
                 .into_openapi()
         };
     }
-    with_every_group!(merge_each)
+    let mut doc = with_every_group!(merge_each);
+    problem::document_errors(&mut doc);
+    doc::refine(&mut doc);
+    doc
 }
 
 /// The document, serialised once, on its first request (building it is the slowest part of

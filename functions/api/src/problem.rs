@@ -227,3 +227,156 @@ impl IntoResponse for ApiError {
         response
     }
 }
+
+/// The error answers as the OpenAPI document shows them: one shared response per status
+/// (`#/components/responses/{Name}`), which operations reference by `$ref`.
+///
+/// Operations that take an API key get theirs from what the document already says of them
+/// (see [`document_errors`]); each handler's annotation names only the others (`Forbidden`,
+/// `Conflict`, `BadGateway`, ...), as `responses((status = 200, body = T), Forbidden)`.
+pub mod responses {
+    use std::collections::BTreeMap;
+
+    use utoipa::openapi::{RefOr, Response};
+
+    macro_rules! problem_responses {
+        ($($name:ident = $status:literal, $description:literal;)+) => {
+            $(
+                #[doc = $description]
+                pub struct $name;
+
+                impl utoipa::IntoResponses for $name {
+                    fn responses() -> BTreeMap<String, RefOr<Response>> {
+                        BTreeMap::from([(
+                            $status.to_owned(),
+                            RefOr::Ref(utoipa::openapi::Ref::from_response_name(stringify!($name))),
+                        )])
+                    }
+                }
+            )+
+
+            /// Every shared error response: (component name, status, description).
+            pub const ALL: &[(&str, &str, &str)] = &[$((stringify!($name), $status, $description)),+];
+        };
+    }
+
+    problem_responses! {
+        BadRequest = "400", "Malformed request: invalid JSON, or an unknown or malformed query parameter";
+        Unauthorized = "401", "Missing, unknown, expired or revoked credentials";
+        Forbidden = "403", "The key's role does not allow this";
+        NotFound = "404", "Not found, or not visible to this key";
+        Conflict = "409", "Conflict with the current state: it already exists, a stale version, or a precondition the state does not meet";
+        PayloadTooLarge = "413", "The body is larger than the route takes (1 MiB; 5 MiB for a guest import)";
+        UnsupportedMediaType = "415", "The body is not of a media type the route takes";
+        Unprocessable = "422", "Invalid fields, with field-level details";
+        TooManyRequests = "429", "Over the key's or the tenant's rate limit: retry after `Retry-After` seconds";
+        BadGateway = "502", "An AWS service or provider failed; nothing was changed";
+    }
+}
+
+/// Puts the shared error responses in the document's components, and gives each operation
+/// that takes an API key the ones its shape implies, besides those its annotation names:
+///
+/// - query parameters or a body: 400 (unknown, malformed or out-of-range parameters; bad JSON);
+/// - an API key: 401 and 429;
+/// - an id in the path, or an id in the query: 404;
+/// - a body: 413 and 422, and 415 when the body is required (an optional body is read as JSON
+///   whatever its media type).
+///
+/// Routes without an API key (a guest's preference link, providers' callbacks) name all of
+/// theirs in their annotations.
+pub fn document_errors(doc: &mut utoipa::openapi::OpenApi) {
+    use utoipa::openapi::path::ParameterIn;
+    use utoipa::openapi::{ContentBuilder, HeaderBuilder, Ref, RefOr, ResponseBuilder};
+
+    let components = doc.components.get_or_insert_with(Default::default);
+    for (name, status, description) in responses::ALL {
+        let mut response = ResponseBuilder::new().description(*description).content(
+            PROBLEM_JSON,
+            ContentBuilder::new()
+                .schema(Some(Ref::from_schema_name("Problem")))
+                .build(),
+        );
+        let integer = || {
+            utoipa::openapi::ObjectBuilder::new()
+                .schema_type(utoipa::openapi::schema::Type::Integer)
+                .minimum(Some(0))
+        };
+        let string = || {
+            utoipa::openapi::ObjectBuilder::new().schema_type(utoipa::openapi::schema::Type::String)
+        };
+        match *status {
+            "401" => {
+                response = response.header(
+                    "WWW-Authenticate",
+                    HeaderBuilder::new()
+                        .schema(string())
+                        .description(Some("`Bearer`"))
+                        .build(),
+                );
+            }
+            "429" => {
+                response = response.header(
+                    "Retry-After",
+                    HeaderBuilder::new()
+                        .schema(integer())
+                        .description(Some("Seconds to wait"))
+                        .build(),
+                );
+            }
+            _ => {}
+        }
+        components
+            .responses
+            .insert((*name).to_owned(), RefOr::T(response.build()));
+    }
+    let shared = |status: &str| {
+        responses::ALL
+            .iter()
+            .find(|(_, s, _)| *s == status)
+            .map(|(name, _, _)| RefOr::Ref(Ref::from_response_name(*name)))
+    };
+    for item in doc.paths.paths.values_mut() {
+        let operations = [
+            &mut item.get,
+            &mut item.put,
+            &mut item.post,
+            &mut item.delete,
+            &mut item.patch,
+        ];
+        for op in operations.into_iter().flatten() {
+            if op.security.as_ref().is_none_or(Vec::is_empty) {
+                continue;
+            }
+            let parameters = op.parameters.as_deref().unwrap_or_default();
+            let has = |place: ParameterIn| parameters.iter().any(|p| p.parameter_in == place);
+            let id_in_query = parameters
+                .iter()
+                .any(|p| p.parameter_in == ParameterIn::Query && p.name.ends_with("_id"));
+            let body = op.request_body.as_ref();
+            let required_body =
+                body.is_some_and(|b| matches!(b.required, Some(utoipa::openapi::Required::True)));
+            let mut wanted = vec!["401", "429"];
+            if has(ParameterIn::Query) || body.is_some() {
+                wanted.push("400");
+            }
+            if has(ParameterIn::Path) || id_in_query {
+                wanted.push("404");
+            }
+            if body.is_some() {
+                wanted.extend(["413", "422"]);
+            }
+            if required_body {
+                wanted.push("415");
+            }
+            for status in wanted {
+                if let Some(response) = shared(status) {
+                    op.responses
+                        .responses
+                        .entry(status.to_owned())
+                        .or_insert(response);
+                }
+            }
+        }
+    }
+}

@@ -20,10 +20,8 @@ use crate::state::AppState;
 #[into_params(parameter_in = Query)]
 pub struct ScopeQuery {
     /// The tenant (platform keys only; tenant keys are scoped to their own tenant).
-    #[param(value_type = Option<String>, example = "ten_01JD2Z7Q8V0M3R5T6W9X1Y2Z3A")]
     pub tenant_id: Option<TenantId>,
     /// The event, for the event layer.
-    #[param(value_type = Option<String>, example = "evt_01JD2Z7Q8V0M3R5T6W9X1Y2Z3A")]
     pub event_id: Option<EventId>,
 }
 
@@ -32,7 +30,6 @@ pub struct ScopeQuery {
 #[into_params(parameter_in = Query)]
 pub struct TenantQuery {
     /// The tenant (platform keys only; tenant keys are scoped to their own tenant).
-    #[param(value_type = Option<String>, example = "ten_01JD2Z7Q8V0M3R5T6W9X1Y2Z3A")]
     pub tenant_id: Option<TenantId>,
 }
 
@@ -40,10 +37,9 @@ pub struct TenantQuery {
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct EventQuery {
-    #[param(value_type = Option<String>)]
+    /// The tenant (platform keys only; tenant keys are scoped to their own tenant).
     pub tenant_id: Option<TenantId>,
     /// The event whose effective configuration to show.
-    #[param(value_type = String)]
     pub event_id: EventId,
 }
 

@@ -41,7 +41,10 @@ const MAX_PROPERTY: usize = 100;
 pub struct FieldMapping {
     pub field: CrmField,
     /// The CRM's property (HubSpot) or field (Salesforce) name.
+    #[schema(pattern = "^[A-Za-z][A-Za-z0-9_]{0,99}$")]
     pub property: String,
+    /// `push` only for the engagement fields (`last_message_sent_at`, `last_opened_at`,
+    /// `last_clicked_at`, `last_event`); `pull` only for `email` and `phone`.
     pub direction: SyncDirection,
 }
 

@@ -95,8 +95,45 @@ impl fmt::Debug for PhoneE164 {
     }
 }
 
-string_value!(EmailAddress, Some("email"), "guest@example.com");
-string_value!(PhoneE164, Some("e164"), "+447700900123");
+/// The local part of an address [`EmailAddress::parse`] takes, as a pattern for the OpenAPI
+/// document: its ASCII characters (it also takes other letters and digits), in dot-separated
+/// atoms of at most 64 characters in all (at most four atoms, for a pattern to say so).
+pub const EMAIL_LOCAL_PATTERN: &str = concat!(
+    r"(?:[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]{1,64}",
+    r"|[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]{1,31}\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]{1,32}",
+    r"|[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]{1,20}(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]{1,20}){2}",
+    r"|[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]{1,15}(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]{1,15}){3})"
+);
+/// A domain as [`EmailAddress::parse`] takes it (ASCII letters and digits): two or more labels
+/// of at most 63 characters, no hyphen at either end of one.
+pub const DOMAIN_PATTERN: &str = concat!(
+    r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?",
+    r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+"
+);
+/// An email address, anchored (see [`EMAIL_LOCAL_PATTERN`] and [`DOMAIN_PATTERN`]).
+pub fn email_pattern() -> String {
+    format!("^{EMAIL_LOCAL_PATTERN}@{DOMAIN_PATTERN}$")
+}
+/// What [`PhoneE164::parse`] takes, written compactly, for the OpenAPI document.
+pub const PHONE_PATTERN: &str = r"^\+[1-9][0-9]{7,14}$";
+
+string_value!(EmailAddress, |s| s
+    .description(Some(
+        "An email address: a local part of at most 64 characters, `@`, and a domain of at \
+         least two labels; at most 254 characters.",
+    ))
+    .format(Some(utoipa::openapi::SchemaFormat::KnownFormat(
+        utoipa::openapi::KnownFormat::Email
+    )))
+    .max_length(Some(254))
+    .pattern(Some(email_pattern()))
+    .examples([serde_json::json!("guest@example.com")]));
+string_value!(PhoneE164, |s| s
+    .description(Some(
+        "An international phone number in E.164 form: `+` and 8 to 15 digits, the first not 0.",
+    ))
+    .pattern(Some(PHONE_PATTERN))
+    .examples([serde_json::json!("+447700900123")]));
 
 #[cfg(test)]
 mod tests {

@@ -83,8 +83,23 @@ impl TimeZone {
     }
 }
 
-string_value!(Locale, None, "en-GB");
-string_value!(TimeZone, None, "Europe/London");
+/// What [`Locale::parse`] takes (besides surrounding white space), for the OpenAPI document.
+pub const LOCALE_PATTERN: &str = "^[A-Za-z]{2,3}([-_][A-Za-z]{4})?([-_]([A-Za-z]{2}|[0-9]{3}))?$";
+
+string_value!(Locale, |s| s
+    .description(Some(
+        "A language tag: a 2–3 letter language, an optional 4-letter script and an optional \
+         2-letter or 3-digit region (`en`, `en-GB`, `zh-Hant-TW`, `es-419`); Herald writes it \
+         as `ll-Ssss-RR`.",
+    ))
+    .pattern(Some(LOCALE_PATTERN))
+    .examples([serde_json::json!("en-GB")]));
+string_value!(TimeZone, |s| s
+    .description(Some(
+        "An IANA time zone name, as the tz database spells it."
+    ))
+    .enum_values(Some(chrono_tz::TZ_VARIANTS.iter().map(|tz| tz.name())))
+    .examples([serde_json::json!("Europe/London")]));
 
 #[cfg(test)]
 mod tests {

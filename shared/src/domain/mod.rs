@@ -1,9 +1,10 @@
 //! Validated domain values: once parsed, never re-checked.
 
 /// Display, serde (through `parse`) and an OpenAPI string schema for a parsed string value
-/// with `parse(&str)` and `as_str()`.
+/// with `parse(&str)` and `as_str()`; `$schema` states what `parse` takes (pattern, format,
+/// enum, lengths) on the string schema it is given.
 macro_rules! string_value {
-    ($name:ident, $format:expr, $example:literal) => {
+    ($name:ident, $schema:expr) => {
         impl std::fmt::Display for $name {
             fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
                 f.write_str(self.as_str())
@@ -25,12 +26,13 @@ macro_rules! string_value {
 
         impl utoipa::PartialSchema for $name {
             fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
-                let format: Option<&str> = $format;
-                utoipa::openapi::ObjectBuilder::new()
-                    .schema_type(utoipa::openapi::schema::Type::String)
-                    .format(format.map(|f| utoipa::openapi::SchemaFormat::Custom(f.into())))
-                    .examples([serde_json::json!($example)])
-                    .into()
+                let schema: fn(utoipa::openapi::ObjectBuilder) -> utoipa::openapi::ObjectBuilder =
+                    $schema;
+                schema(
+                    utoipa::openapi::ObjectBuilder::new()
+                        .schema_type(utoipa::openapi::schema::Type::String),
+                )
+                .into()
             }
         }
 
@@ -42,9 +44,12 @@ mod address;
 mod enums;
 mod locale;
 
-pub use address::{AddressError, EmailAddress, PhoneE164};
+pub use address::{
+    AddressError, DOMAIN_PATTERN, EMAIL_LOCAL_PATTERN, EmailAddress, PHONE_PATTERN, PhoneE164,
+    email_pattern,
+};
 pub use enums::{
     CapPeriod, Channel, ConsentSource, CrmField, CrmKind, DeliveryEvent, Layer, ProviderKind, Role,
     SyncDirection, SyncStatus, TemplateCategory, UnknownVariant, WebhookEventType,
 };
-pub use locale::{Locale, LocaleError, TimeZone, TimeZoneError};
+pub use locale::{LOCALE_PATTERN, Locale, LocaleError, TimeZone, TimeZoneError};

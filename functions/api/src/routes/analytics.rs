@@ -12,9 +12,9 @@ use herald::tracking::{Scope, minute_of};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use super::Errors;
 use crate::auth::Principal;
 use crate::extract::StrictQuery;
+use crate::problem::responses::Forbidden;
 use crate::problem::{ApiError, ApiResult};
 use crate::scope::{TenantQuery, event_of, tenant_of};
 use crate::state::AppState;
@@ -30,26 +30,31 @@ super::api_routes! {
 #[into_params(parameter_in = Query)]
 pub struct AnalyticsQuery {
     /// The tenant (platform keys only).
-    #[param(value_type = Option<String>)]
     pub tenant_id: Option<TenantId>,
     /// One event's figures.
-    #[param(value_type = Option<String>)]
     pub event_id: Option<EventId>,
     /// One campaign's figures.
-    #[param(value_type = Option<String>)]
     pub campaign_id: Option<CampaignId>,
+}
+
+/// Insights are per tenant or per event: campaigns are segments within an event's.
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct InsightsQuery {
+    /// The tenant (platform keys only).
+    pub tenant_id: Option<TenantId>,
+    /// One event's insights (its campaigns are among its segments).
+    pub event_id: Option<EventId>,
 }
 
 /// What a dashboard covers.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct AnalyticsScope {
-    #[schema(value_type = String)]
     pub tenant_id: TenantId,
     #[serde(skip_serializing_if = "Option::is_none")]
-    #[schema(value_type = Option<String>)]
     pub event_id: Option<EventId>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    #[schema(value_type = Option<String>)]
     pub campaign_id: Option<CampaignId>,
 }
 
@@ -120,7 +125,7 @@ async fn scope_of(
 /// per link (events and campaigns). Counted from the providers' reports as the tracker
 /// ingests them (within seconds); each report counts once.
 #[utoipa::path(get, path = "/api/v1/communication/analytics/dashboard", tag = "analytics", params(AnalyticsQuery),
-    responses((status = 200, body = Dashboard), Errors), security(("api_key" = [])))]
+    responses((status = 200, body = Dashboard), Forbidden), security(("api_key" = [])))]
 pub async fn dashboard(
     State(state): State<AppState>,
     principal: Principal,
@@ -147,7 +152,6 @@ pub struct MinuteBucket {
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Realtime {
-    #[schema(value_type = String)]
     pub tenant_id: TenantId,
     pub from: DateTime<Utc>,
     pub to: DateTime<Utc>,
@@ -158,7 +162,7 @@ pub struct Realtime {
 /// The tenant's last hour in one-minute buckets (by when each event happened): one DynamoDB
 /// Query. Tenant and platform administrators.
 #[utoipa::path(get, path = "/api/v1/communication/analytics/realtime", tag = "analytics", params(TenantQuery),
-    responses((status = 200, body = Realtime), Errors), security(("api_key" = [])))]
+    responses((status = 200, body = Realtime), Forbidden), security(("api_key" = [])))]
 pub async fn realtime(
     State(state): State<AppState>,
     principal: Principal,
@@ -224,19 +228,18 @@ pub struct Insights {
 /// others, with a two-proportion z-test); and the channel that reaches each segment best (the
 /// event's audience and each of its campaigns' audiences: delivery rates of channels with at
 /// least 30 sent and delivery reports). Statistics over real counts, not generated prose.
-#[utoipa::path(get, path = "/api/v1/communication/analytics/insights", tag = "analytics", params(AnalyticsQuery),
-    responses((status = 200, body = Insights), Errors), security(("api_key" = [])))]
+#[utoipa::path(get, path = "/api/v1/communication/analytics/insights", tag = "analytics", params(InsightsQuery),
+    responses((status = 200, body = Insights), Forbidden), security(("api_key" = [])))]
 pub async fn insights(
     State(state): State<AppState>,
     principal: Principal,
-    StrictQuery(q): StrictQuery<AnalyticsQuery>,
+    StrictQuery(q): StrictQuery<InsightsQuery>,
 ) -> ApiResult<Json<Insights>> {
-    if q.campaign_id.is_some() {
-        return Err(ApiError::BadRequest(
-            "insights are per tenant or per event (event_id); campaigns are segments within it"
-                .into(),
-        ));
-    }
+    let q = AnalyticsQuery {
+        tenant_id: q.tenant_id,
+        event_id: q.event_id,
+        campaign_id: None,
+    };
     let (scope, shown) = scope_of(&state, &principal, &q).await?;
     let tenant = shown.tenant_id;
     let mut checked = vec!["provider bounce and complaint rates".to_owned()];

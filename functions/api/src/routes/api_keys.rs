@@ -10,9 +10,10 @@ use herald::store::{ApiKey, ApiKeyRecord, new_secret};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::{Errors, ListOf, check_name, reject_if_any};
+use super::{ListOf, check_name, reject_if_any};
 use crate::auth::Principal;
 use crate::extract::{JsonBody, StrictQuery, path_id};
+use crate::problem::responses::Forbidden;
 use crate::problem::{ApiError, ApiResult};
 use crate::scope::{TenantQuery, tenant_of};
 use crate::state::AppState;
@@ -20,12 +21,17 @@ use crate::state::AppState;
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ApiKeyIn {
+    #[schema(value_type = crate::doc::Name)]
     pub name: String,
+    /// `platform_admin` keys are created without `tenant_id`; `tenant_admin` and
+    /// `event_manager` keys with it (tenant keys imply their own tenant).
     pub role: Role,
-    /// Event managers only: the events the key may see and configure (at least one).
+    /// Event managers only, and for them required: the events of the tenant the key may see
+    /// and configure (1 to 100, each an event of the tenant). Other roles leave it out or empty.
     #[serde(default)]
+    #[schema(max_items = 100)]
     pub event_ids: Vec<EventId>,
-    /// When the key stops working (in the future, at most 10 years away); never when absent.
+    /// When the key stops working: in the future, at most 10 years away; never when absent.
     #[serde(default)]
     pub expires_at: Option<DateTime<Utc>>,
 }
@@ -36,6 +42,7 @@ pub struct RotateIn {
     /// How long the old key keeps working, so its users can switch: 0 to 2,592,000 seconds
     /// (30 days); 86,400 (a day) when absent.
     #[serde(default)]
+    #[schema(minimum = 0, maximum = 2592000)]
     pub grace_seconds: Option<i64>,
 }
 
@@ -77,7 +84,7 @@ async fn key_owner(
 /// Create an API key. Platform administrators create platform keys (no `tenant_id`) or keys of
 /// any tenant; tenant administrators create tenant_admin and event_manager keys of their tenant.
 #[utoipa::path(post, path = "/api/v1/api-keys", tag = "api-keys", params(TenantQuery), request_body = ApiKeyIn,
-    responses((status = 201, body = ApiKeyCreated), Errors), security(("api_key" = [])))]
+    responses((status = 201, body = ApiKeyCreated), Forbidden), security(("api_key" = [])))]
 pub async fn create_api_key(
     State(state): State<AppState>,
     principal: Principal,
@@ -166,7 +173,7 @@ pub async fn create_api_key(
 
 /// List API keys (revoked ones included, marked by `revoked_at`).
 #[utoipa::path(get, path = "/api/v1/api-keys", tag = "api-keys", params(TenantQuery),
-    responses((status = 200, body = ListOf<ApiKey>), Errors), security(("api_key" = [])))]
+    responses((status = 200, body = ListOf<ApiKey>), Forbidden), security(("api_key" = [])))]
 pub async fn list_api_keys(
     State(state): State<AppState>,
     principal: Principal,
@@ -177,8 +184,8 @@ pub async fn list_api_keys(
 }
 
 /// Read an API key.
-#[utoipa::path(get, path = "/api/v1/api-keys/{id}", tag = "api-keys", params(("id" = String, Path), TenantQuery),
-    responses((status = 200, body = ApiKey), Errors), security(("api_key" = [])))]
+#[utoipa::path(get, path = "/api/v1/api-keys/{id}", tag = "api-keys", params(("id" = ApiKeyId, Path), TenantQuery),
+    responses((status = 200, body = ApiKey), Forbidden), security(("api_key" = [])))]
 pub async fn get_api_key(
     State(state): State<AppState>,
     principal: Principal,
@@ -198,9 +205,9 @@ pub async fn get_api_key(
 /// Rotate an API key: a new key with the same name, role, tenant and events (its secret is
 /// shown once), while the old one keeps working for `grace_seconds` and then expires. A
 /// revoked, expired or already rotated key cannot be rotated (404).
-#[utoipa::path(post, path = "/api/v1/api-keys/{id}/rotate", tag = "api-keys", params(("id" = String, Path), TenantQuery),
-    request_body(content = RotateIn, description = "optional"),
-    responses((status = 201, body = ApiKeyRotated), Errors), security(("api_key" = [])))]
+#[utoipa::path(post, path = "/api/v1/api-keys/{id}/rotate", tag = "api-keys", params(("id" = ApiKeyId, Path), TenantQuery),
+    request_body(content = Option<RotateIn>, description = "optional: an empty body keeps the defaults"),
+    responses((status = 201, body = ApiKeyRotated), Forbidden), security(("api_key" = [])))]
 pub async fn rotate_api_key(
     State(state): State<AppState>,
     principal: Principal,
@@ -212,7 +219,7 @@ pub async fn rotate_api_key(
     let body: RotateIn = if body.iter().all(u8::is_ascii_whitespace) {
         RotateIn::default()
     } else {
-        crate::extract::parse_json(&body)?
+        crate::extract::parse_json::<Option<RotateIn>>(&body)?.unwrap_or_default()
     };
     let grace = body.grace_seconds.unwrap_or(86_400);
     if !(0..=2_592_000).contains(&grace) {
@@ -264,8 +271,8 @@ pub async fn rotate_api_key(
 }
 
 /// Revoke an API key; it stops working at once. Revoking twice is harmless.
-#[utoipa::path(delete, path = "/api/v1/api-keys/{id}", tag = "api-keys", params(("id" = String, Path), TenantQuery),
-    responses((status = 200, body = ApiKey), Errors), security(("api_key" = [])))]
+#[utoipa::path(delete, path = "/api/v1/api-keys/{id}", tag = "api-keys", params(("id" = ApiKeyId, Path), TenantQuery),
+    responses((status = 200, body = ApiKey), Forbidden), security(("api_key" = [])))]
 pub async fn revoke_api_key(
     State(state): State<AppState>,
     principal: Principal,

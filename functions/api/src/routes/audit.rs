@@ -9,9 +9,9 @@ use herald::store::AuditEntry;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use super::Errors;
 use crate::auth::Principal;
 use crate::extract::StrictQuery;
+use crate::problem::responses::Forbidden;
 use crate::problem::{ApiError, ApiResult};
 use crate::scope::tenant_of;
 use crate::state::AppState;
@@ -24,15 +24,18 @@ super::api_routes! {
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct AuditQuery {
-    #[param(value_type = Option<String>)]
+    /// The tenant (platform keys only; tenant keys are scoped to their own tenant).
     pub tenant_id: Option<TenantId>,
     /// Entries at or after this time (RFC 3339).
     pub from: Option<DateTime<Utc>>,
-    /// Entries before this time (RFC 3339).
+    /// Entries before this time (RFC 3339); after `from`, when both are given.
     pub to: Option<DateTime<Utc>>,
     /// From the previous page's `next_cursor`.
+    #[param(max_length = 79, pattern = "^[0-9]{13}\\.")]
     pub cursor: Option<String>,
     /// 1 to 100 (default 50).
+    #[serde(default, deserialize_with = "crate::extract::query_integer")]
+    #[param(minimum = 1, maximum = 100)]
     pub limit: Option<i32>,
 }
 
@@ -48,7 +51,7 @@ pub struct AuditLogPage {
 /// The audit log: every mutating call made with an API key, newest first. Read-only: no
 /// route changes or deletes it.
 #[utoipa::path(get, path = "/api/v1/audit", tag = "audit", params(AuditQuery),
-    responses((status = 200, body = AuditLogPage), Errors), security(("api_key" = [])))]
+    responses((status = 200, body = AuditLogPage), Forbidden), security(("api_key" = [])))]
 pub async fn audit_log(
     State(state): State<AppState>,
     principal: Principal,

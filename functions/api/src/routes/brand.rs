@@ -8,9 +8,10 @@ use herald::providers::FieldIssue;
 use serde::Deserialize;
 use utoipa::ToSchema;
 
-use super::{Errors, next_version, reject_if_any};
+use super::{next_version, reject_if_any};
 use crate::auth::Principal;
 use crate::extract::{JsonBody, StrictQuery};
+use crate::problem::responses::{Conflict, Forbidden};
 use crate::problem::{ApiError, ApiResult};
 use crate::scope::{ScopeQuery, owner_of};
 use crate::state::AppState;
@@ -21,11 +22,31 @@ use crate::state::AppState;
 pub struct BrandPut {
     /// The version you read, or 0 when the layer has no brand yet.
     pub version: u64,
+    /// An https URL of at most 2,048 characters, without white space.
+    #[schema(
+        max_length = 2048,
+        pattern = r"^https://[^\t-\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$"
+    )]
     pub logo_url: Option<String>,
     /// `#RRGGBB`.
+    #[schema(pattern = "^#[0-9A-Fa-f]{6}$")]
     pub primary_color: Option<String>,
+    /// `#RRGGBB`.
+    #[schema(pattern = "^#[0-9A-Fa-f]{6}$")]
     pub secondary_color: Option<String>,
+    /// 1 to 100 characters, not all white space.
+    #[schema(
+        min_length = 1,
+        max_length = 100,
+        pattern = r"[^\t-\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]"
+    )]
     pub sender_name: Option<String>,
+    /// 1 to 2,000 characters, not all white space.
+    #[schema(
+        min_length = 1,
+        max_length = 2000,
+        pattern = r"[^\t-\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]"
+    )]
     pub footer: Option<String>,
 }
 
@@ -101,7 +122,7 @@ fn check(body: &BrandPut) -> ApiResult<BrandFields> {
 
 /// Read the scoped layer's brand (404 when it has none).
 #[utoipa::path(get, path = "/api/v1/communication/brand", tag = "brand", params(ScopeQuery),
-    responses((status = 200, body = Brand), Errors), security(("api_key" = [])))]
+    responses((status = 200, body = Brand)), security(("api_key" = [])))]
 pub async fn get_brand(
     State(state): State<AppState>,
     principal: Principal,
@@ -118,7 +139,7 @@ pub async fn get_brand(
 
 /// Write the scoped layer's brand.
 #[utoipa::path(put, path = "/api/v1/communication/brand", tag = "brand", params(ScopeQuery), request_body = BrandPut,
-    responses((status = 200, body = Brand), Errors), security(("api_key" = [])))]
+    responses((status = 200, body = Brand), Forbidden, Conflict), security(("api_key" = [])))]
 pub async fn put_brand(
     State(state): State<AppState>,
     principal: Principal,

@@ -15,9 +15,10 @@ use herald::messages::SenderJob;
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 
-use super::{Errors, ListOf, check_name, next_version, reject_if_any};
+use super::{ListOf, check_name, next_version, reject_if_any};
 use crate::auth::Principal;
 use crate::extract::{JsonBody, StrictQuery, path_id};
+use crate::problem::responses::{BadGateway, Conflict, Unprocessable};
 use crate::problem::{ApiError, ApiResult};
 use crate::scope::{TenantQuery, event_of};
 use crate::state::AppState;
@@ -25,11 +26,13 @@ use crate::state::AppState;
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CampaignIn {
-    #[schema(value_type = String)]
     pub event_id: EventId,
+    #[schema(value_type = crate::doc::Name)]
     pub name: String,
     pub category: TemplateCategory,
-    /// In order of preference; a guest's preferred channel wins when it is listed.
+    /// In order of preference (at least one); a guest's preferred channel wins when it is
+    /// listed.
+    #[schema(min_items = 1)]
     pub channels: Vec<Channel>,
     pub audience: Audience,
     /// Send at this time (at least 10 seconds ahead) when `send` is called; now when absent.
@@ -41,10 +44,14 @@ pub struct CampaignIn {
 pub struct CampaignPut {
     /// The version you read.
     pub version: u64,
+    #[schema(value_type = crate::doc::Name)]
     pub name: String,
     pub category: TemplateCategory,
+    /// As on create.
+    #[schema(min_items = 1)]
     pub channels: Vec<Channel>,
     pub audience: Audience,
+    /// As on create: at least 10 seconds ahead.
     pub send_at: Option<DateTime<Utc>>,
 }
 
@@ -52,10 +59,9 @@ pub struct CampaignPut {
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct CampaignQuery {
-    #[param(value_type = Option<String>)]
+    /// The tenant (platform keys only; tenant keys are scoped to their own tenant).
     pub tenant_id: Option<TenantId>,
     /// Only this event's campaigns.
-    #[param(value_type = Option<String>)]
     pub event_id: Option<EventId>,
 }
 
@@ -121,7 +127,7 @@ async fn visible(
 /// audience (all guests, by tags, by a field filter, or a list of guest ids), and optionally
 /// when to send.
 #[utoipa::path(post, path = "/api/v1/communication/campaigns", tag = "campaigns", params(TenantQuery),
-    request_body = CampaignIn, responses((status = 201, body = Campaign), Errors), security(("api_key" = [])))]
+    request_body = CampaignIn, responses((status = 201, body = Campaign)), security(("api_key" = [])))]
 pub async fn create_campaign(
     State(state): State<AppState>,
     principal: Principal,
@@ -162,7 +168,7 @@ pub async fn create_campaign(
 
 /// A tenant's campaigns (an event manager's: its events' only), optionally of one event.
 #[utoipa::path(get, path = "/api/v1/communication/campaigns", tag = "campaigns", params(CampaignQuery),
-    responses((status = 200, body = ListOf<Campaign>), Errors), security(("api_key" = [])))]
+    responses((status = 200, body = ListOf<Campaign>)), security(("api_key" = [])))]
 pub async fn list_campaigns(
     State(state): State<AppState>,
     principal: Principal,
@@ -179,8 +185,8 @@ pub async fn list_campaigns(
 }
 
 /// One campaign with its status and live counts.
-#[utoipa::path(get, path = "/api/v1/communication/campaigns/{id}", tag = "campaigns", params(("id" = String, Path), TenantQuery),
-    responses((status = 200, body = Campaign), Errors), security(("api_key" = [])))]
+#[utoipa::path(get, path = "/api/v1/communication/campaigns/{id}", tag = "campaigns", params(("id" = CampaignId, Path), TenantQuery),
+    responses((status = 200, body = Campaign)), security(("api_key" = [])))]
 pub async fn get_campaign(
     State(state): State<AppState>,
     principal: Principal,
@@ -191,8 +197,8 @@ pub async fn get_campaign(
 }
 
 /// Edit a draft (its version must be the one you read).
-#[utoipa::path(put, path = "/api/v1/communication/campaigns/{id}", tag = "campaigns", params(("id" = String, Path), TenantQuery),
-    request_body = CampaignPut, responses((status = 200, body = Campaign), Errors), security(("api_key" = [])))]
+#[utoipa::path(put, path = "/api/v1/communication/campaigns/{id}", tag = "campaigns", params(("id" = CampaignId, Path), TenantQuery),
+    request_body = CampaignPut, responses((status = 200, body = Campaign), Conflict), security(("api_key" = [])))]
 pub async fn update_campaign(
     State(state): State<AppState>,
     principal: Principal,
@@ -273,8 +279,8 @@ fn schedule_name(campaign: CampaignId) -> String {
 /// scheduled instead (an EventBridge Scheduler one-time schedule). A campaign already sending
 /// is resumed (safe: nothing is sent twice). 409 without an active snapshot; 422 for an empty
 /// audience.
-#[utoipa::path(post, path = "/api/v1/communication/campaigns/{id}/send", tag = "campaigns", params(("id" = String, Path), TenantQuery),
-    responses((status = 202, body = Campaign), Errors), security(("api_key" = [])))]
+#[utoipa::path(post, path = "/api/v1/communication/campaigns/{id}/send", tag = "campaigns", params(("id" = CampaignId, Path), TenantQuery),
+    responses((status = 202, body = Campaign), Conflict, Unprocessable, BadGateway), security(("api_key" = [])))]
 pub async fn send_campaign(
     State(state): State<AppState>,
     principal: Principal,
@@ -419,8 +425,8 @@ async fn schedule(
 
 /// Cancel a draft, scheduled or sending campaign: its schedule is deleted and the sender stops
 /// at its next batch. Messages already sent stay sent.
-#[utoipa::path(post, path = "/api/v1/communication/campaigns/{id}/cancel", tag = "campaigns", params(("id" = String, Path), TenantQuery),
-    responses((status = 200, body = Campaign), Errors), security(("api_key" = [])))]
+#[utoipa::path(post, path = "/api/v1/communication/campaigns/{id}/cancel", tag = "campaigns", params(("id" = CampaignId, Path), TenantQuery),
+    responses((status = 200, body = Campaign), Conflict), security(("api_key" = [])))]
 pub async fn cancel_campaign(
     State(state): State<AppState>,
     principal: Principal,

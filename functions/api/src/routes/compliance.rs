@@ -7,9 +7,10 @@ use herald::config::{ComplianceBlock, ComplianceBlockName};
 use serde::Deserialize;
 use utoipa::ToSchema;
 
-use super::{Errors, ListOf, next_version, reject_if_any};
+use super::{ListOf, next_version, reject_if_any};
 use crate::auth::Principal;
 use crate::extract::JsonBody;
+use crate::problem::responses::{Conflict, Forbidden};
 use crate::problem::{ApiError, ApiResult};
 use crate::state::AppState;
 
@@ -18,7 +19,19 @@ use crate::state::AppState;
 pub struct ComplianceBlockPut {
     /// The version you read, or 0 for the first write.
     pub version: u64,
+    /// 1 to 8,192 bytes of UTF-8, not all white space.
+    #[schema(
+        min_length = 1,
+        max_length = 8192,
+        pattern = r"[^\t-\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]"
+    )]
     pub text: String,
+    /// 1 to 16,384 bytes of UTF-8, not all white space.
+    #[schema(
+        min_length = 1,
+        max_length = 16384,
+        pattern = r"[^\t-\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]"
+    )]
     pub html: Option<String>,
 }
 
@@ -33,7 +46,7 @@ fn block_name(raw: &str) -> ApiResult<ComplianceBlockName> {
 
 /// List the compliance blocks (any key may read them).
 #[utoipa::path(get, path = "/api/v1/communication/compliance", tag = "compliance",
-    responses((status = 200, body = ListOf<ComplianceBlock>), Errors), security(("api_key" = [])))]
+    responses((status = 200, body = ListOf<ComplianceBlock>)), security(("api_key" = [])))]
 pub async fn list_compliance_blocks(
     State(state): State<AppState>,
     _principal: Principal,
@@ -45,7 +58,7 @@ pub async fn list_compliance_blocks(
 
 /// Read one block: `opt_out_text`, `gdpr_notice` or `legal_footer`.
 #[utoipa::path(get, path = "/api/v1/communication/compliance/{name}", tag = "compliance", params(("name" = ComplianceBlockName, Path)),
-    responses((status = 200, body = ComplianceBlock), Errors), security(("api_key" = [])))]
+    responses((status = 200, body = ComplianceBlock)), security(("api_key" = [])))]
 pub async fn get_compliance_block(
     State(state): State<AppState>,
     _principal: Principal,
@@ -61,7 +74,7 @@ pub async fn get_compliance_block(
 
 /// Write one block (platform administrators). Every rendered message carries all three.
 #[utoipa::path(put, path = "/api/v1/communication/compliance/{name}", tag = "compliance", params(("name" = ComplianceBlockName, Path)), request_body = ComplianceBlockPut,
-    responses((status = 200, body = ComplianceBlock), Errors), security(("api_key" = [])))]
+    responses((status = 200, body = ComplianceBlock), Forbidden, Conflict), security(("api_key" = [])))]
 pub async fn put_compliance_block(
     State(state): State<AppState>,
     principal: Principal,

@@ -16,9 +16,10 @@ use herald::store::{ChangeContext, StoreError};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use super::{Errors, ListOf};
+use super::ListOf;
 use crate::auth::Principal;
 use crate::extract::{JsonBody, StrictQuery};
+use crate::problem::responses::{BadGateway, Forbidden};
 use crate::problem::{ApiError, ApiResult};
 use crate::scope::{TenantQuery, tenant_of};
 use crate::state::AppState;
@@ -62,8 +63,8 @@ pub struct ContactView {
 
 /// A contact and its preferences.
 #[utoipa::path(get, path = "/api/v1/communication/contacts/{id}", tag = "contacts",
-    params(("id" = String, Path), TenantQuery),
-    responses((status = 200, body = ContactView), Errors), security(("api_key" = [])))]
+    params(("id" = ContactId, Path), TenantQuery),
+    responses((status = 200, body = ContactView), Forbidden), security(("api_key" = [])))]
 pub async fn get_contact(
     State(state): State<AppState>,
     principal: Principal,
@@ -88,23 +89,29 @@ fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option<Strin
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ContactEdit {
+    /// At most 200 characters, no control characters (surrounding white space is removed).
     #[serde(default)]
+    #[schema(max_length = 200, pattern = r"^[^\u0000-\u001f\u007f-\u009f]*$")]
     pub first_name: Option<String>,
+    /// At most 200 characters, no control characters.
     #[serde(default)]
+    #[schema(max_length = 200, pattern = r"^[^\u0000-\u001f\u007f-\u009f]*$")]
     pub last_name: Option<String>,
+    /// At most 200 characters, no control characters.
     #[serde(default, deserialize_with = "present")]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, max_length = 200, pattern = r"^[^\u0000-\u001f\u007f-\u009f]*$")]
     pub company: Option<Option<String>>,
+    /// At most 200 characters, no control characters.
     #[serde(default, deserialize_with = "present")]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, max_length = 200, pattern = r"^[^\u0000-\u001f\u007f-\u009f]*$")]
     pub lifecycle_stage: Option<Option<String>>,
 }
 
 /// Edits a contact's profile; a contact synced with the CRM gets the change at the next sync
 /// (and the later change wins if the CRM changed the same field too).
 #[utoipa::path(patch, path = "/api/v1/communication/contacts/{id}", tag = "contacts",
-    params(("id" = String, Path), TenantQuery), request_body = ContactEdit,
-    responses((status = 200, body = ContactView), Errors), security(("api_key" = [])))]
+    params(("id" = ContactId, Path), TenantQuery), request_body = ContactEdit,
+    responses((status = 200, body = ContactView), Forbidden), security(("api_key" = [])))]
 pub async fn edit_contact(
     State(state): State<AppState>,
     principal: Principal,
@@ -172,17 +179,20 @@ pub struct PreferencesIn {
     pub preferences: Preferences,
     /// Where the change comes from: `api` (default) or `crm`.
     #[serde(default)]
+    #[schema(value_type = Option<crate::doc::ApiConsentSource>)]
     pub source: Option<ConsentSource>,
-    /// The version of the consent wording the person agreed to (1 to 100 characters).
+    /// The version of the consent wording the person agreed to (1 to 100 printable
+    /// characters, not all white space).
     #[serde(default)]
+    #[schema(value_type = Option<crate::doc::WordingVersion>)]
     pub wording_version: Option<String>,
 }
 
 /// Replaces a contact's preferences; the consent ledger records the change with its source
 /// (`api` or `crm`), the wording version and the key that made it.
 #[utoipa::path(put, path = "/api/v1/communication/contacts/{id}/preferences", tag = "contacts",
-    params(("id" = String, Path), TenantQuery), request_body = PreferencesIn,
-    responses((status = 200, body = ContactView), Errors), security(("api_key" = [])))]
+    params(("id" = ContactId, Path), TenantQuery), request_body = PreferencesIn,
+    responses((status = 200, body = ContactView), Forbidden), security(("api_key" = [])))]
 pub async fn set_preferences(
     State(state): State<AppState>,
     principal: Principal,
@@ -260,8 +270,8 @@ pub struct ContactExport {
 /// preferences and consent ledger, its guests, its messages with their events, and the
 /// suppression entries of its addresses. A POST, so that each export is in the audit log.
 #[utoipa::path(post, path = "/api/v1/communication/contacts/{id}/export", tag = "contacts",
-    params(("id" = String, Path), TenantQuery),
-    responses((status = 200, body = ContactExport), Errors), security(("api_key" = [])))]
+    params(("id" = ContactId, Path), TenantQuery),
+    responses((status = 200, body = ContactExport), Forbidden), security(("api_key" = [])))]
 pub async fn export_contact(
     State(state): State<AppState>,
     principal: Principal,
@@ -303,8 +313,8 @@ pub struct Erased {
 /// suppression entries, so the opt-out holds if the person is imported again. Running it
 /// again after a failure finishes the job.
 #[utoipa::path(delete, path = "/api/v1/communication/contacts/{id}", tag = "contacts",
-    params(("id" = String, Path), TenantQuery),
-    responses((status = 200, body = Erased), Errors), security(("api_key" = [])))]
+    params(("id" = ContactId, Path), TenantQuery),
+    responses((status = 200, body = Erased), Forbidden), security(("api_key" = [])))]
 pub async fn erase_contact(
     State(state): State<AppState>,
     principal: Principal,
@@ -333,8 +343,8 @@ pub async fn erase_contact(
 /// A contact's consent ledger, oldest first: every change with its time, source, wording
 /// version, and the preferences before and after.
 #[utoipa::path(get, path = "/api/v1/communication/contacts/{id}/consent", tag = "contacts",
-    params(("id" = String, Path), TenantQuery),
-    responses((status = 200, body = ListOf<ConsentRecord>), Errors), security(("api_key" = [])))]
+    params(("id" = ContactId, Path), TenantQuery),
+    responses((status = 200, body = ListOf<ConsentRecord>), Forbidden), security(("api_key" = [])))]
 pub async fn consent_history(
     State(state): State<AppState>,
     principal: Principal,
@@ -351,11 +361,14 @@ pub async fn consent_history(
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct LinkQuery {
-    #[param(value_type = Option<String>)]
+    /// The tenant (platform keys only; tenant keys are scoped to their own tenant).
     pub tenant_id: Option<TenantId>,
     /// How long the link works: 1 to 365 days (default 30).
+    #[serde(default, deserialize_with = "crate::extract::query_integer")]
+    #[param(minimum = 1, maximum = 365)]
     pub days: Option<i64>,
-    /// The page's language (`en`, `fr`, `de`, `es`; default English).
+    /// The page's language (default English).
+    #[param(value_type = Option<crate::doc::PageLanguage>)]
     pub lang: Option<String>,
 }
 
@@ -372,8 +385,8 @@ pub struct PreferenceLink {
 /// A preference link for a contact (for a tenant's own messages or pages), not tied to a
 /// message: its one-click unsubscribe is from everything.
 #[utoipa::path(post, path = "/api/v1/communication/contacts/{id}/preference-link", tag = "contacts",
-    params(("id" = String, Path), LinkQuery),
-    responses((status = 201, body = PreferenceLink), Errors), security(("api_key" = [])))]
+    params(("id" = ContactId, Path), LinkQuery),
+    responses((status = 201, body = PreferenceLink), Forbidden, BadGateway), security(("api_key" = [])))]
 pub async fn preference_link(
     State(state): State<AppState>,
     principal: Principal,

@@ -19,9 +19,10 @@ use herald::providers::{FieldIssue, check_base_url};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use super::{Errors, ListOf, reject_if_any};
+use super::{ListOf, reject_if_any};
 use crate::auth::Principal;
 use crate::extract::{JsonBody, StrictQuery};
+use crate::problem::responses::{BadGateway, Forbidden, Unprocessable};
 use crate::problem::{ApiError, ApiResult};
 use crate::scope::{TenantQuery, admin_tenant_of};
 use crate::state::AppState;
@@ -41,22 +42,44 @@ const MAX_SECRET: usize = 1000;
 #[serde(deny_unknown_fields)]
 pub struct ConnectionIn {
     pub kind: CrmKind,
-    /// HubSpot: the private app's access token (required to connect; omit to keep it).
+    /// HubSpot: the private app's access token (required to connect; omit to keep the
+    /// token of a HubSpot connection). 1 to 1,000 bytes, no control characters.
     #[serde(default)]
+    #[schema(
+        min_length = 1,
+        max_length = 1000,
+        pattern = r"^[^\u0000-\u001f\u007f-\u009f]*[^\u0000-\u001f\u007f-\u009f \u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000][^\u0000-\u001f\u007f-\u009f]*$"
+    )]
     pub access_token: Option<String>,
     /// HubSpot: the API's base URL (default `https://api.hubapi.com`).
     #[serde(default)]
+    #[schema(value_type = Option<crate::doc::ProviderUrl>)]
     pub base_url: Option<String>,
-    /// Salesforce: the org's My Domain URL, e.g. `https://acme.my.salesforce.com`.
+    /// Salesforce (required): the org's My Domain URL, e.g. `https://acme.my.salesforce.com`.
     #[serde(default)]
+    #[schema(value_type = Option<crate::doc::ProviderUrl>)]
     pub my_domain_url: Option<String>,
-    /// Salesforce: the connected app's consumer key.
+    /// Salesforce (required): the connected app's consumer key. 1 to 1,000 bytes, no control
+    /// characters.
     #[serde(default)]
+    #[schema(
+        min_length = 1,
+        max_length = 1000,
+        pattern = r"^[^\u0000-\u001f\u007f-\u009f]*[^\u0000-\u001f\u007f-\u009f \u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000][^\u0000-\u001f\u007f-\u009f]*$"
+    )]
     pub client_id: Option<String>,
-    /// Salesforce: the connected app's consumer secret (required to connect; omit to keep it).
+    /// Salesforce: the connected app's consumer secret (required to connect; omit to keep the
+    /// secret of a Salesforce connection). 1 to 1,000 bytes, no control characters.
     #[serde(default)]
+    #[schema(
+        min_length = 1,
+        max_length = 1000,
+        pattern = r"^[^\u0000-\u001f\u007f-\u009f]*[^\u0000-\u001f\u007f-\u009f \u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000][^\u0000-\u001f\u007f-\u009f]*$"
+    )]
     pub client_secret: Option<String>,
-    /// Field mappings (default: the CRM's standard fields and Herald's custom ones).
+    /// Field mappings (default: the CRM's standard fields and Herald's custom ones). Each
+    /// contact field at most once, each CRM property at most once (whatever its case), and
+    /// `email` or `phone` pulled.
     #[serde(default)]
     pub mappings: Option<Vec<FieldMapping>>,
     /// Skip scheduled runs (runs started over the API still run).
@@ -112,7 +135,7 @@ async fn view(state: &AppState, tenant: TenantId, c: Connection) -> ApiResult<Co
 
 /// The tenant's CRM connection.
 #[utoipa::path(get, path = "/api/v1/communication/crm", tag = "crm", params(TenantQuery),
-    responses((status = 200, body = ConnectionView), Errors), security(("api_key" = [])))]
+    responses((status = 200, body = ConnectionView), Forbidden), security(("api_key" = [])))]
 pub async fn get_connection(
     State(state): State<AppState>,
     principal: Principal,
@@ -139,7 +162,7 @@ fn secret(field: &str, value: Option<&String>, issues: &mut Vec<FieldIssue>) -> 
 /// connection to another CRM starts again from the beginning).
 #[utoipa::path(put, path = "/api/v1/communication/crm", tag = "crm", params(TenantQuery),
     request_body = ConnectionIn,
-    responses((status = 200, body = ConnectionView), Errors), security(("api_key" = [])))]
+    responses((status = 200, body = ConnectionView), Forbidden), security(("api_key" = [])))]
 pub async fn put_connection(
     State(state): State<AppState>,
     principal: Principal,
@@ -257,7 +280,7 @@ pub async fn put_connection(
 
 /// Disconnects the tenant's CRM (contacts keep their data; the reports stay).
 #[utoipa::path(delete, path = "/api/v1/communication/crm", tag = "crm", params(TenantQuery),
-    responses((status = 204, description = "Disconnected"), Errors), security(("api_key" = [])))]
+    responses((status = 204, description = "Disconnected"), Forbidden), security(("api_key" = [])))]
 pub async fn delete_connection(
     State(state): State<AppState>,
     principal: Principal,
@@ -283,7 +306,7 @@ pub struct CrmCheck {
 
 /// Tests the connection: the credentials reach the CRM, and which mapped properties it lacks.
 #[utoipa::path(post, path = "/api/v1/communication/crm/test", tag = "crm", params(TenantQuery),
-    responses((status = 200, body = CrmCheck), Errors), security(("api_key" = [])))]
+    responses((status = 200, body = CrmCheck), Forbidden), security(("api_key" = [])))]
 pub async fn test_connection(
     State(state): State<AppState>,
     principal: Principal,
@@ -315,7 +338,7 @@ pub async fn test_connection(
 /// Starts a sync run now; its report (`queued`, then `running`, then `completed` or `failed`)
 /// is at `/api/v1/communication/crm/runs/{id}`.
 #[utoipa::path(post, path = "/api/v1/communication/crm/sync", tag = "crm", params(TenantQuery),
-    responses((status = 202, body = SyncRun), Errors), security(("api_key" = [])))]
+    responses((status = 202, body = SyncRun), Forbidden, BadGateway), security(("api_key" = [])))]
 pub async fn start_sync(
     State(state): State<AppState>,
     principal: Principal,
@@ -358,7 +381,8 @@ pub struct RunsQuery {
     #[serde(default)]
     pub tenant_id: Option<TenantId>,
     /// At most this many (1–100, default 20).
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::extract::query_integer")]
+    #[param(minimum = 1, maximum = 100)]
     pub limit: Option<i32>,
     /// Runs older than this one (the last id of the previous page).
     #[serde(default)]
@@ -367,7 +391,7 @@ pub struct RunsQuery {
 
 /// The tenant's sync runs, newest first.
 #[utoipa::path(get, path = "/api/v1/communication/crm/runs", tag = "crm", params(RunsQuery),
-    responses((status = 200, body = ListOf<SyncRun>), Errors), security(("api_key" = [])))]
+    responses((status = 200, body = ListOf<SyncRun>), Forbidden, Unprocessable), security(("api_key" = [])))]
 pub async fn list_runs(
     State(state): State<AppState>,
     principal: Principal,
@@ -384,8 +408,8 @@ pub async fn list_runs(
 
 /// One run's report: counts, conflicts and errors.
 #[utoipa::path(get, path = "/api/v1/communication/crm/runs/{id}", tag = "crm",
-    params(("id" = String, Path), TenantQuery),
-    responses((status = 200, body = SyncRun), Errors), security(("api_key" = [])))]
+    params(("id" = SyncRunId, Path), TenantQuery),
+    responses((status = 200, body = SyncRun), Forbidden), security(("api_key" = [])))]
 pub async fn get_run(
     State(state): State<AppState>,
     principal: Principal,

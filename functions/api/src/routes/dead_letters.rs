@@ -15,9 +15,10 @@ use axum::extract::{Path, State};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use super::{Errors, ListOf};
+use super::ListOf;
 use crate::auth::Principal;
 use crate::extract::{JsonBody, StrictQuery};
+use crate::problem::responses::{BadGateway, Forbidden, Unprocessable};
 use crate::problem::{ApiError, ApiResult};
 use crate::state::AppState;
 
@@ -28,7 +29,8 @@ pub const MAX_PEEK: u32 = 50;
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct DeadLetterQueue {
-    /// `sender`, `tracker`, `wizard`, `crm-sync` or `webhooks`: the queue it backs.
+    /// The queue it backs.
+    #[schema(value_type = crate::doc::DeadLetterQueueName)]
     pub name: String,
     /// SQS's approximate count of the messages in it.
     pub messages: u64,
@@ -55,8 +57,11 @@ pub struct DeadLetter {
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct PeekQuery {
     /// How many to show (1 to 50, default 10). Shown messages stay in the queue.
+    #[serde(default, deserialize_with = "crate::extract::query_integer")]
+    #[param(minimum = 1, maximum = 50)]
     pub limit: Option<u32>,
 }
 
@@ -65,6 +70,7 @@ pub struct PeekQuery {
 pub struct RedriveIn {
     /// The most messages to move (1 to 1,000, default 1,000).
     #[serde(default)]
+    #[schema(minimum = 1, maximum = 1000)]
     pub max_messages: Option<u32>,
 }
 
@@ -148,7 +154,7 @@ async fn depth(state: &AppState, url: &str) -> ApiResult<u64> {
 
 /// The dead-letter queues and how many messages each holds (platform administrators).
 #[utoipa::path(get, path = "/api/v1/admin/dead-letters", tag = "operations",
-    responses((status = 200, body = ListOf<DeadLetterQueue>), Errors), security(("api_key" = [])))]
+    responses((status = 200, body = ListOf<DeadLetterQueue>), Forbidden, BadGateway), security(("api_key" = [])))]
 pub async fn list_dead_letter_queues(
     State(state): State<AppState>,
     principal: Principal,
@@ -167,8 +173,8 @@ pub async fn list_dead_letter_queues(
 
 /// Look at messages in a dead-letter queue without taking them (platform administrators).
 #[utoipa::path(get, path = "/api/v1/admin/dead-letters/{queue}/messages", tag = "operations",
-    params(("queue" = String, Path, description = "sender, tracker, wizard, crm-sync or webhooks"), PeekQuery),
-    responses((status = 200, body = ListOf<DeadLetter>), Errors), security(("api_key" = [])))]
+    params(("queue" = crate::doc::DeadLetterQueueName, Path), PeekQuery),
+    responses((status = 200, body = ListOf<DeadLetter>), Forbidden, Unprocessable, BadGateway), security(("api_key" = [])))]
 pub async fn peek_dead_letters(
     State(state): State<AppState>,
     principal: Principal,
@@ -249,8 +255,8 @@ pub async fn peek_dead_letters(
 /// Move messages from a dead-letter queue back to its function's queue, to be processed
 /// again (platform administrators). At most `max_messages` per call; call again for more.
 #[utoipa::path(post, path = "/api/v1/admin/dead-letters/{queue}/redrive", tag = "operations",
-    params(("queue" = String, Path, description = "sender, tracker, wizard, crm-sync or webhooks")), request_body = RedriveIn,
-    responses((status = 200, body = Redriven), Errors), security(("api_key" = [])))]
+    params(("queue" = crate::doc::DeadLetterQueueName, Path)), request_body = RedriveIn,
+    responses((status = 200, body = Redriven), Forbidden, BadGateway), security(("api_key" = [])))]
 pub async fn redrive_dead_letters(
     State(state): State<AppState>,
     principal: Principal,

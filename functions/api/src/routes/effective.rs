@@ -15,7 +15,6 @@ use herald::store::Event;
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use super::Errors;
 use super::providers::ProviderOut;
 use crate::auth::Principal;
 use crate::extract::{StrictQuery, path_id};
@@ -119,7 +118,7 @@ fn providers_of(config: &ResolvedConfig) -> Vec<EffectiveProviders> {
 
 /// The event's effective templates, one per (category, channel) that some layer defines.
 #[utoipa::path(get, path = "/api/v1/communication/templates/effective", tag = "templates", params(EventQuery),
-    responses((status = 200, body = EffectiveTemplates), Errors), security(("api_key" = [])))]
+    responses((status = 200, body = EffectiveTemplates)), security(("api_key" = [])))]
 pub async fn effective_templates(
     State(state): State<AppState>,
     principal: Principal,
@@ -134,7 +133,7 @@ pub async fn effective_templates(
 
 /// The event's effective providers per channel.
 #[utoipa::path(get, path = "/api/v1/communication/providers/effective", tag = "providers", params(EventQuery),
-    responses((status = 200, body = EffectiveProviderList), Errors), security(("api_key" = [])))]
+    responses((status = 200, body = EffectiveProviderList)), security(("api_key" = [])))]
 pub async fn effective_providers(
     State(state): State<AppState>,
     principal: Principal,
@@ -149,8 +148,8 @@ pub async fn effective_providers(
 
 /// The event's whole effective configuration: templates, providers, brand and compliance blocks,
 /// read in two DynamoDB requests.
-#[utoipa::path(get, path = "/api/v1/events/{id}/configuration", tag = "events", params(("id" = String, Path), TenantQuery),
-    responses((status = 200, body = EventConfiguration), Errors), security(("api_key" = [])))]
+#[utoipa::path(get, path = "/api/v1/events/{id}/configuration", tag = "events", params(("id" = EventId, Path), TenantQuery),
+    responses((status = 200, body = EventConfiguration)), security(("api_key" = [])))]
 pub async fn get_event_configuration(
     State(state): State<AppState>,
     principal: Principal,

@@ -11,9 +11,10 @@ use herald::store::{Event, EventFields};
 use serde::Deserialize;
 use utoipa::ToSchema;
 
-use super::{Errors, ListOf, check_name, next_version, reject_if_any};
+use super::{ListOf, check_name, next_version, reject_if_any};
 use crate::auth::Principal;
 use crate::extract::{JsonBody, StrictQuery, path_id};
+use crate::problem::responses::{Conflict, Forbidden};
 use crate::problem::{ApiError, ApiResult};
 use crate::scope::{TenantQuery, tenant_of};
 use crate::state::AppState;
@@ -22,10 +23,12 @@ use crate::state::AppState;
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct EventIn {
+    #[schema(value_type = crate::doc::Name)]
     pub name: String,
-    #[schema(value_type = String, example = "2027-05-01T18:00:00")]
+    #[schema(value_type = crate::doc::LocalDateTime)]
     pub starts_at: NaiveDateTime,
-    #[schema(value_type = String, example = "2027-05-01T23:30:00")]
+    /// After `starts_at`.
+    #[schema(value_type = crate::doc::LocalDateTime)]
     pub ends_at: NaiveDateTime,
     pub time_zone: TimeZone,
     pub default_locale: Locale,
@@ -49,10 +52,12 @@ impl From<EventIn> for EventFields {
 pub struct EventPut {
     /// The version you read; a stale one is a 409.
     pub version: u64,
+    #[schema(value_type = crate::doc::Name)]
     pub name: String,
-    #[schema(value_type = String, example = "2027-05-01T18:00:00")]
+    #[schema(value_type = crate::doc::LocalDateTime)]
     pub starts_at: NaiveDateTime,
-    #[schema(value_type = String, example = "2027-05-01T23:30:00")]
+    /// After `starts_at`.
+    #[schema(value_type = crate::doc::LocalDateTime)]
     pub ends_at: NaiveDateTime,
     pub time_zone: TimeZone,
     pub default_locale: Locale,
@@ -75,7 +80,7 @@ fn check_fields(fields: EventFields) -> ApiResult<EventFields> {
 
 /// Create an event (tenant administrators).
 #[utoipa::path(post, path = "/api/v1/events", tag = "events", params(TenantQuery), request_body = EventIn,
-    responses((status = 201, body = Event), Errors), security(("api_key" = [])))]
+    responses((status = 201, body = Event), Forbidden), security(("api_key" = [])))]
 pub async fn create_event(
     State(state): State<AppState>,
     principal: Principal,
@@ -101,7 +106,7 @@ pub async fn create_event(
 
 /// List the tenant's events (event managers see only theirs).
 #[utoipa::path(get, path = "/api/v1/events", tag = "events", params(TenantQuery),
-    responses((status = 200, body = ListOf<Event>), Errors), security(("api_key" = [])))]
+    responses((status = 200, body = ListOf<Event>)), security(("api_key" = [])))]
 pub async fn list_events(
     State(state): State<AppState>,
     principal: Principal,
@@ -114,8 +119,8 @@ pub async fn list_events(
 }
 
 /// Read an event.
-#[utoipa::path(get, path = "/api/v1/events/{id}", tag = "events", params(("id" = String, Path), TenantQuery),
-    responses((status = 200, body = Event), Errors), security(("api_key" = [])))]
+#[utoipa::path(get, path = "/api/v1/events/{id}", tag = "events", params(("id" = EventId, Path), TenantQuery),
+    responses((status = 200, body = Event)), security(("api_key" = [])))]
 pub async fn get_event(
     State(state): State<AppState>,
     principal: Principal,
@@ -134,8 +139,8 @@ pub async fn get_event(
 }
 
 /// Update an event's name, dates, time zone and locale.
-#[utoipa::path(put, path = "/api/v1/events/{id}", tag = "events", params(("id" = String, Path), TenantQuery), request_body = EventPut,
-    responses((status = 200, body = Event), Errors), security(("api_key" = [])))]
+#[utoipa::path(put, path = "/api/v1/events/{id}", tag = "events", params(("id" = EventId, Path), TenantQuery), request_body = EventPut,
+    responses((status = 200, body = Event), Conflict), security(("api_key" = [])))]
 pub async fn update_event(
     State(state): State<AppState>,
     principal: Principal,

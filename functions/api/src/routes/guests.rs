@@ -16,7 +16,6 @@ use herald::providers::FieldIssue;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use super::Errors;
 use crate::auth::Principal;
 use crate::extract::{StrictQuery, path_id};
 use crate::problem::{ApiError, ApiResult};
@@ -30,8 +29,9 @@ pub const IMPORT_MAX_BODY_BYTES: usize = 5 * 1024 * 1024;
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct GuestsIn {
-    /// Up to 10,000 rows; each is checked on its own (see `GuestIn`).
-    #[schema(value_type = Vec<GuestIn>)]
+    /// 1 to 10,000 rows; each is checked on its own (see `GuestIn`), and no two good rows may
+    /// share an email address or a phone number.
+    #[schema(value_type = Vec<GuestIn>, min_items = 1, max_items = 10000)]
     pub guests: Vec<serde_json::Value>,
 }
 
@@ -59,10 +59,14 @@ pub struct GuestPage {
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct GuestListQuery {
-    #[param(value_type = Option<String>)]
+    /// The tenant (platform keys only; tenant keys are scoped to their own tenant).
     pub tenant_id: Option<herald::ids::TenantId>,
     /// 1 to 500 (default 100).
+    #[serde(default, deserialize_with = "crate::extract::query_integer")]
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<usize>,
+    /// The previous page's `next_cursor`.
+    #[param(pattern = r"^\+?0*[0-7](:(gst_[0-9A-HJKMNP-TV-Za-hjkmnp-tv-z]{26})?)?$")]
     pub cursor: Option<String>,
 }
 
@@ -77,12 +81,15 @@ super::api_routes! {
 /// rows. Each row links to the tenant's contact with the same email (else phone), or a new
 /// one; a guest already in the event (same contact) is updated. Bad rows are reported by row
 /// number with the reason, and the good rows are kept; when no row is good the answer is a 422.
-#[utoipa::path(post, path = "/api/v1/events/{id}/guests", tag = "guests", params(("id" = String, Path), TenantQuery),
-    request_body(content(
-        (GuestsIn = "application/json"),
-        (String = "text/csv"),
-    )),
-    responses((status = 200, body = ImportResult), Errors), security(("api_key" = [])))]
+#[utoipa::path(post, path = "/api/v1/events/{id}/guests", tag = "guests", params(("id" = EventId, Path), TenantQuery),
+    request_body(
+        description = "`application/json`, or `text/csv` (UTF-8): a header row, then 1 to 10,000 rows in at most 5 MiB; the columns are `GuestIn`'s (tags separated by `;`), any other column a custom field",
+        content(
+            (GuestsIn = "application/json"),
+            (String = "text/csv"),
+        ),
+    ),
+    responses((status = 200, body = ImportResult)), security(("api_key" = [])))]
 pub async fn import_guests(
     State(state): State<AppState>,
     principal: Principal,
@@ -232,8 +239,8 @@ fn parse_cursor(raw: &str) -> ApiResult<(u32, Option<GuestId>)> {
 }
 
 /// An event's guests, a page at a time.
-#[utoipa::path(get, path = "/api/v1/events/{id}/guests", tag = "guests", params(("id" = String, Path), GuestListQuery),
-    responses((status = 200, body = GuestPage), Errors), security(("api_key" = [])))]
+#[utoipa::path(get, path = "/api/v1/events/{id}/guests", tag = "guests", params(("id" = EventId, Path), GuestListQuery),
+    responses((status = 200, body = GuestPage)), security(("api_key" = [])))]
 pub async fn list_guests(
     State(state): State<AppState>,
     principal: Principal,
@@ -275,8 +282,8 @@ async fn guest_ids(
 
 /// One guest.
 #[utoipa::path(get, path = "/api/v1/events/{id}/guests/{guest_id}", tag = "guests",
-    params(("id" = String, Path), ("guest_id" = String, Path), TenantQuery),
-    responses((status = 200, body = Guest), Errors), security(("api_key" = [])))]
+    params(("id" = EventId, Path), ("guest_id" = GuestId, Path), TenantQuery),
+    responses((status = 200, body = Guest)), security(("api_key" = [])))]
 pub async fn get_guest(
     State(state): State<AppState>,
     principal: Principal,
@@ -294,8 +301,8 @@ pub async fn get_guest(
 
 /// Remove a guest from the event (the contact stays).
 #[utoipa::path(delete, path = "/api/v1/events/{id}/guests/{guest_id}", tag = "guests",
-    params(("id" = String, Path), ("guest_id" = String, Path), TenantQuery),
-    responses((status = 204), Errors), security(("api_key" = [])))]
+    params(("id" = EventId, Path), ("guest_id" = GuestId, Path), TenantQuery),
+    responses((status = 204)), security(("api_key" = [])))]
 pub async fn delete_guest(
     State(state): State<AppState>,
     principal: Principal,

@@ -16,9 +16,9 @@ use herald::store::{IDEMPOTENCY_SECONDS, IdempotencyRecord};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::Errors;
 use crate::auth::Principal;
 use crate::extract::{StrictQuery, parse_json, path_id};
+use crate::problem::responses::{BadGateway, Conflict};
 use crate::problem::{ApiError, ApiResult};
 use crate::scope::{TenantQuery, event_of};
 use crate::state::AppState;
@@ -30,15 +30,15 @@ const REQUEUE_AFTER_SECONDS: i64 = 60;
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MessageIn {
-    #[schema(value_type = String)]
     pub event_id: EventId,
     pub category: TemplateCategory,
-    /// In order of preference; the guest's preferred channel wins when it is listed.
+    /// In order of preference (at least one); the guest's preferred channel wins when it is
+    /// listed.
+    #[schema(min_items = 1)]
     pub channels: Vec<Channel>,
-    /// A guest of the event…
-    #[schema(value_type = Option<String>)]
+    /// A guest of the event (a 422 when the event has no such guest)…
     pub guest_id: Option<GuestId>,
-    /// …or an ad-hoc recipient (the guest import's row format).
+    /// …or an ad-hoc recipient (the guest import's row format): exactly one of the two.
     pub recipient: Option<GuestIn>,
 }
 
@@ -88,8 +88,10 @@ fn replay(record: &IdempotencyRecord) -> Response {
 /// With an `Idempotency-Key` header, the same key within 24 hours answers as the first time and
 /// sends nothing new; the same key with a different body is a 409.
 #[utoipa::path(post, path = "/api/v1/communication/messages", tag = "messages", params(TenantQuery,
-        ("Idempotency-Key" = Option<String>, Header, description = "makes retries safe for 24 hours")),
-    request_body = MessageIn, responses((status = 202, body = MessageAccepted), Errors), security(("api_key" = [])))]
+        ("Idempotency-Key" = Option<String>, Header, min_length = 1, max_length = 255,
+            pattern = "^[\t !-~]*[!-~][\t !-~]*$",
+            description = "makes retries safe for 24 hours: 1 to 255 visible ASCII characters")),
+    request_body = MessageIn, responses((status = 202, body = MessageAccepted), Conflict, BadGateway), security(("api_key" = [])))]
 pub async fn send_message(
     State(state): State<AppState>,
     principal: Principal,
@@ -354,8 +356,8 @@ pub struct MessageView {
 /// channel, provider, provider message id, attempts, last error; and its delivery story
 /// (`delivery_state` and the timestamped `events` providers reported: sent, delivered,
 /// opened, clicked, bounced with its type, complained, …). One DynamoDB Query.
-#[utoipa::path(get, path = "/api/v1/communication/messages/{id}", tag = "messages", params(("id" = String, Path), TenantQuery),
-    responses((status = 200, body = MessageView), Errors), security(("api_key" = [])))]
+#[utoipa::path(get, path = "/api/v1/communication/messages/{id}", tag = "messages", params(("id" = MessageId, Path), TenantQuery),
+    responses((status = 200, body = MessageView)), security(("api_key" = [])))]
 pub async fn get_message(
     State(state): State<AppState>,
     principal: Principal,

@@ -54,14 +54,11 @@ pub mod webhook_endpoints;
 pub mod webhooks;
 pub mod wizard;
 
-use std::collections::BTreeMap;
-
 use herald::providers::FieldIssue;
 use serde::Serialize;
-use utoipa::openapi::{ContentBuilder, RefOr, ResponseBuilder, ResponsesBuilder};
-use utoipa::{IntoResponses, ToSchema};
+use utoipa::ToSchema;
 
-use crate::problem::{ApiError, PROBLEM_JSON, Problem};
+use crate::problem::ApiError;
 
 /// A list answer.
 #[derive(Debug, Serialize, ToSchema)]
@@ -72,53 +69,6 @@ pub struct ListOf<T: ToSchema> {
 impl<T: ToSchema> ListOf<T> {
     pub fn new(items: Vec<T>) -> Self {
         Self { items }
-    }
-}
-
-/// The problem+json answers any route may give.
-pub struct Errors;
-
-impl IntoResponses for Errors {
-    fn responses() -> BTreeMap<String, RefOr<utoipa::openapi::response::Response>> {
-        let problem = |description: &str| {
-            ResponseBuilder::new()
-                .description(description)
-                .content(
-                    PROBLEM_JSON,
-                    ContentBuilder::new()
-                        .schema(Some(<Problem as utoipa::PartialSchema>::schema()))
-                        .build(),
-                )
-                .build()
-        };
-        ResponsesBuilder::new()
-            .response(
-                "400",
-                problem("Malformed request: invalid JSON or query parameters"),
-            )
-            .response("401", problem("Missing, unknown or revoked API key"))
-            .response("403", problem("The key's role does not allow this"))
-            .response("404", problem("Not found, or not visible to this key"))
-            .response("405", problem("Method not allowed"))
-            .response(
-                "409",
-                problem("Conflict: already exists, or a stale version"),
-            )
-            .response("413", problem("Body larger than 1 MiB"))
-            .response("415", problem("The body is not application/json"))
-            .response("422", problem("Invalid fields, with field-level details"))
-            .response(
-                "429",
-                problem(
-                    "Over the key's or the tenant's rate limit: retry after `Retry-After` seconds",
-                ),
-            )
-            .response(
-                "502",
-                problem("An AWS service or provider failed; nothing was changed"),
-            )
-            .build()
-            .into()
     }
 }
 

@@ -25,9 +25,11 @@ use herald::store::{ChangeContext, StoreError};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use super::Errors;
 use crate::extract::JsonBody;
 use crate::pages::{self, Notice, Texts};
+use crate::problem::responses::{
+    BadRequest, Forbidden, NotFound, PayloadTooLarge, Unprocessable, UnsupportedMediaType,
+};
 use crate::problem::{ApiError, ApiResult};
 use crate::state::AppState;
 
@@ -193,7 +195,7 @@ async fn show_page(
 
 /// The guest's preference page (HTML).
 #[utoipa::path(get, path = "/preferences/{token}", tag = "preferences",
-    params(("token" = String, Path, description = "the token of a preference link"), PageQuery),
+    params(("token" = crate::doc::LinkToken, Path), PageQuery),
     responses((status = 200, description = "the page", content_type = "text/html", body = String),
         (status = 403, description = "an invalid or expired link", content_type = "text/html", body = String),
         (status = 404, description = "nothing to manage any more (the contact was erased)", content_type = "text/html", body = String)))]
@@ -208,7 +210,7 @@ pub async fn preference_page(
 
 /// What a message's unsubscribe link shows when opened in a browser: the preference page.
 #[utoipa::path(get, path = "/unsubscribe/{token}", tag = "preferences",
-    params(("token" = String, Path, description = "the token of a preference link"), PageQuery),
+    params(("token" = crate::doc::LinkToken, Path), PageQuery),
     responses((status = 200, description = "the preference page", content_type = "text/html", body = String),
         (status = 403, description = "an invalid or expired link", content_type = "text/html", body = String),
         (status = 404, description = "nothing to manage any more", content_type = "text/html", body = String)))]
@@ -292,7 +294,7 @@ async fn count_unsubscribe(
 
 /// The preference form's submission: saves and shows the page again with the outcome.
 #[utoipa::path(post, path = "/preferences/{token}", tag = "preferences",
-    params(("token" = String, Path, description = "the token of a preference link"), PageQuery),
+    params(("token" = crate::doc::LinkToken, Path), PageQuery),
     request_body(content = String, content_type = "application/x-www-form-urlencoded",
         description = "`subscribe` (repeated, `{category}#{channel}` for each ticked box), `unsubscribe_all`, `cap_max`, `cap_per`, `quiet_start`, `quiet_end`, `time_zone`"),
     responses((status = 200, description = "saved: the page again", content_type = "text/html", body = String),
@@ -355,7 +357,7 @@ pub async fn save_preference_page(
 /// message's `List-Unsubscribe` URL; the guest is opted out of the message's category on its
 /// channel (of everything, for a link without a message) at once. Answers a short page.
 #[utoipa::path(post, path = "/unsubscribe/{token}", tag = "preferences",
-    params(("token" = String, Path, description = "the token of a preference link"), PageQuery),
+    params(("token" = crate::doc::LinkToken, Path), PageQuery),
     request_body(content = String, content_type = "application/x-www-form-urlencoded",
         description = "`List-Unsubscribe=One-Click`"),
     responses((status = 200, description = "unsubscribed", content_type = "text/html", body = String),
@@ -456,8 +458,8 @@ fn view(opened: &Opened, prefs: Preferences) -> PreferenceView {
 
 /// A guest's preferences (JSON; the token of a preference link is the credential).
 #[utoipa::path(get, path = "/api/v1/preferences/{token}", tag = "preferences",
-    params(("token" = String, Path, description = "the token of a preference link")),
-    responses((status = 200, body = PreferenceView), Errors))]
+    params(("token" = crate::doc::LinkToken, Path)),
+    responses((status = 200, body = PreferenceView), Forbidden, NotFound))]
 pub async fn get_preferences(
     State(state): State<AppState>,
     Path(token): Path<String>,
@@ -471,17 +473,18 @@ pub async fn get_preferences(
 #[serde(deny_unknown_fields)]
 pub struct GuestPreferencesIn {
     pub preferences: Preferences,
-    /// The version of the wording the guest saw (1 to 100 characters); Herald's page's when
-    /// absent.
+    /// The version of the wording the guest saw (1 to 100 printable characters, not all
+    /// white space); Herald's page's when absent.
     #[serde(default)]
+    #[schema(value_type = Option<crate::doc::WordingVersion>)]
     pub wording_version: Option<String>,
 }
 
 /// Replaces a guest's preferences (JSON); recorded in the consent ledger as the guest's.
 #[utoipa::path(put, path = "/api/v1/preferences/{token}", tag = "preferences",
-    params(("token" = String, Path, description = "the token of a preference link")),
+    params(("token" = crate::doc::LinkToken, Path)),
     request_body = GuestPreferencesIn,
-    responses((status = 200, body = PreferenceView), Errors))]
+    responses((status = 200, body = PreferenceView), BadRequest, Forbidden, NotFound, PayloadTooLarge, UnsupportedMediaType, Unprocessable))]
 pub async fn put_preferences(
     State(state): State<AppState>,
     Path(token): Path<String>,

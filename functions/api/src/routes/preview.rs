@@ -4,17 +4,17 @@
 use axum::Json;
 use axum::extract::{Path, State};
 use herald::domain::{Channel, EmailAddress, Layer, PhoneE164, ProviderKind, TemplateCategory};
-use herald::ids::{ProviderId, TemplateId};
+use herald::ids::{EventId, ProviderId, TemplateId};
 use herald::providers::send::{From, Outgoing, SendError, send};
 use herald::render::{CompiledTemplate, GuestVars, RenderedMessage};
 use herald::wizard::SnapshotContent;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::Errors;
 use super::wizard::{load_current, load_writable};
 use crate::auth::Principal;
 use crate::extract::{JsonBody, StrictQuery};
+use crate::problem::responses::{BadGateway, Conflict};
 use crate::problem::{ApiError, ApiResult};
 use crate::scope::TenantQuery;
 use crate::state::AppState;
@@ -62,6 +62,7 @@ pub struct TestSendIn {
     pub category: TemplateCategory,
     pub channel: Channel,
     /// An email address for email, an E.164 number for SMS and WhatsApp.
+    #[schema(max_length = 254)]
     pub to: String,
     pub guest: Option<GuestVars>,
 }
@@ -69,7 +70,6 @@ pub struct TestSendIn {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct TestSendOut {
     pub provider_id: ProviderId,
-    #[schema(value_type = String)]
     pub provider_kind: ProviderKind,
     /// The provider's id for the message (SES MessageId, Twilio SID, ...).
     pub provider_message_id: String,
@@ -116,8 +116,8 @@ fn render(
 /// Preview a template for an event: rendered with sample or given guest data and the event's
 /// brand, from the live layers or the active snapshot. Email gives subject, HTML and text; SMS
 /// its text and segment count (GSM-7 or UCS-2); WhatsApp its text.
-#[utoipa::path(post, path = "/api/v1/events/{id}/preview", tag = "wizard", params(("id" = String, Path), TenantQuery),
-    request_body = PreviewIn, responses((status = 200, body = PreviewOut), Errors), security(("api_key" = [])))]
+#[utoipa::path(post, path = "/api/v1/events/{id}/preview", tag = "wizard", params(("id" = EventId, Path), TenantQuery),
+    request_body = PreviewIn, responses((status = 200, body = PreviewOut), Conflict), security(("api_key" = [])))]
 pub async fn preview(
     State(state): State<AppState>,
     principal: Principal,
@@ -156,8 +156,8 @@ pub async fn preview(
 
 /// Send one test message of a template to a given address through the event's first active
 /// provider for the channel (the live layers). The message is tagged as a test.
-#[utoipa::path(post, path = "/api/v1/events/{id}/preview/send", tag = "wizard", params(("id" = String, Path), TenantQuery),
-    request_body = TestSendIn, responses((status = 200, body = TestSendOut), Errors), security(("api_key" = [])))]
+#[utoipa::path(post, path = "/api/v1/events/{id}/preview/send", tag = "wizard", params(("id" = EventId, Path), TenantQuery),
+    request_body = TestSendIn, responses((status = 200, body = TestSendOut), BadGateway), security(("api_key" = [])))]
 pub async fn send_test(
     State(state): State<AppState>,
     principal: Principal,

@@ -17,9 +17,10 @@ use herald::store::ProviderHealth;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::{Errors, ListOf, check_name, next_version, reject_if_any};
+use super::{ListOf, check_name, next_version, reject_if_any};
 use crate::auth::Principal;
 use crate::extract::{JsonBody, StrictQuery, path_id};
+use crate::problem::responses::{Conflict, Forbidden};
 use crate::problem::{ApiError, ApiResult};
 use crate::scope::{ScopeQuery, provider_owner_of};
 use crate::state::AppState;
@@ -36,6 +37,7 @@ fn default_true() -> bool {
 #[serde(deny_unknown_fields)]
 pub struct ProviderIn {
     pub kind: ProviderKind,
+    #[schema(value_type = crate::doc::Name)]
     pub name: String,
     /// Lower goes first (default 100).
     #[serde(default = "default_priority")]
@@ -48,14 +50,17 @@ pub struct ProviderIn {
     #[serde(default)]
     #[schema(minimum = 1, maximum = 100000)]
     pub send_rate: Option<u32>,
-    /// Kind-specific: ses {from_address, from_name?, configuration_set?}; brevo and sendgrid
-    /// {from_address, from_name?, base_url?}; sns {sender_id?, sms_type?, origination_number?};
-    /// twilio {account_sid, from_number? | messaging_service_sid?, base_url?};
-    /// whatsapp_cloud {phone_number_id, business_account_id?, api_version?, base_url?}.
+    /// Kind-specific (the schema states each kind's): ses {from_address, from_name?,
+    /// configuration_set?}; brevo and sendgrid {from_address, from_name?, base_url?}; sns
+    /// {sender_id?, sms_type?, origination_number?}; twilio {account_sid, from_number? |
+    /// messaging_service_sid?, base_url?}; whatsapp_cloud {phone_number_id,
+    /// business_account_id?, api_version?, base_url?}. Text settings are at most 256
+    /// characters, `base_url` at most 2,048 (https, on a public address).
     #[schema(value_type = Object)]
     pub settings: serde_json::Value,
-    /// brevo, sendgrid: {api_key}; twilio: {auth_token}; whatsapp_cloud: {access_token};
-    /// ses, sns: none (the function's IAM role).
+    /// brevo, sendgrid: {api_key}; twilio: {auth_token}; whatsapp_cloud: {access_token,
+    /// app_secret?, verify_token?}; ses, sns: none (the function's IAM role). Each 1 to 2,048
+    /// characters, not all white space.
     #[serde(default)]
     pub credentials: BTreeMap<String, String>,
 }
@@ -65,6 +70,7 @@ pub struct ProviderIn {
 pub struct ProviderPut {
     /// The version you read; a stale one is a 409.
     pub version: u64,
+    #[schema(value_type = crate::doc::Name)]
     pub name: String,
     pub priority: u32,
     pub active: bool,
@@ -72,9 +78,11 @@ pub struct ProviderPut {
     #[serde(default)]
     #[schema(minimum = 1, maximum = 100000)]
     pub send_rate: Option<u32>,
+    /// As on create, for the provider's kind.
     #[schema(value_type = Object)]
     pub settings: serde_json::Value,
-    /// New credentials; leave out to keep the stored ones.
+    /// New credentials (as on create, for the provider's kind); leave out to keep the stored
+    /// ones.
     #[serde(default)]
     pub credentials: Option<BTreeMap<String, String>>,
 }
@@ -172,7 +180,7 @@ fn check_provider(
 
 /// Add a provider at the tenant layer (a default) or an event (an override).
 #[utoipa::path(post, path = "/api/v1/communication/providers", tag = "providers", params(ScopeQuery), request_body = ProviderIn,
-    responses((status = 201, body = ProviderOut), Errors), security(("api_key" = [])))]
+    responses((status = 201, body = ProviderOut), Forbidden), security(("api_key" = [])))]
 pub async fn create_provider(
     State(state): State<AppState>,
     principal: Principal,
@@ -226,7 +234,7 @@ pub async fn create_provider(
 /// List the providers of the scoped layer (no inheritance; see `/providers/effective`), each
 /// with its health: sends, failures, the last error and its circuit breaker.
 #[utoipa::path(get, path = "/api/v1/communication/providers", tag = "providers", params(ScopeQuery),
-    responses((status = 200, body = ListOf<ProviderOut>), Errors), security(("api_key" = [])))]
+    responses((status = 200, body = ListOf<ProviderOut>)), security(("api_key" = [])))]
 pub async fn list_providers(
     State(state): State<AppState>,
     principal: Principal,
@@ -266,8 +274,8 @@ async fn find(
 }
 
 /// Read a provider, with its health.
-#[utoipa::path(get, path = "/api/v1/communication/providers/{id}", tag = "providers", params(("id" = String, Path), ScopeQuery),
-    responses((status = 200, body = ProviderOut), Errors), security(("api_key" = [])))]
+#[utoipa::path(get, path = "/api/v1/communication/providers/{id}", tag = "providers", params(("id" = ProviderId, Path), ScopeQuery),
+    responses((status = 200, body = ProviderOut)), security(("api_key" = [])))]
 pub async fn get_provider(
     State(state): State<AppState>,
     principal: Principal,
@@ -285,8 +293,8 @@ pub async fn get_provider(
 }
 
 /// Replace a provider's name, priority, active flag, settings and (optionally) credentials.
-#[utoipa::path(put, path = "/api/v1/communication/providers/{id}", tag = "providers", params(("id" = String, Path), ScopeQuery), request_body = ProviderPut,
-    responses((status = 200, body = ProviderOut), Errors), security(("api_key" = [])))]
+#[utoipa::path(put, path = "/api/v1/communication/providers/{id}", tag = "providers", params(("id" = ProviderId, Path), ScopeQuery), request_body = ProviderPut,
+    responses((status = 200, body = ProviderOut), Forbidden, Conflict), security(("api_key" = [])))]
 pub async fn update_provider(
     State(state): State<AppState>,
     principal: Principal,
@@ -334,8 +342,8 @@ pub async fn update_provider(
 }
 
 /// Delete a provider.
-#[utoipa::path(delete, path = "/api/v1/communication/providers/{id}", tag = "providers", params(("id" = String, Path), ScopeQuery),
-    responses((status = 204, description = "Deleted"), Errors), security(("api_key" = [])))]
+#[utoipa::path(delete, path = "/api/v1/communication/providers/{id}", tag = "providers", params(("id" = ProviderId, Path), ScopeQuery),
+    responses((status = 204, description = "Deleted"), Forbidden), security(("api_key" = [])))]
 pub async fn delete_provider(
     State(state): State<AppState>,
     principal: Principal,
@@ -356,8 +364,8 @@ pub async fn delete_provider(
 
 /// Test a provider's connection: SES GetEmailIdentity of the sender, SNS GetSMSAttributes, or
 /// one cheap authenticated call to the HTTP provider's API.
-#[utoipa::path(post, path = "/api/v1/communication/providers/{id}/test", tag = "providers", params(("id" = String, Path), ScopeQuery),
-    responses((status = 200, body = ConnectionCheck), Errors), security(("api_key" = [])))]
+#[utoipa::path(post, path = "/api/v1/communication/providers/{id}/test", tag = "providers", params(("id" = ProviderId, Path), ScopeQuery),
+    responses((status = 200, body = ConnectionCheck)), security(("api_key" = [])))]
 pub async fn test_provider(
     State(state): State<AppState>,
     principal: Principal,

@@ -12,9 +12,10 @@ use herald::store::StoreError;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::{Errors, ListOf};
+use super::ListOf;
 use crate::auth::Principal;
 use crate::extract::{JsonBody, StrictQuery};
+use crate::problem::responses::{BadGateway, Conflict, Forbidden};
 use crate::problem::{ApiError, ApiResult};
 use crate::scope::{TenantQuery, tenant_of};
 use crate::state::AppState;
@@ -23,6 +24,7 @@ use crate::state::AppState;
 #[serde(deny_unknown_fields)]
 pub struct SenderIn {
     /// A domain (`acme.example`) or an address (`events@acme.example`).
+    #[schema(value_type = crate::doc::SenderIdentity)]
     pub identity: String,
 }
 
@@ -43,7 +45,7 @@ super::api_routes! {
 /// Register an email sender with SES (CreateEmailIdentity). The answer lists the DNS records to
 /// publish: the DKIM CNAMEs, and SPF and DMARC recommendations.
 #[utoipa::path(post, path = "/api/v1/communication/senders", tag = "senders", params(TenantQuery), request_body = SenderIn,
-    responses((status = 201, body = SenderOut), Errors), security(("api_key" = [])))]
+    responses((status = 201, body = SenderOut), Forbidden, Conflict, BadGateway), security(("api_key" = [])))]
 pub async fn create_sender(
     State(state): State<AppState>,
     principal: Principal,
@@ -85,7 +87,7 @@ pub async fn create_sender(
 
 /// List the tenant's senders (without asking SES; read one for its live status).
 #[utoipa::path(get, path = "/api/v1/communication/senders", tag = "senders", params(TenantQuery),
-    responses((status = 200, body = ListOf<Sender>), Errors), security(("api_key" = [])))]
+    responses((status = 200, body = ListOf<Sender>)), security(("api_key" = [])))]
 pub async fn list_senders(
     State(state): State<AppState>,
     principal: Principal,
@@ -111,8 +113,8 @@ async fn find(
 }
 
 /// A sender with its verification and DKIM status from SES (GetEmailIdentity).
-#[utoipa::path(get, path = "/api/v1/communication/senders/{identity}", tag = "senders", params(("identity" = String, Path), TenantQuery),
-    responses((status = 200, body = SenderOut), Errors), security(("api_key" = [])))]
+#[utoipa::path(get, path = "/api/v1/communication/senders/{identity}", tag = "senders", params(("identity" = crate::doc::SenderIdentity, Path), TenantQuery),
+    responses((status = 200, body = SenderOut), BadGateway), security(("api_key" = [])))]
 pub async fn get_sender(
     State(state): State<AppState>,
     principal: Principal,
@@ -127,8 +129,8 @@ pub async fn get_sender(
 }
 
 /// Remove a sender from the tenant and from SES.
-#[utoipa::path(delete, path = "/api/v1/communication/senders/{identity}", tag = "senders", params(("identity" = String, Path), TenantQuery),
-    responses((status = 204, description = "Deleted"), Errors), security(("api_key" = [])))]
+#[utoipa::path(delete, path = "/api/v1/communication/senders/{identity}", tag = "senders", params(("identity" = crate::doc::SenderIdentity, Path), TenantQuery),
+    responses((status = 204, description = "Deleted"), Forbidden, BadGateway), security(("api_key" = [])))]
 pub async fn delete_sender(
     State(state): State<AppState>,
     principal: Principal,

@@ -11,9 +11,9 @@ use herald::suppression::{Suppression, SuppressionSource, key_of_id};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use super::Errors;
 use crate::auth::Principal;
 use crate::extract::{JsonBody, StrictQuery};
+use crate::problem::responses::{Forbidden, Unprocessable};
 use crate::problem::{ApiError, ApiResult};
 use crate::scope::{TenantQuery, tenant_of};
 use crate::state::AppState;
@@ -27,15 +27,21 @@ super::api_routes! {
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct ListQuery {
-    #[param(value_type = Option<String>)]
+    /// The tenant (platform keys only; tenant keys are scoped to their own tenant).
     pub tenant_id: Option<TenantId>,
-    /// `email` or `phone`.
+    /// Only entries of this kind.
+    #[param(value_type = Option<crate::doc::AddressKind>)]
     pub kind: Option<String>,
-    /// Look one address up (an email address or an E.164 number).
+    /// Look one address up (an email address or an E.164 number); the other parameters are
+    /// then not used.
+    #[param(value_type = Option<crate::doc::Address>)]
     pub address: Option<String>,
     /// From the previous page's `next_cursor`.
+    #[param(value_type = Option<crate::doc::SuppressionKey>)]
     pub cursor: Option<String>,
     /// 1 to 100 (default 50).
+    #[serde(default, deserialize_with = "crate::extract::query_integer")]
+    #[param(minimum = 1, maximum = 100)]
     pub limit: Option<i32>,
 }
 
@@ -51,16 +57,27 @@ pub struct SuppressionPage {
 #[serde(deny_unknown_fields)]
 pub struct SuppressionIn {
     /// An email address or an E.164 phone number (a phone's entry covers SMS and WhatsApp).
+    #[schema(value_type = crate::doc::Address)]
     pub address: String,
-    /// Why (1 to 500 characters).
+    /// Why (1 to 500 characters, not all white space).
+    #[schema(
+        min_length = 1,
+        max_length = 500,
+        pattern = r"[^\t-\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]"
+    )]
     pub reason: String,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RemovalIn {
-    /// Why the address may receive messages again (1 to 500 characters); kept with a record
-    /// of the removed entry.
+    /// Why the address may receive messages again (1 to 500 characters, not all white
+    /// space); kept with a record of the removed entry.
+    #[schema(
+        min_length = 1,
+        max_length = 500,
+        pattern = r"[^\t-\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]"
+    )]
     pub reason: String,
 }
 
@@ -89,7 +106,7 @@ fn reason_of(raw: &str) -> ApiResult<String> {
 /// The tenant's suppression list, a page at a time in id order, or the entry of one
 /// `address`. Tenant and platform administrators.
 #[utoipa::path(get, path = "/api/v1/communication/suppressions", tag = "suppressions", params(ListQuery),
-    responses((status = 200, body = SuppressionPage), Errors), security(("api_key" = [])))]
+    responses((status = 200, body = SuppressionPage), Forbidden, Unprocessable), security(("api_key" = [])))]
 pub async fn list_suppressions(
     State(state): State<AppState>,
     principal: Principal,
@@ -135,7 +152,7 @@ pub async fn list_suppressions(
 /// Puts an address on the list (201; an address already on it is replaced, with the new
 /// reason). Its messages are then recorded `suppressed`, not sent.
 #[utoipa::path(post, path = "/api/v1/communication/suppressions", tag = "suppressions", params(TenantQuery),
-    request_body = SuppressionIn, responses((status = 201, body = Suppression), Errors), security(("api_key" = [])))]
+    request_body = SuppressionIn, responses((status = 201, body = Suppression), Forbidden), security(("api_key" = [])))]
 pub async fn add_suppression(
     State(state): State<AppState>,
     principal: Principal,
@@ -159,8 +176,8 @@ fn key_of(id: &str) -> ApiResult<String> {
 }
 
 /// One entry.
-#[utoipa::path(get, path = "/api/v1/communication/suppressions/{id}", tag = "suppressions", params(("id" = String, Path), TenantQuery),
-    responses((status = 200, body = Suppression), Errors), security(("api_key" = [])))]
+#[utoipa::path(get, path = "/api/v1/communication/suppressions/{id}", tag = "suppressions", params(("id" = crate::doc::SuppressionKey, Path), TenantQuery),
+    responses((status = 200, body = Suppression), Forbidden), security(("api_key" = [])))]
 pub async fn get_suppression(
     State(state): State<AppState>,
     principal: Principal,
@@ -180,8 +197,8 @@ pub async fn get_suppression(
 
 /// Takes an entry off the list, with the reason (kept, with the entry, in a removal record).
 /// The address receives messages again.
-#[utoipa::path(delete, path = "/api/v1/communication/suppressions/{id}", tag = "suppressions", params(("id" = String, Path), TenantQuery),
-    request_body = RemovalIn, responses((status = 204), Errors), security(("api_key" = [])))]
+#[utoipa::path(delete, path = "/api/v1/communication/suppressions/{id}", tag = "suppressions", params(("id" = crate::doc::SuppressionKey, Path), TenantQuery),
+    request_body = RemovalIn, responses((status = 204), Forbidden), security(("api_key" = [])))]
 pub async fn remove_suppression(
     State(state): State<AppState>,
     principal: Principal,

@@ -12,9 +12,10 @@ use herald::template_syntax::{SyntaxIssue, check_template};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::{Errors, ListOf, next_version};
+use super::{ListOf, next_version};
 use crate::auth::Principal;
 use crate::extract::{JsonBody, StrictQuery, path_id};
+use crate::problem::responses::{Conflict, Forbidden};
 use crate::problem::{ApiError, ApiResult};
 use crate::scope::{ScopeQuery, owner_of};
 use crate::state::AppState;
@@ -24,10 +25,14 @@ use crate::state::AppState;
 pub struct TemplateIn {
     pub category: TemplateCategory,
     pub channel: Channel,
-    /// Email only.
+    /// Email only, and required for email (not all white space).
+    #[schema(max_length = 102400)]
     pub subject: Option<String>,
-    /// Email only.
+    /// Email only: an email needs `html`, `text` or both.
+    #[schema(max_length = 102400)]
     pub html: Option<String>,
+    /// Required for SMS and WhatsApp (not all white space).
+    #[schema(max_length = 102400)]
     pub text: Option<String>,
 }
 
@@ -36,8 +41,13 @@ pub struct TemplateIn {
 pub struct TemplatePut {
     /// The version you read; a stale one is a 409.
     pub version: u64,
+    /// As on create, for the template's channel: email needs a subject and `html` or `text`;
+    /// SMS and WhatsApp need `text` and take no subject or html.
+    #[schema(max_length = 102400)]
     pub subject: Option<String>,
+    #[schema(max_length = 102400)]
     pub html: Option<String>,
+    #[schema(max_length = 102400)]
     pub text: Option<String>,
 }
 
@@ -93,7 +103,7 @@ async fn find(state: &AppState, owner: Owner, id: &str) -> ApiResult<Template> {
 
 /// Create a template for a (category, channel) at the scoped layer; a second one is a 409.
 #[utoipa::path(post, path = "/api/v1/communication/templates", tag = "templates", params(ScopeQuery), request_body = TemplateIn,
-    responses((status = 201, body = Template), Errors), security(("api_key" = [])))]
+    responses((status = 201, body = Template), Forbidden, Conflict), security(("api_key" = [])))]
 pub async fn create_template(
     State(state): State<AppState>,
     principal: Principal,
@@ -143,7 +153,7 @@ pub async fn create_template(
 
 /// List the templates of the scoped layer (no inheritance; see `/templates/effective`).
 #[utoipa::path(get, path = "/api/v1/communication/templates", tag = "templates", params(ScopeQuery),
-    responses((status = 200, body = ListOf<Template>), Errors), security(("api_key" = [])))]
+    responses((status = 200, body = ListOf<Template>)), security(("api_key" = [])))]
 pub async fn list_templates(
     State(state): State<AppState>,
     principal: Principal,
@@ -154,8 +164,8 @@ pub async fn list_templates(
 }
 
 /// Read a template of the scoped layer.
-#[utoipa::path(get, path = "/api/v1/communication/templates/{id}", tag = "templates", params(("id" = String, Path), ScopeQuery),
-    responses((status = 200, body = Template), Errors), security(("api_key" = [])))]
+#[utoipa::path(get, path = "/api/v1/communication/templates/{id}", tag = "templates", params(("id" = TemplateId, Path), ScopeQuery),
+    responses((status = 200, body = Template)), security(("api_key" = [])))]
 pub async fn get_template(
     State(state): State<AppState>,
     principal: Principal,
@@ -167,8 +177,8 @@ pub async fn get_template(
 }
 
 /// Replace a template's subject and bodies.
-#[utoipa::path(put, path = "/api/v1/communication/templates/{id}", tag = "templates", params(("id" = String, Path), ScopeQuery), request_body = TemplatePut,
-    responses((status = 200, body = Template), Errors), security(("api_key" = [])))]
+#[utoipa::path(put, path = "/api/v1/communication/templates/{id}", tag = "templates", params(("id" = TemplateId, Path), ScopeQuery), request_body = TemplatePut,
+    responses((status = 200, body = Template), Forbidden, Conflict), security(("api_key" = [])))]
 pub async fn update_template(
     State(state): State<AppState>,
     principal: Principal,
@@ -201,8 +211,8 @@ pub async fn update_template(
 }
 
 /// Delete a template; the slot falls back to the layer below (event → tenant → global).
-#[utoipa::path(delete, path = "/api/v1/communication/templates/{id}", tag = "templates", params(("id" = String, Path), ScopeQuery),
-    responses((status = 204, description = "Deleted"), Errors), security(("api_key" = [])))]
+#[utoipa::path(delete, path = "/api/v1/communication/templates/{id}", tag = "templates", params(("id" = TemplateId, Path), ScopeQuery),
+    responses((status = 204, description = "Deleted"), Forbidden), security(("api_key" = [])))]
 pub async fn delete_template(
     State(state): State<AppState>,
     principal: Principal,
@@ -218,8 +228,8 @@ pub async fn delete_template(
 
 /// Render a template with sample guest data and the platform's compliance blocks, and report
 /// what fails (undefined variables, runaway loops or recursion, bad dates).
-#[utoipa::path(post, path = "/api/v1/communication/templates/{id}/test", tag = "templates", params(("id" = String, Path), ScopeQuery),
-    responses((status = 200, body = TemplateTestResult), Errors), security(("api_key" = [])))]
+#[utoipa::path(post, path = "/api/v1/communication/templates/{id}/test", tag = "templates", params(("id" = TemplateId, Path), ScopeQuery),
+    responses((status = 200, body = TemplateTestResult)), security(("api_key" = [])))]
 pub async fn test_template(
     State(state): State<AppState>,
     principal: Principal,
@@ -250,8 +260,8 @@ pub async fn test_template(
 }
 
 /// Every saved version of a template, newest first (kept after the template is deleted).
-#[utoipa::path(get, path = "/api/v1/communication/templates/{id}/versions", tag = "templates", params(("id" = String, Path), ScopeQuery),
-    responses((status = 200, body = ListOf<Template>), Errors), security(("api_key" = [])))]
+#[utoipa::path(get, path = "/api/v1/communication/templates/{id}/versions", tag = "templates", params(("id" = TemplateId, Path), ScopeQuery),
+    responses((status = 200, body = ListOf<Template>)), security(("api_key" = [])))]
 pub async fn list_template_versions(
     State(state): State<AppState>,
     principal: Principal,
@@ -272,8 +282,8 @@ pub async fn list_template_versions(
 
 /// One saved version of a template.
 #[utoipa::path(get, path = "/api/v1/communication/templates/{id}/versions/{version}", tag = "templates",
-    params(("id" = String, Path), ("version" = u64, Path), ScopeQuery),
-    responses((status = 200, body = Template), Errors), security(("api_key" = [])))]
+    params(("id" = TemplateId, Path), ("version" = u64, Path), ScopeQuery),
+    responses((status = 200, body = Template)), security(("api_key" = [])))]
 pub async fn get_template_version(
     State(state): State<AppState>,
     principal: Principal,
@@ -292,8 +302,8 @@ pub async fn get_template_version(
 
 /// Restore an old version: its content becomes a new, newest version.
 #[utoipa::path(post, path = "/api/v1/communication/templates/{id}/versions/{version}/restore", tag = "templates",
-    params(("id" = String, Path), ("version" = u64, Path), ScopeQuery), request_body = RestoreIn,
-    responses((status = 200, body = Template), Errors), security(("api_key" = [])))]
+    params(("id" = TemplateId, Path), ("version" = u64, Path), ScopeQuery), request_body = RestoreIn,
+    responses((status = 200, body = Template), Forbidden, Conflict), security(("api_key" = [])))]
 pub async fn restore_template_version(
     State(state): State<AppState>,
     principal: Principal,

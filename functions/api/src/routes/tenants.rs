@@ -9,18 +9,21 @@ use herald::store::Tenant;
 use serde::Deserialize;
 use utoipa::ToSchema;
 
-use super::{Errors, ListOf, check_name, next_version, reject_if_any};
+use super::{ListOf, check_name, next_version, reject_if_any};
 use crate::auth::Principal;
 use crate::extract::{JsonBody, path_id};
+use crate::problem::responses::{Conflict, Forbidden};
 use crate::problem::{ApiError, ApiResult};
 use crate::state::AppState;
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TenantIn {
+    #[schema(value_type = crate::doc::Name)]
     pub name: String,
     /// Days message records are kept (1 to 3,650; 400 when absent).
     #[serde(default)]
+    #[schema(minimum = 1, maximum = 3650)]
     pub retention_days: Option<u32>,
 }
 
@@ -29,10 +32,12 @@ pub struct TenantIn {
 pub struct TenantPut {
     /// The version you read; a stale one is a 409.
     pub version: u64,
+    #[schema(value_type = crate::doc::Name)]
     pub name: String,
     /// Days message records are kept (1 to 3,650; 400 when absent). Applies to messages
     /// recorded from now on.
     #[serde(default)]
+    #[schema(minimum = 1, maximum = 3650)]
     pub retention_days: Option<u32>,
 }
 
@@ -54,7 +59,7 @@ super::api_routes! {
 
 /// Create a tenant (platform administrators).
 #[utoipa::path(post, path = "/api/v1/tenants", tag = "tenants", request_body = TenantIn,
-    responses((status = 201, body = Tenant), Errors), security(("api_key" = [])))]
+    responses((status = 201, body = Tenant), Forbidden), security(("api_key" = [])))]
 pub async fn create_tenant(
     State(state): State<AppState>,
     principal: Principal,
@@ -81,7 +86,7 @@ pub async fn create_tenant(
 
 /// List tenants: every tenant for platform administrators, one's own for tenant keys.
 #[utoipa::path(get, path = "/api/v1/tenants", tag = "tenants",
-    responses((status = 200, body = ListOf<Tenant>), Errors), security(("api_key" = [])))]
+    responses((status = 200, body = ListOf<Tenant>)), security(("api_key" = [])))]
 pub async fn list_tenants(
     State(state): State<AppState>,
     principal: Principal,
@@ -94,8 +99,8 @@ pub async fn list_tenants(
 }
 
 /// Read a tenant.
-#[utoipa::path(get, path = "/api/v1/tenants/{id}", tag = "tenants", params(("id" = String, Path)),
-    responses((status = 200, body = Tenant), Errors), security(("api_key" = [])))]
+#[utoipa::path(get, path = "/api/v1/tenants/{id}", tag = "tenants", params(("id" = TenantId, Path)),
+    responses((status = 200, body = Tenant)), security(("api_key" = [])))]
 pub async fn get_tenant(
     State(state): State<AppState>,
     principal: Principal,
@@ -111,8 +116,8 @@ pub async fn get_tenant(
 }
 
 /// Rename a tenant (tenant or platform administrators).
-#[utoipa::path(put, path = "/api/v1/tenants/{id}", tag = "tenants", params(("id" = String, Path)), request_body = TenantPut,
-    responses((status = 200, body = Tenant), Errors), security(("api_key" = [])))]
+#[utoipa::path(put, path = "/api/v1/tenants/{id}", tag = "tenants", params(("id" = TenantId, Path)), request_body = TenantPut,
+    responses((status = 200, body = Tenant), Forbidden, Conflict), security(("api_key" = [])))]
 pub async fn update_tenant(
     State(state): State<AppState>,
     principal: Principal,

@@ -23,9 +23,10 @@ use herald::webhooks::{
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use super::{Errors, ListOf, reject_if_any};
+use super::{ListOf, reject_if_any};
 use crate::auth::Principal;
 use crate::extract::{JsonBody, StrictQuery};
+use crate::problem::responses::{BadGateway, Conflict, Forbidden, Unprocessable};
 use crate::problem::{ApiError, ApiResult};
 use crate::scope::{TenantQuery, admin_tenant_of};
 use crate::state::AppState;
@@ -35,7 +36,7 @@ super::api_routes! {
     (get_endpoint, update_endpoint, delete_endpoint),
     (rotate_secret),
     (list_attempts),
-    (get_message),
+    (get_webhook_message),
     (replay_message),
 }
 
@@ -45,11 +46,14 @@ const MAX_DESCRIPTION: usize = 200;
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct EndpointIn {
-    /// An https URL on a public address.
+    #[schema(value_type = crate::doc::EndpointUrl)]
     pub url: String,
     /// The events to send it (at least one).
+    #[schema(min_items = 1)]
     pub event_types: Vec<WebhookEventType>,
+    /// At most 200 characters, no control characters.
     #[serde(default)]
+    #[schema(max_length = 200, pattern = r"^[^\u0000-\u001f\u007f-\u009f]*$")]
     pub description: Option<String>,
 }
 
@@ -58,11 +62,15 @@ pub struct EndpointIn {
 #[serde(deny_unknown_fields)]
 pub struct EndpointPatch {
     #[serde(default)]
+    #[schema(value_type = Option<crate::doc::EndpointUrl>)]
     pub url: Option<String>,
+    /// At least one.
     #[serde(default)]
+    #[schema(min_items = 1)]
     pub event_types: Option<Vec<WebhookEventType>>,
-    /// An empty text removes it.
+    /// At most 200 characters, no control characters; an empty text removes it.
     #[serde(default)]
+    #[schema(max_length = 200, pattern = r"^[^\u0000-\u001f\u007f-\u009f]*$")]
     pub description: Option<String>,
     /// `true` re-enables a disabled endpoint (its failure history starts again); `false`
     /// disables it.
@@ -206,7 +214,7 @@ async fn new_secret(
 /// The tenant's endpoints.
 #[utoipa::path(get, path = "/api/v1/communication/webhook-endpoints", tag = "webhooks",
     params(TenantQuery),
-    responses((status = 200, body = ListOf<EndpointView>), Errors), security(("api_key" = [])))]
+    responses((status = 200, body = ListOf<EndpointView>), Forbidden), security(("api_key" = [])))]
 pub async fn list_endpoints(
     State(state): State<AppState>,
     principal: Principal,
@@ -222,7 +230,7 @@ pub async fn list_endpoints(
 /// Registers an endpoint; the answer holds its signing secret, shown this once.
 #[utoipa::path(post, path = "/api/v1/communication/webhook-endpoints", tag = "webhooks",
     params(TenantQuery), request_body = EndpointIn,
-    responses((status = 201, body = EndpointCreated), Errors), security(("api_key" = [])))]
+    responses((status = 201, body = EndpointCreated), Forbidden, Conflict), security(("api_key" = [])))]
 pub async fn create_endpoint(
     State(state): State<AppState>,
     principal: Principal,
@@ -273,8 +281,8 @@ pub async fn create_endpoint(
 
 /// One endpoint, with its state (why it is disabled, since when it fails).
 #[utoipa::path(get, path = "/api/v1/communication/webhook-endpoints/{id}", tag = "webhooks",
-    params(("id" = String, Path), TenantQuery),
-    responses((status = 200, body = EndpointView), Errors), security(("api_key" = [])))]
+    params(("id" = WebhookId, Path), TenantQuery),
+    responses((status = 200, body = EndpointView), Forbidden), security(("api_key" = [])))]
 pub async fn get_endpoint(
     State(state): State<AppState>,
     principal: Principal,
@@ -313,8 +321,8 @@ async fn change_endpoint(
 
 /// Changes an endpoint's URL, event types or description, or enables or disables it.
 #[utoipa::path(patch, path = "/api/v1/communication/webhook-endpoints/{id}", tag = "webhooks",
-    params(("id" = String, Path), TenantQuery), request_body = EndpointPatch,
-    responses((status = 200, body = EndpointView), Errors), security(("api_key" = [])))]
+    params(("id" = WebhookId, Path), TenantQuery), request_body = EndpointPatch,
+    responses((status = 200, body = EndpointView), Forbidden, Conflict), security(("api_key" = [])))]
 pub async fn update_endpoint(
     State(state): State<AppState>,
     principal: Principal,
@@ -371,8 +379,8 @@ pub async fn update_endpoint(
 
 /// Deletes an endpoint: nothing more is delivered to it (its records expire in 30 days).
 #[utoipa::path(delete, path = "/api/v1/communication/webhook-endpoints/{id}", tag = "webhooks",
-    params(("id" = String, Path), TenantQuery),
-    responses((status = 204, description = "Deleted"), Errors), security(("api_key" = [])))]
+    params(("id" = WebhookId, Path), TenantQuery),
+    responses((status = 204, description = "Deleted"), Forbidden), security(("api_key" = [])))]
 pub async fn delete_endpoint(
     State(state): State<AppState>,
     principal: Principal,
@@ -391,8 +399,8 @@ pub async fn delete_endpoint(
 /// Rotates the signing secret: the answer holds the new one (shown this once); for 24 hours
 /// every delivery is signed with both.
 #[utoipa::path(post, path = "/api/v1/communication/webhook-endpoints/{id}/rotate-secret",
-    tag = "webhooks", params(("id" = String, Path), TenantQuery),
-    responses((status = 200, body = SecretRotated), Errors), security(("api_key" = [])))]
+    tag = "webhooks", params(("id" = WebhookId, Path), TenantQuery),
+    responses((status = 200, body = SecretRotated), Forbidden, Conflict), security(("api_key" = [])))]
 pub async fn rotate_secret(
     State(state): State<AppState>,
     principal: Principal,
@@ -426,10 +434,12 @@ pub struct AttemptsQuery {
     #[serde(default)]
     pub tenant_id: Option<TenantId>,
     /// At most this many (1–100, default 20).
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::extract::query_integer")]
+    #[param(minimum = 1, maximum = 100)]
     pub limit: Option<i32>,
     /// The `next` of the previous page.
     #[serde(default)]
+    #[param(max_length = 200, pattern = "^[A-Za-z0-9#_]*$")]
     pub before: Option<String>,
 }
 
@@ -444,8 +454,8 @@ pub struct AttemptList {
 
 /// The attempts made to deliver to an endpoint, newest first (kept 30 days).
 #[utoipa::path(get, path = "/api/v1/communication/webhook-endpoints/{id}/attempts",
-    tag = "webhooks", params(("id" = String, Path), AttemptsQuery),
-    responses((status = 200, body = AttemptList), Errors), security(("api_key" = [])))]
+    tag = "webhooks", params(("id" = WebhookId, Path), AttemptsQuery),
+    responses((status = 200, body = AttemptList), Forbidden, Unprocessable), security(("api_key" = [])))]
 pub async fn list_attempts(
     State(state): State<AppState>,
     principal: Principal,
@@ -482,7 +492,7 @@ pub async fn list_attempts(
 
 /// A message with its attempts.
 #[derive(Debug, Serialize, ToSchema)]
-pub struct MessageView {
+pub struct WebhookMessageView {
     pub message: WebhookMessage,
     pub attempts: Vec<Attempt>,
 }
@@ -505,14 +515,14 @@ async fn message_of(
 /// One message sent (or being sent) to an endpoint: its payload, state and attempts.
 #[utoipa::path(get, path = "/api/v1/communication/webhook-endpoints/{id}/messages/{message_id}",
     tag = "webhooks",
-    params(("id" = String, Path), ("message_id" = String, Path), TenantQuery),
-    responses((status = 200, body = MessageView), Errors), security(("api_key" = [])))]
-pub async fn get_message(
+    params(("id" = WebhookId, Path), ("message_id" = WebhookMessageId, Path), TenantQuery),
+    responses((status = 200, body = WebhookMessageView)), security(("api_key" = [])))]
+pub async fn get_webhook_message(
     State(state): State<AppState>,
     principal: Principal,
     Path((id, message_id)): Path<(String, String)>,
     StrictQuery(q): StrictQuery<TenantQuery>,
-) -> ApiResult<Json<MessageView>> {
+) -> ApiResult<Json<WebhookMessageView>> {
     let tenant = admin_tenant_of(&state, &principal, q.tenant_id).await?;
     let id = endpoint_id(&id)?;
     let message = message_of(&state, tenant, id, &message_id).await?;
@@ -520,7 +530,7 @@ pub async fn get_message(
         .store
         .webhook_message_attempts(tenant, message.id)
         .await?;
-    Ok(Json(MessageView { message, attempts }))
+    Ok(Json(WebhookMessageView { message, attempts }))
 }
 
 /// A replay, queued.
@@ -536,8 +546,8 @@ pub struct ReplayQueued {
 #[utoipa::path(post,
     path = "/api/v1/communication/webhook-endpoints/{id}/messages/{message_id}/replay",
     tag = "webhooks",
-    params(("id" = String, Path), ("message_id" = String, Path), TenantQuery),
-    responses((status = 202, body = ReplayQueued), Errors), security(("api_key" = [])))]
+    params(("id" = WebhookId, Path), ("message_id" = WebhookMessageId, Path), TenantQuery),
+    responses((status = 202, body = ReplayQueued), Forbidden, Conflict, BadGateway), security(("api_key" = [])))]
 pub async fn replay_message(
     State(state): State<AppState>,
     principal: Principal,

@@ -26,7 +26,9 @@ use herald::tracking::{CallbackContext, Unusable, parse_twilio, parse_whatsapp};
 use serde::Deserialize;
 use utoipa::IntoParams;
 
-use super::Errors;
+use crate::problem::responses::{
+    BadGateway, BadRequest, Forbidden, NotFound, PayloadTooLarge, Unauthorized,
+};
 use crate::problem::{ApiError, ApiResult};
 use crate::state::AppState;
 
@@ -74,8 +76,11 @@ fn called_url(state: &AppState, headers: &HeaderMap, uri: &axum::http::Uri) -> S
 #[into_params(parameter_in = Query)]
 pub struct TwilioQuery {
     /// The message the callback is about (set by the sender).
+    #[param(value_type = MessageId)]
     pub message: String,
+    #[param(value_type = Option<EventId>)]
     pub event: Option<String>,
+    #[param(value_type = Option<CampaignId>)]
     pub campaign: Option<String>,
 }
 
@@ -83,10 +88,10 @@ pub struct TwilioQuery {
 /// `failed`, `read`; other statuses are acknowledged and ignored). 204 when taken; 401
 /// without a valid `X-Twilio-Signature`.
 #[utoipa::path(post, path = "/api/v1/webhooks/twilio/{tenant_id}/{provider_id}", tag = "webhooks",
-    params(("tenant_id" = String, Path), ("provider_id" = String, Path), TwilioQuery,
+    params(("tenant_id" = TenantId, Path), ("provider_id" = ProviderId, Path), TwilioQuery,
         ("X-Twilio-Signature" = String, Header, description = "Twilio's request signature")),
     request_body(content = String, content_type = "application/x-www-form-urlencoded"),
-    responses((status = 204, description = "taken (or a status Herald does not track)"), Errors))]
+    responses((status = 204, description = "taken (or a status Herald does not track)"), BadRequest, Unauthorized, NotFound, PayloadTooLarge, BadGateway))]
 pub async fn twilio_status(
     State(state): State<AppState>,
     Path((tenant, provider)): Path<(String, String)>,
@@ -156,8 +161,8 @@ pub struct VerifyQuery {
 /// Meta's webhook verification: answers `hub.challenge` when `hub.verify_token` is the
 /// provider's `verify_token` credential; 403 otherwise.
 #[utoipa::path(get, path = "/api/v1/webhooks/whatsapp/{tenant_id}/{provider_id}", tag = "webhooks",
-    params(("tenant_id" = String, Path), ("provider_id" = String, Path), VerifyQuery),
-    responses((status = 200, body = String, content_type = "text/plain"), Errors))]
+    params(("tenant_id" = TenantId, Path), ("provider_id" = ProviderId, Path), VerifyQuery),
+    responses((status = 200, body = String, content_type = "text/plain"), Forbidden, NotFound, BadGateway))]
 pub async fn whatsapp_verify(
     State(state): State<AppState>,
     Path((tenant, provider)): Path<(String, String)>,
@@ -186,10 +191,10 @@ pub async fn whatsapp_verify(
 /// message Herald sent moves that message. 200 when taken; 401 without a valid
 /// `X-Hub-Signature-256` (or when the provider has no `app_secret` credential to check it).
 #[utoipa::path(post, path = "/api/v1/webhooks/whatsapp/{tenant_id}/{provider_id}", tag = "webhooks",
-    params(("tenant_id" = String, Path), ("provider_id" = String, Path),
+    params(("tenant_id" = TenantId, Path), ("provider_id" = ProviderId, Path),
         ("X-Hub-Signature-256" = String, Header, description = "sha256= and the HMAC of the body")),
     request_body(content = Object, content_type = "application/json"),
-    responses((status = 200, description = "taken"), Errors))]
+    responses((status = 200, description = "taken"), BadRequest, Unauthorized, NotFound, PayloadTooLarge, BadGateway))]
 pub async fn whatsapp_status(
     State(state): State<AppState>,
     Path((tenant, provider)): Path<(String, String)>,

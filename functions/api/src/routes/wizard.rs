@@ -21,9 +21,10 @@ use herald::wizard::{
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::{Errors, ListOf};
+use super::ListOf;
 use crate::auth::Principal;
 use crate::extract::{JsonBody, StrictQuery, path_id};
+use crate::problem::responses::{BadGateway, Conflict};
 use crate::problem::{ApiError, ApiResult};
 use crate::scope::TenantQuery;
 use crate::state::AppState;
@@ -59,7 +60,6 @@ pub enum Choice {
 pub struct ProviderBrief {
     pub id: ProviderId,
     pub name: String,
-    #[schema(value_type = String)]
     pub kind: herald::domain::ProviderKind,
     pub priority: u32,
 }
@@ -155,10 +155,11 @@ pub struct TemplateChoice {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct BrandChoice {
-    /// `logo_url`, `primary_color`, `secondary_color`, `sender_name` or `footer`.
+    #[schema(inline, value_type = crate::doc::BrandField)]
     pub field: String,
     pub mode: Choice,
-    /// With `customise`: the event's value (default: the inherited value).
+    /// With `customise`: the event's value, checked as `PUT /communication/brand` checks the
+    /// field; without it, the tenant's value is copied (a 422 when the tenant has none).
     pub value: Option<String>,
 }
 
@@ -167,8 +168,9 @@ pub struct BrandChoice {
 pub struct EmailSenderChoice {
     pub mode: Choice,
     /// With `customise`: the event's From address (required).
-    #[schema(value_type = Option<String>)]
     pub from_address: Option<herald::domain::EmailAddress>,
+    /// At most 100 characters, no control characters.
+    #[schema(max_length = 100, pattern = r"^[^\u0000-\u001f\u007f-\u009f]*$")]
     pub from_name: Option<String>,
 }
 
@@ -371,8 +373,8 @@ async fn reload(
 /// The wizard's steps: for every provider channel, template slot, brand field and the email
 /// sender, whether it is inherited (and from which layer), customised for the event, or
 /// missing; and the review: what the event uses, the active snapshot and the latest completion.
-#[utoipa::path(get, path = "/api/v1/events/{id}/wizard", tag = "wizard", params(("id" = String, Path), TenantQuery),
-    responses((status = 200, body = WizardView), Errors), security(("api_key" = [])))]
+#[utoipa::path(get, path = "/api/v1/events/{id}/wizard", tag = "wizard", params(("id" = EventId, Path), TenantQuery),
+    responses((status = 200, body = WizardView)), security(("api_key" = [])))]
 pub async fn get_wizard(
     State(state): State<AppState>,
     principal: Principal,
@@ -385,8 +387,8 @@ pub async fn get_wizard(
 
 /// Providers step: `customise` copies the tenant's providers of the channel to the event
 /// (credentials re-sealed for the copies); `inherit` removes the event's own.
-#[utoipa::path(put, path = "/api/v1/events/{id}/wizard/providers", tag = "wizard", params(("id" = String, Path), TenantQuery),
-    request_body = ProviderChoice, responses((status = 200, body = WizardView), Errors), security(("api_key" = [])))]
+#[utoipa::path(put, path = "/api/v1/events/{id}/wizard/providers", tag = "wizard", params(("id" = EventId, Path), TenantQuery),
+    request_body = ProviderChoice, responses((status = 200, body = WizardView), BadGateway), security(("api_key" = [])))]
 pub async fn put_providers_step(
     State(state): State<AppState>,
     principal: Principal,
@@ -457,8 +459,8 @@ pub async fn put_providers_step(
 
 /// Templates step: `customise` copies the inherited template of the slot to the event (a new
 /// event template, version 1); `inherit` deletes the event's template of the slot.
-#[utoipa::path(put, path = "/api/v1/events/{id}/wizard/templates", tag = "wizard", params(("id" = String, Path), TenantQuery),
-    request_body = TemplateChoice, responses((status = 200, body = WizardView), Errors), security(("api_key" = [])))]
+#[utoipa::path(put, path = "/api/v1/events/{id}/wizard/templates", tag = "wizard", params(("id" = EventId, Path), TenantQuery),
+    request_body = TemplateChoice, responses((status = 200, body = WizardView)), security(("api_key" = [])))]
 pub async fn put_templates_step(
     State(state): State<AppState>,
     principal: Principal,
@@ -516,8 +518,8 @@ pub async fn put_templates_step(
 
 /// Brand step: `customise` sets the event's value of a field (the given value, or the
 /// inherited one); `inherit` clears it so the tenant's applies.
-#[utoipa::path(put, path = "/api/v1/events/{id}/wizard/brand", tag = "wizard", params(("id" = String, Path), TenantQuery),
-    request_body = BrandChoice, responses((status = 200, body = WizardView), Errors), security(("api_key" = [])))]
+#[utoipa::path(put, path = "/api/v1/events/{id}/wizard/brand", tag = "wizard", params(("id" = EventId, Path), TenantQuery),
+    request_body = BrandChoice, responses((status = 200, body = WizardView), Conflict), security(("api_key" = [])))]
 pub async fn put_brand_step(
     State(state): State<AppState>,
     principal: Principal,
@@ -595,8 +597,8 @@ fn field_mut<'a>(fields: &'a mut BrandFields, name: &str) -> Option<&'a mut Opti
 
 /// Email sender step: `customise` gives the event its own From address (it must be covered by
 /// a verified sender identity of the tenant to go live); `inherit` uses the email providers'.
-#[utoipa::path(put, path = "/api/v1/events/{id}/wizard/email-sender", tag = "wizard", params(("id" = String, Path), TenantQuery),
-    request_body = EmailSenderChoice, responses((status = 200, body = WizardView), Errors), security(("api_key" = [])))]
+#[utoipa::path(put, path = "/api/v1/events/{id}/wizard/email-sender", tag = "wizard", params(("id" = EventId, Path), TenantQuery),
+    request_body = EmailSenderChoice, responses((status = 200, body = WizardView)), security(("api_key" = [])))]
 pub async fn put_email_sender_step(
     State(state): State<AppState>,
     principal: Principal,
@@ -637,8 +639,8 @@ pub async fn put_email_sender_step(
 
 /// What the event sends: its channels and template categories. Every pair must resolve to a
 /// template and every channel to a provider before the wizard can complete.
-#[utoipa::path(put, path = "/api/v1/events/{id}/wizard/uses", tag = "wizard", params(("id" = String, Path), TenantQuery),
-    request_body = Uses, responses((status = 200, body = WizardView), Errors), security(("api_key" = [])))]
+#[utoipa::path(put, path = "/api/v1/events/{id}/wizard/uses", tag = "wizard", params(("id" = EventId, Path), TenantQuery),
+    request_body = Uses, responses((status = 200, body = WizardView)), security(("api_key" = [])))]
 pub async fn put_uses(
     State(state): State<AppState>,
     principal: Principal,
@@ -664,8 +666,8 @@ pub async fn put_uses(
 /// The readiness report: everything that blocks going live, each with a pointer to the item
 /// and what to do. Renders every used template with sample guest data, runs each provider's
 /// connection test, and checks the email sender's SES identity.
-#[utoipa::path(post, path = "/api/v1/events/{id}/wizard/validate", tag = "wizard", params(("id" = String, Path), TenantQuery),
-    responses((status = 200, body = Readiness), Errors), security(("api_key" = [])))]
+#[utoipa::path(post, path = "/api/v1/events/{id}/wizard/validate", tag = "wizard", params(("id" = EventId, Path), TenantQuery),
+    responses((status = 200, body = Readiness), BadGateway), security(("api_key" = [])))]
 pub async fn validate(
     State(state): State<AppState>,
     principal: Principal,
@@ -687,8 +689,8 @@ pub async fn validate(
 /// Complete the wizard: answers 202 at once; the `wizard` function resolves, validates and
 /// activates a new snapshot version (or none, when nothing changed). A completion already
 /// queued or running for the event is a 409. Also the way to re-resolve after a change.
-#[utoipa::path(post, path = "/api/v1/events/{id}/wizard/complete", tag = "wizard", params(("id" = String, Path), TenantQuery),
-    responses((status = 202, body = CompletionAccepted), Errors), security(("api_key" = [])))]
+#[utoipa::path(post, path = "/api/v1/events/{id}/wizard/complete", tag = "wizard", params(("id" = EventId, Path), TenantQuery),
+    responses((status = 202, body = CompletionAccepted), Conflict, BadGateway), security(("api_key" = [])))]
 pub async fn complete(
     State(state): State<AppState>,
     principal: Principal,
@@ -771,8 +773,8 @@ pub async fn complete(
 
 /// What changed in the layers (or the wizard's choices) since the active snapshot; complete the
 /// wizard again to re-resolve.
-#[utoipa::path(get, path = "/api/v1/events/{id}/wizard/diff", tag = "wizard", params(("id" = String, Path), TenantQuery),
-    responses((status = 200, body = WizardDiff), Errors), security(("api_key" = [])))]
+#[utoipa::path(get, path = "/api/v1/events/{id}/wizard/diff", tag = "wizard", params(("id" = EventId, Path), TenantQuery),
+    responses((status = 200, body = WizardDiff)), security(("api_key" = [])))]
 pub async fn get_diff(
     State(state): State<AppState>,
     principal: Principal,
@@ -817,8 +819,8 @@ pub async fn get_diff(
 }
 
 /// The event's snapshot versions, oldest first (without their content).
-#[utoipa::path(get, path = "/api/v1/events/{id}/snapshots", tag = "wizard", params(("id" = String, Path), TenantQuery),
-    responses((status = 200, body = ListOf<SnapshotSummary>), Errors), security(("api_key" = [])))]
+#[utoipa::path(get, path = "/api/v1/events/{id}/snapshots", tag = "wizard", params(("id" = EventId, Path), TenantQuery),
+    responses((status = 200, body = ListOf<SnapshotSummary>)), security(("api_key" = [])))]
 pub async fn list_snapshots(
     State(state): State<AppState>,
     principal: Principal,
@@ -839,8 +841,8 @@ pub async fn list_snapshots(
 
 /// One snapshot: a version number, or `active`.
 #[utoipa::path(get, path = "/api/v1/events/{id}/snapshots/{version}", tag = "wizard",
-    params(("id" = String, Path), ("version" = String, Path, description = "a version number, or `active`"), TenantQuery),
-    responses((status = 200, body = SnapshotOut), Errors), security(("api_key" = [])))]
+    params(("id" = EventId, Path), ("version" = String, Path, pattern = "^([0-9]{1,20}|active)$", description = "a version number, or `active`"), TenantQuery),
+    responses((status = 200, body = SnapshotOut)), security(("api_key" = [])))]
 pub async fn get_snapshot(
     State(state): State<AppState>,
     principal: Principal,
