@@ -17,6 +17,12 @@ pub enum ApiError {
     BadRequest(String),
     #[error("missing, unknown or revoked API key")]
     Unauthorized,
+    /// A provider callback whose signature is missing or does not verify (says which).
+    #[error("{0}")]
+    BadSignature(String),
+    /// A provider's webhook verification request that does not match (says what).
+    #[error("{0}")]
+    VerificationRefused(String),
     #[error("{0}")]
     Forbidden(String),
     #[error("not found")]
@@ -85,6 +91,16 @@ impl ApiError {
                 StatusCode::FORBIDDEN,
                 "forbidden",
                 "The API key's role does not allow this",
+            ),
+            ApiError::BadSignature(_) => (
+                StatusCode::UNAUTHORIZED,
+                "bad-signature",
+                "The provider's request signature does not verify",
+            ),
+            ApiError::VerificationRefused(_) => (
+                StatusCode::FORBIDDEN,
+                "verification-refused",
+                "The webhook verification request does not match",
             ),
             ApiError::NotFound => (StatusCode::NOT_FOUND, "not-found", "Not found"),
             ApiError::MethodNotAllowed(_) => (
@@ -173,6 +189,8 @@ pub struct Problem {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let (status, slug, title) = self.parts();
+        // An API key is what a 401 asks for, except from a provider's callback.
+        let bearer = matches!(self, ApiError::Unauthorized);
         let detail = match &self {
             ApiError::Unexpected(e) => {
                 tracing::error!(error = ?e, "unexpected error");
@@ -219,7 +237,7 @@ impl IntoResponse for ApiError {
         {
             response.headers_mut().insert(header::RETRY_AFTER, value);
         }
-        if status == StatusCode::UNAUTHORIZED {
+        if bearer {
             response
                 .headers_mut()
                 .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));

@@ -412,3 +412,23 @@ async fn campaigns_refuse_what_cannot_be_sent() {
     let listed = expect(&stack, Method::GET, CAMPAIGNS, &other.admin, None, 200).await;
     assert!(items(&listed).is_empty());
 }
+
+/// Listing by event answers as every other route does for an event the key cannot see: 404,
+/// whether it belongs to another tenant or does not exist.
+#[tokio::test]
+async fn listing_by_an_event_the_key_cannot_see_is_a_404() {
+    let stack = stack().await;
+    let mine = tenant(&stack, "Mine").await;
+    let theirs = tenant(&stack, "Theirs").await;
+    let my_event = event(&stack, &mine.admin, "", "Gala").await;
+    let their_event = event(&stack, &theirs.admin, "", "Ball").await;
+    let list = |e: &str| format!("/api/v1/communication/campaigns?event_id={e}");
+    let own = expect(&stack, Method::GET, &list(&my_event), &mine.admin, None, 200).await;
+    assert!(items(&own).is_empty(), "{own}");
+    for e in [their_event, herald::ids::EventId::new().to_string()] {
+        let answer = stack
+            .call(Method::GET, &list(&e), Some(&mine.admin), None)
+            .await;
+        assert_problem(&answer, 404, "another tenant's event, or none");
+    }
+}

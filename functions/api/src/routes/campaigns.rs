@@ -175,6 +175,10 @@ pub async fn list_campaigns(
     StrictQuery(q): StrictQuery<CampaignQuery>,
 ) -> ApiResult<Json<ListOf<Campaign>>> {
     let tenant = principal.tenant_scope(q.tenant_id)?;
+    // A named event must be one this key sees, as on every other route (404 otherwise).
+    if let Some(event) = q.event_id {
+        crate::scope::event_of(&state, &principal, Some(tenant), event).await?;
+    }
     let all = state.store.list_campaigns(tenant).await?;
     let items = all
         .into_iter()

@@ -8,8 +8,8 @@ use std::collections::HashMap;
 
 use aws_sdk_sqs::types::{
     DeleteMessageBatchRequestEntry, MessageSystemAttributeName, QueueAttributeName,
-    SendMessageBatchRequestEntry,
 };
+use herald::aws::sqs_batch::Outgoing;
 use axum::Json;
 use axum::extract::{Path, State};
 use serde::{Deserialize, Serialize};
@@ -291,33 +291,23 @@ pub async fn redrive_dead_letters(
             empty += 1;
             continue;
         }
-        let mut entries = Vec::new();
-        for (i, m) in messages.iter().enumerate() {
-            entries.push(
-                SendMessageBatchRequestEntry::builder()
-                    .id(i.to_string())
-                    .message_body(m.body.clone().unwrap_or_default())
-                    .build()
-                    .map_err(|e| ApiError::Upstream(e.into()))?,
-            );
-        }
-        let sent = sqs
-            .send_message_batch()
-            .queue_url(source)
-            .set_entries(Some(entries))
-            .send()
-            .await
-            .map_err(|e| ApiError::Upstream(anyhow::Error::new(e).context("SendMessageBatch")))?;
-        // Only what reached the source queue leaves the dead-letter queue; the rest shows
-        // again after the visibility timeout.
-        let done: Vec<DeleteMessageBatchRequestEntry> = sent
-            .successful
+        let outgoing: Vec<Outgoing> = messages
             .iter()
-            .filter_map(|ok| {
-                let i: usize = ok.id.parse().ok()?;
+            .map(|m| Outgoing::new(m.body.clone().unwrap_or_default()))
+            .collect();
+        let sent = herald::aws::sqs_batch::send_all(sqs, source, &outgoing)
+            .await
+            .map_err(ApiError::Upstream)?;
+        // Only what reached the source queue leaves the dead-letter queue; the rest shows
+        // again after the visibility timeout. (Entry ids are positions: unique.)
+        let done: Vec<DeleteMessageBatchRequestEntry> = sent
+            .sent
+            .iter()
+            .enumerate()
+            .filter_map(|(n, i)| {
                 DeleteMessageBatchRequestEntry::builder()
-                    .id(ok.id.clone())
-                    .receipt_handle(messages.get(i)?.receipt_handle.clone()?)
+                    .id(n.to_string())
+                    .receipt_handle(messages.get(*i)?.receipt_handle.clone()?)
                     .build()
                     .ok()
             })

@@ -156,6 +156,8 @@ pub async fn import_guests(
         ));
     }
     let mut good: Vec<CheckedGuest> = Vec::new();
+    // Each good row's number and CSV line.
+    let mut numbers: Vec<(usize, Option<u64>)> = Vec::new();
     let mut seen: HashMap<String, usize> = HashMap::new();
     for (i, (line, row)) in rows.into_iter().enumerate() {
         let Some(row) = row else { continue };
@@ -193,16 +195,12 @@ pub async fn import_guests(
                     }
                 }
                 good.push(checked);
+                numbers.push((number, line));
             }
         }
     }
-    errors.sort_by_key(|e| e.row);
-    let rejected = {
-        let mut rows: Vec<usize> = errors.iter().map(|e| e.row).collect();
-        rows.dedup();
-        rows.len()
-    };
     if good.is_empty() {
+        errors.sort_by_key(|e| e.row);
         return Err(ApiError::invalid(
             errors
                 .iter()
@@ -212,9 +210,27 @@ pub async fn import_guests(
         ));
     }
     let written = state.store.import_guests(tenant, event, &good).await?;
-    tracing::info!(tenant_id = %tenant, event_id = %event, imported = good.len(), rejected, "guests imported");
+    for (later, earlier) in &written.same_contact {
+        let ((row, line), (first, _)) = (numbers[*later], numbers[*earlier]);
+        errors.push(RowIssue {
+            row,
+            line,
+            field: "row".to_owned(),
+            message: format!(
+                "the same person as row {first}: one contact holds the email or phone of both"
+            ),
+        });
+    }
+    errors.sort_by_key(|e| e.row);
+    let rejected = {
+        let mut rows: Vec<usize> = errors.iter().map(|e| e.row).collect();
+        rows.dedup();
+        rows.len()
+    };
+    let imported = good.len() - written.same_contact.len();
+    tracing::info!(tenant_id = %tenant, event_id = %event, imported, rejected, "guests imported");
     Ok(Json(ImportResult {
-        imported: good.len(),
+        imported,
         created: written.created,
         updated: written.updated,
         contacts_created: written.contacts_created,

@@ -10,8 +10,11 @@
 //!   (`X-Hub-Signature-256`) and each status names its message through the
 //!   `biz_opaque_callback_data` the sender set.
 //!
-//! A callback that is unsigned or mis-signed gets 401 and changes nothing. Verified reports go
-//! through the same ingestion as SES's events (state only forward, duplicates counted once).
+//! A callback that is unsigned or mis-signed gets 401 (`/problems/bad-signature`, saying what
+//! failed) and changes nothing. A verified callback's reports count only for messages Herald
+//! sent for the tenant: sealed by the sender (the callback URL's `seal`, the callback data's
+//! last field), or about a message recorded in the tenant; then they go through the same
+//! ingestion as SES's events (state only forward, duplicates counted once).
 
 use std::collections::BTreeMap;
 
@@ -21,8 +24,11 @@ use axum::http::{HeaderMap, StatusCode};
 use chrono::Utc;
 use herald::config::Provider;
 use herald::domain::ProviderKind;
-use herald::ids::{CampaignId, EventId, MessageId, ProviderId, TenantId};
-use herald::tracking::{CallbackContext, Unusable, parse_twilio, parse_whatsapp};
+use herald::ids::{CampaignId, ContactId, EventId, MessageId, ProviderId, TenantId};
+use herald::tracking::seal::SealState;
+use herald::tracking::{
+    CallbackContext, Tracked, Unusable, Verdict, Voucher, parse_twilio, parse_whatsapp,
+};
 use serde::Deserialize;
 use utoipa::IntoParams;
 
@@ -82,6 +88,12 @@ pub struct TwilioQuery {
     pub event: Option<String>,
     #[param(value_type = Option<CampaignId>)]
     pub campaign: Option<String>,
+    /// The contact the message was for.
+    pub contact: Option<String>,
+    /// When the message's record expires (Unix seconds).
+    pub expires: Option<i64>,
+    /// The sender's seal over the ids above.
+    pub seal: Option<String>,
 }
 
 /// A Twilio status callback for a message Herald sent (`sent`, `delivered`, `undelivered`,
@@ -106,12 +118,15 @@ pub async fn twilio_status(
     let signature = headers
         .get("x-twilio-signature")
         .and_then(|h| h.to_str().ok())
-        .ok_or(ApiError::Unauthorized)?;
+        .ok_or_else(|| ApiError::BadSignature("no X-Twilio-Signature header".into()))?;
     let token = credentials.get("auth_token").cloned().unwrap_or_default();
     let url = called_url(&state, &headers, &uri);
     if !herald::tracking::verify_twilio(&token, &url, &form, signature) {
         tracing::warn!(tenant_id = %tenant, provider_id = %provider.id, "a Twilio callback with a bad signature was refused");
-        return Err(ApiError::Unauthorized);
+        return Err(ApiError::BadSignature(
+            "X-Twilio-Signature is not the signature of this URL and form under the provider's auth_token"
+                .into(),
+        ));
     }
     let q: TwilioQuery = serde_urlencoded::from_str(uri.query().unwrap_or_default())
         .map_err(|_| ApiError::BadRequest("the callback URL names no message".into()))?;
@@ -130,13 +145,17 @@ pub async fn twilio_status(
             .map(|c| c.parse::<CampaignId>())
             .transpose()
             .map_err(|_| bad("campaign"))?,
+        contact: q
+            .contact
+            .map(|c| c.parse::<ContactId>())
+            .transpose()
+            .map_err(|_| bad("contact"))?,
+        expires: q.expires,
+        seal: SealState::read(q.seal.as_deref()),
     };
     match parse_twilio(&form, &context, Utc::now()) {
         Ok(event) => {
-            let mut events = [event];
-            expire_with_messages(&state, &mut events).await?;
-            state.store.ingest_events(&events).await?;
-            emit_message_events(&state, &events).await?;
+            ingest_vouched(&state, vec![event]).await?;
             Ok(StatusCode::NO_CONTENT)
         }
         Err(Unusable::Ignored(_)) => Ok(StatusCode::NO_CONTENT),
@@ -170,20 +189,26 @@ pub async fn whatsapp_verify(
 ) -> ApiResult<String> {
     let (_, _, credentials) =
         provider_of(&state, &tenant, &provider, ProviderKind::WhatsappCloud).await?;
-    let expected = credentials.get("verify_token");
-    match (q.mode.as_deref(), q.verify_token, expected, q.challenge) {
-        (Some("subscribe"), Some(given), Some(expected), Some(challenge))
-            if aws_lc_rs::constant_time::verify_slices_are_equal(
-                given.as_bytes(),
-                expected.as_bytes(),
-            )
-            .is_ok() =>
-        {
-            Ok(challenge)
-        }
-        _ => Err(ApiError::Forbidden(
-            "hub.verify_token does not match the provider's verify_token credential".into(),
-        )),
+    let refused = |why: &str| Err(ApiError::VerificationRefused(why.to_owned()));
+    if q.mode.as_deref() != Some("subscribe") {
+        return refused("hub.mode must be subscribe");
+    }
+    let Some(expected) = credentials.get("verify_token") else {
+        return refused(
+            "the provider has no verify_token credential to check hub.verify_token with",
+        );
+    };
+    let Some(given) = q.verify_token else {
+        return refused("hub.verify_token is missing");
+    };
+    if aws_lc_rs::constant_time::verify_slices_are_equal(given.as_bytes(), expected.as_bytes())
+        .is_err()
+    {
+        return refused("hub.verify_token does not match the provider's verify_token credential");
+    }
+    match q.challenge {
+        Some(challenge) => Ok(challenge),
+        None => refused("hub.challenge is missing"),
     }
 }
 
@@ -206,14 +231,19 @@ pub async fn whatsapp_status(
     let signature = headers
         .get("x-hub-signature-256")
         .and_then(|h| h.to_str().ok())
-        .ok_or(ApiError::Unauthorized)?;
+        .ok_or_else(|| ApiError::BadSignature("no X-Hub-Signature-256 header".into()))?;
     let Some(secret) = credentials.get("app_secret") else {
         tracing::warn!(tenant_id = %tenant, provider_id = %provider.id, "a WhatsApp webhook arrived for a provider without an app_secret credential");
-        return Err(ApiError::Unauthorized);
+        return Err(ApiError::BadSignature(
+            "the provider has no app_secret credential to check X-Hub-Signature-256 with".into(),
+        ));
     };
     if !herald::tracking::verify_whatsapp(secret, &body, signature) {
         tracing::warn!(tenant_id = %tenant, provider_id = %provider.id, "a WhatsApp webhook with a bad signature was refused");
-        return Err(ApiError::Unauthorized);
+        return Err(ApiError::BadSignature(
+            "X-Hub-Signature-256 is not the signature of this body under the provider's app_secret"
+                .into(),
+        ));
     }
     let value: serde_json::Value = serde_json::from_slice(&body)
         .map_err(|_| ApiError::BadRequest("the body is not JSON".into()))?;
@@ -229,9 +259,7 @@ pub async fn whatsapp_status(
         }
     }
     if !events.is_empty() {
-        expire_with_messages(&state, &mut events).await?;
-        state.store.ingest_events(&events).await?;
-        emit_message_events(&state, &events).await?;
+        ingest_vouched(&state, events).await?;
     }
     Ok(StatusCode::OK)
 }
@@ -254,21 +282,30 @@ async fn emit_message_events(
     Ok(())
 }
 
-/// Receipts name no retention: their events expire with their messages' records (read in one
-/// BatchGetItem per tenant; an event whose message is not recorded yet keeps none).
-async fn expire_with_messages(
-    state: &AppState,
-    events: &mut [herald::tracking::Tracked],
-) -> ApiResult<()> {
-    let mut by_tenant: BTreeMap<TenantId, Vec<MessageId>> = BTreeMap::new();
-    for e in events.iter() {
-        by_tenant.entry(e.tenant).or_default().push(e.message);
-    }
-    for (tenant, ids) in by_tenant {
-        let found = state.store.get_messages(tenant, &ids).await?;
-        for e in events.iter_mut().filter(|e| e.tenant == tenant) {
-            e.expires = found.get(&e.message).and_then(|m| m.ttl);
+/// Records the callbacks' reports that Herald vouches for: sealed by the sender, or about a
+/// message recorded in the tenant (see `herald::tracking::vouch`); the others are logged by
+/// ids and left out (a provider does not send a status callback again, so an early one is
+/// not held: every message Herald sends now is sealed).
+async fn ingest_vouched(state: &AppState, reports: Vec<Tracked>) -> ApiResult<()> {
+    let verdicts = Voucher::new(state.store.clone(), state.links.clone())
+        .vouch(reports)
+        .await
+        .map_err(ApiError::Upstream)?;
+    let mut trusted = Vec::new();
+    for verdict in verdicts {
+        match verdict {
+            Verdict::Trusted(report) => trusted.push(report),
+            Verdict::Untrusted(report, why) => {
+                tracing::warn!(tenant_id = %report.tenant, message_id = %report.message, reason = why, "an untrusted provider callback report was dropped");
+            }
+            Verdict::Unknown(report) => {
+                tracing::warn!(tenant_id = %report.tenant, message_id = %report.message, "a provider callback about a message the tenant has no record of was dropped");
+            }
         }
     }
-    Ok(())
+    if trusted.is_empty() {
+        return Ok(());
+    }
+    state.store.ingest_events(&trusted).await?;
+    emit_message_events(state, &trusted).await
 }

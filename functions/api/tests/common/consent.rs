@@ -77,4 +77,3 @@ pub async fn ledger(stack: &TestStack, key: &str, contact: &str) -> Vec<Value> {
         .await,
     )
 }
-
