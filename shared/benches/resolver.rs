@@ -167,6 +167,8 @@ fn full_configuration() -> EventLayers {
                 },
             ),
         },
+        tenant_journey: None,
+        event_journey: None,
     }
 }
 

@@ -80,6 +80,14 @@ pub enum Audience {
         #[schema(min_items = 1, max_items = 10000)]
         ids: Vec<GuestId>,
     },
+    /// The guests an earlier campaign of the event sent to, whom its message did not bring
+    /// to `not_reached` (delivered, opened or clicked) by the time this one sends: "those who
+    /// have not opened the invitation".
+    FollowUp {
+        #[schema(value_type = String)]
+        campaign: CampaignId,
+        not_reached: crate::journeys::NotReached,
+    },
 }
 
 fn any() -> TagMatch {
@@ -109,6 +117,9 @@ impl Audience {
                 }
             }
             Audience::Guests { ids } => ids.contains(&guest.id),
+            // Who follows up depends on the earlier campaign's messages: the expansion reads
+            // them (see `Store::not_reached`).
+            Audience::FollowUp { .. } => true,
         }
     }
 
@@ -205,6 +216,11 @@ pub struct Campaign {
     pub started_at: Option<DateTime<Utc>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub finished_at: Option<DateTime<Utc>>,
+    /// The journey step this campaign sends (a journey's campaigns are made by the sender
+    /// when a step's time comes).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>)]
+    pub journey_step: Option<crate::journeys::StepKey>,
 }
 
 /// Counter attribute names on the campaign item, by message status.

@@ -205,4 +205,8 @@ pub struct EventLayers {
     pub compliance: Vec<ComplianceBlock>,
     pub tenant: LayerConfig,
     pub event: LayerConfig,
+    /// The tenant's standard journey.
+    pub tenant_journey: Option<crate::journeys::JourneyDef>,
+    /// The event's changes to it.
+    pub event_journey: Option<crate::journeys::EventJourneyChanges>,
 }

@@ -141,6 +141,16 @@ pub enum SenderJob {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         not_before: Option<DateTime<Utc>>,
     },
+    /// A journey step's time has come: its schedule fired (or it is sent now). `due_at` is
+    /// the time it was scheduled for: a fire for a time the step no longer has is stale.
+    JourneyStep {
+        tenant_id: TenantId,
+        event_id: EventId,
+        step: crate::journeys::StepKey,
+        due_at: DateTime<Utc>,
+    },
+    /// Bring the journeys of marked events in line (the sweep's recurring schedule).
+    SyncJourneys,
 }
 
 /// A message as stored.

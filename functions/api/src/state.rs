@@ -260,6 +260,25 @@ impl AppState {
         format!("{scheme}://{host}")
     }
 
+    /// One-time schedules putting jobs on the sender queue (scheduled campaigns, journey steps).
+    pub fn one_time_schedules(&self) -> herald::schedules::OneTimeSchedules {
+        herald::schedules::OneTimeSchedules {
+            client: self.schedules.client.clone(),
+            target_arn: self.schedules.sender_queue_arn.clone(),
+            role_arn: self.schedules.role_arn.clone(),
+        }
+    }
+
+    /// Brings events' journey occurrences in line with their changes.
+    pub fn journeys(&self) -> herald::journeys::Syncer {
+        herald::journeys::Syncer {
+            store: self.store.clone(),
+            schedules: self.one_time_schedules(),
+            sqs: self.queues.sqs.clone(),
+            sender_queue_url: self.queues.sender.clone(),
+        }
+    }
+
     /// The same state with other rate limits (none: off).
     pub fn with_limits(&self, limits: Option<herald::store::ApiLimits>) -> Self {
         self.rebuild(limits, self.webhook_policy)

@@ -65,6 +65,7 @@ mod deliver;
 #[cfg(feature = "faults")]
 mod faults;
 pub mod gate;
+mod journey;
 mod plan;
 mod queue;
 mod reads;
@@ -114,6 +115,10 @@ pub struct Config {
     /// `HERALD_ALLOW_LOOPBACK_WEBHOOK_URLS=1` (the local stack only): deliver to endpoints on
     /// 127.0.0.1 and over http; every other private address stays refused.
     pub webhook_policy: herald::webhooks::LoopbackPolicy,
+    /// `HERALD_SENDER_QUEUE_ARN` and `HERALD_SCHEDULER_ROLE_ARN` (optional, together): the
+    /// target and role of journey steps' schedules, which the sender moves when a fire finds
+    /// its event changed, and with which the sweep finishes journey syncs.
+    pub schedules: Option<(String, String)>,
 }
 
 impl Config {
@@ -130,6 +135,9 @@ impl Config {
             webhook_policy: herald::webhooks::LoopbackPolicy::from_setting(
                 lookup("HERALD_ALLOW_LOOPBACK_WEBHOOK_URLS").as_deref(),
             ),
+            schedules: lookup("HERALD_SENDER_QUEUE_ARN")
+                .filter(|v| !v.is_empty())
+                .zip(lookup("HERALD_SCHEDULER_ROLE_ARN").filter(|v| !v.is_empty())),
             ses_max_send_rate: match lookup("HERALD_SES_MAX_SEND_RATE").filter(|v| !v.is_empty()) {
                 None => None,
                 Some(v) => Some(
@@ -232,6 +240,8 @@ pub struct Sender {
     faults: faults::Hooks,
     /// Queues `campaign.completed` webhooks.
     webhooks: Option<herald::webhooks::Emitter>,
+    /// Brings journeys in line (a stale fire, the sweep): with the Scheduler's settings.
+    journeys: Option<herald::journeys::Syncer>,
 }
 
 /// Tenants' message retention (days) by when it was read.
@@ -304,6 +314,7 @@ impl Sender {
             statuses: Arc::default(),
             retentions: Arc::default(),
             webhooks: None,
+            journeys: None,
             credentials: Arc::default(),
             counters: Arc::default(),
             settle_seconds: SETTLE_SECONDS,
@@ -313,6 +324,13 @@ impl Sender {
             #[cfg(feature = "faults")]
             faults: faults::Hooks::default(),
         }
+    }
+
+    /// Writes journey schedules (stale fires are brought in line at once, and the sweep
+    /// finishes syncs a crash left part way).
+    pub fn with_journeys(mut self, syncer: Option<herald::journeys::Syncer>) -> Self {
+        self.journeys = syncer;
+        self
     }
 
     /// Herald's SES configuration set (its events reach the tracker), for SES providers that
@@ -364,6 +382,7 @@ impl Sender {
         let (store, sealer) = config.core.clients(sdk);
         let emitter =
             herald::webhooks::Emitter::for_queue(&store, sdk, config.webhook_queue_url.as_deref());
+        let journeys = journey_syncer(sdk, &store, config);
         Ok(Self::new(
             store,
             sealer,
@@ -378,7 +397,8 @@ impl Sender {
         )
         .with_ses_configuration_set(config.ses_configuration_set.clone())
         .with_public_url(config.public_url.clone())
-        .with_webhooks(emitter))
+        .with_webhooks(emitter)
+        .with_journeys(journeys))
     }
 
     pub async fn handle(&self, event: SqsEvent) -> SqsBatchResponse {
@@ -510,6 +530,25 @@ struct Job<'a> {
     not_before: Option<chrono::DateTime<Utc>>,
     /// When this delivery of the job started (its time budget).
     started: Instant,
+}
+
+/// The journey syncer of a sender configured with the Scheduler's settings.
+pub fn journey_syncer(
+    sdk: &aws_config::SdkConfig,
+    store: &Store,
+    config: &Config,
+) -> Option<herald::journeys::Syncer> {
+    let (target_arn, role_arn) = config.schedules.clone()?;
+    Some(herald::journeys::Syncer {
+        store: store.clone(),
+        schedules: herald::schedules::OneTimeSchedules {
+            client: herald::aws::LazyClient::new(sdk, aws_sdk_scheduler::Client::new),
+            target_arn,
+            role_arn,
+        },
+        sqs: herald::aws::LazyClient::new(sdk, aws_sdk_sqs::Client::new),
+        sender_queue_url: config.queue_url.clone(),
+    })
 }
 
 #[cfg(test)]

@@ -58,6 +58,16 @@ impl Sender {
                 };
                 self.deliver(&ctx, snapshot.as_deref(), deliveries).await
             }
+            SenderJob::JourneyStep {
+                tenant_id,
+                event_id,
+                step,
+                due_at,
+            } => {
+                self.journey_step(*tenant_id, *event_id, step, *due_at)
+                    .await
+            }
+            SenderJob::SyncJourneys => self.sweep_journeys().await,
         }
     }
 
@@ -80,6 +90,16 @@ impl Sender {
             .store
             .finish_campaign_if_done(tenant, &campaign, GUEST_SHARDS, now)
             .await?;
+        // A journey step's campaign: its occurrence is sent (checked on every finish, so a
+        // crash between the two is caught up by the next look).
+        if finished.is_some()
+            || matches!(
+                campaign.status,
+                CampaignStatus::Sent | CampaignStatus::PartiallyFailed
+            )
+        {
+            self.journey_step_sent(&campaign).await?;
+        }
         if let (Some(done), Some(webhooks)) = (finished, &self.webhooks) {
             // The counts are the batches' (read with the campaign), the status the new one.
             let done = Campaign {
@@ -200,10 +220,22 @@ impl Sender {
             .store
             .list_guests(tenant, campaign.event_id, Some((shard, after)), EXPAND_PAGE)
             .await?;
-        let audience: Vec<&Guest> = guests
+        let mut audience: Vec<&Guest> = guests
             .iter()
             .filter(|g| campaign.audience.includes(g))
             .collect();
+        if let Audience::FollowUp {
+            campaign: earlier,
+            not_reached,
+        } = &campaign.audience
+        {
+            let ids: Vec<GuestId> = audience.iter().map(|g| g.id).collect();
+            let wanted = self
+                .store
+                .not_reached(tenant, *earlier, &ids, *not_reached)
+                .await?;
+            audience.retain(|g| wanted.contains(&g.id));
+        }
         let found = audience.len() as u64;
         let mut jobs = deliver_jobs(campaign, audience);
         let deliveries = jobs.len() as u64;

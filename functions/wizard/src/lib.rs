@@ -30,6 +30,11 @@ pub struct Config {
     /// `HERALD_WIZARD_MAX_RECEIVES`: the queue's `maxReceiveCount` (default 3); the delivery that
     /// reaches it marks the run failed before the message moves to the dead-letter queue.
     pub max_receives: u32,
+    /// `HERALD_SENDER_QUEUE_URL`, `HERALD_SENDER_QUEUE_ARN` and `HERALD_SCHEDULER_ROLE_ARN`
+    /// (optional, together): where journey steps' schedules put their jobs, with which role,
+    /// so that completing the wizard activates the journey at once (without them, the sweep
+    /// does, within a minute or two).
+    pub journey_schedules: Option<(String, String, String)>,
 }
 
 impl Config {
@@ -41,6 +46,14 @@ impl Config {
                     anyhow::anyhow!("HERALD_WIZARD_MAX_RECEIVES={v} is not a count")
                 })?,
                 None => 3,
+            },
+            journey_schedules: match (
+                lookup("HERALD_SENDER_QUEUE_URL").filter(|v| !v.is_empty()),
+                lookup("HERALD_SENDER_QUEUE_ARN").filter(|v| !v.is_empty()),
+                lookup("HERALD_SCHEDULER_ROLE_ARN").filter(|v| !v.is_empty()),
+            ) {
+                (Some(url), Some(arn), Some(role)) => Some((url, arn, role)),
+                _ => None,
             },
         })
     }
@@ -79,6 +92,8 @@ pub struct Wizard {
     sealer: Sealer,
     providers: ProviderClients,
     max_receives: u32,
+    /// Activates the journey of a completed snapshot.
+    journeys: Option<herald::journeys::Syncer>,
     pub counters: Arc<Counters>,
 }
 
@@ -94,18 +109,40 @@ impl Wizard {
             sealer,
             providers,
             max_receives,
+            journeys: None,
             counters: Arc::default(),
         }
     }
 
+    /// Activates journeys with this syncer.
+    pub fn with_journeys(mut self, syncer: Option<herald::journeys::Syncer>) -> Self {
+        self.journeys = syncer;
+        self
+    }
+
     pub fn from_sdk_config(sdk: &aws_config::SdkConfig, config: &Config) -> anyhow::Result<Self> {
         let (store, sealer) = config.core.clients(sdk);
+        let journeys =
+            config
+                .journey_schedules
+                .clone()
+                .map(|(url, arn, role)| herald::journeys::Syncer {
+                    store: store.clone(),
+                    schedules: herald::schedules::OneTimeSchedules {
+                        client: herald::aws::LazyClient::new(sdk, aws_sdk_scheduler::Client::new),
+                        target_arn: arn,
+                        role_arn: role,
+                    },
+                    sqs: herald::aws::LazyClient::new(sdk, aws_sdk_sqs::Client::new),
+                    sender_queue_url: url,
+                });
         Ok(Self::new(
             store,
             sealer,
             ProviderClients::from_sdk_config(sdk)?,
             config.max_receives,
-        ))
+        )
+        .with_journeys(journeys))
     }
 
     /// Handles a batch; the messages run concurrently and fail one by one.
@@ -249,6 +286,13 @@ impl Wizard {
             .activate_snapshot(tenant, event, &snapshot, previous, &run)
             .await?
         {
+            // The journey: every future step scheduled. A failure leaves the mark written
+            // with the snapshot, and the sweep finishes the activation.
+            if let Some(syncer) = &self.journeys
+                && let Err(e) = syncer.sync(tenant, event).await
+            {
+                tracing::warn!(tenant_id = %tenant, event_id = %event, error = ?e, "activating the journey failed part way; the sweep finishes it");
+            }
             Ok(Outcome::Activated(version))
         } else {
             tracing::warn!(run_id = %run.run_id, "another run activated a snapshot first");

@@ -122,6 +122,11 @@ pub fn sender_via(
     .with_ses_configuration_set(config.ses_configuration_set.clone())
     .with_public_url(config.public_url.clone())
     .with_webhooks(emitter)
+    .with_journeys(herald_sender::journey_syncer(
+        sdk,
+        &herald::store::Store::new(aws_sdk_dynamodb::Client::new(sdk), &config.core.table),
+        &config,
+    ))
     .with_send_budget(LOCAL_SEND_BUDGET))
 }
 

@@ -104,6 +104,25 @@ pub fn at_time(expression: &str) -> Option<NaiveDateTime> {
     NaiveDateTime::parse_from_str(inner, "%Y-%m-%dT%H:%M:%S").ok()
 }
 
+/// The instant of a schedule's local time in its zone (as EventBridge Scheduler reads
+/// `ScheduleExpressionTimezone`: a time the clocks skip fires at the jump, a repeated one at
+/// its first occurrence).
+pub fn instant_of(local: NaiveDateTime, zone: &str) -> Option<chrono::DateTime<Utc>> {
+    use chrono::TimeZone as _;
+    let tz: chrono_tz::Tz = zone.parse().ok()?;
+    match tz.from_local_datetime(&local) {
+        chrono::LocalResult::Single(t) | chrono::LocalResult::Ambiguous(t, _) => {
+            Some(t.with_timezone(&Utc))
+        }
+        chrono::LocalResult::None => {
+            let later = local + chrono::Duration::hours(1);
+            tz.from_local_datetime(&later)
+                .earliest()
+                .map(|t| t.with_timezone(&Utc))
+        }
+    }
+}
+
 async fn fire_due(
     scheduler: &aws_sdk_scheduler::Client,
     sqs: &aws_sdk_sqs::Client,
@@ -119,10 +138,12 @@ async fn fire_due(
         let Some(url) = queues.get(target.arn()) else {
             continue;
         };
+        let zone = schedule.schedule_expression_timezone().unwrap_or("UTC");
         let due = schedule
             .schedule_expression()
             .and_then(at_time)
-            .is_some_and(|at| at <= Utc::now().naive_utc());
+            .and_then(|at| instant_of(at, zone))
+            .is_some_and(|at| at <= Utc::now());
         if !due {
             continue;
         }
@@ -147,5 +168,14 @@ mod tests {
         assert_eq!(super::rate("rate(1 hour)").unwrap().as_secs(), 3600);
         assert!(super::rate("rate(0 minutes)").is_none());
         assert!(super::rate("cron(0 * * * ? *)").is_none());
+        let at = super::at_time("at(2027-05-01T10:00:00)").unwrap();
+        assert_eq!(
+            super::instant_of(at, "Europe/Paris").unwrap().to_rfc3339(),
+            "2027-05-01T08:00:00+00:00"
+        );
+        assert_eq!(
+            super::instant_of(at, "UTC").unwrap().to_rfc3339(),
+            "2027-05-01T10:00:00+00:00"
+        );
     }
 }

@@ -534,9 +534,15 @@ mod tests {
                             refs: [
                                 ("Table".to_owned(), "t".to_owned()),
                                 ("AwsTrustStore".to_owned(), "amazon".to_owned()),
+                                ("SenderQueue".to_owned(), "q".to_owned()),
                             ]
                             .into(),
-                            attributes: [("Key.Arn".to_owned(), "k".to_owned())].into(),
+                            attributes: [
+                                ("Key.Arn".to_owned(), "k".to_owned()),
+                                ("SenderQueue.Arn".to_owned(), "qa".to_owned()),
+                                ("SchedulerRole.Arn".to_owned(), "r".to_owned()),
+                            ]
+                            .into(),
                         },
                     )
                     .unwrap();

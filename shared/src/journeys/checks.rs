@@ -197,7 +197,10 @@ fn audience_issue(issues: &mut Vec<FieldIssue>, at: &str, key: &StepKey, audienc
                 "a follow-up follows an earlier step, not itself",
             ));
         }
-    } else if let Some((field, message)) = audience.campaign_audience().and_then(|a| a.check()) {
+    } else if let Some((field, message)) = audience
+        .campaign_audience(crate::ids::EventId::default())
+        .check()
+    {
         issues.push(FieldIssue::new(format!("{at}.{field}"), message));
     }
 }

@@ -42,8 +42,10 @@
 
 mod checks;
 mod layers;
+mod occurrence;
 mod offset;
 mod steps;
+mod sync;
 mod time;
 mod values;
 
@@ -52,11 +54,16 @@ mod time_props;
 
 pub use checks::check_journey;
 pub use layers::resolve_journey;
+pub use occurrence::{
+    Action, LiveEvent, MAX_MOVES, Move, Occurrence, OccurrenceStatus, plan_sync, schedule_name,
+    step_campaign,
+};
 pub use offset::{MAX_OFFSET_DAYS, Offset, OffsetError};
 pub use steps::{
     EventJourneyChanges, JourneyDef, ResolvedJourney, ResolvedStep, StepAudience, StepChange,
     StepDef,
 };
+pub use sync::{StepChanged, Synced, Syncer};
 pub use time::{DstAdjustment, EventTimes, StepTime, is_ambiguous, local_parts, step_time};
 pub use values::{
     Anchor, LateEntry, LocalClock, LocalClockError, NotReached, StepKey, StepKeyError, WhenMissed,

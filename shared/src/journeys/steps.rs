@@ -51,21 +51,25 @@ fn any() -> TagMatch {
 }
 
 impl StepAudience {
-    /// The campaign audience it is, unless it is a follow-up.
-    pub fn campaign_audience(&self) -> Option<Audience> {
+    /// The audience of the campaign the step sends as, for `event`: a follow-up names the
+    /// campaign of the step it follows up.
+    pub fn campaign_audience(&self, event: crate::ids::EventId) -> Audience {
         match self {
-            StepAudience::All => Some(Audience::All),
-            StepAudience::Tags { tags, r#match } => Some(Audience::Tags {
+            StepAudience::All => Audience::All,
+            StepAudience::Tags { tags, r#match } => Audience::Tags {
                 tags: tags.clone(),
                 r#match: *r#match,
-            }),
-            StepAudience::Filter { field, op, value } => Some(Audience::Filter {
+            },
+            StepAudience::Filter { field, op, value } => Audience::Filter {
                 field: field.clone(),
                 op: *op,
                 value: value.clone(),
-            }),
-            StepAudience::Guests { ids } => Some(Audience::Guests { ids: ids.clone() }),
-            StepAudience::FollowUp { .. } => None,
+            },
+            StepAudience::Guests { ids } => Audience::Guests { ids: ids.clone() },
+            StepAudience::FollowUp { step, not_reached } => Audience::FollowUp {
+                campaign: super::step_campaign(event, step),
+                not_reached: *not_reached,
+            },
         }
     }
 
@@ -74,17 +78,6 @@ impl StepAudience {
         match self {
             StepAudience::FollowUp { step, not_reached } => Some((step, *not_reached)),
             _ => None,
-        }
-    }
-}
-
-impl From<Audience> for StepAudience {
-    fn from(audience: Audience) -> Self {
-        match audience {
-            Audience::All => StepAudience::All,
-            Audience::Tags { tags, r#match } => StepAudience::Tags { tags, r#match },
-            Audience::Filter { field, op, value } => StepAudience::Filter { field, op, value },
-            Audience::Guests { ids } => StepAudience::Guests { ids },
         }
     }
 }
@@ -290,7 +283,14 @@ mod tests {
     fn audiences_are_one_kind_tagged_enum() {
         let follow: StepAudience =
             round_trip(json!({"kind": "follow_up", "step": "invitation", "not_reached": "opened"}));
-        assert!(follow.campaign_audience().is_none());
+        let event = crate::ids::EventId::new();
+        assert!(matches!(
+            follow.campaign_audience(event),
+            Audience::FollowUp {
+                not_reached: NotReached::Opened,
+                ..
+            }
+        ));
         let (step, state) = follow.follows().expect("follow-up");
         assert_eq!((step.as_str(), state), ("invitation", NotReached::Opened));
         for campaign in [
@@ -300,9 +300,8 @@ mod tests {
             json!({"kind": "guests", "ids": [GuestId::new()]}),
         ] {
             let step: StepAudience = round_trip(campaign.clone());
-            let audience = step.campaign_audience().expect("a campaign audience");
+            let audience = step.campaign_audience(event);
             assert_eq!(serde_json::to_value(&audience).expect("json"), campaign);
-            assert_eq!(StepAudience::from(audience), step);
         }
         for bad in [
             json!({"kind": "follow_up", "step": "Invitation", "not_reached": "opened"}),

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use crate::domain::{EmailAddress, PhoneE164, ProviderKind};
 
 /// One thing wrong with a field, with a JSON-pointer-like path (`settings.from_address`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize, utoipa::ToSchema)]
 pub struct FieldIssue {
     pub field: String,
     pub message: String,

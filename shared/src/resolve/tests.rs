@@ -151,6 +151,7 @@ pub(crate) fn layers() -> impl Strategy<Value = EventLayers> {
         compliance: c,
         tenant: layer(t.0, t.1, t.2),
         event: layer(e.0, e.1, e.2),
+        ..EventLayers::default()
     })
 }
 

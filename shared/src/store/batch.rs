@@ -97,9 +97,7 @@ impl Writes {
                         .put_request(PutRequest::builder().set_item(Some(item)).build()?)
                         .build(),
                     Write::Delete => WriteRequest::builder()
-                        .delete_request(
-                            DeleteRequest::builder().set_key(Some(key.item())).build()?,
-                        )
+                        .delete_request(DeleteRequest::builder().set_key(Some(key.item())).build()?)
                         .build(),
                 })
             })
@@ -133,8 +131,7 @@ impl Transaction {
     /// Adds an operation; refused when the transaction already has one on its item, or holds
     /// DynamoDB's most.
     pub fn push(&mut self, operation: TransactWriteItem) -> anyhow::Result<&mut Self> {
-        let key = Self::key_of(&operation)
-            .context("a transaction operation without a key")?;
+        let key = Self::key_of(&operation).context("a transaction operation without a key")?;
         anyhow::ensure!(
             self.items.len() < MAX_TRANSACTION,
             "a transaction takes at most {MAX_TRANSACTION} operations"
@@ -292,9 +289,13 @@ mod tests {
 
     #[test]
     fn a_key_holds_one_write_the_last() {
-        let writes: Writes = [item("A", "1", "old"), item("A", "2", "x"), item("A", "1", "new")]
-            .into_iter()
-            .collect();
+        let writes: Writes = [
+            item("A", "1", "old"),
+            item("A", "2", "x"),
+            item("A", "1", "new"),
+        ]
+        .into_iter()
+        .collect();
         assert_eq!(writes.len(), 2);
         let requests = writes.requests().expect("requests");
         let first = requests[0].put_request().expect("put").item();
@@ -343,7 +344,10 @@ mod tests {
         let mut tx = Transaction::new();
         tx.push(put("A")).expect("first");
         tx.push(update.clone()).expect("another item");
-        assert!(tx.push(check).is_err(), "a check of an item already written");
+        assert!(
+            tx.push(check).is_err(),
+            "a check of an item already written"
+        );
         assert!(tx.push(update).is_err(), "the same update twice");
         assert_eq!(tx.len(), 2);
         let mut full = Transaction::new();

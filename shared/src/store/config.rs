@@ -32,7 +32,7 @@ impl Store {
         .await
     }
 
-    /// Reads everything the resolver needs for one event: one BatchGetItem of the 97 keys known
+    /// Reads everything the resolver needs for one event: one BatchGetItem of the 99 keys known
     /// in advance and one Query of the tenant's providers, sent concurrently. `None` when the
     /// tenant or the event does not exist.
     pub async fn load_event_layers(
@@ -60,6 +60,14 @@ impl Store {
                 }
                 (keys::PLATFORM, _) => layers.compliance.push(Store::from_item(item)?),
                 (p, keys::META) if p == tenant_pk => loaded_tenant = Some(Store::from_item(item)?),
+                (p, keys::JOURNEY) if p == tenant_pk => {
+                    let stored: super::TenantJourney = Store::from_item(item)?;
+                    layers.tenant_journey = Some(stored.journey);
+                }
+                (p, keys::JOURNEY) if p == event_pk => {
+                    let stored: super::EventJourney = Store::from_item(item)?;
+                    layers.event_journey = Some(stored.changes);
+                }
                 (p, s) if p == tenant_pk && s == event_sk => {
                     loaded_event = Some(Store::from_item(item)?)
                 }
@@ -92,7 +100,8 @@ impl Store {
     }
 }
 
-/// The 97 keys of an event's configuration that are known without reading anything.
+/// The 99 keys of an event's configuration that are known without reading anything (the
+/// journey layers among them).
 fn config_keys(tenant: TenantId, event: EventId) -> Vec<Item> {
     let key = |pk: &str, sk: &str| -> Item {
         HashMap::from([
@@ -107,6 +116,8 @@ fn config_keys(tenant: TenantId, event: EventId) -> Vec<Item> {
         key(&tenant_pk, &keys::event_sk(event)),
         key(&tenant_pk, keys::BRAND),
         key(&event_pk, keys::BRAND),
+        key(&tenant_pk, keys::JOURNEY),
+        key(&event_pk, keys::JOURNEY),
     ];
     for name in ComplianceBlockName::ALL {
         out.push(key(keys::PLATFORM, &keys::compliance_sk(name)));
@@ -128,7 +139,7 @@ mod tests {
     #[test]
     fn the_known_keys_fit_one_batch_get() {
         let keys = config_keys(TenantId::new(), EventId::new());
-        assert_eq!(keys.len(), 97);
+        assert_eq!(keys.len(), 99);
         assert!(keys.len() <= 100);
     }
 }

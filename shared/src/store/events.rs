@@ -19,6 +19,19 @@ pub struct EventFields {
     pub ends_at: NaiveDateTime,
     pub time_zone: TimeZone,
     pub default_locale: Locale,
+    /// `active`, or `cancelled` (for good: its pending journey steps are cancelled and its
+    /// cancellation steps sent).
+    #[serde(default)]
+    pub status: EventStatus,
+}
+
+/// Whether an event still takes place.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum EventStatus {
+    #[default]
+    Active,
+    Cancelled,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -30,6 +43,28 @@ pub struct Event {
     pub version: u64,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+}
+
+impl Event {
+    /// What its journey's step times are computed from.
+    pub fn times(&self) -> crate::journeys::EventTimes {
+        crate::journeys::EventTimes {
+            starts_at: self.fields.starts_at,
+            ends_at: self.fields.ends_at,
+            zone: self.fields.time_zone.tz(),
+            created_at: self.created_at,
+        }
+    }
+
+    /// The event as the journey plan sees it.
+    pub fn live(&self) -> crate::journeys::LiveEvent {
+        crate::journeys::LiveEvent {
+            id: self.id,
+            version: self.version,
+            times: self.times(),
+            cancelled: self.fields.status == EventStatus::Cancelled,
+        }
+    }
 }
 
 fn event_keys(tenant: TenantId, event: EventId) -> Keys {

@@ -15,7 +15,6 @@ use super::{Item, Keys, Store, StoreResult, keys, string_attr};
 use crate::guests::{CheckedGuest, Contact, GUEST_SHARDS, Guest};
 use crate::ids::{ContactId, EventId, GuestId, TenantId};
 
-
 /// What an import wrote.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ImportWrite {

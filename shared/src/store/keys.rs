@@ -54,7 +54,7 @@
 //!
 //! Resolving an event's whole configuration is two requests: one BatchGetItem of the keys
 //! that are known in advance (the event, the tenant, 30 template slots at each of the three
-//! layers, both brands and the three compliance blocks: 97 keys, under the limit of 100) and
+//! layers, both brands, both journey layers and the three compliance blocks: 99 keys, under the limit of 100) and
 //! one Query of the tenant's providers partition.
 
 use crate::config::{ComplianceBlockName, Owner};
@@ -125,6 +125,18 @@ pub fn template_version_sk(id: TemplateId, version: u64) -> String {
 }
 
 pub const WIZARD: &str = "WIZARD";
+
+/// A layer's journey: the tenant's standard journey (tenant partition) or the event's changes
+/// (event partition).
+pub const JOURNEY: &str = "JOURNEY";
+/// An event whose journey occurrences must be brought in line (event partition; GSI1 `JSYNC`).
+pub const JOURNEY_SYNC: &str = "JSYNC";
+/// The sort-key prefix of an event's step occurrences.
+pub const JOURNEY_STEP_PREFIX: &str = "JSTEP#";
+
+pub fn journey_step_sk(key: &crate::journeys::StepKey) -> String {
+    format!("{JOURNEY_STEP_PREFIX}{key}")
+}
 pub const SNAPSHOT_VERSION_PREFIX: &str = "RESOLVED#V#";
 pub const ACTIVE_SNAPSHOT: &str = "RESOLVED#ACTIVE";
 

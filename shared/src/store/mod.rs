@@ -13,6 +13,7 @@ mod crm;
 mod events;
 mod gdpr;
 mod guests;
+mod journeys;
 mod messages;
 mod platform;
 mod provider_state;
@@ -42,9 +43,10 @@ pub use consent::{ChangeContext, Changed};
 pub use crm::{
     OUTBOX_TTL_DAYS, OutboxEntry, RUN_TTL_DAYS, SyncedWrite, contact_address_keys, outbox_shard,
 };
-pub use events::{Event, EventFields};
+pub use events::{Event, EventFields, EventStatus};
 pub use gdpr::ContactData;
 pub use guests::ImportWrite;
+pub use journeys::{EventJourney, SyncMark, TenantJourney};
 pub use messages::{Claimed, IDEMPOTENCY_SECONDS, IdempotencyRecord, SendEvent};
 pub use provider_state::{Booking, HealthDelta, ProviderHealth};
 pub use rate_limits::{Admission, ApiLimits, Bucket, Seen};

@@ -296,6 +296,8 @@ impl Store {
         for (k, v) in values {
             update = update.expression_attribute_values(k, v);
         }
+        // With its journey's mark: the new journey's steps are scheduled (or the old ones
+        // cancelled) by a sync, finished by the sweep if the completion stops part way.
         let request = Transaction::new()
             .with(TransactWriteItem::builder().put(versioned).build())?
             .with(
@@ -307,7 +309,8 @@ impl Store {
                 TransactWriteItem::builder()
                     .update(update.build().context("update wizard")?)
                     .build(),
-            )?;
+            )?
+            .with(self.mark_put(tenant, event, snapshot.content.event.version)?)?;
         self.transact(request, "snapshot").await
     }
 

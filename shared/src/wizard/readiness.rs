@@ -38,6 +38,9 @@ pub enum BlockerCode {
     SenderUnverified,
     /// A platform compliance block is missing.
     MissingCompliance,
+    /// The journey's layers do not resolve, or a step is invalid for this event (a follow-up
+    /// of a later step, a time before the event was created, ...).
+    JourneyInvalid,
 }
 
 /// One thing that blocks going live.
@@ -89,9 +92,10 @@ impl Readiness {
 
 /// The checks that need nothing but the content. Returns the blockers and what was checked.
 pub fn content_blockers(content: &SnapshotContent) -> (Vec<Blocker>, Vec<String>) {
-    let mut out = Vec::new();
+    let mut out = journey_blockers(content);
     let uses = &content.uses;
-    if uses.channels.is_empty() || uses.categories.is_empty() {
+    let journey_slots = content.journey_slots();
+    if (uses.channels.is_empty() || uses.categories.is_empty()) && journey_slots.is_empty() {
         out.push(Blocker::new(
             BlockerCode::NothingToSend,
             "uses",
@@ -114,7 +118,8 @@ pub fn content_blockers(content: &SnapshotContent) -> (Vec<Blocker>, Vec<String>
             ));
         }
     }
-    for &channel in &uses.channels {
+    let channels = content.sent_channels();
+    for &channel in &channels {
         if content.config.providers_for(channel).is_none() {
             out.push(Blocker::new(
                 BlockerCode::NoProvider,
@@ -126,7 +131,7 @@ pub fn content_blockers(content: &SnapshotContent) -> (Vec<Blocker>, Vec<String>
             ));
         }
     }
-    if uses.channels.contains(&Channel::Email)
+    if channels.contains(&Channel::Email)
         && content.config.providers_for(Channel::Email).is_some()
         && content.email_sender.is_none()
     {
@@ -139,7 +144,11 @@ pub fn content_blockers(content: &SnapshotContent) -> (Vec<Blocker>, Vec<String>
     }
     let context = content.render_context(None);
     let mut rendered = 0;
-    for (category, channel) in uses.slots() {
+    let mut slots: Vec<(crate::domain::TemplateCategory, Channel)> = uses.slots().collect();
+    slots.extend(journey_slots.iter().copied());
+    slots.sort();
+    slots.dedup();
+    for &(category, channel) in &slots {
         let pointer = format!("templates/{category}/{channel}");
         let Some(resolved) = content.config.template(category, channel) else {
             out.push(Blocker::new(
@@ -180,12 +189,34 @@ pub fn content_blockers(content: &SnapshotContent) -> (Vec<Blocker>, Vec<String>
         format!(
             "{} of {} template slots rendered with sample guest data",
             rendered,
-            uses.slots().count()
+            slots.len()
         ),
-        format!("{} channels have a provider", uses.channels.len()),
+        format!("{} channels have a provider", channels.len()),
         "platform compliance blocks present".to_owned(),
     ];
     (out, checked)
+}
+
+/// The journey's own problems: layers that do not resolve, and steps invalid for this event.
+fn journey_blockers(content: &SnapshotContent) -> Vec<Blocker> {
+    let mut issues = content.journey_issues.clone();
+    if let Some(journey) = &content.journey {
+        issues.extend(crate::journeys::check_journey(
+            journey,
+            &content.event.times(),
+        ));
+    }
+    issues
+        .into_iter()
+        .map(|issue| {
+            Blocker::new(
+                BlockerCode::JourneyInvalid,
+                format!("journey/{}", issue.field),
+                issue.message,
+                "fix the tenant's journey (PUT /api/v1/communication/journey) or the event's changes (PUT /api/v1/events/{id}/journey/changes)",
+            )
+        })
+        .collect()
 }
 
 /// The checks that call providers and AWS: each active provider of a used channel gets its
@@ -200,7 +231,7 @@ pub async fn service_blockers(
     let mut out = Vec::new();
     let mut tested = 0;
     let tenant = content.event.tenant_id;
-    for &channel in &content.uses.channels {
+    for channel in content.sent_channels() {
         let Some(resolved) = content.config.providers_for(channel) else {
             continue;
         };
@@ -228,7 +259,7 @@ pub async fn service_blockers(
         }
     }
     let mut checked = vec![format!("{tested} provider connections tested")];
-    let uses_ses = content.uses.channels.contains(&Channel::Email)
+    let uses_ses = content.sent_channels().contains(&Channel::Email)
         && content
             .config
             .providers_for(Channel::Email)

@@ -13,6 +13,7 @@ use super::{Uses, WizardRecord};
 use crate::config::EventLayers;
 use crate::domain::{Channel, EmailAddress, Layer};
 use crate::ids::ProviderId;
+use crate::journeys::{ResolvedJourney, resolve_journey};
 use crate::providers::ProviderSettings;
 use crate::render::{EventVars, GuestVars, LinkVars, RenderContext, TenantVars};
 use crate::resolve::{ResolvedConfig, resolve_event_config};
@@ -44,6 +45,14 @@ pub struct SnapshotContent {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub email_sender: Option<ResolvedEmailSender>,
     pub config: ResolvedConfig,
+    /// The journey resolved from the tenant's and the event's layers (none when neither
+    /// defines one), activated with the snapshot.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub journey: Option<ResolvedJourney>,
+    /// Why the journey's layers do not resolve (a change to a step the tenant's journey does
+    /// not have, ...): each a readiness blocker.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub journey_issues: Vec<crate::providers::FieldIssue>,
 }
 
 impl SnapshotContent {
@@ -68,13 +77,45 @@ impl SnapshotContent {
             }),
             None => provider_sender(&config),
         };
+        let (journey, journey_issues) = match (&layers.tenant_journey, &layers.event_journey) {
+            (None, None) => (None, Vec::new()),
+            (t, e) => match resolve_journey(t.as_ref(), e.as_ref()) {
+                Ok(j) => (Some(j).filter(|j| !j.steps.is_empty()), Vec::new()),
+                Err(issues) => (None, issues),
+            },
+        };
         Self {
             event: event.clone(),
             tenant_name: tenant.name.clone(),
             uses,
             email_sender,
             config,
+            journey,
+            journey_issues,
         }
+    }
+
+    /// Every (category, channel) the journey's enabled steps send by.
+    pub fn journey_slots(&self) -> Vec<(crate::domain::TemplateCategory, crate::domain::Channel)> {
+        let mut out: Vec<_> = self
+            .journey
+            .iter()
+            .flat_map(|j| &j.steps)
+            .filter(|s| s.enabled)
+            .flat_map(|s| s.channels.iter().map(move |ch| (s.category, *ch)))
+            .collect();
+        out.sort();
+        out.dedup();
+        out
+    }
+
+    /// Every channel the event sends by: those it uses, and those of its journey's steps.
+    pub fn sent_channels(&self) -> Vec<crate::domain::Channel> {
+        let mut out = self.uses.channels.clone();
+        out.extend(self.journey_slots().into_iter().map(|(_, ch)| ch));
+        out.sort();
+        out.dedup();
+        out
     }
 
     /// SHA-256 (hex) of the content's JSON. Struct fields serialise in declaration order and

@@ -35,6 +35,7 @@ fn event() -> Event {
             ends_at: "2027-05-01T23:00:00".parse().expect("date"),
             time_zone: TimeZone::parse("Europe/Paris").expect("tz"),
             default_locale: Locale::parse("fr-FR").expect("locale"),
+            status: Default::default(),
         },
         version: 1,
         created_at: epoch(),
@@ -253,4 +254,89 @@ proptest! {
             prop_assert_ne!(ca.hash().expect("hash"), cb.hash().expect("hash"));
         }
     }
+}
+
+#[test]
+fn a_journey_s_steps_need_their_templates_and_providers_and_must_hold_together() {
+    use crate::journeys::{EventJourneyChanges, JourneyDef, StepAudience, StepDef, StepKey};
+    let step = |key: &str, category, channels: Vec<Channel>, offset: &str| StepDef {
+        key: StepKey::parse(key).expect("key"),
+        category,
+        channels,
+        audience: StepAudience::All,
+        anchor: Default::default(),
+        offset: crate::journeys::Offset::parse(offset).expect("offset"),
+        at: None,
+        when_missed: Default::default(),
+        late_entry: Default::default(),
+        on_cancel: false,
+        enabled: true,
+    };
+    let mut layers = ready_layers();
+    let mut follow_up = step(
+        "nudge",
+        TemplateCategory::Invitation,
+        vec![Channel::Email],
+        "-P40D",
+    );
+    follow_up.audience = StepAudience::FollowUp {
+        step: StepKey::parse("invite").expect("key"),
+        not_reached: crate::journeys::NotReached::Opened,
+    };
+    layers.tenant_journey = Some(JourneyDef {
+        steps: vec![
+            step(
+                "invite",
+                TemplateCategory::Invitation,
+                vec![Channel::Email],
+                "-P30D",
+            ),
+            step(
+                "remind",
+                TemplateCategory::Reminder,
+                vec![Channel::Sms],
+                "-P1D",
+            ),
+            follow_up,
+        ],
+    });
+    let content = SnapshotContent::build(&tenant(), &event(), &layers, None);
+    let journey = content.journey.as_ref().expect("a journey");
+    assert_eq!(journey.steps.len(), 3);
+    let (blockers, _) = content_blockers(&content);
+    let found = codes(&blockers);
+    // The follow-up comes before the step it follows up.
+    assert!(
+        found
+            .iter()
+            .any(|(c, p)| *c == BlockerCode::JourneyInvalid && p.starts_with("journey/steps")),
+        "{found:?}"
+    );
+    assert!(
+        found.contains(&(BlockerCode::NoProvider, "providers/sms".into())),
+        "{found:?}"
+    );
+    assert!(
+        found.contains(&(
+            BlockerCode::MissingTemplate,
+            "templates/reminder/sms".into()
+        )),
+        "{found:?}"
+    );
+    // An event's change to a step the tenant has not got does not resolve.
+    layers.event_journey = Some(EventJourneyChanges {
+        changes: vec![crate::journeys::StepChange::of(
+            StepKey::parse("missing").expect("key"),
+        )],
+        added: Vec::new(),
+    });
+    let content = SnapshotContent::build(&tenant(), &event(), &layers, None);
+    assert!(content.journey.is_none());
+    let (blockers, _) = content_blockers(&content);
+    assert!(
+        blockers
+            .iter()
+            .any(|b| b.code == BlockerCode::JourneyInvalid),
+        "{blockers:?}"
+    );
 }

@@ -105,6 +105,27 @@ fn check(
     Ok((name, unique))
 }
 
+/// A follow-up's earlier campaign must be one of the same event (422 otherwise: another
+/// tenant's, another event's, or none, alike).
+async fn follow_up_of(
+    state: &AppState,
+    tenant: TenantId,
+    event: herald::ids::EventId,
+    audience: &herald::campaigns::Audience,
+) -> ApiResult<()> {
+    let herald::campaigns::Audience::FollowUp { campaign, .. } = audience else {
+        return Ok(());
+    };
+    let earlier = state.store.campaign_item(tenant, *campaign).await?;
+    if earlier.is_none_or(|c| c.event_id != event) {
+        return Err(ApiError::invalid_field(
+            "audience.campaign",
+            "a campaign of the same event",
+        ));
+    }
+    Ok(())
+}
+
 /// A campaign the key may see.
 async fn visible(
     state: &AppState,
@@ -137,6 +158,7 @@ pub async fn create_campaign(
     let (tenant, event) = event_of(&state, &principal, q.tenant_id, body.event_id).await?;
     principal.check_write(Owner::Event(tenant, event))?;
     let (name, channels) = check(&body.name, &body.channels, &body.audience, body.send_at)?;
+    follow_up_of(&state, tenant, event, &body.audience).await?;
     let now = Utc::now();
     let campaign = Campaign {
         id: CampaignId::new(),
@@ -160,6 +182,7 @@ pub async fn create_campaign(
         updated_at: now,
         started_at: None,
         finished_at: None,
+        journey_step: None,
     };
     state.store.create_campaign(tenant, &campaign).await?;
     tracing::info!(tenant_id = %tenant, campaign_id = %campaign.id, "campaign created");
@@ -219,6 +242,7 @@ pub async fn update_campaign(
         });
     }
     let (name, channels) = check(&body.name, &body.channels, &body.audience, body.send_at)?;
+    follow_up_of(&state, tenant, current.event_id, &body.audience).await?;
     let updated = Campaign {
         name,
         category: body.category,
@@ -396,35 +420,11 @@ async fn schedule(
     at: DateTime<Utc>,
     plan: &str,
 ) -> ApiResult<()> {
-    use aws_sdk_scheduler::types::{
-        ActionAfterCompletion, FlexibleTimeWindow, FlexibleTimeWindowMode, Target,
-    };
-    let target = Target::builder()
-        .arn(&state.schedules.sender_queue_arn)
-        .role_arn(&state.schedules.role_arn)
-        .input(plan)
-        .build()
-        .map_err(anyhow::Error::new)?;
-    let window = FlexibleTimeWindow::builder()
-        .mode(FlexibleTimeWindowMode::Off)
-        .build()
-        .map_err(anyhow::Error::new)?;
     state
-        .schedules
-        .client
-        .create_schedule()
-        .name(schedule_name(campaign))
-        .schedule_expression(format!("at({})", at.format("%Y-%m-%dT%H:%M:%S")))
-        .schedule_expression_timezone("UTC")
-        .flexible_time_window(window)
-        .target(target)
-        .action_after_completion(ActionAfterCompletion::Delete)
-        .send()
+        .one_time_schedules()
+        .put(&schedule_name(campaign), at, None, plan)
         .await
-        .map_err(|e| {
-            ApiError::Upstream(anyhow::Error::new(e).context("Scheduler CreateSchedule"))
-        })?;
-    Ok(())
+        .map_err(ApiError::Upstream)
 }
 
 /// Cancel a draft, scheduled or sending campaign: its schedule is deleted and the sender stops

@@ -7,8 +7,8 @@ use chrono::{NaiveDateTime, Utc};
 use herald::domain::{Locale, TimeZone};
 use herald::ids::EventId;
 use herald::providers::FieldIssue;
-use herald::store::{Event, EventFields};
-use serde::Deserialize;
+use herald::store::{Event, EventFields, EventStatus};
+use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::{ListOf, check_name, next_version, reject_if_any};
@@ -42,6 +42,7 @@ impl From<EventIn> for EventFields {
             ends_at: e.ends_at,
             time_zone: e.time_zone,
             default_locale: e.default_locale,
+            status: EventStatus::Active,
         }
     }
 }
@@ -61,6 +62,30 @@ pub struct EventPut {
     pub ends_at: NaiveDateTime,
     pub time_zone: TimeZone,
     pub default_locale: Locale,
+    /// `cancelled` cancels the event for good: its pending journey steps are cancelled and
+    /// its cancellation steps sent. Absent: unchanged.
+    #[serde(default)]
+    pub status: Option<EventStatus>,
+}
+
+/// An event after a change, with what the change did to its journey.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct EventChanged {
+    #[serde(flatten)]
+    pub event: Event,
+    /// The journey's steps the change moved, skipped, sent now or cancelled (present when
+    /// the event has an active journey).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub journey: Option<JourneyOutcome>,
+}
+
+/// What a change of the event did to its journey.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct JourneyOutcome {
+    /// `synced`: every pending step follows the change; `pending`: AWS failed part way, and
+    /// the steps follow within a minute or two (the sweep finishes the change).
+    pub status: String,
+    pub changes: Vec<herald::journeys::StepChanged>,
 }
 
 super::api_routes! {
@@ -138,38 +163,74 @@ pub async fn get_event(
         .ok_or(ApiError::NotFound)
 }
 
-/// Update an event's name, dates, time zone and locale.
+/// Update an event's name, dates, time zone, locale or status. Its journey's pending steps
+/// move with it within the request (the answer lists what moved); a step already sent is
+/// never sent again; a step whose new time has passed follows its `when_missed`. Cancelling
+/// (`status: cancelled`) cancels every pending step and sends the `on_cancel` steps; a
+/// cancelled event stays cancelled (409).
 #[utoipa::path(put, path = "/api/v1/events/{id}", tag = "events", params(("id" = EventId, Path), TenantQuery), request_body = EventPut,
-    responses((status = 200, body = Event), Conflict), security(("api_key" = [])))]
+    responses((status = 200, body = EventChanged), Conflict), security(("api_key" = [])))]
 pub async fn update_event(
     State(state): State<AppState>,
     principal: Principal,
     Path(id): Path<String>,
     StrictQuery(query): StrictQuery<TenantQuery>,
     JsonBody(body): JsonBody<EventPut>,
-) -> ApiResult<Json<Event>> {
+) -> ApiResult<Json<EventChanged>> {
     let event: EventId = path_id(&id)?;
     let tenant = principal.tenant_scope(query.tenant_id)?;
     principal.check_event(event)?;
     let version = body.version;
+    let current = state
+        .store
+        .get_event(tenant, event)
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    let status = body.status.unwrap_or(current.fields.status);
+    if current.fields.status == EventStatus::Cancelled && status == EventStatus::Active {
+        return Err(ApiError::Conflict {
+            detail: "the event was cancelled: a cancelled event stays cancelled".into(),
+            current_version: Some(current.version),
+        });
+    }
     let fields = check_fields(EventFields {
         name: body.name,
         starts_at: body.starts_at,
         ends_at: body.ends_at,
         time_zone: body.time_zone,
         default_locale: body.default_locale,
+        status,
     })?;
-    let current = state
-        .store
-        .get_event(tenant, event)
-        .await?
-        .ok_or(ApiError::NotFound)?;
     let updated = Event {
         fields,
         version: next_version(version),
         updated_at: Utc::now(),
         ..current
     };
-    state.store.replace_event(tenant, &updated, version).await?;
-    Ok(Json(updated))
+    // The event and its journey's mark in one write: if the sync below stops part way, the
+    // sweep finishes it.
+    state
+        .store
+        .replace_event_marked(tenant, &updated, version)
+        .await?;
+    let journey = match state.journeys().sync(tenant, event).await {
+        Ok(synced) => synced.event_version.map(|_| JourneyOutcome {
+            status: "synced".into(),
+            changes: synced.changes,
+        }),
+        Err(e) => {
+            tracing::warn!(tenant_id = %tenant, event_id = %event, error = ?e, "moving the journey's steps failed part way; the sweep finishes it");
+            Some(JourneyOutcome {
+                status: "pending".into(),
+                changes: Vec::new(),
+            })
+        }
+    };
+    if updated.fields.status != current.fields.status {
+        tracing::info!(tenant_id = %tenant, event_id = %event, "event cancelled");
+    }
+    Ok(Json(EventChanged {
+        event: updated,
+        journey,
+    }))
 }
