@@ -56,13 +56,16 @@ pub fn at_expression(at: DateTime<Utc>, zone: Option<chrono_tz::Tz>) -> At {
 
 impl OneTimeSchedules {
     /// Creates the schedule `name`, or replaces the one of that name: at `at` (written in
-    /// `zone`), it puts `input` on the target queue, then deletes itself.
+    /// `zone`), it puts `input` on the target queue, then deletes itself. `exists` says which
+    /// to try first (UpdateSchedule for a schedule being moved, CreateSchedule for a new one),
+    /// so one call does it unless the guess is wrong.
     pub async fn put(
         &self,
         name: &str,
         at: DateTime<Utc>,
         zone: Option<chrono_tz::Tz>,
         input: &str,
+        exists: bool,
     ) -> anyhow::Result<()> {
         let when = at_expression(at, zone);
         let target = Target::builder()
@@ -73,31 +76,45 @@ impl OneTimeSchedules {
         let window = FlexibleTimeWindow::builder()
             .mode(FlexibleTimeWindowMode::Off)
             .build()?;
-        let created = self
-            .client
-            .create_schedule()
-            .name(name)
-            .schedule_expression(&when.expression)
-            .schedule_expression_timezone(&when.zone)
-            .flexible_time_window(window.clone())
-            .target(target.clone())
-            .action_after_completion(ActionAfterCompletion::Delete)
-            .send()
-            .await;
-        match created {
+        let create = || {
+            self.client
+                .create_schedule()
+                .name(name)
+                .schedule_expression(&when.expression)
+                .schedule_expression_timezone(&when.zone)
+                .flexible_time_window(window.clone())
+                .target(target.clone())
+                .action_after_completion(ActionAfterCompletion::Delete)
+                .send()
+        };
+        let update = || {
+            self.client
+                .update_schedule()
+                .name(name)
+                .schedule_expression(&when.expression)
+                .schedule_expression_timezone(&when.zone)
+                .flexible_time_window(window.clone())
+                .target(target.clone())
+                .action_after_completion(ActionAfterCompletion::Delete)
+                .send()
+        };
+        if exists {
+            match update().await {
+                Ok(_) => return Ok(()),
+                // Fired (and deleted itself) or never made: create it.
+                Err(e)
+                    if e.as_service_error()
+                        .is_some_and(|s| s.is_resource_not_found_exception()) => {}
+                Err(e) => return Err(anyhow::Error::new(e).context("Scheduler UpdateSchedule")),
+            }
+        }
+        match create().await {
             Ok(_) => Ok(()),
-            Err(e) if e.as_service_error().is_some_and(|s| s.is_conflict_exception()) => {
-                self.client
-                    .update_schedule()
-                    .name(name)
-                    .schedule_expression(&when.expression)
-                    .schedule_expression_timezone(&when.zone)
-                    .flexible_time_window(window)
-                    .target(target)
-                    .action_after_completion(ActionAfterCompletion::Delete)
-                    .send()
-                    .await
-                    .context("Scheduler UpdateSchedule")?;
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_conflict_exception()) =>
+            {
+                update().await.context("Scheduler UpdateSchedule")?;
                 Ok(())
             }
             Err(e) => Err(anyhow::Error::new(e).context("Scheduler CreateSchedule")),
@@ -109,8 +126,7 @@ impl OneTimeSchedules {
         match self.client.delete_schedule().name(name).send().await {
             Ok(_) => Ok(()),
             Err(e)
-                if e
-                    .as_service_error()
+                if e.as_service_error()
                     .is_some_and(|s| s.is_resource_not_found_exception()) =>
             {
                 Ok(())
@@ -125,7 +141,9 @@ mod tests {
     use super::*;
 
     fn utc(s: &str) -> DateTime<Utc> {
-        DateTime::parse_from_rfc3339(s).expect("time").with_timezone(&Utc)
+        DateTime::parse_from_rfc3339(s)
+            .expect("time")
+            .with_timezone(&Utc)
     }
 
     #[test]

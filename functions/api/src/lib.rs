@@ -94,6 +94,8 @@ macro_rules! with_every_group {
             wizard,
             preview,
             guests,
+            journeys,
+            journey_view,
             messages,
             campaigns,
             dead_letters,

@@ -33,6 +33,10 @@ const ROUTES: &[(&str, &[&str])] = &[
     ("/api/v1/events/{id}/preview/send", &["post"]),
     ("/api/v1/events/{id}/guests", &["get", "post"]),
     ("/api/v1/events/{id}/guests/{guest_id}", &["delete", "get"]),
+    ("/api/v1/events/{id}/guests/{guest_id}/timeline", &["get"]),
+    ("/api/v1/events/{id}/journey", &["get"]),
+    ("/api/v1/events/{id}/journey/changes", &["get", "put"]),
+    ("/api/v1/communication/journey", &["get", "put"]),
     (
         "/api/v1/communication/contacts/{id}",
         &["delete", "get", "patch"],

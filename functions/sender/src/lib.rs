@@ -48,7 +48,7 @@ use herald::domain::{Channel, ProviderKind};
 use herald::guests::{Contact, GUEST_SHARDS, Guest};
 use herald::ids::{CampaignId, ContactId, EventId, GuestId, MessageId, ProviderId, TenantId};
 use herald::messages::{
-    Decision, Delivery, Message, MessageStatus, Recipient, SenderJob, choose_channel, decide,
+    Decision, Delivery, Message, MessageStatus, SenderJob, choose_channel, decide,
     suppression_key,
 };
 use herald::providers::ProviderClients;
@@ -511,10 +511,7 @@ fn count(records: &[Message], tally: &mut HashMap<MessageStatus, u64>) -> bool {
     requeued
 }
 
-/// Recipients per delivery job: 100, so that one claim, one BatchGetItem of contacts, one of
-/// suppressions, four BatchWriteItem of records and one PutItem of the batch's outcome serve
-/// 100 messages.
-pub const DELIVERY_BATCH: usize = 100;
+pub use herald::messages::DELIVERY_BATCH;
 /// Guests read per expansion page: ten full delivery jobs.
 const EXPAND_PAGE: usize = 10 * DELIVERY_BATCH;
 

@@ -38,8 +38,17 @@ impl Sender {
                     self.enqueue_delayed(job, seconds).await?;
                     return Ok(JobOutcome::noted("waiting_for_quiet_hours"));
                 }
+                // A cancelled campaign sends nothing more. A finished one still takes the
+                // jobs of guests a journey step catches up on (`late_entry: catch_up`).
                 if let Some(c) = campaign_id
-                    && self.campaign_status(*tenant_id, *c).await? != Some(CampaignStatus::Sending)
+                    && !matches!(
+                        self.campaign_status(*tenant_id, *c).await?,
+                        Some(
+                            CampaignStatus::Sending
+                                | CampaignStatus::Sent
+                                | CampaignStatus::PartiallyFailed
+                        )
+                    )
                 {
                     return Ok(JobOutcome::noted("campaign_not_sending"));
                 }
@@ -170,7 +179,7 @@ impl Sender {
             .store
             .get_guests(tenant, campaign.event_id, ids)
             .await?;
-        let jobs = deliver_jobs(&campaign, guests.iter().collect());
+        let jobs = herald::messages::deliver_jobs(&campaign, guests.iter().collect());
         self.enqueue(&jobs).await?;
         let updated = self
             .store
@@ -237,7 +246,7 @@ impl Sender {
             audience.retain(|g| wanted.contains(&g.id));
         }
         let found = audience.len() as u64;
-        let mut jobs = deliver_jobs(campaign, audience);
+        let mut jobs = herald::messages::deliver_jobs(campaign, audience);
         let deliveries = jobs.len() as u64;
         if let Some((shard, after)) = next {
             jobs.push(SenderJob::Expand {
@@ -289,27 +298,4 @@ pub(crate) fn batch_id(
         }
         None => herald::digest::sha256_hex(ids.join(","))[..32].to_owned(),
     }
-}
-
-/// Delivery jobs of `DELIVERY_BATCH` recipients for these guests of a campaign.
-pub(crate) fn deliver_jobs(campaign: &Campaign, guests: Vec<&Guest>) -> Vec<SenderJob> {
-    guests
-        .chunks(DELIVERY_BATCH)
-        .map(|chunk| SenderJob::Deliver {
-            tenant_id: campaign.tenant_id,
-            event_id: campaign.event_id,
-            campaign_id: Some(campaign.id),
-            snapshot_version: campaign.snapshot_version,
-            category: campaign.category,
-            channels: campaign.channels.clone(),
-            not_before: None,
-            deliveries: chunk
-                .iter()
-                .map(|g| Delivery {
-                    message_id: MessageId::derived(&[&campaign.id.to_string(), &g.id.to_string()]),
-                    recipient: Recipient::from(*g),
-                })
-                .collect(),
-        })
-        .collect()
 }

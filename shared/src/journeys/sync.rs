@@ -127,6 +127,59 @@ impl Syncer {
         Ok(synced)
     }
 
+    /// Guests just added to the event: when the journey's latest step sent (or sending) says
+    /// `late_entry: catch_up`, they get it now (delivery jobs of its campaign; each message's
+    /// id follows from the step and the guest, so none gets it twice); how many were queued.
+    pub async fn catch_up(
+        &self,
+        tenant: TenantId,
+        event: EventId,
+        added: &[crate::guests::Guest],
+    ) -> anyhow::Result<usize> {
+        if added.is_empty() {
+            return Ok(0);
+        }
+        let occurrences = self.store.occurrences(tenant, event).await?;
+        let Some(latest) = occurrences
+            .iter()
+            .filter(|o| o.status.started())
+            .max_by_key(|o| o.due_at)
+        else {
+            return Ok(0);
+        };
+        let Some(step) = latest.definition.as_ref().filter(|s| {
+            s.late_entry == super::LateEntry::CatchUp && s.audience.follows().is_none()
+        }) else {
+            return Ok(0);
+        };
+        let Some(campaign) = self
+            .store
+            .campaign_item(tenant, latest.campaign_id)
+            .await?
+            .filter(|c| c.status != crate::campaigns::CampaignStatus::Cancelled)
+        else {
+            return Ok(0);
+        };
+        let guests: Vec<&crate::guests::Guest> = added
+            .iter()
+            .filter(|g| campaign.audience.includes(g))
+            .collect();
+        let jobs: Vec<crate::aws::sqs_batch::Outgoing> =
+            crate::messages::deliver_jobs(&campaign, guests.clone())
+                .iter()
+                .map(|job| serde_json::to_string(job).map(crate::aws::sqs_batch::Outgoing::new))
+                .collect::<Result<_, _>>()?;
+        let sent =
+            crate::aws::sqs_batch::send_all(&self.sqs, &self.sender_queue_url, &jobs).await?;
+        anyhow::ensure!(
+            sent.refused.is_empty(),
+            "SQS refused {} catch-up jobs",
+            sent.refused.len()
+        );
+        tracing::info!(tenant_id = %tenant, event_id = %event, step = %step.key, guests = guests.len(), "late guests catch up on the journey's latest step");
+        Ok(guests.len())
+    }
+
     /// The job a step's schedule (or a send-now) puts on the sender queue.
     fn fire_job(tenant: TenantId, event: EventId, key: &StepKey, due: DateTime<Utc>) -> String {
         serde_json::to_string(&SenderJob::JourneyStep {
@@ -172,12 +225,17 @@ impl Syncer {
             Action::Schedule {
                 at, previous: from, ..
             } => {
+                // A pending occurrence has its schedule (moved with one UpdateSchedule).
+                let exists = previous
+                    .as_ref()
+                    .is_some_and(|p| p.status == OccurrenceStatus::Scheduled);
                 self.schedules
                     .put(
                         &name,
                         at.utc,
                         zone,
                         &Self::fire_job(tenant, live.id, &key, at.utc),
+                        exists,
                     )
                     .await?;
                 next.status = OccurrenceStatus::Scheduled;

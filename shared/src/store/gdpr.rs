@@ -57,6 +57,39 @@ impl Store {
         Ok(())
     }
 
+    /// The messages of these ids that exist, each with its events (oldest first): one
+    /// BatchGetItem, then one Query per message found.
+    pub async fn messages_with_events(
+        &self,
+        tenant: TenantId,
+        mut ids: Vec<MessageId>,
+    ) -> StoreResult<Vec<(Message, Vec<TimelineEvent>)>> {
+        ids.sort();
+        ids.dedup();
+        let found = self.get_messages(tenant, &ids).await?;
+        let mut messages = Vec::with_capacity(found.len());
+        for id in ids.iter().filter(|id| found.contains_key(id)) {
+            if let Some((Some(m), events)) = self.message_with_events(tenant, *id).await? {
+                messages.push((m, events));
+            }
+        }
+        Ok(messages)
+    }
+
+    /// The transactional messages indexed in a contact's partition.
+    pub async fn contact_message_ids(
+        &self,
+        tenant: TenantId,
+        contact: ContactId,
+    ) -> StoreResult<Vec<MessageId>> {
+        Ok(self
+            .query_items(&keys::contact_pk(tenant, contact), MESSAGE_INDEX_PREFIX)
+            .await?
+            .iter()
+            .filter_map(|item| super::string_attr(item, "message_id").parse().ok())
+            .collect())
+    }
+
     /// The contact's guests, messages (with their events) and suppression entries.
     pub async fn contact_data(
         &self,
@@ -77,23 +110,8 @@ impl Store {
             let guest = GuestId::derived(&[&c.event_id.to_string(), &contact.id.to_string()]);
             ids.push(MessageId::derived(&[&c.id.to_string(), &guest.to_string()]));
         }
-        for item in self
-            .query_items(&keys::contact_pk(tenant, contact.id), MESSAGE_INDEX_PREFIX)
-            .await?
-        {
-            if let Ok(id) = super::string_attr(&item, "message_id").parse() {
-                ids.push(id);
-            }
-        }
-        ids.sort();
-        ids.dedup();
-        let found = self.get_messages(tenant, &ids).await?;
-        let mut messages = Vec::with_capacity(found.len());
-        for id in ids.iter().filter(|id| found.contains_key(id)) {
-            if let Some((Some(m), events)) = self.message_with_events(tenant, *id).await? {
-                messages.push((m, events));
-            }
-        }
+        ids.extend(self.contact_message_ids(tenant, contact.id).await?);
+        let messages = self.messages_with_events(tenant, ids).await?;
         let mut suppressions = Vec::new();
         for (channel, address) in addresses(contact) {
             let probe = Suppression::new(channel, &address, SuppressionSource::Manual, "", None);

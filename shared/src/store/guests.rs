@@ -16,7 +16,7 @@ use crate::guests::{CheckedGuest, Contact, GUEST_SHARDS, Guest};
 use crate::ids::{ContactId, EventId, GuestId, TenantId};
 
 /// What an import wrote.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct ImportWrite {
     pub created: usize,
     pub updated: usize,
@@ -26,6 +26,8 @@ pub struct ImportWrite {
     /// Rows left out because an earlier row is the same contact (one contact holds this row's
     /// email and the other's phone): (row, earlier row), positions in the rows given.
     pub same_contact: Vec<(usize, usize)>,
+    /// The guests this import added to the event (not those it updated).
+    pub added: Vec<Guest>,
 }
 
 fn key(pk: String, sk: &str) -> Item {
@@ -166,6 +168,9 @@ impl Store {
                 updated_at: now,
             };
             items.push(Store::to_item(&guest_keys(tenant, event, *id), &guest)?);
+            if guest.created_at == now {
+                write.added.push(guest);
+            }
         }
         self.batch_put_all(items).await?;
         write.ids = ids;

@@ -422,7 +422,7 @@ async fn schedule(
 ) -> ApiResult<()> {
     state
         .one_time_schedules()
-        .put(&schedule_name(campaign), at, None, plan)
+        .put(&schedule_name(campaign), at, None, plan, false)
         .await
         .map_err(ApiError::Upstream)
 }

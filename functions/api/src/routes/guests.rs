@@ -227,8 +227,16 @@ pub async fn import_guests(
         rows.dedup();
         rows.len()
     };
+    // Guests joining after a journey step went out get it now when the step says so.
+    let caught_up = match state.journeys().catch_up(tenant, event, &written.added).await {
+        Ok(n) => n,
+        Err(e) => {
+            tracing::warn!(tenant_id = %tenant, event_id = %event, error = ?e, "queuing the catch-up of late guests failed");
+            0
+        }
+    };
     let imported = good.len() - written.same_contact.len();
-    tracing::info!(tenant_id = %tenant, event_id = %event, imported, rejected, "guests imported");
+    tracing::info!(tenant_id = %tenant, event_id = %event, imported, rejected, caught_up, "guests imported");
     Ok(Json(ImportResult {
         imported,
         created: written.created,
@@ -284,7 +292,7 @@ pub async fn list_guests(
     }))
 }
 
-async fn guest_ids(
+pub(crate) async fn guest_ids(
     state: &AppState,
     principal: &Principal,
     q: &TenantQuery,

@@ -42,6 +42,8 @@ pub mod dead_letters;
 pub mod effective;
 pub mod events;
 pub mod guests;
+pub mod journey_view;
+pub mod journeys;
 pub mod messages;
 pub mod preferences;
 pub mod preview;
