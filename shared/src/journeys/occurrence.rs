@@ -187,7 +187,7 @@ pub fn plan_sync(
                         reason: "the event was cancelled".into(),
                     });
                 }
-            } else if step.enabled && status != Some(OccurrenceStatus::Cancelled) {
+            } else if step.enabled && matches!(status, None | Some(OccurrenceStatus::Scheduled)) {
                 out.push(Action::Cancel {
                     key,
                     reason: "the event was cancelled".into(),

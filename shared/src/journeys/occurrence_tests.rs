@@ -179,6 +179,13 @@ fn cancelling_cancels_pending_steps_and_sends_the_notice_once() {
     let actions = plan_sync(&journey, &cancelled, &occurrences, now());
     assert!(matches!(&actions[0], Action::Cancel { key: k, .. } if k.as_str() == "reminder"));
     assert!(matches!(&actions[1], Action::SendNow { key: k, .. } if k.as_str() == "notice"));
+    // A step already skipped stays skipped.
+    let skipped = [occurrence(&e, "reminder", OccurrenceStatus::Skipped, due)];
+    assert!(
+        plan_sync(&journey, &cancelled, &skipped, now())
+            .iter()
+            .all(|a| a.key().as_str() == "notice")
+    );
     // Once sent now (due now), a second sync sends nothing more.
     let after = [
         occurrence(&e, "reminder", OccurrenceStatus::Cancelled, due),

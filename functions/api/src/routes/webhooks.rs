@@ -89,10 +89,13 @@ pub struct TwilioQuery {
     #[param(value_type = Option<CampaignId>)]
     pub campaign: Option<String>,
     /// The contact the message was for.
+    #[param(value_type = Option<herald::ids::ContactId>)]
     pub contact: Option<String>,
     /// When the message's record expires (Unix seconds).
     pub expires: Option<i64>,
-    /// The sender's seal over the ids above.
+    /// The sender's seal over the ids above: 128 bits as 22 characters of base64url. A
+    /// callback without one counts only for a message recorded in the tenant.
+    #[param(pattern = "^[A-Za-z0-9_-]{22}$")]
     pub seal: Option<String>,
 }
 
