@@ -44,4 +44,7 @@ check '{"hint":"m•••@example.com","source":"manual"}'
 check 'one-click: 200'
 check '[{"source":"one_click","changes":["unsubscribed:true"]}]'
 check '{"action":"POST /api/v1/communication/contacts/{id}/preference-link","status":201}'
+check '{"version":1}'
+check '[{"key":"invite","status":"sent"},{"key":"nudge","status":"scheduled"}]'
+check '[{"key":"nudge","change":"moved"}]'
 echo "quickstart: 1 passed, 0 failed"

@@ -46,6 +46,9 @@
 //! | suppression | `TENANT#{tid}#SUPPRESS` | `{email or phone}#{sha256(address)}` | – | the send path: BatchGetItem of a batch's addresses; the tracker adds hard bounces and complaints in its BatchWriteItem; the API: Query (list, by page), PutItem, DeleteItem; a removed entry leaves `REMOVED#{ms}#{id}` with the reason |
 //! | idempotency key | `TENANT#{tid}#IDEMPOTENCY#{sha256(key)}` | `IDEM` | – | the first answer for 24 h (`ttl`): written in the same transaction as the message |
 //! | brand | `TENANT#{tid}` or `TENANT#{tid}#EVENT#{eid}` | `BRAND` | – | GetItem |
+//! | journey layer | `TENANT#{tid}` (the tenant's standard journey) or `TENANT#{tid}#EVENT#{eid}` (the event's changes) | `JOURNEY` | – | get: GetItem (and in the configuration's BatchGetItem); put: conditional on `version` |
+//! | journey step occurrence | `TENANT#{tid}#EVENT#{eid}` | `JSTEP#{step key}` | – | an event's: one Query `begins_with(SK, "JSTEP#")` (the sync, the journey view); the sync's write: PutItem conditional on the step not sending and on its event version; the sender's claim (`scheduled` → `sending`) and end (`sending` → `sent`): conditional PutItem on `status` |
+//! | journey sync mark | `TENANT#{tid}#EVENT#{eid}` | `JSYNC` | `JSYNC` / `{since ms:013}#{tid}#{eid}` | written in the same transaction as an event's move or cancellation and as a new snapshot; cleared by the sync (DeleteItem conditional on the event version); the sweep: Query GSI1 for marks older than a minute |
 //! | provider | `TENANT#{tid}#PROVIDERS` | `TENANT#{pid}` or `EVENT#{eid}#{pid}` | – | get: GetItem; list a layer's: Query `begins_with`; an event's effective providers: one Query of the partition (a tenant has tens of providers, not thousands) |
 //!
 //! Every tenant-owned key starts with `TENANT#{tid}`, so no key built here can reach another
