@@ -261,6 +261,38 @@ pub fn decide(
     Decision::Send(channel)
 }
 
+/// Recipients per delivery job: 100, so that one claim, one BatchGetItem of contacts, one of
+/// suppressions, four BatchWriteItem of records and one PutItem of the batch's outcome serve
+/// 100 messages.
+pub const DELIVERY_BATCH: usize = 100;
+
+/// Delivery jobs of [`DELIVERY_BATCH`] recipients for these guests of a campaign (each
+/// message's id follows from the campaign and the guest).
+pub fn deliver_jobs(
+    campaign: &crate::campaigns::Campaign,
+    guests: Vec<&crate::guests::Guest>,
+) -> Vec<SenderJob> {
+    guests
+        .chunks(DELIVERY_BATCH)
+        .map(|chunk| SenderJob::Deliver {
+            tenant_id: campaign.tenant_id,
+            event_id: campaign.event_id,
+            campaign_id: Some(campaign.id),
+            snapshot_version: campaign.snapshot_version,
+            category: campaign.category,
+            channels: campaign.channels.clone(),
+            not_before: None,
+            deliveries: chunk
+                .iter()
+                .map(|g| Delivery {
+                    message_id: MessageId::derived(&[&campaign.id.to_string(), &g.id.to_string()]),
+                    recipient: Recipient::from(*g),
+                })
+                .collect(),
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -340,36 +372,4 @@ mod tests {
             suppression_key(Channel::Email, "a@b.example")
         );
     }
-}
-
-/// Recipients per delivery job: 100, so that one claim, one BatchGetItem of contacts, one of
-/// suppressions, four BatchWriteItem of records and one PutItem of the batch's outcome serve
-/// 100 messages.
-pub const DELIVERY_BATCH: usize = 100;
-
-/// Delivery jobs of [`DELIVERY_BATCH`] recipients for these guests of a campaign (each
-/// message's id follows from the campaign and the guest).
-pub fn deliver_jobs(
-    campaign: &crate::campaigns::Campaign,
-    guests: Vec<&crate::guests::Guest>,
-) -> Vec<SenderJob> {
-    guests
-        .chunks(DELIVERY_BATCH)
-        .map(|chunk| SenderJob::Deliver {
-            tenant_id: campaign.tenant_id,
-            event_id: campaign.event_id,
-            campaign_id: Some(campaign.id),
-            snapshot_version: campaign.snapshot_version,
-            category: campaign.category,
-            channels: campaign.channels.clone(),
-            not_before: None,
-            deliveries: chunk
-                .iter()
-                .map(|g| Delivery {
-                    message_id: MessageId::derived(&[&campaign.id.to_string(), &g.id.to_string()]),
-                    recipient: Recipient::from(*g),
-                })
-                .collect(),
-        })
-        .collect()
 }

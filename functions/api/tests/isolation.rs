@@ -442,6 +442,7 @@ fn id_for(param: &str, path: &str, b: &Owned, contact: &str, campaign: &str) -> 
         "id" if path.contains("/campaigns/") => campaign.to_owned(),
         "id" if path.contains("/tenants/") => b.tenant.id.clone(),
         "id" if path.contains("/contacts/") => contact.to_owned(),
+        "id" if path.starts_with("/api/v1/events/{id}") => b.event.clone(),
         "id" if path.contains("/messages/") => herald::ids::MessageId::new().to_string(),
         "id" if path.contains("/suppressions/") => "email.0000".to_owned(),
         "id" | "guest_id" => herald::ids::GuestId::new().to_string(),

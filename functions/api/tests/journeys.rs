@@ -677,3 +677,143 @@ async fn activating_and_moving_take_one_scheduler_call_per_step() {
         took.as_secs_f64() * 1000.0
     );
 }
+
+/// Fails every request after the first `allowed` (an AWS failure in the middle of a move).
+#[derive(Debug, Clone)]
+struct FailAfter {
+    allowed: usize,
+    seen: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl aws_smithy_runtime_api::client::interceptors::Intercept for FailAfter {
+    fn name(&self) -> &'static str {
+        "FailAfter"
+    }
+
+    fn read_before_transmit(
+        &self,
+        _context: &aws_smithy_runtime_api::client::interceptors::context::BeforeTransmitInterceptorContextRef<'_>,
+        _runtime_components: &aws_smithy_runtime_api::client::runtime_components::RuntimeComponents,
+        _cfg: &mut aws_smithy_types::config_bag::ConfigBag,
+    ) -> Result<(), aws_smithy_runtime_api::box_error::BoxError> {
+        let n = self.seen.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        if n >= self.allowed {
+            return Err("the Scheduler is unreachable (injected)".into());
+        }
+        Ok(())
+    }
+}
+
+/// A move that AWS stops part way leaves the event's mark, and the next sync (the sweep's)
+/// finishes it: every pending step at its new time, its schedule too, nothing half-moved.
+#[tokio::test]
+async fn a_move_stopped_part_way_is_finished_by_the_next_sync() {
+    let stack = stack().await;
+    let s = setup(&stack).await;
+    let key = &s.t.admin;
+    let steps: Vec<Value> = (1..=10)
+        .map(|i| step(&format!("s{i}"), "invitation", &format!("-P{i}D")))
+        .collect();
+    expect(
+        &stack,
+        Method::PUT,
+        JOURNEY,
+        key,
+        Some(json!({"version": 0, "steps": steps})),
+        200,
+    )
+    .await;
+    let run = complete_wizard(&stack, key, &s.event).await;
+    assert_eq!(run["status"], "succeeded", "{run}");
+    let tenant: herald::ids::TenantId = s.t.id.parse().expect("tenant");
+    let event: herald::ids::EventId = s.event.parse().expect("event");
+    let store = &stack.state.store;
+    let mut moved = store
+        .get_event(tenant, event)
+        .await
+        .expect("read")
+        .expect("event");
+    let expected = moved.version;
+    moved.fields.starts_at += chrono::Duration::days(3);
+    moved.fields.ends_at += chrono::Duration::days(3);
+    moved.version += 1;
+    store
+        .replace_event_marked(tenant, &moved, expected)
+        .await
+        .expect("move");
+    let mut failing = stack.state.journeys();
+    failing.schedules.client = aws_sdk_scheduler::Client::from_conf(
+        aws_sdk_scheduler::config::Builder::from(&stack.sdk)
+            .interceptor(FailAfter {
+                allowed: 4,
+                seen: Default::default(),
+            })
+            .build(),
+    )
+    .into();
+    assert!(
+        failing.sync(tenant, event).await.is_err(),
+        "stopped part way"
+    );
+    let marks = store
+        .journey_marks(Utc::now() + chrono::Duration::minutes(5), 100)
+        .await
+        .expect("marks");
+    assert!(
+        marks.iter().any(|m| m.event_id == event),
+        "the mark stays for the sweep"
+    );
+    let half: Vec<_> = store.occurrences(tenant, event).await.expect("occurrences");
+    let new_times: std::collections::BTreeMap<String, chrono::DateTime<Utc>> = {
+        let snapshot = store
+            .get_snapshot(tenant, event, None)
+            .await
+            .expect("read")
+            .expect("snapshot");
+        let journey = snapshot.content.journey.expect("journey");
+        journey
+            .steps
+            .iter()
+            .map(|s| (s.key.to_string(), s.time(&moved.times()).expect("time").utc))
+            .collect()
+    };
+    let at_new =
+        |o: &herald::journeys::Occurrence| o.due_at == new_times.get(o.key.as_str()).copied();
+    let done = half.iter().filter(|o| at_new(o)).count();
+    assert!(done <= 4, "no more moved than the Scheduler took: {done}");
+    // The next sync finishes it.
+    let finished = stack
+        .state
+        .journeys()
+        .sync(tenant, event)
+        .await
+        .expect("sync");
+    assert_eq!(finished.changes.len(), 10 - done, "{finished:?}");
+    let all = store.occurrences(tenant, event).await.expect("occurrences");
+    assert!(all.iter().all(at_new), "every step at its new time");
+    let scheduler = aws_sdk_scheduler::Client::new(&stack.sdk);
+    for o in &all {
+        let schedule = scheduler
+            .get_schedule()
+            .name(herald::journeys::schedule_name(event, &o.key))
+            .send()
+            .await
+            .expect("its schedule");
+        let want = herald::schedules::at_expression(
+            o.due_at.expect("due"),
+            Some(moved.fields.time_zone.tz()),
+        );
+        assert_eq!(
+            schedule.schedule_expression(),
+            Some(want.expression.as_str())
+        );
+    }
+    let marks = store
+        .journey_marks(Utc::now() + chrono::Duration::minutes(5), 100)
+        .await
+        .expect("marks");
+    assert!(
+        !marks.iter().any(|m| m.event_id == event),
+        "the mark cleared"
+    );
+}

@@ -551,6 +551,7 @@ pub fn journey_syncer(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use herald::messages::Recipient;
 
     fn delivery() -> Delivery {
         Delivery {
