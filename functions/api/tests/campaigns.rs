@@ -423,7 +423,15 @@ async fn listing_by_an_event_the_key_cannot_see_is_a_404() {
     let my_event = event(&stack, &mine.admin, "", "Gala").await;
     let their_event = event(&stack, &theirs.admin, "", "Ball").await;
     let list = |e: &str| format!("/api/v1/communication/campaigns?event_id={e}");
-    let own = expect(&stack, Method::GET, &list(&my_event), &mine.admin, None, 200).await;
+    let own = expect(
+        &stack,
+        Method::GET,
+        &list(&my_event),
+        &mine.admin,
+        None,
+        200,
+    )
+    .await;
     assert!(items(&own).is_empty(), "{own}");
     for e in [their_event, herald::ids::EventId::new().to_string()] {
         let answer = stack

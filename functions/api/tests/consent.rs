@@ -14,7 +14,6 @@ use herald::consent::{LinkClaims, ONE_CLICK_WORDING, PAGE_WORDING};
 use herald::ids::{ContactId, TenantId};
 use serde_json::{Value, json};
 
-
 /// A form POST without an API key, as a mail client or a browser sends it.
 async fn post_form(stack: &TestStack, uri: &str, body: &str) -> Answer {
     stack

@@ -485,7 +485,8 @@ async fn twilio_and_whatsapp_receipts_count_only_when_signed() {
     twilio_api
         .answer(
             "account-fetch",
-            ResponseTemplate::new(200).set_body_json(json!({"sid": TWILIO_SID, "status": "active"})),
+            ResponseTemplate::new(200)
+                .set_body_json(json!({"sid": TWILIO_SID, "status": "active"})),
         )
         .await;
     whatsapp_api
@@ -557,7 +558,10 @@ async fn twilio_and_whatsapp_receipts_count_only_when_signed() {
     let form_type = "application/x-www-form-urlencoded";
     let good = herald::tracking::twilio_signature(twilio_token, &callback, &fields);
     let wrong = herald::tracking::twilio_signature("not-the-token", &callback, &fields);
-    assert!(uri.contains("&seal="), "the sender seals the callback's ids: {uri}");
+    assert!(
+        uri.contains("&seal="),
+        "the sender seals the callback's ids: {uri}"
+    );
     for (headers, says) in [
         (vec![], "no X-Twilio-Signature header"),
         (
@@ -567,7 +571,11 @@ async fn twilio_and_whatsapp_receipts_count_only_when_signed() {
     ] {
         let answer = post_raw(&stack, &uri, form_type, &headers, body.clone()).await;
         assert_problem(&answer, 401, "an unsigned or mis-signed Twilio callback");
-        assert_eq!(answer.body["type"], "/problems/bad-signature", "{}", answer.body);
+        assert_eq!(
+            answer.body["type"], "/problems/bad-signature",
+            "{}",
+            answer.body
+        );
         assert!(
             text(&answer.body, "detail").contains(says),
             "says what failed: {}",
@@ -595,7 +603,12 @@ async fn twilio_and_whatsapp_receipts_count_only_when_signed() {
     .await;
     assert_eq!(answer.status, 204, "{}", answer.body);
     let nothing = stack
-        .call(Method::GET, &format!("{MESSAGES}/{made_up}"), Some(key), None)
+        .call(
+            Method::GET,
+            &format!("{MESSAGES}/{made_up}"),
+            Some(key),
+            None,
+        )
         .await;
     assert_problem(&nothing, 404, "no events for a message Herald never sent");
     // Signed for another URL (the same fields replayed to another message): refused too.
@@ -701,7 +714,11 @@ async fn twilio_and_whatsapp_receipts_count_only_when_signed() {
     assert_eq!(ok.body, json!(1158201444));
     let no = stack.call(Method::GET, &verify("nope"), None, None).await;
     assert_problem(&no, 403, "a wrong verify token");
-    assert_eq!(no.body["type"], "/problems/verification-refused", "{}", no.body);
+    assert_eq!(
+        no.body["type"], "/problems/verification-refused",
+        "{}",
+        no.body
+    );
     assert!(
         text(&no.body, "detail").contains("hub.verify_token does not match"),
         "{}",
@@ -930,7 +947,12 @@ async fn ten_thousand_events_take_one_write_each_and_at_most_0_3_more() {
     );
     let tenant = TenantId::new();
     // The sender seals every message's tags with the tenant's key: so do these.
-    let key = stack.state.links.key(tenant).await.expect("the tenant's key");
+    let key = stack
+        .state
+        .links
+        .key(tenant)
+        .await
+        .expect("the tenant's key");
     let event = herald::ids::EventId::new();
     let campaigns: Vec<herald::ids::CampaignId> =
         (0..4).map(|_| herald::ids::CampaignId::new()).collect();
@@ -1001,7 +1023,11 @@ async fn ten_thousand_events_take_one_write_each_and_at_most_0_3_more() {
         reads as f64 / 10_000.0 <= 0.02,
         "{reads} read requests for 10,000 events"
     );
-    assert_eq!(by_op.get("GetItem").copied().unwrap_or(0), 1, "the key, once");
+    assert_eq!(
+        by_op.get("GetItem").copied().unwrap_or(0),
+        1,
+        "the key, once"
+    );
     let writes: usize = ["BatchWriteItem", "UpdateItem", "PutItem", "DeleteItem"]
         .iter()
         .map(|op| by_op.get(*op).copied().unwrap_or(0))

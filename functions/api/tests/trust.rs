@@ -94,15 +94,27 @@ fn ses_event(kind: &str, to: &str, tags: &Value, n: u32) -> String {
             "destination": [to], "headersTruncated": false, "tags": tags}
     });
     let section = match kind {
-        "Delivery" => ("delivery", json!({"timestamp": at, "recipients": [to],
-            "processingTimeMillis": 500, "smtpResponse": "250 ok"})),
-        "Bounce" => ("bounce", json!({"bounceType": "Permanent", "bounceSubType": "General",
+        "Delivery" => (
+            "delivery",
+            json!({"timestamp": at, "recipients": [to],
+            "processingTimeMillis": 500, "smtpResponse": "250 ok"}),
+        ),
+        "Bounce" => (
+            "bounce",
+            json!({"bounceType": "Permanent", "bounceSubType": "General",
             "bouncedRecipients": [{"emailAddress": to, "action": "failed", "status": "5.1.1"}],
-            "timestamp": at, "feedbackId": format!("fb-{n}")})),
-        "Complaint" => ("complaint", json!({"complainedRecipients": [{"emailAddress": to}],
-            "timestamp": at, "feedbackId": format!("fb-{n}"), "complaintFeedbackType": "abuse"})),
-        "Open" => ("open", json!({"timestamp": at, "userAgent": format!("agent-{n}"),
-            "ipAddress": "192.0.2.1"})),
+            "timestamp": at, "feedbackId": format!("fb-{n}")}),
+        ),
+        "Complaint" => (
+            "complaint",
+            json!({"complainedRecipients": [{"emailAddress": to}],
+            "timestamp": at, "feedbackId": format!("fb-{n}"), "complaintFeedbackType": "abuse"}),
+        ),
+        "Open" => (
+            "open",
+            json!({"timestamp": at, "userAgent": format!("agent-{n}"),
+            "ipAddress": "192.0.2.1"}),
+        ),
         other => panic!("no section for {other}"),
     };
     v[section.0] = section.1;
@@ -140,10 +152,8 @@ fn batch(bodies: &[String], receives: u32) -> SqsEvent {
             let mut r = SqsMessage::default();
             r.message_id = Some(format!("record-{i}"));
             r.body = Some(json!({"Type": "Notification", "Message": body}).to_string());
-            r.attributes.insert(
-                "ApproximateReceiveCount".into(),
-                receives.to_string(),
-            );
+            r.attributes
+                .insert("ApproximateReceiveCount".into(), receives.to_string());
             r.attributes.insert(
                 "SentTimestamp".into(),
                 Utc::now().timestamp_millis().to_string(),
@@ -295,7 +305,9 @@ async fn a_seal_that_does_not_verify_is_never_believed() {
     let stack = stack().await;
     let a = sent_invitation(&stack).await;
     assert!(
-        a.tags["herald_seal"].as_str().is_some_and(|s| s.len() == 22),
+        a.tags["herald_seal"]
+            .as_str()
+            .is_some_and(|s| s.len() == 22),
         "the sender seals its tags: {}",
         a.tags
     );
@@ -351,7 +363,10 @@ async fn an_early_report_counts_once_when_its_message_is_recorded() {
     ]);
     let bodies = [ses_event("Delivery", &unique_email("early"), &tags, 1)];
     let tracker = tracker(&stack);
-    assert_eq!(failures(&tracker.handle(batch(&bodies, 1)).await), ["record-0"]);
+    assert_eq!(
+        failures(&tracker.handle(batch(&bodies, 1)).await),
+        ["record-0"]
+    );
     stack
         .state
         .store
@@ -417,8 +432,16 @@ async fn consent_effects_need_no_contact_tag_and_ses_unsubscribes_are_honoured()
     let contact_all = contact_of(&stack, key, &a.s.event, &all).await;
     let contact_one = contact_of(&stack, key, &a.s.event, &one).await;
     for (contact, source, changes) in [
-        (&contact_all, "ses_subscription", json!(["opted_out:*#email"])),
-        (&contact_one, "ses_subscription", json!(["opted_out:invitation#email"])),
+        (
+            &contact_all,
+            "ses_subscription",
+            json!(["opted_out:*#email"]),
+        ),
+        (
+            &contact_one,
+            "ses_subscription",
+            json!(["opted_out:invitation#email"]),
+        ),
         (
             &a.contact,
             "complaint",
@@ -432,7 +455,11 @@ async fn consent_effects_need_no_contact_tag_and_ses_unsubscribes_are_honoured()
             .as_array()
             .into_iter()
             .flatten()
-            .filter(|c| !c.as_str().unwrap_or_default().starts_with("ses_subscription:"))
+            .filter(|c| {
+                !c.as_str()
+                    .unwrap_or_default()
+                    .starts_with("ses_subscription:")
+            })
             .cloned()
             .collect();
         assert_eq!(Value::from(recorded), changes, "{entries:?}");
@@ -460,10 +487,7 @@ async fn two_hard_bounces_of_one_address_in_one_batch_are_one_suppression() {
     stack
         .state
         .store
-        .finish_messages(
-            tenant_id,
-            &messages.map(|m| record(tenant_id, event, m)),
-        )
+        .finish_messages(tenant_id, &messages.map(|m| record(tenant_id, event, m)))
         .await
         .expect("records");
     let bodies: Vec<String> = messages

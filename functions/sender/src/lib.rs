@@ -48,8 +48,7 @@ use herald::domain::{Channel, ProviderKind};
 use herald::guests::{Contact, GUEST_SHARDS, Guest};
 use herald::ids::{CampaignId, ContactId, EventId, GuestId, MessageId, ProviderId, TenantId};
 use herald::messages::{
-    Decision, Delivery, Message, MessageStatus, SenderJob, choose_channel, decide,
-    suppression_key,
+    Decision, Delivery, Message, MessageStatus, SenderJob, choose_channel, decide, suppression_key,
 };
 use herald::providers::ProviderClients;
 use herald::providers::send::{SendError, Tracking, send};

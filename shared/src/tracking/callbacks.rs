@@ -210,7 +210,11 @@ fn whatsapp_status(
         let expires = next()
             .map(|e| e.parse::<i64>().map_err(|_| bad("expiry")))
             .transpose()?;
-        (contact, expires, SealState::read(Some(next().unwrap_or(""))))
+        (
+            contact,
+            expires,
+            SealState::read(Some(next().unwrap_or(""))),
+        )
     } else {
         (None, None, SealState::Absent)
     };
@@ -355,14 +359,17 @@ mod tests {
             expires: Some(1_900_000_000),
             seal: SealState::Absent,
         };
-        let seal = crate::tracking::seal::Seal::of(&[3u8; 32], &crate::tracking::seal::SealedIds {
-            tenant: context.tenant,
-            message: context.message,
-            event: context.event,
-            campaign: context.campaign,
-            contact: context.contact,
-            expires: context.expires,
-        });
+        let seal = crate::tracking::seal::Seal::of(
+            &[3u8; 32],
+            &crate::tracking::seal::SealedIds {
+                tenant: context.tenant,
+                message: context.message,
+                event: context.event,
+                campaign: context.campaign,
+                contact: context.contact,
+                expires: context.expires,
+            },
+        );
         context.seal = SealState::Given(seal);
         let legacy = format!("herald1|{}|{}|", context.message, EventId::new());
         let body = serde_json::json!({
@@ -385,12 +392,18 @@ mod tests {
             (first.message, first.event, first.kind),
             (context.message, context.event, DeliveryEvent::Delivered)
         );
-        assert_eq!((first.contact, first.expires), (context.contact, context.expires));
+        assert_eq!(
+            (first.contact, first.expires),
+            (context.contact, context.expires)
+        );
         assert_eq!(first.seal, SealState::Given(seal));
         assert!(seal.verify(&[3u8; 32], &first.sealed_ids()));
         assert_eq!(out[1], Err(Unusable::Untagged));
         // Before seals: the message, unsealed (believed only with its record).
         let old = out[2].as_ref().expect("legacy");
-        assert_eq!((old.message, old.seal), (context.message, SealState::Absent));
+        assert_eq!(
+            (old.message, old.seal),
+            (context.message, SealState::Absent)
+        );
     }
 }

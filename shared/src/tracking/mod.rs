@@ -25,9 +25,9 @@
 mod callbacks;
 mod notice;
 pub mod seal;
-mod vouch;
 mod ses;
 mod tally;
+mod vouch;
 
 pub use callbacks::*;
 pub use notice::*;

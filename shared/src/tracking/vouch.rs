@@ -80,11 +80,9 @@ impl Voucher {
             .into_iter()
             .zip(verdicts)
             .map(|(report, verdict)| {
-                verdict.unwrap_or_else(|| {
-                    match records.get(&(report.tenant, report.message)) {
-                        Some(record) => by_record(report, record),
-                        None => Verdict::Unknown(report),
-                    }
+                verdict.unwrap_or_else(|| match records.get(&(report.tenant, report.message)) {
+                    Some(record) => by_record(report, record),
+                    None => Verdict::Unknown(report),
                 })
             })
             .collect())
@@ -108,8 +106,8 @@ fn by_record(mut report: Tracked, record: &crate::messages::Message) -> Verdict 
 mod tests {
     use super::*;
     use crate::domain::{Channel, DeliveryEvent, TemplateCategory};
-    use crate::messages::MessageStatus;
     use crate::ids::{CampaignId, ContactId, EventId};
+    use crate::messages::MessageStatus;
 
     fn report(channel: Channel) -> Tracked {
         Tracked {

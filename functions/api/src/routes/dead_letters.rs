@@ -9,9 +9,9 @@ use std::collections::HashMap;
 use aws_sdk_sqs::types::{
     DeleteMessageBatchRequestEntry, MessageSystemAttributeName, QueueAttributeName,
 };
-use herald::aws::sqs_batch::Outgoing;
 use axum::Json;
 use axum::extract::{Path, State};
+use herald::aws::sqs_batch::Outgoing;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 

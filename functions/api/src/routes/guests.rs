@@ -228,7 +228,11 @@ pub async fn import_guests(
         rows.len()
     };
     // Guests joining after a journey step went out get it now when the step says so.
-    let caught_up = match state.journeys().catch_up(tenant, event, &written.added).await {
+    let caught_up = match state
+        .journeys()
+        .catch_up(tenant, event, &written.added)
+        .await
+    {
         Ok(n) => n,
         Err(e) => {
             tracing::warn!(tenant_id = %tenant, event_id = %event, error = ?e, "queuing the catch-up of late guests failed");

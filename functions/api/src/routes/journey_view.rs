@@ -166,7 +166,9 @@ fn step_view(
         reason: occurrence.and_then(|o| o.reason.clone()),
         due_at: kept_time,
         moves: occurrence.map(|o| o.moves.clone()).unwrap_or_default(),
-        campaign_id: occurrence.filter(|o| o.status.started()).map(|o| o.campaign_id),
+        campaign_id: occurrence
+            .filter(|o| o.status.started())
+            .map(|o| o.campaign_id),
         counts,
         step,
     }
@@ -240,7 +242,12 @@ pub async fn get_guest_timeline(
         .iter()
         .map(|c| MessageId::derived(&[&c.id.to_string(), &guest.id.to_string()]))
         .collect();
-    ids.extend(state.store.contact_message_ids(tenant, guest.contact_id).await?);
+    ids.extend(
+        state
+            .store
+            .contact_message_ids(tenant, guest.contact_id)
+            .await?,
+    );
     let mut entries = Vec::new();
     for (m, events) in state.store.messages_with_events(tenant, ids).await? {
         if m.event_id != event_id {
@@ -279,14 +286,12 @@ pub async fn get_guest_timeline(
         };
         let (includes, unless_reached) = match &step.audience {
             StepAudience::FollowUp { not_reached, .. } => (true, Some(*not_reached)),
-            audience => (
-                audience
-                    .campaign_audience(event_id)
-                    .includes(&guest),
-                None,
-            ),
+            audience => (audience.campaign_audience(event_id).includes(&guest), None),
         };
-        if !includes || event.as_ref().is_some_and(|e| e.fields.status == EventStatus::Cancelled)
+        if !includes
+            || event
+                .as_ref()
+                .is_some_and(|e| e.fields.status == EventStatus::Cancelled)
         {
             continue;
         }
