@@ -545,19 +545,16 @@ async fn bad_journeys_are_refused_with_what_is_wrong() {
     assert_eq!(statuses, [200, 409]);
 }
 
-/// Activating a 10-step journey and moving its event, with the AWS requests each takes
-/// counted (SDK interceptors): one Scheduler call per step, and a handful of DynamoDB
-/// requests besides the one write per step.
-#[tokio::test]
-async fn activating_and_moving_take_one_scheduler_call_per_step() {
-    let stack = stack().await;
-    let s = setup(&stack).await;
+/// The setup's event with a tenant journey of ten steps (one to ten days before it), activated
+/// by the wizard.
+async fn ten_step_journey(stack: &TestStack) -> (herald::ids::TenantId, herald::ids::EventId) {
+    let s = setup(stack).await;
     let key = &s.t.admin;
     let steps: Vec<Value> = (1..=10)
         .map(|i| step(&format!("s{i}"), "invitation", &format!("-P{i}D")))
         .collect();
     expect(
-        &stack,
+        stack,
         Method::PUT,
         JOURNEY,
         key,
@@ -565,10 +562,21 @@ async fn activating_and_moving_take_one_scheduler_call_per_step() {
         200,
     )
     .await;
-    let run = complete_wizard(&stack, key, &s.event).await;
+    let run = complete_wizard(stack, key, &s.event).await;
     assert_eq!(run["status"], "succeeded", "{run}");
-    let tenant: herald::ids::TenantId = s.t.id.parse().expect("tenant");
-    let event: herald::ids::EventId = s.event.parse().expect("event");
+    (
+        s.t.id.parse().expect("tenant"),
+        s.event.parse().expect("event"),
+    )
+}
+
+/// Activating a 10-step journey and moving its event, with the AWS requests each takes
+/// counted (SDK interceptors): one Scheduler call per step, and a handful of DynamoDB
+/// requests besides the one write per step.
+#[tokio::test]
+async fn activating_and_moving_take_one_scheduler_call_per_step() {
+    let stack = stack().await;
+    let (tenant, event) = ten_step_journey(&stack).await;
     // Undo the wizard's activation (its schedules and occurrences), to activate again counted.
     let scheduler = aws_sdk_scheduler::Client::new(&stack.sdk);
     let dynamo = aws_sdk_dynamodb::Client::new(&stack.sdk);
@@ -709,24 +717,7 @@ impl aws_smithy_runtime_api::client::interceptors::Intercept for FailAfter {
 #[tokio::test]
 async fn a_move_stopped_part_way_is_finished_by_the_next_sync() {
     let stack = stack().await;
-    let s = setup(&stack).await;
-    let key = &s.t.admin;
-    let steps: Vec<Value> = (1..=10)
-        .map(|i| step(&format!("s{i}"), "invitation", &format!("-P{i}D")))
-        .collect();
-    expect(
-        &stack,
-        Method::PUT,
-        JOURNEY,
-        key,
-        Some(json!({"version": 0, "steps": steps})),
-        200,
-    )
-    .await;
-    let run = complete_wizard(&stack, key, &s.event).await;
-    assert_eq!(run["status"], "succeeded", "{run}");
-    let tenant: herald::ids::TenantId = s.t.id.parse().expect("tenant");
-    let event: herald::ids::EventId = s.event.parse().expect("event");
+    let (tenant, event) = ten_step_journey(&stack).await;
     let store = &stack.state.store;
     let mut moved = store
         .get_event(tenant, event)
