@@ -80,6 +80,13 @@ pub enum Audience {
         #[schema(min_items = 1, max_items = 10000)]
         ids: Vec<GuestId>,
     },
+    /// Guests by their RSVP when the campaign sends: `["no_response"]` to remind those who
+    /// have not answered, `["accepted"]` for logistics to those coming.
+    Rsvp {
+        /// 1 to 4 of `accepted`, `declined`, `maybe`, `no_response`.
+        #[schema(min_items = 1, max_items = 4)]
+        statuses: Vec<crate::domain::RsvpState>,
+    },
     /// The guests an earlier campaign of the event sent to, whom its message did not bring
     /// to `not_reached` (delivered, opened or clicked) by the time this one sends: "those who
     /// have not opened the invitation".
@@ -117,6 +124,9 @@ impl Audience {
                 }
             }
             Audience::Guests { ids } => ids.contains(&guest.id),
+            Audience::Rsvp { statuses } => {
+                statuses.contains(&crate::rsvp::state_of(guest.rsvp.as_ref()))
+            }
             // Who follows up depends on the earlier campaign's messages: the expansion reads
             // them (see `Store::not_reached`).
             Audience::FollowUp { .. } => true,
@@ -135,6 +145,10 @@ impl Audience {
             Audience::Guests { ids } if ids.is_empty() || ids.len() > MAX_AUDIENCE_IDS => {
                 Some(("audience.ids", format!("1 to {MAX_AUDIENCE_IDS} guest ids")))
             }
+            Audience::Rsvp { statuses } if statuses.is_empty() || statuses.len() > 4 => Some((
+                "audience.statuses",
+                "1 to 4 of accepted, declined, maybe, no_response".into(),
+            )),
             _ => None,
         }
     }
@@ -258,9 +272,39 @@ mod tests {
             tags: tags.iter().map(|t| (*t).to_owned()).collect(),
             fields: serde_json::from_value(fields).unwrap_or_default(),
             preferred_channel: None,
+            rsvp: None,
             created_at: now,
             updated_at: now,
         }
+    }
+
+    #[test]
+    fn rsvp_audiences_take_guests_by_their_answer() {
+        use crate::domain::{RsvpSource, RsvpState, RsvpStatus};
+        let answered = |status| Guest {
+            rsvp: Some(crate::rsvp::Rsvp {
+                status,
+                party_size: 1,
+                answers: Default::default(),
+                at: Utc::now(),
+                source: RsvpSource::Link,
+                version: 1,
+            }),
+            ..guest(&[], serde_json::json!({}))
+        };
+        let silent = guest(&[], serde_json::json!({}));
+        let reminder = Audience::Rsvp {
+            statuses: vec![RsvpState::NoResponse],
+        };
+        let coming = Audience::Rsvp {
+            statuses: vec![RsvpState::Accepted, RsvpState::Maybe],
+        };
+        assert!(reminder.includes(&silent));
+        assert!(!reminder.includes(&answered(RsvpStatus::Maybe)));
+        assert!(coming.includes(&answered(RsvpStatus::Maybe)));
+        assert!(!coming.includes(&answered(RsvpStatus::Declined)));
+        assert!(Audience::Rsvp { statuses: vec![] }.check().is_some());
+        assert!(coming.check().is_none());
     }
 
     #[test]

@@ -49,6 +49,9 @@ pub struct Guest {
     pub fields: BTreeMap<String, serde_json::Value>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub preferred_channel: Option<Channel>,
+    /// The guest's answer to the event's RSVP; absent: no response yet.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rsvp: Option<crate::rsvp::Rsvp>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -76,6 +79,7 @@ impl Guest {
             tags: self.tags.clone(),
             fields: self.fields.clone(),
             preferred_channel: self.preferred_channel,
+            rsvp: None,
         }
     }
 
@@ -195,6 +199,17 @@ pub struct GuestIn {
     #[serde(default)]
     #[schema(value_type = Option<crate::domain::Channel>)]
     pub preferred_channel: Option<String>,
+    /// Import only: the guest's RSVP as the organiser recorded it: `accepted`, `declined`,
+    /// `maybe`, or `no_response` (clears an answer). Absent or empty: the guest's answer is
+    /// kept. Recorded with source `import`; no confirmation is sent.
+    #[serde(default)]
+    #[schema(value_type = Option<crate::domain::RsvpState>)]
+    pub rsvp: Option<String>,
+    /// Import only, with `rsvp` accepted or maybe: the guest and the others they bring
+    /// (1 to 1 + the form's `max_plus_ones`; default 1).
+    #[serde(default)]
+    #[schema(minimum = 1, maximum = 21)]
+    pub party_size: Option<serde_json::Value>,
 }
 
 /// A row that passed its checks.
@@ -210,6 +225,19 @@ pub struct CheckedGuest {
     pub tags: Vec<String>,
     pub fields: BTreeMap<String, serde_json::Value>,
     pub preferred_channel: Option<Channel>,
+    /// What the row says of the guest's RSVP (`None`: nothing; keep it).
+    pub rsvp: Option<ImportedRsvp>,
+}
+
+/// An import row's RSVP column.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ImportedRsvp {
+    Answer {
+        status: crate::domain::RsvpStatus,
+        party_size: Option<u32>,
+    },
+    /// `no_response`: the guest's answer is removed.
+    Clear,
 }
 
 /// Why a row was not imported.
@@ -335,6 +363,7 @@ pub fn check_row(row: GuestIn) -> Result<CheckedGuest, Vec<(String, String)>> {
             );
         }
     }
+    let rsvp = check_rsvp(text(row.rsvp), row.party_size, &mut bad);
     if !gave_address {
         bad("email", "a guest needs an email address or a phone number");
     }
@@ -367,12 +396,80 @@ pub fn check_row(row: GuestIn) -> Result<CheckedGuest, Vec<(String, String)>> {
         tags,
         fields: row.fields,
         preferred_channel,
+        rsvp,
+    })
+}
+
+/// A row's `rsvp` and `party_size` columns (the party's upper bound is the event form's, checked
+/// by the import).
+fn check_rsvp(
+    rsvp: Option<String>,
+    party_size: Option<serde_json::Value>,
+    bad: &mut impl FnMut(&str, &str),
+) -> Option<ImportedRsvp> {
+    use crate::domain::{RsvpState, RsvpStatus};
+    let party = match party_size {
+        None | Some(serde_json::Value::Null) => None,
+        Some(serde_json::Value::String(s)) if s.trim().is_empty() => None,
+        Some(value) => {
+            let n = match &value {
+                serde_json::Value::Number(n) => n.as_u64().or_else(|| {
+                    n.as_f64()
+                        .filter(|f| f.fract() == 0.0 && *f >= 0.0)
+                        .map(|f| f as u64)
+                }),
+                serde_json::Value::String(s) => s.trim().parse::<u64>().ok(),
+                _ => None,
+            };
+            match n.and_then(|n| u32::try_from(n).ok()) {
+                Some(n) => Some(n),
+                None => {
+                    bad("party_size", "a whole number of people, 1 or more");
+                    return None;
+                }
+            }
+        }
+    };
+    let state = match rsvp {
+        None => {
+            if party.is_some() {
+                bad("party_size", "give it with an rsvp of accepted or maybe");
+            }
+            return None;
+        }
+        Some(text) => match text.to_ascii_lowercase().parse::<RsvpState>() {
+            Ok(state) => state,
+            Err(_) => {
+                bad("rsvp", "one of accepted, declined, maybe, no_response");
+                return None;
+            }
+        },
+    };
+    let status = match state {
+        RsvpState::NoResponse | RsvpState::Declined if party.is_some_and(|p| p > 0) => {
+            bad("party_size", "only with an rsvp of accepted or maybe");
+            return None;
+        }
+        RsvpState::NoResponse => return Some(ImportedRsvp::Clear),
+        RsvpState::Declined => RsvpStatus::Declined,
+        RsvpState::Accepted => RsvpStatus::Accepted,
+        RsvpState::Maybe => RsvpStatus::Maybe,
+    };
+    if status != RsvpStatus::Declined && party == Some(0) {
+        bad("party_size", "1 or more: the guest and the others they bring");
+        return None;
+    }
+    Some(ImportedRsvp::Answer {
+        status,
+        party_size: party.filter(|_| status != RsvpStatus::Declined),
     })
 }
 
 /// Parses CSV with a header row into rows, each with its line number. Known columns are the
-/// fields of [`GuestIn`]; tags are separated by `;`; every other column is a custom field named
-/// by its lower-cased header. A malformed file is one error.
+/// fields of [`GuestIn`] (with `rsvp` and `party_size`); tags are separated by `;`; the guest
+/// export's own columns (`guest_id`, `rsvp_at`, `rsvp_source`, `answer_*`) are left out, so an
+/// export imports again; every other column is a custom field named by its lower-cased header.
+/// A malformed file is one error.
 pub fn parse_csv(bytes: &[u8]) -> Result<Vec<(u64, GuestIn)>, String> {
     let mut reader = csv::ReaderBuilder::new()
         .flexible(false)
@@ -404,6 +501,11 @@ pub fn parse_csv(bytes: &[u8]) -> Result<Vec<(u64, GuestIn)>, String> {
                 "locale" => row.locale = some(),
                 "time_zone" => row.time_zone = some(),
                 "preferred_channel" => row.preferred_channel = some(),
+                "rsvp" => row.rsvp = some(),
+                "party_size" => row.party_size = some().map(serde_json::Value::String),
+                // The guest export's own columns: what Herald keeps, not the organiser's.
+                "guest_id" | "rsvp_at" | "rsvp_source" => {}
+                answer if answer.starts_with("answer_") => {}
                 "tags" => {
                     row.tags = value
                         .split(';')

@@ -236,7 +236,7 @@ fn refinements() -> Vec<(&'static str, serde_json::Value)> {
         (
             "FieldMapping",
             json!({"allOf": [
-                direction(&["last_message_sent_at", "last_opened_at", "last_clicked_at", "last_event"], "push"),
+                direction(&["last_message_sent_at", "last_opened_at", "last_clicked_at", "last_event", "last_event_rsvp"], "push"),
                 direction(&["email", "phone"], "pull"),
             ]}),
         ),
@@ -354,7 +354,12 @@ impl PartialSchema for DeadLetterQueueName {
         ObjectBuilder::new()
             .schema_type(Type::String)
             .enum_values(Some([
-                "sender", "tracker", "wizard", "crm-sync", "webhooks",
+                "sender",
+                "transactional",
+                "tracker",
+                "wizard",
+                "crm-sync",
+                "webhooks",
             ]))
             .into()
     }

@@ -44,7 +44,7 @@ pub struct FieldMapping {
     #[schema(pattern = "^[A-Za-z][A-Za-z0-9_]{0,99}$")]
     pub property: String,
     /// `push` only for the engagement fields (`last_message_sent_at`, `last_opened_at`,
-    /// `last_clicked_at`, `last_event`); `pull` only for `email` and `phone`.
+    /// `last_clicked_at`, `last_event`, `last_event_rsvp`); `pull` only for `email` and `phone`.
     pub direction: SyncDirection,
 }
 
@@ -74,6 +74,7 @@ pub fn field_is_push_only(field: CrmField) -> bool {
             | CrmField::LastOpenedAt
             | CrmField::LastClickedAt
             | CrmField::LastEvent
+            | CrmField::LastEventRsvp
     )
 }
 
@@ -497,6 +498,9 @@ pub struct Engagement {
     pub last_clicked_at: Option<DateTime<Utc>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_event: Option<String>,
+    /// The RSVP status of the event the contact answered last.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_event_rsvp: Option<String>,
 }
 
 impl Engagement {
@@ -509,6 +513,7 @@ impl Engagement {
             CrmField::LastOpenedAt => time(&self.last_opened_at),
             CrmField::LastClickedAt => time(&self.last_clicked_at),
             CrmField::LastEvent => self.last_event.clone(),
+            CrmField::LastEventRsvp => self.last_event_rsvp.clone(),
             _ => None,
         }
     }

@@ -208,6 +208,9 @@ named_enum!(
         LastClickedAt = "last_clicked_at",
         /// The latest event the contact is a guest of (pushed only).
         LastEvent = "last_event",
+        /// The contact's RSVP to the event they answered last: accepted, declined or maybe
+        /// (pushed only).
+        LastEventRsvp = "last_event_rsvp",
     }
 );
 
@@ -246,6 +249,41 @@ named_enum!(
         CampaignCompleted = "campaign.completed",
         ContactUnsubscribed = "contact.unsubscribed",
         CrmSyncCompleted = "crm.sync_completed",
+        /// A guest answered the event's RSVP, or the answer changed.
+        GuestRsvpChanged = "guest.rsvp_changed",
+    }
+);
+
+named_enum!(
+    /// A guest's answer to an invitation.
+    RsvpStatus, "RSVP status" {
+        Accepted = "accepted",
+        Declined = "declined",
+        Maybe = "maybe",
+    }
+);
+
+named_enum!(
+    /// Where a guest's RSVP came from.
+    RsvpSource, "RSVP source" {
+        /// The guest's own RSVP link (the page or the JSON API behind it).
+        Link = "link",
+        /// The tenant, over the API.
+        Api = "api",
+        /// A guest import's `rsvp` column.
+        Import = "import",
+        /// A guest's reply to a message.
+        Reply = "reply",
+    }
+);
+
+named_enum!(
+    /// Where a guest stands with the RSVP, for audiences and the guest list: an answer, or none.
+    RsvpState, "RSVP state" {
+        Accepted = "accepted",
+        Declined = "declined",
+        Maybe = "maybe",
+        NoResponse = "no_response",
     }
 );
 

@@ -50,6 +50,7 @@ pub use address::{
 };
 pub use enums::{
     CapPeriod, Channel, ConsentSource, CrmField, CrmKind, DeliveryEvent, Layer, ProviderKind, Role,
-    SyncDirection, SyncStatus, TemplateCategory, UnknownVariant, WebhookEventType,
+    RsvpSource, RsvpState, RsvpStatus, SyncDirection, SyncStatus, TemplateCategory, UnknownVariant,
+    WebhookEventType,
 };
 pub use locale::{LOCALE_PATTERN, Locale, LocaleError, TimeZone, TimeZoneError};

@@ -37,6 +37,7 @@ fn event() -> EventTimes {
         ends_at: local("2026-06-12T17:00:00"),
         zone: chrono_tz::Europe::Paris,
         created_at: instant("2026-01-05T09:00:00Z"),
+        rsvp_deadline: None,
     }
 }
 

@@ -64,7 +64,9 @@ pub use steps::{
     StepDef,
 };
 pub use sync::{StepChanged, Synced, Syncer};
-pub use time::{DstAdjustment, EventTimes, StepTime, is_ambiguous, local_parts, step_time};
+pub use time::{
+    DstAdjustment, EventTimes, StepTime, is_ambiguous, local_parts, step_time, to_instant,
+};
 pub use values::{
     Anchor, LateEntry, LocalClock, LocalClockError, NotReached, StepKey, StepKeyError, WhenMissed,
 };

@@ -199,6 +199,8 @@ pub fn plan_sync(
             Some("the step was turned off")
         } else if step.on_cancel {
             Some("the step is sent only if the event is cancelled")
+        } else if event.times.base(step.anchor).is_none() {
+            Some("the event's RSVP form has no deadline to count from")
         } else {
             None
         };

@@ -38,6 +38,7 @@ fn event(start: NaiveDateTime, cancelled: bool) -> LiveEvent {
                 .with_ymd_and_hms(2026, 1, 1, 0, 0, 0)
                 .single()
                 .expect("t"),
+            rsvp_deadline: None,
         },
         cancelled,
     }

@@ -38,6 +38,14 @@ pub enum StepAudience {
         #[schema(min_items = 1, max_items = 10000)]
         ids: Vec<GuestId>,
     },
+    /// Guests by their RSVP when the step sends: `["no_response"]` for a reminder to those
+    /// who have not answered, `["accepted"]` for logistics to those coming (a guest who
+    /// declines leaves it).
+    Rsvp {
+        /// 1 to 4 of `accepted`, `declined`, `maybe`, `no_response`.
+        #[schema(min_items = 1, max_items = 4)]
+        statuses: Vec<crate::domain::RsvpState>,
+    },
     /// The guests an earlier step was sent to whose message had not reached `not_reached` by
     /// this step's time.
     FollowUp {
@@ -66,6 +74,9 @@ impl StepAudience {
                 value: value.clone(),
             },
             StepAudience::Guests { ids } => Audience::Guests { ids: ids.clone() },
+            StepAudience::Rsvp { statuses } => Audience::Rsvp {
+                statuses: statuses.clone(),
+            },
             StepAudience::FollowUp { step, not_reached } => Audience::FollowUp {
                 campaign: super::step_campaign(event, step),
                 not_reached: *not_reached,

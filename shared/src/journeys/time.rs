@@ -16,6 +16,8 @@ pub struct EventTimes {
     pub ends_at: NaiveDateTime,
     pub zone: Tz,
     pub created_at: DateTime<Utc>,
+    /// The RSVP form's deadline, local to `zone`, if it has one.
+    pub rsvp_deadline: Option<NaiveDateTime>,
 }
 
 /// How the local time the rules asked for was changed to become an instant.
@@ -57,19 +59,19 @@ impl StepTime {
 }
 
 /// When a step anchored to the event is due: rules 1–4 of the module documentation.
-pub fn step_time(
-    event_start: NaiveDateTime,
-    event_end: NaiveDateTime,
-    zone: Tz,
-    anchor: Anchor,
-    offset: &Offset,
-    at: Option<LocalClock>,
-) -> StepTime {
-    let base = match anchor {
-        Anchor::EventStart => event_start,
-        Anchor::EventEnd => event_end,
-    };
+pub fn step_time(base: NaiveDateTime, zone: Tz, offset: &Offset, at: Option<LocalClock>) -> StepTime {
     to_instant(wall_clock(base, offset, at), zone)
+}
+
+impl EventTimes {
+    /// The local time an anchor names; `None` for the RSVP deadline of an event without one.
+    pub fn base(&self, anchor: Anchor) -> Option<NaiveDateTime> {
+        match anchor {
+            Anchor::EventStart => Some(self.starts_at),
+            Anchor::EventEnd => Some(self.ends_at),
+            Anchor::RsvpDeadline => self.rsvp_deadline,
+        }
+    }
 }
 
 /// Rules 2–3: the local date-time `offset` and `at` make of the anchor's local `base`. Beyond
@@ -141,16 +143,11 @@ pub fn is_ambiguous(local: NaiveDateTime, zone: Tz) -> bool {
 impl ResolvedStep {
     /// When the step is due for `event`; `None` for a step sent on cancellation.
     pub fn time(&self, event: &EventTimes) -> Option<StepTime> {
-        (!self.on_cancel).then(|| {
-            step_time(
-                event.starts_at,
-                event.ends_at,
-                event.zone,
-                self.anchor,
-                &self.offset,
-                self.at,
-            )
-        })
+        if self.on_cancel {
+            return None;
+        }
+        let base = event.base(self.anchor)?;
+        Some(step_time(base, event.zone, &self.offset, self.at))
     }
 }
 
@@ -190,7 +187,7 @@ mod tests {
     /// The step `offset`/`at` from an event starting at `start` in `zone`.
     fn from_start(start: &str, zone: Tz, off: &str, clock: Option<LocalClock>) -> StepTime {
         let start = at(start);
-        step_time(start, start, zone, Anchor::EventStart, &offset(off), clock)
+        step_time(start, zone, &offset(off), clock)
     }
 
     #[test]
@@ -245,17 +242,25 @@ mod tests {
     #[test]
     fn the_anchor_chooses_start_or_end() {
         let (start, end) = (at("2026-06-10T18:00:00"), at("2026-06-12T17:00:00"));
-        let t = step_time(
-            start,
-            end,
-            Paris,
-            Anchor::EventEnd,
-            &offset("P1D"),
-            clock(10, 0),
-        );
+        let event = EventTimes {
+            starts_at: start,
+            ends_at: end,
+            zone: Paris,
+            created_at: utc("2026-01-01T00:00:00Z"),
+            rsvp_deadline: Some(at("2026-05-31T23:59:00")),
+        };
+        let base = |a| event.base(a).expect("anchored");
+        let t = step_time(base(Anchor::EventEnd), Paris, &offset("P1D"), clock(10, 0));
         assert_eq!(t.local, at("2026-06-13T10:00:00"));
-        let t = step_time(start, end, Paris, Anchor::EventStart, &offset("P1D"), None);
+        let t = step_time(base(Anchor::EventStart), Paris, &offset("P1D"), None);
         assert_eq!(t.local, at("2026-06-11T18:00:00"));
+        let t = step_time(base(Anchor::RsvpDeadline), Paris, &offset("-P7D"), clock(9, 0));
+        assert_eq!(t.local, at("2026-05-24T09:00:00"));
+        let none = EventTimes {
+            rsvp_deadline: None,
+            ..event
+        };
+        assert_eq!(none.base(Anchor::RsvpDeadline), None);
     }
 
     /// (local asked, local given, UTC, adjustment) on the days the clocks change.
@@ -392,6 +397,7 @@ mod tests {
             ends_at: start,
             zone: Paris,
             created_at: utc("2026-01-01T00:00:00Z"),
+            rsvp_deadline: None,
         };
         let times = journey.times(&event);
         assert_eq!(times[0].map(|t| t.local), Some(at("2026-06-09T18:00:00")));
@@ -417,27 +423,13 @@ mod tests {
 
     #[test]
     fn the_calendar_s_ends_stop_steps_without_panicking() {
-        let t = step_time(
-            NaiveDateTime::MAX,
-            NaiveDateTime::MAX,
-            Paris,
-            Anchor::EventStart,
-            &offset("P400D"),
-            None,
-        );
+        let t = step_time(NaiveDateTime::MAX, Paris, &offset("P400D"), None);
         assert_eq!(
             t.requested(),
             NaiveDateTime::MAX,
             "stops at the calendar's end"
         );
-        let t = step_time(
-            NaiveDateTime::MIN,
-            NaiveDateTime::MIN,
-            Sydney,
-            Anchor::EventStart,
-            &offset("-P400D"),
-            clock(2, 30),
-        );
+        let t = step_time(NaiveDateTime::MIN, Sydney, &offset("-P400D"), clock(2, 30));
         assert_eq!(
             t.requested(),
             NaiveDateTime::MIN

@@ -89,6 +89,9 @@ pub enum Anchor {
     EventStart,
     /// The event's local `ends_at`.
     EventEnd,
+    /// The local `deadline` of the event's RSVP form ("7 days before the deadline"): a step
+    /// anchored to it waits while the event has no deadline, and moves when the deadline does.
+    RsvpDeadline,
 }
 
 /// What happens to a step whose time has passed when it is (re)scheduled, e.g. after the event

@@ -519,6 +519,40 @@ impl Store {
             .context("building the outbox Update")?)
     }
 
+    /// The outbox entry of a contact with the engagement given (fields left out are kept),
+    /// for a transaction or on its own.
+    pub(crate) fn outbox_update_with(
+        &self,
+        tenant: TenantId,
+        contact: ContactId,
+        engagement: &Engagement,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Update> {
+        let update = self.outbox_update(tenant, contact, now)?;
+        let mut expression = update.update_expression().to_owned();
+        let mut values = update
+            .expression_attribute_values()
+            .cloned()
+            .unwrap_or_default();
+        let value = serde_json::to_value(engagement).context("engagement")?;
+        if let Some(fields) = value.as_object() {
+            for (name, v) in fields {
+                if let Some(text) = v.as_str() {
+                    expression.push_str(&format!(", {name} = :{name}"));
+                    values.insert(format!(":{name}"), AttributeValue::S(text.into()));
+                }
+            }
+        }
+        Ok(Update::builder()
+            .table_name(self.table())
+            .set_key(Some(update.key().clone()))
+            .update_expression(expression)
+            .set_expression_attribute_names(update.expression_attribute_names().cloned())
+            .set_expression_attribute_values(Some(values))
+            .build()
+            .context("building the outbox Update")?)
+    }
+
     /// Puts a contact in the outbox, with the engagement given (fields left out are kept).
     pub async fn touch_crm_outbox(
         &self,
@@ -527,29 +561,14 @@ impl Store {
         engagement: &Engagement,
         now: DateTime<Utc>,
     ) -> StoreResult<()> {
-        let update = self.outbox_update(tenant, contact, now)?;
-        let mut expression = update.update_expression().to_owned();
-        let mut request = self
-            .client()
+        let update = self.outbox_update_with(tenant, contact, engagement, now)?;
+        self.client()
             .update_item()
             .table_name(self.table())
             .set_key(Some(update.key().clone()))
+            .update_expression(update.update_expression())
             .set_expression_attribute_names(update.expression_attribute_names().cloned())
-            .set_expression_attribute_values(update.expression_attribute_values().cloned());
-        let value = serde_json::to_value(engagement).context("engagement")?;
-        if let Some(fields) = value.as_object() {
-            for (name, v) in fields {
-                if let Some(text) = v.as_str() {
-                    expression.push_str(&format!(", {name} = :{name}"));
-                    request = request.expression_attribute_values(
-                        format!(":{name}"),
-                        AttributeValue::S(text.into()),
-                    );
-                }
-            }
-        }
-        request
-            .update_expression(expression)
+            .set_expression_attribute_values(update.expression_attribute_values().cloned())
             .send()
             .await
             .context("UpdateItem CRM outbox")?;

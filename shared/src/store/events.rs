@@ -40,6 +40,10 @@ pub struct Event {
     pub tenant_id: TenantId,
     #[serde(flatten)]
     pub fields: EventFields,
+    /// The event's RSVP form (set with `PUT /api/v1/events/{id}/rsvp/form`); absent: guests
+    /// answer yes, no or maybe, alone, until the event starts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rsvp: Option<crate::rsvp::RsvpForm>,
     pub version: u64,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
@@ -53,7 +57,22 @@ impl Event {
             ends_at: self.fields.ends_at,
             zone: self.fields.time_zone.tz(),
             created_at: self.created_at,
+            rsvp_deadline: self.rsvp.as_ref().and_then(|f| f.fields.deadline),
         }
+    }
+
+    /// The event's RSVP form (the default one when it has none).
+    pub fn rsvp_form(&self) -> crate::rsvp::RsvpForm {
+        self.rsvp.clone().unwrap_or_default()
+    }
+
+    /// Until when guests may answer its RSVP.
+    pub fn rsvp_closes(&self) -> DateTime<Utc> {
+        crate::rsvp::answers_close(
+            &self.rsvp_form(),
+            self.fields.starts_at,
+            self.fields.time_zone.tz(),
+        )
     }
 
     /// The event as the journey plan sees it.

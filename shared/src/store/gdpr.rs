@@ -42,15 +42,7 @@ impl Store {
         self.client()
             .put_item()
             .table_name(self.table())
-            .item(
-                keys::PK,
-                AttributeValue::S(keys::contact_pk(tenant, contact)),
-            )
-            .item(
-                keys::SK,
-                AttributeValue::S(format!("{MESSAGE_INDEX_PREFIX}{message}")),
-            )
-            .item("message_id", AttributeValue::S(message.to_string()))
+            .set_item(Some(contact_message_item(tenant, contact, message)))
             .send()
             .await
             .context("PutItem contact message index")?;
@@ -217,4 +209,26 @@ fn addresses(contact: &Contact) -> Vec<(Channel, String)> {
         out.push((Channel::Sms, p.as_str().to_owned()));
     }
     out
+}
+
+/// A contact's index entry for a transactional message to it.
+pub(crate) fn contact_message_item(
+    tenant: TenantId,
+    contact: ContactId,
+    message: MessageId,
+) -> super::Item {
+    std::collections::HashMap::from([
+        (
+            keys::PK.to_owned(),
+            AttributeValue::S(keys::contact_pk(tenant, contact)),
+        ),
+        (
+            keys::SK.to_owned(),
+            AttributeValue::S(format!("{MESSAGE_INDEX_PREFIX}{message}")),
+        ),
+        (
+            "message_id".to_owned(),
+            AttributeValue::S(message.to_string()),
+        ),
+    ])
 }

@@ -12,7 +12,9 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::Utc;
 
 use super::{Item, Keys, Store, StoreResult, keys, string_attr};
-use crate::guests::{CheckedGuest, Contact, GUEST_SHARDS, Guest};
+use crate::domain::{RsvpSource, RsvpStatus};
+use crate::guests::{CheckedGuest, Contact, GUEST_SHARDS, Guest, ImportedRsvp};
+use crate::rsvp::Rsvp;
 use crate::ids::{ContactId, EventId, GuestId, TenantId};
 
 /// What an import wrote.
@@ -28,6 +30,8 @@ pub struct ImportWrite {
     pub same_contact: Vec<(usize, usize)>,
     /// The guests this import added to the event (not those it updated).
     pub added: Vec<Guest>,
+    /// The guests whose RSVP the import's `rsvp` column changed, as written.
+    pub rsvp_changed: Vec<Guest>,
 }
 
 fn key(pk: String, sk: &str) -> Item {
@@ -53,6 +57,42 @@ fn address_keys(tenant: TenantId, row: &CheckedGuest) -> Vec<String> {
         out.push(keys::contact_key_pk(tenant, "phone", p.as_str()));
     }
     out
+}
+
+/// A guest's RSVP after an import row: the row's answer (kept as it is when it says the same),
+/// none for `no_response`, the current one when the row says nothing.
+fn imported_rsvp(
+    current: Option<&Rsvp>,
+    row: Option<ImportedRsvp>,
+    now: chrono::DateTime<Utc>,
+) -> Option<Rsvp> {
+    match row {
+        None => current.cloned(),
+        Some(ImportedRsvp::Clear) => None,
+        Some(ImportedRsvp::Answer { status, party_size }) => {
+            let coming = status != RsvpStatus::Declined;
+            let same_status = current.is_some_and(|r| r.status == status);
+            let party_size = match (coming, party_size) {
+                (false, _) => 0,
+                (true, Some(n)) => n,
+                (true, None) => current
+                    .filter(|_| same_status)
+                    .map_or(1, |r| r.party_size.max(1)),
+            };
+            if let Some(r) = current.filter(|r| r.status == status && r.party_size == party_size) {
+                return Some(r.clone());
+            }
+            Some(Rsvp {
+                status,
+                party_size,
+                // The questions' answers stay: the organiser's column records only the status.
+                answers: current.map(|r| r.answers.clone()).unwrap_or_default(),
+                at: now,
+                source: RsvpSource::Import,
+                version: current.map_or(1, |r| r.version + 1),
+            })
+        }
+    }
 }
 
 impl Store {
@@ -139,7 +179,8 @@ impl Store {
             if left_out.contains(&i) {
                 continue;
             }
-            let created_at = match existing.get(&id.to_string()) {
+            let before = existing.get(&id.to_string());
+            let created_at = match before {
                 Some(g) => {
                     write.updated += 1;
                     g.created_at
@@ -149,6 +190,8 @@ impl Store {
                     now
                 }
             };
+            let current = before.and_then(|g| g.rsvp.as_ref());
+            let rsvp = imported_rsvp(current, row.rsvp, now);
             let guest = Guest {
                 id: *id,
                 tenant_id: tenant,
@@ -164,10 +207,14 @@ impl Store {
                 tags: row.tags.clone(),
                 fields: row.fields.clone(),
                 preferred_channel: row.preferred_channel,
+                rsvp: rsvp.clone(),
                 created_at,
                 updated_at: now,
             };
             items.push(Store::to_item(&guest_keys(tenant, event, *id), &guest)?);
+            if rsvp.as_ref() != current {
+                write.rsvp_changed.push(guest.clone());
+            }
             if guest.created_at == now {
                 write.added.push(guest);
             }

@@ -7,7 +7,7 @@
 //! |---|---|---|---|---|
 //! | API key | `APIKEY#{sha256(secret)}` | `APIKEY` | `{owner}#APIKEYS` / `{key_id}` | authenticate: GetItem by the hash of the presented secret; list a tenant's (or the platform's) keys: Query GSI1; revoke: Query GSI1 by key id, then UpdateItem |
 //! | tenant | `TENANT#{tid}` | `META` | `TENANTS` / `{tid}` | get: GetItem; list all (platform admins): Query GSI1 |
-//! | event | `TENANT#{tid}` | `EVENT#{eid}` | – | get: GetItem; list a tenant's: Query `begins_with(SK, "EVENT#")` |
+//! | event | `TENANT#{tid}` | `EVENT#{eid}` | – | get: GetItem; list a tenant's: Query `begins_with(SK, "EVENT#")`; holds the RSVP form (`rsvp`), written like the event (PutItem conditional on `version`, with the journey's sync mark, as the deadline anchors steps) |
 //! | global template | `PLATFORM` | `TEMPLATE#{category}#{channel}` | `PLATFORM` / `TEMPLATE#{tpl_id}` | by slot: GetItem; by id: Query GSI1; list: Query `begins_with(SK, "TEMPLATE#")` |
 //! | compliance block | `PLATFORM` | `COMPLIANCE#{name}` | – | get: GetItem; list: Query `begins_with(SK, "COMPLIANCE#")` |
 //! | tenant template | `TENANT#{tid}` | `TEMPLATE#{category}#{channel}` | `TENANT#{tid}` / `TEMPLATE#{tpl_id}` | as global templates |
@@ -18,7 +18,7 @@
 //! | wizard | `TENANT#{tid}#EVENT#{eid}` | `WIZARD` | – | the event's wizard choices, latest completion run and active snapshot summary: GetItem; each part written by its own conditional UpdateItem |
 //! | snapshot version | `TENANT#{tid}#EVENT#{eid}` | `RESOLVED#V#{version:010}` | – | immutable, gzip JSON body: GetItem; history: Query `begins_with(SK, "RESOLVED#V#")` projecting the summary only |
 //! | active snapshot | `TENANT#{tid}#EVENT#{eid}` | `RESOLVED#ACTIVE` | – | a full copy of the active version, so the send path reads one GetItem |
-//! | guest | `TENANT#{tid}#EVENT#{eid}#GUESTS#{shard:02}` (8 shards by guest id) | `GUEST#{gid}` | – | get: GetItem (the shard follows from the id); list an event's / expand a campaign's audience: Query each shard; import: BatchGetItem + BatchWriteItem |
+//! | guest | `TENANT#{tid}#EVENT#{eid}#GUESTS#{shard:02}` (8 shards by guest id) | `GUEST#{gid}` | – | get: GetItem (the shard follows from the id); list an event's / expand a campaign's audience / RSVP figures and export: Query each shard (the list's `rsvp` filter as a FilterExpression); import: BatchGetItem + BatchWriteItem; an RSVP answer: one BatchGetItem (event, guest, tenant, wizard, CRM connection), then one TransactWriteItems (UpdateItem of `rsvp` conditional on its `version`, the confirmation's message and contact index, the CRM outbox entry) |
 //! | contact | `TENANT#{tid}#CONTACT#{cid}` | `META` | – | get: GetItem; the send path's consent check (preferences, quiet hours, frequency cap are on the item): BatchGetItem; a consent change: Put conditional on `updated_at`, in one transaction with its ledger entry |
 //! | consent ledger entry | `TENANT#{tid}#CONTACT#{cid}` | `CONSENT#{ms:013}#{ulid}` | – | written with the contact's change; the contact's history: Query `begins_with(SK, "CONSENT#")`; never updated |
 //! | contact's transactional message | `TENANT#{tid}#CONTACT#{cid}` | `MSG#{mid}` | – | written before a transactional message to a contact (campaign messages need none: their ids derive from campaign and guest); GDPR export and erasure: Query `begins_with(SK, "MSG#")` |

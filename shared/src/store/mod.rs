@@ -19,6 +19,7 @@ mod platform;
 mod provider_state;
 mod providers;
 mod rate_limits;
+mod rsvp;
 mod senders;
 mod suppressions;
 mod templates;
@@ -50,6 +51,7 @@ pub use journeys::{EventJourney, SyncMark, TenantJourney};
 pub use messages::{Claimed, IDEMPOTENCY_SECONDS, IdempotencyRecord, SendEvent};
 pub use provider_state::{Booking, HealthDelta, ProviderHealth};
 pub use rate_limits::{Admission, ApiLimits, Bucket, Seen};
+pub use rsvp::{RsvpContext, RsvpWrite};
 pub use tenants::{DEFAULT_RETENTION_DAYS, RETENTION_DAYS, Tenant, message_ttl};
 pub use tracking::{
     Counters, IngestPlan, Ingested, MINUTE_TTL_SECONDS, candidate_keys, distinct,

@@ -37,6 +37,7 @@ fn event() -> Event {
             default_locale: Locale::parse("fr-FR").expect("locale"),
             status: Default::default(),
         },
+        rsvp: None,
         version: 1,
         created_at: epoch(),
         updated_at: epoch(),

@@ -34,12 +34,14 @@ super::api_routes! {
 pub struct JourneyStepView {
     #[serde(flatten)]
     pub step: ResolvedStep,
-    /// When it is due, from the live event (none for a step sent on cancellation).
+    /// When it is due, from the live event (none for a step sent on cancellation, or anchored
+    /// to an RSVP deadline the event does not have).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub time: Option<StepTime>,
     /// `scheduled`, `sending`, `sent`, `skipped` or `cancelled` once the journey is active;
     /// before that `draft`; `off` for a step turned off; `on_cancel` for a step sent only if the
-    /// event is cancelled.
+    /// event is cancelled; `no_deadline` for a step anchored to the RSVP deadline of an event
+    /// whose form has none (it is scheduled once the form has one).
     pub status: String,
     /// Why it was skipped, cancelled or sent at once.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -153,6 +155,8 @@ fn step_view(
         Some(o) => o.status.as_str(),
         None if !step.enabled => "off",
         None if step.on_cancel => "on_cancel",
+        // Anchored to an RSVP deadline the event does not have (yet).
+        None if time.is_none() => "no_deadline",
         None if !active => "draft",
         // Active, not synced yet (the sweep schedules it within a minute or two).
         None => "scheduled",
