@@ -58,5 +58,27 @@ fn bench_render(c: &mut Criterion) {
     });
 }
 
-criterion_group!(benches, bench_render);
+/// The date filters alone (CLDR through ICU4X): a long date and time in five languages, the
+/// formatters of each language cached after its first use as in a sender instance.
+fn bench_dates(c: &mut Criterion) {
+    let at = herald::render::dates::parse_value("2027-05-01T18:00:00", chrono_tz::UTC)
+        .expect("a local date-time");
+    let locales = ["en-GB", "fr-FR", "de-DE", "it-IT", "ja-JP"];
+    for locale in locales {
+        assert!(!herald::render::dates::format_datetime(at, "long", locale).is_empty());
+    }
+    c.bench_function("datetime_long_in_five_languages", |b| {
+        b.iter(|| {
+            for locale in locales {
+                black_box(herald::render::dates::format_datetime(
+                    black_box(at),
+                    "long",
+                    locale,
+                ));
+            }
+        })
+    });
+}
+
+criterion_group!(benches, bench_render, bench_dates);
 criterion_main!(benches);

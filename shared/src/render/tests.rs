@@ -178,15 +178,29 @@ fn dates_follow_the_guest_then_the_event() {
     let content = sms(
         "{{ event.starts_at | date('long') }} {{ event.starts_at | time }} {{ '2027-05-01T16:00:00Z' | time }}",
     );
+    // en-GB as CLDR has it: the 24-hour clock, a comma after the weekday.
     let out = render_message(Channel::Whatsapp, &content, &ctx, &[]).unwrap();
     assert_eq!(
         out.text.as_deref(),
-        Some("Saturday 1 May 2027 6:00 pm 5:00 pm")
+        Some("Saturday, 1 May 2027 18:00 17:00")
     );
     ctx.guest.locale = Some("fr-FR".into());
     ctx.guest.time_zone = Some("Europe/Paris".into());
     let out = render_message(Channel::Whatsapp, &content, &ctx, &[]).unwrap();
     assert_eq!(out.text.as_deref(), Some("samedi 1 mai 2027 18:00 18:00"));
+    // Every language CLDR has, not four: an Italian and a Japanese guest.
+    let datetime = sms("{{ '2027-05-01T16:00:00Z' | datetime('long') }}");
+    ctx.guest.locale = Some("it-IT".into());
+    ctx.guest.time_zone = Some("Europe/Rome".into());
+    let out = render_message(Channel::Whatsapp, &datetime, &ctx, &[]).unwrap();
+    assert_eq!(
+        out.text.as_deref(),
+        Some("sabato 1 maggio 2027 alle ore 18:00")
+    );
+    ctx.guest.locale = Some("ja-JP".into());
+    ctx.guest.time_zone = Some("Asia/Tokyo".into());
+    let out = render_message(Channel::Whatsapp, &datetime, &ctx, &[]).unwrap();
+    assert_eq!(out.text.as_deref(), Some("2027年5月2日日曜日 1:00"));
     let bad =
         render_message(Channel::Whatsapp, &sms("{{ 'soon' | date }}"), &ctx, &[]).unwrap_err();
     assert!(bad[0].message.contains("not a date"), "{bad:?}");
@@ -198,8 +212,5 @@ fn loops_over_the_schedule() {
         "{% for item in event.schedule %}{{ item.starts_at | time }} {{ item.title }};{% endfor %}",
     );
     let out = render_message(Channel::Whatsapp, &content, &RenderContext::sample(), &[]).unwrap();
-    assert_eq!(
-        out.text.as_deref(),
-        Some("6:00 pm Reception;7:30 pm Dinner;")
-    );
+    assert_eq!(out.text.as_deref(), Some("18:00 Reception;19:30 Dinner;"));
 }
