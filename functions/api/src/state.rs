@@ -20,8 +20,13 @@ pub struct Config {
     pub url_policy: UrlPolicy,
     /// `HERALD_WIZARD_QUEUE_URL`: where wizard completions are queued for the `wizard` function.
     pub wizard_queue_url: String,
-    /// `HERALD_SENDER_QUEUE_URL`: where messages are queued for the `sender` function.
+    /// `HERALD_SENDER_QUEUE_URL`: where campaign jobs are queued for the `sender` function.
     pub sender_queue_url: String,
+    /// `HERALD_TRANSACTIONAL_QUEUE_URL`: where transactional messages are queued for the
+    /// `sender` function, in a lane of their own (never behind a campaign);
+    /// `HERALD_TRANSACTIONAL_DLQ_URL`: its dead-letter queue.
+    pub transactional_queue_url: String,
+    pub transactional_dlq_url: String,
     /// `HERALD_WIZARD_DLQ_URL` and `HERALD_SENDER_DLQ_URL`: the functions' dead-letter queues,
     /// inspected and redriven over the admin API.
     pub wizard_dlq_url: String,
@@ -68,6 +73,8 @@ impl Config {
             kms_key_id: var("HERALD_KMS_KEY_ID")?,
             wizard_queue_url: var("HERALD_WIZARD_QUEUE_URL")?,
             sender_queue_url: var("HERALD_SENDER_QUEUE_URL")?,
+            transactional_queue_url: var("HERALD_TRANSACTIONAL_QUEUE_URL")?,
+            transactional_dlq_url: var("HERALD_TRANSACTIONAL_DLQ_URL")?,
             wizard_dlq_url: var("HERALD_WIZARD_DLQ_URL")?,
             sender_dlq_url: var("HERALD_SENDER_DLQ_URL")?,
             tracker_queue_url: var("HERALD_TRACKER_QUEUE_URL")?,
@@ -137,6 +144,9 @@ pub struct Queues {
     pub sender: String,
     pub wizard_dlq: String,
     pub sender_dlq: String,
+    /// Transactional messages: the sender's second event source and its dead-letter queue.
+    pub transactional: String,
+    pub transactional_dlq: String,
     pub tracker: String,
     pub tracker_dlq: String,
     pub crm_sync: String,
@@ -157,6 +167,38 @@ impl Queues {
             .map_err(|e| {
                 crate::problem::ApiError::Upstream(
                     anyhow::Error::new(e).context("SQS SendMessage sender"),
+                )
+            })?;
+        Ok(())
+    }
+
+    /// Queues one transactional job (a `SenderJob::Deliver` without a campaign: one message
+    /// to one person, such as an RSVP confirmation) on the transactional queue, which no
+    /// campaign's jobs share; the sender sends it in the transactional lane of its providers'
+    /// send rates (see `herald_sender::lanes`).
+    pub async fn to_transactional(
+        &self,
+        job: &herald::messages::SenderJob,
+    ) -> Result<(), crate::problem::ApiError> {
+        let body = serde_json::to_string(job).map_err(anyhow::Error::new)?;
+        self.to_transactional_body(body).await
+    }
+
+    /// [`Queues::to_transactional`] with the job already serialised (a message's
+    /// `pending_job`).
+    pub async fn to_transactional_body(
+        &self,
+        body: String,
+    ) -> Result<(), crate::problem::ApiError> {
+        self.sqs
+            .send_message()
+            .queue_url(&self.transactional)
+            .message_body(body)
+            .send()
+            .await
+            .map_err(|e| {
+                crate::problem::ApiError::Upstream(
+                    anyhow::Error::new(e).context("SQS SendMessage transactional"),
                 )
             })?;
         Ok(())
@@ -365,6 +407,8 @@ impl AppState {
                 sender: config.sender_queue_url.clone(),
                 wizard_dlq: config.wizard_dlq_url.clone(),
                 sender_dlq: config.sender_dlq_url.clone(),
+                transactional: config.transactional_queue_url.clone(),
+                transactional_dlq: config.transactional_dlq_url.clone(),
                 tracker: config.tracker_queue_url.clone(),
                 tracker_dlq: config.tracker_dlq_url.clone(),
                 crm_sync: config.crm_sync_queue_url.clone(),

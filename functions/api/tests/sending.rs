@@ -175,7 +175,8 @@ async fn a_send_rate_holds_across_sender_instances() {
         "version": 1, "created_at": "2026-01-01T00:00:00Z", "updated_at": "2026-01-01T00:00:00Z"
     }))
     .expect("provider");
-    // Two instances, each with 25 messages for the provider, at once.
+    // Two instances, each with 25 campaign messages for the provider, at once (the bulk lane:
+    // 8 of the 10 messages/s).
     let instances = [
         herald_sender::gate::Gate::new(store.clone(), ses.clone(), Some(0.0)),
         herald_sender::gate::Gate::new(store.clone(), ses, Some(0.0)),
@@ -193,16 +194,16 @@ async fn a_send_rate_holds_across_sender_instances() {
         .max()
         .unwrap_or(0);
     println!(
-        "50 messages at 10/s over two instances: {:.1} s, at most {most_in_a_second} in any second, {} DynamoDB requests",
+        "50 campaign messages at 10/s over two instances: {:.1} s, at most {most_in_a_second} in any second, {} DynamoDB requests",
         started.elapsed().as_secs_f64(),
         counter.count()
     );
-    // Slots are 100 ms apart; the times here are when each admission returned, so a window
+    // Slots are 125 ms apart; the times here are when each admission returned, so a window
     // can hold the slots at both of its ends, and on a loaded machine (a CI build on two
     // cores) one admission woken late can land inside the next slots' second. The schedule
-    // itself is checked by the total: 50 slots at 10/s take at least 4.8 s.
+    // itself is checked by the total: 50 slots at 8/s take at least 6.1 s.
     assert!(most_in_a_second <= 12, "{most_in_a_second} in one second");
-    assert!(started.elapsed() >= Duration::from_millis(4_800));
+    assert!(started.elapsed() >= Duration::from_millis(6_100));
     // One booking per instance (its whole demand), plus a retry when both book at once.
     assert!(counter.count() <= 4, "{:?}", counter.by_operation());
 }
@@ -215,7 +216,7 @@ async fn admit_25(
 ) -> Vec<i64> {
     let mut times = Vec::new();
     for left in (1..=25u32).rev() {
-        gate.admit(tenant, provider, left)
+        gate.admit(herald_sender::lanes::Lane::Bulk, tenant, provider, left)
             .await
             .expect("admit")
             .expect("the provider is open");

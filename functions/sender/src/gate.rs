@@ -17,6 +17,9 @@
 //!   every instance. A booking is what the job still has to send (up to [`BOOKING_SECONDS`]
 //!   of the schedule): one UpdateItem per job and provider while the provider keeps up. Slots
 //!   an instance does not use in time are lost, never spent late.
+//! - Lanes: every such schedule is split between bulk and transactional messages (see
+//!   [`crate::lanes`]): a job books only its own lane's share of the rate, so campaigns never
+//!   book the share kept for transactional messages, and the two shares add up to the rate.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -28,6 +31,8 @@ use herald::domain::ProviderKind;
 use herald::ids::{ProviderId, TenantId};
 use herald::store::{HealthDelta, Store, keys};
 use tokio::sync::{Mutex, OnceCell};
+
+use crate::lanes::{self, Lane, Split};
 
 /// Retryable failures in a row (in one instance) that open a provider's circuit.
 pub const BREAK_AFTER: u32 = 5;
@@ -97,9 +102,10 @@ pub struct Gate {
     ses_override: Option<f64>,
     ses_rate: OnceCell<Option<f64>>,
     state: Mutex<State>,
-    /// Per rate bucket, its booked stretch. Each bucket has its own lock, held while a
-    /// booking is made (concurrent jobs wait for that one booking rather than each making
-    /// one), so a booking round trip holds up neither other buckets nor circuit checks.
+    /// Per rate bucket (each lane's its own), its booked stretch. Each bucket has its own
+    /// lock, held while a booking is made (concurrent jobs wait for that one booking rather
+    /// than each making one), so a booking round trip holds up neither other buckets (nor the
+    /// other lane) nor circuit checks.
     bookings: std::sync::Mutex<HashMap<Bucket, Arc<Mutex<Option<Slots>>>>>,
 }
 
@@ -152,10 +158,12 @@ impl Gate {
         }
     }
 
-    /// Waits until `provider` may take one more message, or says why it may not. `demand`:
-    /// how many messages the job still has for the provider's channel (the size of a booking).
+    /// Waits until `provider` may take one more message in `lane`, or says why it may not.
+    /// `demand`: how many messages the job still has for the provider's channel (the size of a
+    /// booking).
     pub async fn admit(
         &self,
+        lane: Lane,
         tenant: TenantId,
         provider: &Provider,
         demand: u32,
@@ -164,8 +172,19 @@ impl Gate {
             return Ok(Err(Closed::CircuitOpen(until)));
         }
         let mut at_ms = 0.0_f64;
-        for (bucket, rate) in self.buckets(tenant, provider).await {
-            match self.slot(&bucket, rate, demand).await? {
+        for (base, rate) in self.buckets(tenant, provider).await {
+            let split = Split::of(rate);
+            let mut slot = self
+                .slot(&lanes::bucket(&base, lane), split.rate(lane), demand)
+                .await?;
+            // A burst of transactional messages beyond their share: the bulk lane next, rather
+            // than waiting for a later job.
+            if slot.is_none() && lane == Lane::Transactional {
+                slot = self
+                    .slot(&lanes::bucket(&base, Lane::Bulk), split.bulk, demand)
+                    .await?;
+            }
+            match slot {
                 Some(slot) => at_ms = at_ms.max(slot),
                 None => return Ok(Err(Closed::RateBooked)),
             }
@@ -326,7 +345,8 @@ impl Gate {
         }
     }
 
-    /// The rate buckets a provider sends through, with their rates (messages per second).
+    /// The rate buckets a provider sends through, with their whole rates (messages per
+    /// second), before the lanes split them.
     async fn buckets(&self, tenant: TenantId, provider: &Provider) -> Vec<((String, String), f64)> {
         let mut out = Vec::new();
         if provider.kind == ProviderKind::Ses

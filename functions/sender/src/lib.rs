@@ -1,4 +1,6 @@
-//! The `sender` function: delivers messages from the sender queue.
+//! The `sender` function: delivers messages from the sender queue (campaigns, journey steps)
+//! and the transactional queue (one message to one person), two lanes that share no queue and
+//! no part of a provider's send rate ([`lanes`]): no campaign delays a transactional message.
 //!
 //! A campaign's `plan` job reads its audience page by page (`expand`) into `deliver` jobs of
 //! [`DELIVERY_BATCH`] recipients. For each `deliver` job (a campaign batch or one
@@ -65,6 +67,7 @@ mod deliver;
 mod faults;
 pub mod gate;
 mod journey;
+pub mod lanes;
 mod plan;
 mod queue;
 mod reads;
@@ -97,6 +100,10 @@ pub struct Config {
     pub queue_url: String,
     /// `HERALD_SENDER_DLQ_URL` (optional): where poison messages go at once.
     pub dead_letter_url: Option<String>,
+    /// `HERALD_TRANSACTIONAL_QUEUE_URL` and `HERALD_TRANSACTIONAL_DLQ_URL` (optional): the
+    /// transactional queue, the sender's event source for transactional messages (their own
+    /// lane, see [`lanes`]), and its dead-letter queue.
+    pub transactional: Option<SourceQueue>,
     /// `HERALD_SES_CONFIGURATION_SET` (optional): Herald's SES configuration set, whose events
     /// reach the tracker; used for SES providers that name none.
     pub ses_configuration_set: Option<String>,
@@ -126,6 +133,13 @@ impl Config {
             core: herald::aws::CoreSettings::from_lookup(&lookup)?,
             queue_url: herald::aws::required(&lookup, "HERALD_SENDER_QUEUE_URL")?,
             dead_letter_url: lookup("HERALD_SENDER_DLQ_URL").filter(|v| !v.is_empty()),
+            transactional: lookup("HERALD_TRANSACTIONAL_QUEUE_URL")
+                .filter(|v| !v.is_empty())
+                .map(|url| SourceQueue {
+                    url,
+                    dead_letter_url: lookup("HERALD_TRANSACTIONAL_DLQ_URL")
+                        .filter(|v| !v.is_empty()),
+                }),
             ses_configuration_set: lookup("HERALD_SES_CONFIGURATION_SET")
                 .filter(|v| !v.is_empty()),
             tracker_queue_url: lookup("HERALD_TRACKER_QUEUE_URL").filter(|v| !v.is_empty()),
@@ -158,8 +172,9 @@ impl Config {
     }
 }
 
-/// The function as Lambda runs it: the sender queue's jobs, and the webhook queue's
-/// deliveries (one event source mapping each; a batch comes from one queue).
+/// The function as Lambda runs it: the sender queue's and the transactional queue's jobs, and
+/// the webhook queue's deliveries (one event source mapping each; a batch comes from one
+/// queue).
 #[derive(Clone, Debug)]
 pub struct Function {
     pub sender: Sender,
@@ -217,6 +232,8 @@ pub struct Sender {
     sealer: Sealer,
     providers: ProviderClients,
     queue: Queue,
+    /// The transactional queue: its jobs' retries and continuations go back to it.
+    transactional: Option<SourceQueue>,
     /// Each tenant's preference-link key (the links in every message).
     links: herald::consent::LinkKeys,
     /// Snapshots by (tenant, event, version): immutable, so kept for the life of the instance.
@@ -265,6 +282,13 @@ pub struct Queue {
     pub tracker_url: Option<String>,
 }
 
+/// A queue the sender takes jobs from besides its own, with its dead-letter queue.
+#[derive(Clone, Debug)]
+pub struct SourceQueue {
+    pub url: String,
+    pub dead_letter_url: Option<String>,
+}
+
 /// Why a job is to be delivered again.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Retry {
@@ -309,6 +333,7 @@ impl Sender {
             sealer,
             providers,
             queue,
+            transactional: None,
             snapshots: Arc::default(),
             statuses: Arc::default(),
             retentions: Arc::default(),
@@ -329,6 +354,13 @@ impl Sender {
     /// finishes syncs a crash left part way).
     pub fn with_journeys(mut self, syncer: Option<herald::journeys::Syncer>) -> Self {
         self.journeys = syncer;
+        self
+    }
+
+    /// The transactional queue (a second event source): its jobs' retries, continuations and
+    /// poison messages stay with it and its dead-letter queue.
+    pub fn with_transactional_queue(mut self, queue: Option<SourceQueue>) -> Self {
+        self.transactional = queue;
         self
     }
 
@@ -394,6 +426,7 @@ impl Sender {
             },
             config.ses_max_send_rate,
         )
+        .with_transactional_queue(config.transactional.clone())
         .with_ses_configuration_set(config.ses_configuration_set.clone())
         .with_public_url(config.public_url.clone())
         .with_webhooks(emitter)
@@ -526,6 +559,13 @@ struct Job<'a> {
     not_before: Option<chrono::DateTime<Utc>>,
     /// When this delivery of the job started (its time budget).
     started: Instant,
+}
+
+impl Job<'_> {
+    /// The lane its messages take through the providers' send rates.
+    fn lane(&self) -> lanes::Lane {
+        lanes::Lane::of(self.campaign)
+    }
 }
 
 /// The journey syncer of a sender configured with the Scheduler's settings.

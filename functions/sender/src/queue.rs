@@ -1,14 +1,27 @@
 //! Queue work: the dead-letter queue, a job's retry delay, continuing a job in a fresh copy,
-//! and queuing jobs (SendMessageBatch within SQS's limits).
+//! and queuing jobs (SendMessageBatch within SQS's limits). A job taken from the transactional
+//! queue stays there: its retries, continuations and poison copies go to that queue and its
+//! dead-letter queue, never behind the campaigns on the sender queue.
 
 use super::*;
 
 impl Sender {
+    /// The queue a message came from (the transactional queue, or the sender's own) and its
+    /// dead-letter queue.
+    fn source_of(&self, message: &SqsMessage) -> (&str, Option<&str>) {
+        match &self.transactional {
+            Some(t) if herald::batch::from_queue(message, &t.url) => {
+                (&t.url, t.dead_letter_url.as_deref())
+            }
+            _ => (&self.queue.url, self.queue.dead_letter_url.as_deref()),
+        }
+    }
+
     /// Moves a message to the dead-letter queue with the reason; true when it is there (so it
     /// can be deleted here). Without a dead-letter queue it fails, and SQS's redrive policy
     /// moves it after its last delivery.
     pub(crate) async fn dead_letter(&self, message: &SqsMessage, reason: &str) -> bool {
-        let Some(dlq) = &self.queue.dead_letter_url else {
+        let Some(dlq) = self.source_of(message).1 else {
             return false;
         };
         let moved = async {
@@ -55,7 +68,7 @@ impl Sender {
             .queue
             .sqs
             .change_message_visibility()
-            .queue_url(&self.queue.url)
+            .queue_url(self.source_of(message).0)
             .receipt_handle(handle)
             .visibility_timeout(seconds)
             .send()
@@ -72,7 +85,7 @@ impl Sender {
             .queue
             .sqs
             .send_message()
-            .queue_url(&self.queue.url)
+            .queue_url(self.source_of(message).0)
             .message_body(message.body.clone().unwrap_or_default())
             .delay_seconds(CONTINUE_DELAY_SECONDS)
             .send()

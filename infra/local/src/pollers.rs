@@ -119,6 +119,7 @@ pub fn sender_via(
         },
         config.ses_max_send_rate,
     )
+    .with_transactional_queue(config.transactional.clone())
     .with_ses_configuration_set(config.ses_configuration_set.clone())
     .with_public_url(config.public_url.clone())
     .with_webhooks(emitter)

@@ -497,6 +497,8 @@ mod tests {
             ("CrmSyncDeadLetterQueue", "http://cd"),
             ("WebhookQueue", "http://w"),
             ("WebhookDeadLetterQueue", "http://wd2"),
+            ("TransactionalQueue", "http://x"),
+            ("TransactionalDeadLetterQueue", "http://xd"),
         ] {
             physical.refs.insert(queue.into(), url.into());
         }
@@ -507,6 +509,8 @@ mod tests {
         assert_eq!(env["HERALD_WIZARD_QUEUE_URL"], "http://q");
         assert_eq!(env["HERALD_SENDER_QUEUE_URL"], "http://s");
         assert_eq!(env["HERALD_SENDER_DLQ_URL"], "http://sd");
+        assert_eq!(env["HERALD_TRANSACTIONAL_QUEUE_URL"], "http://x");
+        assert_eq!(env["HERALD_TRANSACTIONAL_DLQ_URL"], "http://xd");
         assert_eq!(env["HERALD_TRACKER_DLQ_URL"], "http://td");
         assert!(t.ses_event_topic().is_some(), "SES events reach a topic");
         assert_eq!(t.subscriptions().unwrap().len(), 1);
@@ -550,5 +554,12 @@ mod tests {
             }
         }
         assert!(queues[0].redrive.is_none(), "dead-letter queues come first");
+        // Transactional messages have a lane of their own: their queue feeds the sender.
+        assert!(
+            sources
+                .iter()
+                .any(|s| s.queue == "TransactionalQueue" && s.function == "SenderFunction"),
+            "the transactional queue is an event source of the sender"
+        );
     }
 }

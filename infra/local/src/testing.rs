@@ -24,6 +24,9 @@ use crate::moto::emulator_sdk_config;
 use crate::provision::provision;
 use crate::template::Template;
 
+/// The queues whose jobs the sender function runs (its event sources but the webhook queue).
+pub const SENDER_QUEUES: [&str; 2] = ["SenderQueue", "TransactionalQueue"];
+
 pub struct TestStack {
     pub state: AppState,
     /// The functions behind the template's SQS event sources (the wizard), polling as in Lambda.
@@ -108,6 +111,14 @@ impl TestStack {
                     .get("HERALD_SENDER_DLQ_URL")
                     .cloned()
                     .context("HERALD_SENDER_DLQ_URL")?,
+                transactional: env
+                    .get("HERALD_TRANSACTIONAL_QUEUE_URL")
+                    .cloned()
+                    .context("HERALD_TRANSACTIONAL_QUEUE_URL")?,
+                transactional_dlq: env
+                    .get("HERALD_TRANSACTIONAL_DLQ_URL")
+                    .cloned()
+                    .context("HERALD_TRANSACTIONAL_DLQ_URL")?,
                 tracker: env
                     .get("HERALD_TRACKER_QUEUE_URL")
                     .cloned()
@@ -170,19 +181,23 @@ impl TestStack {
         })
     }
 
-    /// Replaces the sender function's poller with one running `sender` (a test's, e.g. with
-    /// an injected crash) and these delivery faults.
+    /// Replaces the sender function's pollers (the sender queue's and the transactional
+    /// queue's) with ones running `sender` (a test's, e.g. with an injected crash) and these
+    /// delivery faults.
     pub async fn replace_sender(
         &mut self,
         sender: herald_sender::Sender,
         faults: crate::pollers::Faults,
     ) -> anyhow::Result<()> {
-        self.replace_poller(
-            "SenderQueue",
-            crate::pollers::sender_handler(sender),
-            faults,
-        )
-        .await
+        for queue in SENDER_QUEUES {
+            self.replace_poller(
+                queue,
+                crate::pollers::sender_handler(sender.clone()),
+                faults,
+            )
+            .await?;
+        }
+        Ok(())
     }
 
     /// Replaces the poller of the webhook queue with one running `deliverer` (a test's, e.g.

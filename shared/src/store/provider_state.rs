@@ -4,7 +4,9 @@
 //! The bucket is a virtual schedule (GCRA): `tat` is the time (epoch milliseconds) at which
 //! the provider's schedule is next free. A lease of `n` messages at `rate` per second books the
 //! next `n / rate` seconds of it in one conditional UpdateItem, so instances never book the
-//! same time, and each paces its own sends evenly through what it booked.
+//! same time, and each paces its own sends evenly through what it booked. The sender splits
+//! each provider's rate into two such buckets, one per lane (campaigns, transactional
+//! messages), whose rates add up to the provider's (`herald_sender::lanes`).
 
 use anyhow::Context as _;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue, ReturnValuesOnConditionCheckFailure};

@@ -99,6 +99,13 @@ fn queues(state: &AppState) -> HashMap<&'static str, (&str, &str)> {
             ),
         ),
         (
+            "transactional",
+            (
+                state.queues.transactional_dlq.as_str(),
+                state.queues.transactional.as_str(),
+            ),
+        ),
+        (
             "wizard",
             (
                 state.queues.wizard_dlq.as_str(),
@@ -161,7 +168,14 @@ pub async fn list_dead_letter_queues(
 ) -> ApiResult<Json<ListOf<DeadLetterQueue>>> {
     principal.require_platform_admin()?;
     let mut out = Vec::new();
-    for name in ["sender", "tracker", "wizard", "crm-sync", "webhooks"] {
+    for name in [
+        "sender",
+        "transactional",
+        "tracker",
+        "wizard",
+        "crm-sync",
+        "webhooks",
+    ] {
         let (dlq, _) = find(&state, name)?;
         out.push(DeadLetterQueue {
             name: name.to_owned(),

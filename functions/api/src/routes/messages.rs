@@ -1,5 +1,6 @@
 //! Transactional messages: one message to one guest (or an ad-hoc recipient), sent through the
-//! sender queue, with `Idempotency-Key`; and reading any message's status.
+//! transactional queue (a lane of its own, never behind a campaign), with `Idempotency-Key`;
+//! and reading any message's status.
 
 use axum::Json;
 use axum::extract::{Path, Request, State};
@@ -335,8 +336,9 @@ async fn recipient_of(
     }
 }
 
+/// Queues a transactional job on the transactional queue.
 async fn enqueue(state: &AppState, body: String) -> ApiResult<()> {
-    state.queues.to_sender(body).await
+    state.queues.to_transactional_body(body).await
 }
 
 /// A message and its delivery story.
