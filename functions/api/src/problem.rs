@@ -25,6 +25,10 @@ pub enum ApiError {
     VerificationRefused(String),
     #[error("{0}")]
     Forbidden(String),
+    /// A guest's signed link (preferences, unsubscribe, RSVP) that is tampered, malformed,
+    /// expired or of another tenant: the guest has no API key, so not [`ApiError::Forbidden`].
+    #[error("{0}")]
+    LinkRefused(String),
     #[error("not found")]
     NotFound,
     #[error("{0}")]
@@ -91,6 +95,11 @@ impl ApiError {
                 StatusCode::FORBIDDEN,
                 "forbidden",
                 "The API key's role does not allow this",
+            ),
+            ApiError::LinkRefused(_) => (
+                StatusCode::FORBIDDEN,
+                "link-refused",
+                "This link is not valid",
             ),
             ApiError::BadSignature(_) => (
                 StatusCode::UNAUTHORIZED,
@@ -282,6 +291,7 @@ pub mod responses {
         BadRequest = "400", "Malformed request: invalid JSON, or an unknown or malformed query parameter";
         Unauthorized = "401", "Missing, unknown, expired or revoked credentials";
         Forbidden = "403", "The key's role does not allow this";
+        LinkRefused = "403", "The guest's link is not valid: tampered, malformed, of another tenant, or expired (`/problems/link-refused`)";
         NotFound = "404", "Not found, or not visible to this key";
         Conflict = "409", "Conflict with the current state: it already exists, a stale version, or a precondition the state does not meet";
         PayloadTooLarge = "413", "The body is larger than the route takes (1 MiB; 5 MiB for a guest import)";

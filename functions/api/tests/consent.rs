@@ -36,6 +36,25 @@ fn html(answer: &Answer) -> &str {
     answer.body.as_str().unwrap_or_default()
 }
 
+/// The tag of the form control with `id`.
+fn control<'a>(html: &'a str, id: &str) -> &'a str {
+    let at = html
+        .find(&format!(" id=\"{id}\""))
+        .unwrap_or_else(|| panic!("no control {id}: {html}"));
+    let start = html[..at].rfind('<').unwrap_or(at);
+    let end = html[at..].find('>').map_or(html.len(), |e| at + e + 1);
+    &html[start..end]
+}
+
+fn location(answer: &Answer) -> String {
+    answer
+        .headers
+        .get("location")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned()
+}
+
 #[tokio::test]
 async fn one_click_unsubscribe_from_the_sent_mail_skips_the_guest_next_time() {
     let stack = stack().await;
@@ -195,6 +214,9 @@ async fn preference_links_refuse_tampering_expiry_and_other_tenants() {
         )
         .await;
     assert_problem(&refused, 403, "a tampered token");
+    // The guest has no API key: the refusal is about the link.
+    assert_eq!(refused.body["type"], "/problems/link-refused");
+    assert_eq!(refused.body["title"], "This link is not valid");
     let refused = post_form(
         &stack,
         &format!("/unsubscribe/{tampered}"),
@@ -346,8 +368,13 @@ async fn preference_links_refuse_tampering_expiry_and_other_tenants() {
         &serde_urlencoded::to_string(&form).expect("form"),
     )
     .await;
-    assert_eq!(posted.status, 200, "{:?}", posted.body);
-    assert!(html(&posted).contains("role=\"status\""));
+    // Saved: a redirect to the page that says so (post/redirect/get).
+    assert_eq!(posted.status, 303, "{:?}", posted.body);
+    let location = location(&posted);
+    assert_eq!(location, format!("/preferences/{token}?outcome=saved"));
+    let shown = get_page(&stack, &location).await;
+    assert!(html(&shown).contains("role=\"status\""), "{}", html(&shown));
+    assert!(html(&shown).contains("<title>Ihre Einstellungen sind gespeichert"));
     let bad_form = post_form(
         &stack,
         &format!("/preferences/{token}"),
@@ -364,9 +391,12 @@ async fn preference_links_refuse_tampering_expiry_and_other_tenants() {
         200,
     )
     .await;
+    // The guest has no phone: SMS is not on the page, and its opt-out (from the JSON API)
+    // stays whatever the form posts for it.
     assert_eq!(
         now["preferences"],
-        json!({"unsubscribed": false, "opt_outs": [{"channel": "email", "category": "reminder"}]})
+        json!({"unsubscribed": false, "opt_outs": [
+            {"channel": "email", "category": "reminder"}, {"channel": "sms"}]})
     );
 
     // The tenant changes them for the guest (as the CRM): recorded with the key that did it.
@@ -414,6 +444,128 @@ async fn preference_links_refuse_tampering_expiry_and_other_tenants() {
         )
         .await;
     assert_problem(&answer, 403, "an event manager");
+}
+
+#[tokio::test]
+async fn the_guest_pages_speak_the_guest_s_language_keep_what_they_typed_and_unsubscribe_first() {
+    let stack = stack().await;
+    let s = setup(&stack).await;
+    let key = &s.t.admin;
+    let email = unique_email("jonas");
+    import_guests(
+        &stack,
+        key,
+        &s.event,
+        vec![
+            json!({"first_name": "Jonas", "last_name": "Weber", "email": email, "locale": "de-DE"}),
+        ],
+    )
+    .await;
+    let contact = contact_of(&stack, key, &s.event, &email).await;
+    // A link the tenant issues without `lang` is in the guest's own language.
+    let link = expect(
+        &stack,
+        Method::POST,
+        &format!("{CONTACTS}/{contact}/preference-link"),
+        key,
+        None,
+        201,
+    )
+    .await;
+    let token = text(&link, "token");
+    let page = get_page(&stack, &format!("/preferences/{token}")).await;
+    assert_eq!(page.status, 200);
+    let body = html(&page);
+    assert!(body.contains("<html lang=\"de\">"), "{body}");
+    assert!(body.contains("Für Jonas Weber"), "whose page it is: {body}");
+    assert!(body.contains("<legend>E-Mail</legend>"), "{body}");
+    assert!(
+        !body.contains("<legend>SMS</legend>"),
+        "no phone, no SMS: {body}"
+    );
+    assert!(!body.contains("<legend>WhatsApp</legend>"), "{body}");
+    let csp = page.headers["content-security-policy"]
+        .to_str()
+        .unwrap_or_default();
+    assert!(csp.starts_with("default-src 'none'"), "{csp}");
+    // `?lang=` takes a locale too.
+    let french = get_page(&stack, &format!("/preferences/{token}?lang=fr-FR")).await;
+    assert!(html(&french).contains("<html lang=\"fr\">"));
+
+    // Bad input, in French: every error in a summary that links to its field and takes
+    // focus, each field marked and keeping what was typed; nothing saved.
+    let posted = post_form(
+        &stack,
+        &format!("/preferences/{token}?lang=fr"),
+        "subscribe=invitation%23email&cap_max=beaucoup&cap_per=week&quiet_start=22%3A00&quiet_end=&time_zone=Lune%2FBase",
+    )
+    .await;
+    assert_eq!(posted.status, 422);
+    let body = html(&posted);
+    assert!(body.contains("<title>Erreur : "), "{body}");
+    assert!(body.contains("class=\"error-summary\""), "{body}");
+    assert!(body.contains("tabindex=\"-1\" autofocus"), "{body}");
+    for field in ["cap_max", "quiet_end", "time_zone"] {
+        assert!(
+            body.contains(&format!("<a href=\"#{field}\">")),
+            "{field}: {body}"
+        );
+        let input = control(body, field);
+        assert!(input.contains("aria-invalid=\"true\""), "{input}");
+        assert!(input.contains(&format!("{field}-error\"")), "{input}");
+    }
+    assert!(
+        body.contains("Au plus ce nombre de messages : saisissez"),
+        "labels, in French: {body}"
+    );
+    assert!(!body.contains("cap_max:"), "no internal names: {body}");
+    assert!(body.contains("value=\"beaucoup\""), "{body}");
+    assert!(body.contains("value=\"Lune&#x2f;Base\""), "{body}");
+    assert!(body.contains("value=\"22:00\""), "{body}");
+    assert!(
+        body.contains("value=\"invitation#email\" checked"),
+        "{body}"
+    );
+    assert!(
+        body.contains("value=\"reminder#email\">"),
+        "unticked stays unticked: {body}"
+    );
+    assert_eq!(body.matches("aria-invalid=\"true\"").count(), 3, "{body}");
+    assert!(ledger(&stack, key, &contact).await.is_empty());
+
+    // The unsubscribe link: its page's first control is the unsubscribe it promised, and a GET
+    // changes nothing.
+    let unsubscribe = format!("/unsubscribe/{token}");
+    let page = get_page(&stack, &unsubscribe).await;
+    assert_eq!(page.status, 200);
+    let body = html(&page);
+    let button = body.find("<button").unwrap_or(usize::MAX);
+    assert!(body.find("<a ").is_some_and(|a| a > button), "{body}");
+    assert!(
+        body.contains("keine Nachrichten mehr, auf keinem Kanal"),
+        "{body}"
+    );
+    assert!(ledger(&stack, key, &contact).await.is_empty());
+    let pressed = post_form(&stack, &unsubscribe, "confirm=yes").await;
+    assert_eq!(pressed.status, 303);
+    let location = location(&pressed);
+    assert_eq!(location, format!("{unsubscribe}?outcome=unsubscribed"));
+    let done = get_page(&stack, &location).await;
+    let body = html(&done);
+    assert!(body.contains("<title>Sie sind abgemeldet"), "{body}");
+    assert!(body.contains("role=\"status\""), "{body}");
+    assert!(!body.contains("<button"), "{body}");
+    let entries = ledger(&stack, key, &contact).await;
+    assert_eq!(entries.len(), 1, "{entries:?}");
+    assert_eq!(entries[0]["source"], "guest_link");
+    assert_eq!(entries[0]["wording_version"], "unsubscribe-page/2026-12");
+    assert_eq!(entries[0]["changes"], json!(["unsubscribed:true"]));
+    // Pressing again (a reload of the POST) changes nothing more.
+    assert_eq!(
+        post_form(&stack, &unsubscribe, "confirm=yes").await.status,
+        303
+    );
+    assert_eq!(ledger(&stack, key, &contact).await.len(), 1);
 }
 
 /// `HH:MM` of a UTC time.

@@ -10,7 +10,7 @@ use chrono::{DateTime, Utc};
 use herald::consent::{ConsentRecord, LinkClaims, Preferences};
 use herald::domain::ConsentSource;
 use herald::guests::Contact;
-use herald::ids::{ContactId, TenantId};
+use herald::ids::{ContactId, GuestId, TenantId};
 use herald::providers::FieldIssue;
 use herald::store::{ChangeContext, StoreError};
 use serde::{Deserialize, Serialize};
@@ -367,7 +367,8 @@ pub struct LinkQuery {
     #[serde(default, deserialize_with = "crate::extract::query_integer")]
     #[param(minimum = 1, maximum = 365)]
     pub days: Option<i64>,
-    /// The page's language (default English).
+    /// The pages' language; by default the contact's own (the locale of its most recently
+    /// updated guest that has one, `de-DE` giving German), else English.
     #[param(value_type = Option<crate::doc::PageLanguage>)]
     pub lang: Option<String>,
 }
@@ -377,13 +378,15 @@ pub struct PreferenceLink {
     pub token: String,
     /// The preference page.
     pub preferences_url: String,
-    /// One-click unsubscribe (POST) from everything; a GET shows the preference page.
+    /// One-click unsubscribe (POST) from everything; a GET shows the unsubscribe page, whose
+    /// button does the same.
     pub unsubscribe_url: String,
     pub expires_at: DateTime<Utc>,
 }
 
 /// A preference link for a contact (for a tenant's own messages or pages), not tied to a
-/// message: its one-click unsubscribe is from everything.
+/// message: its one-click unsubscribe is from everything. Its pages are in `lang`, else in
+/// the contact's own language (its guests' locale).
 #[utoipa::path(post, path = "/api/v1/communication/contacts/{id}/preference-link", tag = "contacts",
     params(("id" = ContactId, Path), LinkQuery),
     responses((status = 201, body = PreferenceLink), Forbidden, BadGateway), security(("api_key" = [])))]
@@ -398,14 +401,19 @@ pub async fn preference_link(
     if !(1..=365).contains(&days) {
         return Err(ApiError::BadRequest("days: 1 to 365".into()));
     }
-    let language = match q.lang.as_deref() {
-        None => 0,
-        Some(l) if herald::consent::LANGUAGES.contains(&l) => {
-            herald::consent::language_index(Some(l))
-        }
+    let asked = match q.lang.as_deref() {
+        None => None,
+        Some(l) if herald::consent::LANGUAGES.contains(&l) => Some(l),
         Some(_) => return Err(ApiError::BadRequest("lang: en, fr, de or es".into())),
     };
     let (tenant, contact) = contact_of(&state, &principal, q.tenant_id, &id).await?;
+    let language = match asked {
+        Some(l) => herald::consent::language_index(Some(l)),
+        None => {
+            let own = contact_locale(&state, tenant, contact.id).await?;
+            herald::consent::language_index(own.as_deref())
+        }
+    };
     let now = Utc::now();
     let claims = LinkClaims {
         tenant,
@@ -429,4 +437,35 @@ pub async fn preference_link(
             expires_at: DateTime::from_timestamp(i64::from(claims.expires), 0).unwrap_or(now),
         }),
     ))
+}
+
+/// A contact's own locale: that of its most recently updated guest with one. Guest ids follow
+/// from (event, contact), so this is one Query of the tenant's events, then one BatchGetItem
+/// per event, eight at a time.
+async fn contact_locale(
+    state: &AppState,
+    tenant: TenantId,
+    contact: ContactId,
+) -> ApiResult<Option<String>> {
+    let events = state.store.list_events(tenant).await?;
+    let mut guests = Vec::new();
+    for chunk in events.chunks(8) {
+        let mut lookups = tokio::task::JoinSet::new();
+        for event in chunk {
+            let store = state.store.clone();
+            let event_id = event.id;
+            let guest = GuestId::derived(&[&event_id.to_string(), &contact.to_string()]);
+            lookups.spawn(async move { store.get_guests(tenant, event_id, &[guest]).await });
+        }
+        while let Some(found) = lookups.join_next().await {
+            let found = found.map_err(|e| ApiError::Unexpected(anyhow::Error::new(e)))?;
+            guests.extend(found?);
+        }
+    }
+    Ok(guests
+        .into_iter()
+        .filter(|g| g.locale.is_some())
+        .max_by_key(|g| g.updated_at)
+        .and_then(|g| g.locale)
+        .map(|l| l.as_str().to_owned()))
 }

@@ -2,33 +2,40 @@
 //! key: the link's token is the credential; see `herald::consent`):
 //!
 //! - `GET /preferences/{token}`: the preference page (HTML, no JavaScript needed);
-//!   `POST /preferences/{token}`: its form.
-//! - `POST /unsubscribe/{token}`: one-click unsubscribe (RFC 8058), the message's
-//!   `List-Unsubscribe` URL: opts the guest out of the message's category on its channel with
-//!   no page in between. `GET /unsubscribe/{token}` shows the preference page.
+//!   `POST /preferences/{token}`: its form, answered by a redirect to the page with the
+//!   outcome (post/redirect/get), or the page again with every error and what was typed.
+//! - `GET /unsubscribe/{token}`: the page of a message's unsubscribe link, whose one button
+//!   does what the link promised; `POST /unsubscribe/{token}`: one-click unsubscribe
+//!   (RFC 8058, the message's `List-Unsubscribe` URL) from the message's category on its
+//!   channel, with no page in between, or that button (answered by a redirect).
 //! - `GET` and `PUT /api/v1/preferences/{token}`: the JSON API behind the page.
 //!
-//! A tampered or foreign token is 403, an expired one 403 with its own problem type; a contact
-//! that no longer exists (erased) is 404. Every change writes the contact's consent ledger
-//! with the wording version the guest saw.
+//! A tampered or foreign token is 403 (`/problems/link-refused` in JSON), an expired one 403
+//! saying so; a contact that no longer exists (erased) is 404. Every change writes the
+//! contact's consent ledger with the wording version the guest saw. The pages are templates
+//! of `herald::pages` (see [`crate::pages`]).
 
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
 use herald::consent::{LinkClaims, ONE_CLICK_WORDING, PAGE_WORDING, Preferences, TokenError};
 use herald::domain::{Channel, ConsentSource, TemplateCategory};
 use herald::guests::Contact;
+use herald::pages::Lang;
 use herald::store::{ChangeContext, StoreError};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::extract::JsonBody;
-use crate::pages::{self, Notice, Texts};
+use crate::pages::preference_form::PreferenceForm;
+use crate::pages::preference_view::{self, Guest};
+use crate::pages::{self, Refusal};
 use crate::problem::responses::{
-    BadRequest, Forbidden, NotFound, PayloadTooLarge, Unprocessable, UnsupportedMediaType,
+    BadRequest, LinkRefused as LinkRefusedResponse, NotFound, PayloadTooLarge, Unprocessable,
+    UnsupportedMediaType,
 };
 use crate::problem::{ApiError, ApiResult};
 use crate::state::AppState;
@@ -38,6 +45,9 @@ super::api_routes! {
     (unsubscribe_page, one_click_unsubscribe),
     (get_preferences, put_preferences),
 }
+
+/// The wording a guest saw when unsubscribing with the unsubscribe page's button.
+pub const UNSUBSCRIBE_PAGE_WORDING: &str = "unsubscribe-page/2026-12";
 
 /// Why a link does not open.
 #[derive(Debug)]
@@ -57,10 +67,12 @@ impl From<ApiError> for LinkRefused {
 impl From<LinkRefused> for ApiError {
     fn from(r: LinkRefused) -> Self {
         match r {
-            LinkRefused::Token(TokenError::Expired) => ApiError::Forbidden(
+            LinkRefused::Token(TokenError::Expired) => ApiError::LinkRefused(
                 "the preference link has expired; use the link of a more recent message".into(),
             ),
-            LinkRefused::Token(_) => ApiError::Forbidden("the preference link is not valid".into()),
+            LinkRefused::Token(_) => {
+                ApiError::LinkRefused("the preference link is not valid".into())
+            }
             LinkRefused::Gone => ApiError::NotFound,
             LinkRefused::Api(e) => e,
         }
@@ -72,6 +84,13 @@ struct Opened {
     claims: LinkClaims,
     contact: Contact,
     tenant_name: String,
+}
+
+impl Opened {
+    /// What the message's unsubscribe link opts out of (everything, for a link without one).
+    fn target(&self) -> Option<(TemplateCategory, Channel)> {
+        self.claims.category.zip(self.claims.channel)
+    }
 }
 
 /// Verifies a token under its tenant's key and reads its contact (and the tenant, once).
@@ -102,6 +121,25 @@ async fn open(state: &AppState, token: &str) -> Result<Opened, LinkRefused> {
     })
 }
 
+/// A page request: the link, its language, and the URLs of its pages.
+struct PageRequest {
+    opened: Opened,
+    lang: Lang,
+    /// The language the guest asked for with `?lang=`, kept in the pages' URLs.
+    asked: Option<Lang>,
+    token: String,
+}
+
+impl PageRequest {
+    fn url(&self, page: &str, outcome: Option<&str>) -> String {
+        pages::page_url(&format!("/{page}/{}", self.token), self.asked, outcome)
+    }
+
+    fn whose(&self) -> String {
+        pages::whose(&self.opened.contact)
+    }
+}
+
 /// As [`open`], for the HTML routes: the opened link and the page's language, or the page
 /// that says why the link does not open.
 async fn open_page(
@@ -109,94 +147,76 @@ async fn open_page(
     token: &str,
     query: &PageQuery,
     headers: &HeaderMap,
-) -> Result<(Opened, &'static Texts), Response> {
+) -> Result<PageRequest, Response> {
+    let asked = query.lang.as_deref().and_then(Lang::negotiate);
     match open(state, token).await {
         Ok(opened) => {
-            let texts = language(query, Some(&opened.claims), headers);
-            Ok((opened, texts))
+            let lang = pages::language(
+                query.lang.as_deref(),
+                Some(opened.claims.language()),
+                headers,
+            );
+            Ok(PageRequest {
+                opened,
+                lang,
+                asked,
+                token: token.to_owned(),
+            })
         }
-        Err(refused) => Err(refused_page(language(query, None, headers), refused)),
+        Err(refused) => Err(refused_page(
+            pages::language(query.lang.as_deref(), None, headers),
+            refused,
+        )),
     }
 }
 
 #[derive(Debug, Default, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct PageQuery {
-    /// A language for the page (`en`, `fr`, `de`, `es`), instead of the link's.
+    /// A language for the page instead of the link's: a language tag (`fr`, `fr-FR`, `de-CH`);
+    /// one Herald has no translation for is ignored.
     pub lang: Option<String>,
-}
-
-/// The page's language: `?lang=`, else the link's, else the browser's, else English.
-fn language(query: &PageQuery, claims: Option<&LinkClaims>, headers: &HeaderMap) -> &'static Texts {
-    let asked = query.lang.as_deref().and_then(|l| {
-        herald::consent::LANGUAGES
-            .iter()
-            .find(|k| **k == l)
-            .copied()
-    });
-    let from_link = claims.map(LinkClaims::language).filter(|l| *l != "en");
-    let browser = pages::accepted_language(
-        headers
-            .get(header::ACCEPT_LANGUAGE)
-            .and_then(|h| h.to_str().ok()),
-    );
-    pages::texts(asked.or(from_link).or(browser).unwrap_or("en"))
-}
-
-fn html(status: StatusCode, body: String) -> Response {
-    (
-        status,
-        [
-            (header::CONTENT_TYPE, "text/html; charset=utf-8"),
-            (header::CACHE_CONTROL, "no-store"),
-            (
-                header::HeaderName::from_static("content-security-policy"),
-                "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'",
-            ),
-        ],
-        body,
-    )
-        .into_response()
+    /// What the guest just did, shown by the page a form redirects to: `saved` (preferences)
+    /// or `unsubscribed`; anything else is ignored.
+    pub outcome: Option<String>,
 }
 
 /// A refused link as a page.
-fn refused_page(texts: &Texts, refused: LinkRefused) -> Response {
+fn refused_page(lang: Lang, refused: LinkRefused) -> Response {
     match refused {
-        LinkRefused::Token(TokenError::Expired) => {
-            html(StatusCode::FORBIDDEN, pages::expired(texts))
-        }
-        LinkRefused::Token(_) => html(StatusCode::FORBIDDEN, pages::invalid(texts)),
-        LinkRefused::Gone => html(StatusCode::NOT_FOUND, pages::gone(texts)),
+        LinkRefused::Token(TokenError::Expired) => pages::refused(lang, Refusal::Expired),
+        LinkRefused::Token(_) => pages::refused(lang, Refusal::Invalid),
+        LinkRefused::Gone => pages::refused(lang, Refusal::Gone),
         LinkRefused::Api(e) => e.into_response(),
     }
 }
 
-async fn show_page(
-    state: &AppState,
-    token: &str,
-    query: &PageQuery,
-    headers: &HeaderMap,
+/// The preference page of an opened link: the saved preferences, or the form as typed with
+/// its errors.
+fn preference_page_of(
+    request: &PageRequest,
+    status: StatusCode,
+    form: &PreferenceForm,
+    errors: &[pages::preference_form::FieldError],
+    saved: bool,
 ) -> Response {
-    let (opened, texts) = match open_page(state, token, query, headers).await {
-        Ok(o) => o,
-        Err(page) => return page,
+    let whose = request.whose();
+    let reachable = pages::reachable(&request.opened.contact);
+    let guest = Guest {
+        tenant: &request.opened.tenant_name,
+        whose: &whose,
+        reachable: &reachable,
     };
-    html(
-        StatusCode::OK,
-        pages::preference_page(
-            texts,
-            &opened.tenant_name,
-            &Preferences::of(&opened.contact),
-            &format!("/preferences/{token}"),
-            &Notice::None,
-        ),
-    )
+    let action = request.url("preferences", None);
+    let context =
+        preference_view::preference_page(request.lang, &guest, form, errors, saved, &action);
+    pages::page(status, "guest/preferences.html", request.lang, context)
 }
 
 /// The guest's preference page (HTML).
 #[utoipa::path(get, path = "/preferences/{token}", tag = "preferences",
     params(("token" = crate::doc::LinkToken, Path), PageQuery),
-    responses((status = 200, description = "the page", content_type = "text/html", body = String),
+    responses((status = 200, description = "the page (after a save, `?outcome=saved`: its title, a heading and a status message say so)", content_type = "text/html", body = String),
         (status = 403, description = "an invalid or expired link", content_type = "text/html", body = String),
         (status = 404, description = "nothing to manage any more (the contact was erased)", content_type = "text/html", body = String)))]
 pub async fn preference_page(
@@ -205,13 +225,20 @@ pub async fn preference_page(
     Query(query): Query<PageQuery>,
     headers: HeaderMap,
 ) -> Response {
-    show_page(&state, &token, &query, &headers).await
+    let request = match open_page(&state, &token, &query, &headers).await {
+        Ok(r) => r,
+        Err(page) => return page,
+    };
+    let form = PreferenceForm::of(&Preferences::of(&request.opened.contact));
+    let saved = query.outcome.as_deref() == Some("saved");
+    preference_page_of(&request, StatusCode::OK, &form, &[], saved)
 }
 
-/// What a message's unsubscribe link shows when opened in a browser: the preference page.
+/// The page of a message's unsubscribe link (HTML): the unsubscribe it promised, one button;
+/// once done, what it stopped and what the guest still receives. Changes nothing.
 #[utoipa::path(get, path = "/unsubscribe/{token}", tag = "preferences",
     params(("token" = crate::doc::LinkToken, Path), PageQuery),
-    responses((status = 200, description = "the preference page", content_type = "text/html", body = String),
+    responses((status = 200, description = "the unsubscribe page (after its button, `?outcome=unsubscribed`: the outcome, announced)", content_type = "text/html", body = String),
         (status = 403, description = "an invalid or expired link", content_type = "text/html", body = String),
         (status = 404, description = "nothing to manage any more", content_type = "text/html", body = String)))]
 pub async fn unsubscribe_page(
@@ -220,7 +247,40 @@ pub async fn unsubscribe_page(
     Query(query): Query<PageQuery>,
     headers: HeaderMap,
 ) -> Response {
-    show_page(&state, &token, &query, &headers).await
+    let request = match open_page(&state, &token, &query, &headers).await {
+        Ok(r) => r,
+        Err(page) => return page,
+    };
+    let prefs = Preferences::of(&request.opened.contact);
+    let just_done = query.outcome.as_deref() == Some("unsubscribed");
+    unsubscribe_page_of(&request, StatusCode::OK, &prefs, just_done)
+}
+
+fn unsubscribe_page_of(
+    request: &PageRequest,
+    status: StatusCode,
+    prefs: &Preferences,
+    just_done: bool,
+) -> Response {
+    let whose = request.whose();
+    let reachable = pages::reachable(&request.opened.contact);
+    let guest = Guest {
+        tenant: &request.opened.tenant_name,
+        whose: &whose,
+        reachable: &reachable,
+    };
+    let action = request.url("unsubscribe", None);
+    let preferences_url = request.url("preferences", None);
+    let context = preference_view::unsubscribe_page(
+        request.lang,
+        &guest,
+        prefs,
+        request.opened.target(),
+        just_done,
+        &action,
+        &preferences_url,
+    );
+    pages::page(status, "guest/unsubscribe.html", request.lang, context)
 }
 
 /// Applies a guest's change through a link, and counts an unsubscribe from the link's message.
@@ -292,15 +352,19 @@ async fn count_unsubscribe(
     }
 }
 
-/// The preference form's submission: saves and shows the page again with the outcome.
+/// The preference form's submission: saved, it answers a redirect to the page showing the
+/// outcome (post/redirect/get); with errors, the page again with every error and what the
+/// guest typed. Channels the guest cannot be reached on are not on the form and keep their
+/// choices.
 #[utoipa::path(post, path = "/preferences/{token}", tag = "preferences",
     params(("token" = crate::doc::LinkToken, Path), PageQuery),
     request_body(content = String, content_type = "application/x-www-form-urlencoded",
         description = "`subscribe` (repeated, `{category}#{channel}` for each ticked box), `unsubscribe_all`, `cap_max`, `cap_per`, `quiet_start`, `quiet_end`, `time_zone`"),
-    responses((status = 200, description = "saved: the page again", content_type = "text/html", body = String),
+    responses((status = 303, description = "saved: to the page with `outcome=saved` (and the `lang` asked for)",
+            headers(("Location" = String, description = "`/preferences/{token}?outcome=saved`"))),
         (status = 403, description = "an invalid or expired link", content_type = "text/html", body = String),
         (status = 404, description = "nothing to manage any more", content_type = "text/html", body = String),
-        (status = 422, description = "the form does not make sense: the page with what to fix", content_type = "text/html", body = String)))]
+        (status = 422, description = "the form does not make sense: the page with an error summary, every field's error and what was typed", content_type = "text/html", body = String)))]
 pub async fn save_preference_page(
     State(state): State<AppState>,
     Path(token): Path<String>,
@@ -308,59 +372,52 @@ pub async fn save_preference_page(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let (
-        Opened {
-            claims,
-            contact,
-            tenant_name: name,
-        },
-        texts,
-    ) = match open_page(&state, &token, &query, &headers).await {
-        Ok(o) => o,
+    let request = match open_page(&state, &token, &query, &headers).await {
+        Ok(r) => r,
         Err(page) => return page,
     };
-    let action = format!("/preferences/{token}");
-    let wanted = match pages::read_form(&body) {
+    let form = PreferenceForm::parse(&body);
+    let current = Preferences::of(&request.opened.contact);
+    let reachable = pages::reachable(&request.opened.contact);
+    let wanted = match form.check(&reachable, &current) {
         Ok(p) => p,
         Err(errors) => {
-            return html(
+            return preference_page_of(
+                &request,
                 StatusCode::UNPROCESSABLE_ENTITY,
-                pages::preference_page(
-                    texts,
-                    &name,
-                    &Preferences::of(&contact),
-                    &action,
-                    &Notice::Errors(errors),
-                ),
+                &form,
+                &errors,
+                false,
             );
         }
     };
+    let claims = &request.opened.claims;
     match change(
         &state,
-        &claims,
+        claims,
         ConsentSource::GuestLink,
         PAGE_WORDING,
         |_| wanted.clone(),
     )
     .await
     {
-        Ok((_, after)) => html(
-            StatusCode::OK,
-            pages::preference_page(texts, &name, &after, &action, &Notice::Saved),
-        ),
-        Err(ApiError::NotFound) => refused_page(texts, LinkRefused::Gone),
+        Ok(_) => pages::see_other(&request.url("preferences", Some("saved"))),
+        Err(ApiError::NotFound) => refused_page(request.lang, LinkRefused::Gone),
         Err(e) => e.into_response(),
     }
 }
 
-/// One-click unsubscribe (RFC 8058): a mail client POSTs `List-Unsubscribe=One-Click` to the
-/// message's `List-Unsubscribe` URL; the guest is opted out of the message's category on its
-/// channel (of everything, for a link without a message) at once. Answers a short page.
+/// Unsubscribes from what the link names: the message's category on its channel, or
+/// everything for a link without a message. A mail client's one-click POST (RFC 8058,
+/// `List-Unsubscribe=One-Click`) is answered at once with the page saying what happened; the
+/// unsubscribe page's button (`confirm=yes`) with a redirect to it (post/redirect/get).
 #[utoipa::path(post, path = "/unsubscribe/{token}", tag = "preferences",
     params(("token" = crate::doc::LinkToken, Path), PageQuery),
     request_body(content = String, content_type = "application/x-www-form-urlencoded",
-        description = "`List-Unsubscribe=One-Click`"),
-    responses((status = 200, description = "unsubscribed", content_type = "text/html", body = String),
+        description = "`List-Unsubscribe=One-Click` (a mail client), or `confirm=yes` (the unsubscribe page's button)"),
+    responses((status = 200, description = "unsubscribed (one-click): what stopped and what the guest still receives", content_type = "text/html", body = String),
+        (status = 303, description = "unsubscribed (the page's button): to the unsubscribe page with `outcome=unsubscribed`",
+            headers(("Location" = String, description = "`/unsubscribe/{token}?outcome=unsubscribed`"))),
         (status = 403, description = "an invalid or expired link", content_type = "text/html", body = String),
         (status = 404, description = "nothing to manage any more", content_type = "text/html", body = String)))]
 pub async fn one_click_unsubscribe(
@@ -368,52 +425,34 @@ pub async fn one_click_unsubscribe(
     Path(token): Path<String>,
     Query(query): Query<PageQuery>,
     headers: HeaderMap,
+    body: Bytes,
 ) -> Response {
-    let (
-        Opened {
-            claims,
-            tenant_name: name,
-            ..
-        },
-        texts,
-    ) = match open_page(&state, &token, &query, &headers).await {
-        Ok(o) => o,
+    let request = match open_page(&state, &token, &query, &headers).await {
+        Ok(r) => r,
         Err(page) => return page,
     };
-    let target = claims.category.zip(claims.channel);
-    let result = change(
-        &state,
-        &claims,
-        ConsentSource::OneClick,
-        ONE_CLICK_WORDING,
-        |p| match target {
-            Some((category, channel)) => p.without(category, channel),
-            None => Preferences {
-                unsubscribed: true,
-                ..p.clone()
-            },
-        },
-    )
+    let from_page = form_urlencoded::parse(&body).any(|(k, v)| k == "confirm" && v == "yes");
+    let (source, wording) = if from_page {
+        (ConsentSource::GuestLink, UNSUBSCRIBE_PAGE_WORDING)
+    } else {
+        (ConsentSource::OneClick, ONE_CLICK_WORDING)
+    };
+    let target = request.opened.target();
+    let claims = &request.opened.claims;
+    let result = change(&state, claims, source, wording, |p| {
+        preference_view::after_unsubscribe(p, target)
+    })
     .await;
     match result {
         Ok((_, after)) => {
-            tracing::info!(tenant_id = %claims.tenant, contact_id = %claims.contact, "one-click unsubscribe");
-            let notice = match target {
-                Some((category, channel)) => Notice::Unsubscribed(category, channel),
-                None => Notice::Saved,
-            };
-            html(
-                StatusCode::OK,
-                pages::preference_page(
-                    texts,
-                    &name,
-                    &after,
-                    &format!("/preferences/{token}"),
-                    &notice,
-                ),
-            )
+            tracing::info!(tenant_id = %claims.tenant, contact_id = %claims.contact, from_page, "unsubscribe");
+            if from_page {
+                pages::see_other(&request.url("unsubscribe", Some("unsubscribed")))
+            } else {
+                unsubscribe_page_of(&request, StatusCode::OK, &after, true)
+            }
         }
-        Err(ApiError::NotFound) => refused_page(texts, LinkRefused::Gone),
+        Err(ApiError::NotFound) => refused_page(request.lang, LinkRefused::Gone),
         Err(e) => e.into_response(),
     }
 }
@@ -459,7 +498,7 @@ fn view(opened: &Opened, prefs: Preferences) -> PreferenceView {
 /// A guest's preferences (JSON; the token of a preference link is the credential).
 #[utoipa::path(get, path = "/api/v1/preferences/{token}", tag = "preferences",
     params(("token" = crate::doc::LinkToken, Path)),
-    responses((status = 200, body = PreferenceView), Forbidden, NotFound))]
+    responses((status = 200, body = PreferenceView), LinkRefusedResponse, NotFound))]
 pub async fn get_preferences(
     State(state): State<AppState>,
     Path(token): Path<String>,
@@ -484,7 +523,7 @@ pub struct GuestPreferencesIn {
 #[utoipa::path(put, path = "/api/v1/preferences/{token}", tag = "preferences",
     params(("token" = crate::doc::LinkToken, Path)),
     request_body = GuestPreferencesIn,
-    responses((status = 200, body = PreferenceView), BadRequest, Forbidden, NotFound, PayloadTooLarge, UnsupportedMediaType, Unprocessable))]
+    responses((status = 200, body = PreferenceView), BadRequest, LinkRefusedResponse, NotFound, PayloadTooLarge, UnsupportedMediaType, Unprocessable))]
 pub async fn put_preferences(
     State(state): State<AppState>,
     Path(token): Path<String>,
