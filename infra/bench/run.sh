@@ -188,6 +188,25 @@ for line in sys.stdin:
         print("| %s | %s | %s |" % (m.group(1), m.group(2), m.group(3).lstrip("; ")))
 ')"
 
+echo "== criterion: the date filters in five languages (CLDR through ICU4X)" >&2
+dates_bench="$(estimate target/criterion/datetime_long_in_five_languages/new/estimates.json)"
+
+echo "== RSVP: DynamoDB requests of the page and of an answer (its own emulator)" >&2
+rsvp_line="$(infra/local/with-moto.sh cargo test -p herald-api --test rsvp -- a_guest_answers --nocapture 2>/dev/null | grep '^RSVP requests:')"
+rsvp_page="$(sed -n 's/.*page \([0-9]*\).*/\1/p' <<<"$rsvp_line")"
+rsvp_answer="$(sed -n 's/.*answer \([0-9]*\).*/\1/p' <<<"$rsvp_line")"
+
+echo "== transactional messages during a 2,000-guest campaign (its own emulator, about 3 minutes)" >&2
+priority="$(infra/local/with-moto.sh cargo test -p herald-api --test priority -- --ignored --nocapture 2>/dev/null | sed -n 's/^PRIORITY //p')"
+priority_rows="$(python3 - "$priority" <<'PY'
+import json, sys
+d = json.loads(sys.argv[1])
+print("| wait from the POST's answer to the provider's call (%d messages, one every 0.5 s) | p50 %d ms, p95 %d ms, max %d ms (missing %d) | p95 < 2 s |" % (d["transactional"], d["p50_ms"], d["p95_ms"], d["max_ms"], d["missing"]))
+print("| the campaign (%d guests, provider at %d/s) | sent %d, duplicated %d, lost %d in %.1f s | every guest once |" % (d["guests"], d["rate"], d["sent"], d["duplicated"], d["lost"], d["wall_seconds"]))
+print("| the provider's rate | at most %d calls in a second, %d in 10 s | ≤ %d, ≤ %d |" % (d["most_calls_in_1s"], d["most_calls_in_10s"], d["rate"] + 1, d["rate"] * 10 + 1))
+PY
+)"
+
 machine="$(nproc) cores, $(free -g | awk '/Mem:/{print $2}') GiB, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(uname -sr)"
 today="$(date -u +%Y-%m-%d)"
 
@@ -372,6 +391,35 @@ latency is mostly its time.
 | read path | requests | p50 | p99 | max | errors | DynamoDB requests per call | emulator / Herald CPU |
 |---|---|---|---|---|---|---|---|
 $load
+
+## RSVP
+
+| figure | result | goal | how |
+|---|---|---|---|
+| DynamoDB requests to show a guest's RSVP page | $rsvp_page (the link key's GetItem, cached per instance, and one BatchGetItem of event, guest, tenant, wizard and CRM connection) | ≤ 2 | \`functions/api/tests/rsvp.rs\` (SDK interceptor; asserted, run by make test) |
+| DynamoDB requests to take an answer from the page (the confirmation queued, the webhook emitted) | $rsvp_answer | ≤ 6 | same |
+
+## Transactional messages during a campaign
+
+One email provider held to 20 messages/s carries a 2,000-guest campaign and, while it sends,
+20 transactional messages (RSVP confirmations) one every 0.5 s. Before the transactional lane
+a confirmation queued behind the campaign's jobs in the one sender queue and the campaign's
+bookings of the provider's schedule: it waited for the backlog ahead of it, up to the
+campaign's 100 s. \`infra/local/with-moto.sh cargo test -p herald-api --test priority --
+--ignored --nocapture\` (debug build, the local stack).
+
+| figure | result | goal |
+|---|---|---|
+$priority_rows
+
+## Dates in every language
+
+| figure | result | how |
+|---|---|---|
+| a long date and time in en-GB, fr-FR, de-DE, it-IT and ja-JP (five formats) | median $dates_bench | \`cargo bench -p herald --bench render\` (criterion) |
+
+The render of the standard email (above) includes its time filters; the binaries' sizes are
+in "Functions: binary size and cold start".
 
 ## Fault injection
 

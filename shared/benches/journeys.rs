@@ -67,6 +67,7 @@ fn bench(c: &mut Criterion) {
         ends_at: local(2027, 3, 30, 17, 0),
         zone: chrono_tz::Europe::Paris,
         created_at: "2025-01-01T00:00:00Z".parse().expect("instant"),
+        rsvp_deadline: None,
     };
     c.bench_function("journey_step_times/50_steps", |b| {
         b.iter(|| black_box(&journey).times(black_box(&event)))

@@ -456,7 +456,10 @@ fn check_rsvp(
         RsvpState::Maybe => RsvpStatus::Maybe,
     };
     if status != RsvpStatus::Declined && party == Some(0) {
-        bad("party_size", "1 or more: the guest and the others they bring");
+        bad(
+            "party_size",
+            "1 or more: the guest and the others they bring",
+        );
         return None;
     }
     Some(ImportedRsvp::Answer {

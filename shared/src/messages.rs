@@ -73,11 +73,21 @@ impl Recipient {
 
 impl From<&crate::guests::Guest> for Recipient {
     fn from(g: &crate::guests::Guest) -> Self {
+        let mut vars: GuestVars = g.profile().into();
+        vars.rsvp = g.rsvp.as_ref().map(|r| crate::render::RsvpVars {
+            status: r.status.to_string(),
+            party_size: r.party_size,
+            answers: r
+                .answers
+                .iter()
+                .map(|(k, v)| (k.clone(), v.joined()))
+                .collect(),
+        });
         Self {
             guest_id: Some(g.id),
             contact_id: Some(g.contact_id),
             preferred_channel: g.preferred_channel,
-            vars: g.profile().into(),
+            vars,
         }
     }
 }
@@ -94,6 +104,7 @@ impl From<crate::guests::CheckedGuest> for GuestVars {
             time_zone: g.time_zone.map(|t| t.as_str().to_owned()),
             tags: g.tags,
             fields: g.fields,
+            rsvp: None,
         }
     }
 }

@@ -115,6 +115,7 @@ const VARIABLES: &[(&str, Option<&[&str]>)] = &[
             "time_zone",
             "tags",
             "fields",
+            "rsvp",
         ]),
     ),
     (

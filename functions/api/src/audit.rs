@@ -85,7 +85,9 @@ pub async fn record(State(state): State<AppState>, request: Request, next: Next)
         // The largest body any route takes (a guest import); each route's own limit still
         // applies when its handler reads the body.
         let bytes =
-            match axum::body::to_bytes(body, crate::routes::guests::IMPORT_MAX_BODY_BYTES).await {
+            match axum::body::to_bytes(body, crate::routes::guest_import::IMPORT_MAX_BODY_BYTES)
+                .await
+            {
                 Ok(b) => b,
                 Err(_) => return ApiError::PayloadTooLarge.into_response(),
             };

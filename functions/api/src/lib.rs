@@ -7,6 +7,7 @@ pub mod extract;
 pub mod pages;
 pub mod problem;
 pub mod routes;
+pub mod rsvp;
 pub mod scope;
 pub mod state;
 pub mod telemetry;
@@ -94,6 +95,7 @@ macro_rules! with_every_group {
             wizard,
             preview,
             guests,
+            guest_import,
             journeys,
             journey_view,
             messages,
@@ -106,7 +108,11 @@ macro_rules! with_every_group {
             contacts,
             crm,
             audit,
-            preferences
+            preferences,
+            rsvp,
+            rsvp_admin,
+            rsvp_page,
+            rsvp_link
         )
     };
 }

@@ -73,12 +73,24 @@ pub async fn event_of(
     tenant: Option<TenantId>,
     event: EventId,
 ) -> ApiResult<(TenantId, EventId)> {
+    let record = event_record(state, principal, tenant, event).await?;
+    Ok((record.tenant_id, event))
+}
+
+/// As [`event_of`], the event itself.
+pub async fn event_record(
+    state: &AppState,
+    principal: &Principal,
+    tenant: Option<TenantId>,
+    event: EventId,
+) -> ApiResult<herald::store::Event> {
     let tenant = principal.tenant_scope(tenant)?;
     principal.check_event(event)?;
-    if state.store.get_event(tenant, event).await?.is_none() {
-        return Err(ApiError::NotFound);
-    }
-    Ok((tenant, event))
+    state
+        .store
+        .get_event(tenant, event)
+        .await?
+        .ok_or(ApiError::NotFound)
 }
 
 /// The owner (layer) a scoped request addresses, checked to exist and to be visible to the key.

@@ -35,6 +35,16 @@ const ROUTES: &[(&str, &[&str])] = &[
     ("/api/v1/events/{id}/guests/{guest_id}", &["delete", "get"]),
     ("/api/v1/events/{id}/guests/{guest_id}/timeline", &["get"]),
     ("/api/v1/events/{id}/journey", &["get"]),
+    ("/api/v1/events/{id}/guests/export", &["get"]),
+    (
+        "/api/v1/events/{id}/guests/{guest_id}/rsvp",
+        &["delete", "put"],
+    ),
+    ("/api/v1/events/{id}/guests/{guest_id}/rsvp-link", &["post"]),
+    ("/api/v1/events/{id}/rsvp", &["get"]),
+    ("/api/v1/events/{id}/rsvp/form", &["get", "put"]),
+    ("/api/v1/rsvp/{token}", &["get", "put"]),
+    ("/rsvp/{token}", &["get", "post"]),
     ("/api/v1/events/{id}/journey/changes", &["get", "put"]),
     ("/api/v1/communication/journey", &["get", "put"]),
     (

@@ -21,14 +21,19 @@ pub struct Composer<'a> {
     context: RenderContext,
     from: Option<From>,
     configuration_set: Option<String>,
+    /// The event's RSVP form and default language, to label a guest's answers.
+    rsvp_form: Option<(&'a herald::rsvp::RsvpForm, &'a str)>,
 }
 
-/// A message's own preference links (see `herald::consent`).
+/// A message's own links: preferences (see `herald::consent`) and the guest's RSVP (see
+/// `herald::rsvp::token`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Links {
     /// One-click unsubscribe (POST) from the message's category; the preference page on GET.
     pub unsubscribe: String,
     pub preferences: String,
+    /// A guest's RSVP page (none for a recipient who is not a guest of the event).
+    pub rsvp: Option<String>,
 }
 
 impl Links {
@@ -37,7 +42,14 @@ impl Links {
         Self {
             unsubscribe,
             preferences,
+            rsvp: None,
         }
+    }
+
+    /// With the guest's RSVP link of `token`.
+    pub fn with_rsvp(mut self, public_url: &str, token: &str) -> Self {
+        self.rsvp = Some(herald::rsvp::token::link(public_url, token));
+        self
     }
 }
 
@@ -84,6 +96,7 @@ impl<'a> Composer<'a> {
             context,
             from,
             configuration_set: None,
+            rsvp_form: None,
         }
     }
 
@@ -114,13 +127,19 @@ impl<'a> Composer<'a> {
             address: s.from_address.as_str().to_owned(),
             name: s.from_name.clone(),
         });
-        Self::new(
+        let mut composer = Self::new(
             category,
             templates,
             &content.config.compliance,
             content.render_context(None),
             from,
-        )
+        );
+        let event = &content.event;
+        composer.rsvp_form = event
+            .rsvp
+            .as_ref()
+            .map(|form| (form, event.fields.default_locale.as_str()));
+        composer
     }
 
     /// Renders one message for `recipient` on `channel` with its own preference `links`
@@ -141,8 +160,15 @@ impl<'a> Composer<'a> {
             ));
         };
         self.context.guest = named(recipient.vars.clone());
+        if let (Some((form, fallback)), Some(rsvp)) =
+            (self.rsvp_form, self.context.guest.rsvp.as_mut())
+        {
+            let language = self.context.guest.locale.as_deref().unwrap_or(fallback);
+            herald::rsvp::label_answer_vars(form, &mut rsvp.answers, language, fallback);
+        }
         self.context.links.unsubscribe = links.map(|l| l.unsubscribe.clone()).unwrap_or_default();
         self.context.links.preferences = links.map(|l| l.preferences.clone()).unwrap_or_default();
+        self.context.links.rsvp = links.and_then(|l| l.rsvp.clone());
         let rendered = template
             .render(&self.context, self.compliance)
             .map_err(|issues| {

@@ -58,7 +58,15 @@ impl Sender {
                         delivery.recipient.vars.locale.as_deref(),
                         record.updated_at,
                     );
-                    Some(compose::Links::new(base, &claims.sign(key.as_ref())))
+                    let links = compose::Links::new(base, &claims.sign(key.as_ref()));
+                    Some(match delivery.recipient.guest_id {
+                        Some(guest) => links.with_rsvp(
+                            base,
+                            &rsvp_claims(job, snapshot, guest, delivery, record.updated_at)
+                                .sign(key.as_ref()),
+                        ),
+                        None => links,
+                    })
                 }
                 _ => None,
             };
@@ -104,7 +112,11 @@ impl Sender {
             record.last_error = Some(format!("no active {channel} provider"));
             let mut rate_booked = false;
             for provider in providers {
-                let ready = match self.gate.admit(job.tenant, provider, demand).await {
+                let ready = match self
+                    .gate
+                    .admit(job.lane(), job.tenant, provider, demand)
+                    .await
+                {
                     Ok(Ok(())) => self.credentials(job.tenant, provider).await,
                     Ok(Err(closed)) => {
                         rate_booked |= closed == gate::Closed::RateBooked;
@@ -241,4 +253,24 @@ pub fn message_tags(ids: &SealedIds, seal: Option<Seal>) -> Vec<(String, String)
         }
     }
     tags
+}
+
+/// The RSVP link's claims for a guest's message: until a while after the event ends.
+fn rsvp_claims(
+    job: &Job<'_>,
+    snapshot: &Snapshot,
+    guest: herald::ids::GuestId,
+    delivery: &Delivery,
+    now: chrono::DateTime<Utc>,
+) -> herald::rsvp::RsvpClaims {
+    let event = &snapshot.content.event;
+    let ends = herald::journeys::to_instant(event.fields.ends_at, event.fields.time_zone.tz()).utc;
+    herald::rsvp::RsvpClaims::for_guest(
+        job.tenant,
+        job.event,
+        guest,
+        delivery.recipient.vars.locale.as_deref(),
+        ends,
+        now,
+    )
 }

@@ -59,7 +59,12 @@ impl StepTime {
 }
 
 /// When a step anchored to the event is due: rules 1–4 of the module documentation.
-pub fn step_time(base: NaiveDateTime, zone: Tz, offset: &Offset, at: Option<LocalClock>) -> StepTime {
+pub fn step_time(
+    base: NaiveDateTime,
+    zone: Tz,
+    offset: &Offset,
+    at: Option<LocalClock>,
+) -> StepTime {
     to_instant(wall_clock(base, offset, at), zone)
 }
 
@@ -254,7 +259,12 @@ mod tests {
         assert_eq!(t.local, at("2026-06-13T10:00:00"));
         let t = step_time(base(Anchor::EventStart), Paris, &offset("P1D"), None);
         assert_eq!(t.local, at("2026-06-11T18:00:00"));
-        let t = step_time(base(Anchor::RsvpDeadline), Paris, &offset("-P7D"), clock(9, 0));
+        let t = step_time(
+            base(Anchor::RsvpDeadline),
+            Paris,
+            &offset("-P7D"),
+            clock(9, 0),
+        );
         assert_eq!(t.local, at("2026-05-24T09:00:00"));
         let none = EventTimes {
             rsvp_deadline: None,

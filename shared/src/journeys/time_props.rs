@@ -143,7 +143,11 @@ fn check_instant(t: &StepTime, zone: Tz, requested: NaiveDateTime) -> Result<(),
 }
 
 fn pick(anchor: Anchor, start: NaiveDateTime, end: NaiveDateTime) -> NaiveDateTime {
-    if anchor == Anchor::EventStart { start } else { end }
+    if anchor == Anchor::EventStart {
+        start
+    } else {
+        end
+    }
 }
 
 proptest! {

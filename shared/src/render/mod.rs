@@ -62,6 +62,24 @@ pub struct GuestVars {
     #[serde(default)]
     #[schema(value_type = Object)]
     pub fields: BTreeMap<String, serde_json::Value>,
+    /// The guest's RSVP, once they answered.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rsvp: Option<RsvpVars>,
+}
+
+/// What templates see of a guest's RSVP (`guest.rsvp.status`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RsvpVars {
+    /// `accepted`, `declined` or `maybe`.
+    pub status: String,
+    /// The guest and the others they bring (0 when declined).
+    pub party_size: u32,
+    /// Question id → the answer: options by their label in the guest's language, several
+    /// joined by `; `; every question of the event's form is there (empty when not
+    /// answered).
+    #[serde(default)]
+    pub answers: BTreeMap<String, String>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -124,6 +142,11 @@ impl RenderContext {
                 time_zone: Some("Europe/London".into()),
                 tags: vec!["vip".into()],
                 fields: BTreeMap::from([("table".into(), serde_json::json!(7))]),
+                rsvp: Some(RsvpVars {
+                    status: "accepted".into(),
+                    party_size: 2,
+                    answers: BTreeMap::from([("menu".into(), "Vegetarian".into())]),
+                }),
             },
             event: EventVars {
                 name: "Sample Gala".into(),
@@ -220,8 +243,11 @@ fn environment<'s>() -> Environment<'s> {
         "datetime",
         |state: &State, value: String, style: Option<String>| {
             let (at, locale) = localise(state, &value)?;
-            let date = dates::format_date(at, style.as_deref().unwrap_or("medium"), &locale);
-            Ok::<_, Error>(format!("{date} {}", dates::format_time(at, &locale)))
+            Ok::<_, Error>(dates::format_datetime(
+                at,
+                style.as_deref().unwrap_or("medium"),
+                &locale,
+            ))
         },
     );
     env

@@ -7,7 +7,7 @@ use chrono::{DateTime, NaiveDateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::form::{MAX_TEXT_ANSWER, QuestionKind, RsvpForm};
+use super::form::{MAX_TEXT_ANSWER, Question, QuestionKind, RsvpForm, label_for};
 use crate::domain::{RsvpSource, RsvpState, RsvpStatus};
 use crate::providers::FieldIssue;
 
@@ -26,6 +26,27 @@ impl AnswerValue {
         match self {
             AnswerValue::Text(t) => t.clone(),
             AnswerValue::Choices(c) => c.join("; "),
+        }
+    }
+
+    /// The answer to `question` as a guest reads it: options by their label in `language`
+    /// (else `fallback`'s), joined by `; `; a text as given.
+    pub fn labelled(&self, question: Option<&Question>, language: &str, fallback: &str) -> String {
+        let Some(q) = question.filter(|q| !q.options.is_empty()) else {
+            return self.joined();
+        };
+        let label = |id: &str| {
+            q.option(id).map_or(id.to_owned(), |o| {
+                label_for(&o.label, language, fallback).to_owned()
+            })
+        };
+        match self {
+            AnswerValue::Text(id) => label(id),
+            AnswerValue::Choices(ids) => ids
+                .iter()
+                .map(|id| label(id))
+                .collect::<Vec<_>>()
+                .join("; "),
         }
     }
 }
@@ -81,6 +102,33 @@ pub fn state_of(rsvp: Option<&Rsvp>) -> RsvpState {
         Some(RsvpStatus::Accepted) => RsvpState::Accepted,
         Some(RsvpStatus::Declined) => RsvpState::Declined,
         Some(RsvpStatus::Maybe) => RsvpState::Maybe,
+    }
+}
+
+/// Completes the answers a message shows (`guest.rsvp.answers`, question id → the answer as
+/// one text, options by id joined by `; `): options by their label in `language` (else
+/// `fallback`'s), and every question of the form there, empty when not answered, so that a
+/// template may write `{{ guest.rsvp.answers.menu }}` for a guest who skipped it.
+pub fn label_answer_vars(
+    form: &RsvpForm,
+    answers: &mut BTreeMap<String, String>,
+    language: &str,
+    fallback: &str,
+) {
+    for question in &form.fields.questions {
+        let text = answers.entry(question.id.clone()).or_default();
+        if question.options.is_empty() || text.is_empty() {
+            continue;
+        }
+        *text = text
+            .split("; ")
+            .map(|id| {
+                question
+                    .option(id)
+                    .map_or(id, |o| label_for(&o.label, language, fallback))
+            })
+            .collect::<Vec<_>>()
+            .join("; ");
     }
 }
 
@@ -149,7 +197,9 @@ pub fn check_answer(form: &RsvpForm, answer: RsvpIn) -> Result<CheckedAnswer, Ve
             (QuestionKind::ShortText, AnswerValue::Text(text)) => {
                 let text = text.trim().to_owned();
                 if text.chars().count() > MAX_TEXT_ANSWER
-                    || text.chars().any(|c| c.is_control() && c != '\n' && c != '\t')
+                    || text
+                        .chars()
+                        .any(|c| c.is_control() && c != '\n' && c != '\t')
                 {
                     issues.push(FieldIssue::new(
                         field,
@@ -207,7 +257,9 @@ pub fn check_answer(form: &RsvpForm, answer: RsvpIn) -> Result<CheckedAnswer, Ve
     if coming {
         for q in form.fields.questions.iter().filter(|q| q.required) {
             let given = answers.contains_key(&q.id);
-            let refused = issues.iter().any(|i| i.field == format!("answers.{}", q.id));
+            let refused = issues
+                .iter()
+                .any(|i| i.field == format!("answers.{}", q.id));
             if !given && !refused {
                 issues.push(FieldIssue::new(
                     format!("answers.{}", q.id),
@@ -234,7 +286,11 @@ fn offered(question: &super::form::Question) -> String {
 
 /// Until when guests may answer: the form's deadline in the event's zone, else the event's
 /// start. A local deadline the clocks skip is taken as the first instant after the gap.
-pub fn answers_close(form: &RsvpForm, starts_at: NaiveDateTime, zone: chrono_tz::Tz) -> DateTime<Utc> {
+pub fn answers_close(
+    form: &RsvpForm,
+    starts_at: NaiveDateTime,
+    zone: chrono_tz::Tz,
+) -> DateTime<Utc> {
     let local = form.fields.deadline.unwrap_or(starts_at);
     crate::journeys::to_instant(local, zone).utc
 }
@@ -307,7 +363,10 @@ mod tests {
                 Some(3),
                 &[
                     ("menu", text("fish")),
-                    ("sessions", AnswerValue::Choices(vec!["pm".into(), "am".into()])),
+                    (
+                        "sessions",
+                        AnswerValue::Choices(vec!["pm".into(), "am".into()]),
+                    ),
                     ("diet", text("  none ")),
                 ],
             ),
@@ -337,7 +396,10 @@ mod tests {
                 RsvpStatus::Maybe,
                 Some(4),
                 &[
-                    ("sessions", AnswerValue::Choices(vec!["am".into(), "am".into()])),
+                    (
+                        "sessions",
+                        AnswerValue::Choices(vec!["am".into(), "am".into()]),
+                    ),
                     ("diet", AnswerValue::Choices(vec![])),
                     ("nope", text("x")),
                 ],
@@ -383,5 +445,27 @@ mod tests {
         assert_eq!((r1.version, r2.version), (1, 2));
         assert_eq!(state_of(Some(&r2)), RsvpState::Declined);
         assert_eq!(state_of(None), RsvpState::NoResponse);
+    }
+
+    #[test]
+    fn message_answers_are_labelled_and_complete() {
+        let mut form = form();
+        for option in &mut form.fields.questions[1].options {
+            option
+                .label
+                .insert("fr".into(), format!("séance {}", option.id));
+        }
+        let mut answers = BTreeMap::from([("sessions".to_owned(), "am; pm".to_owned())]);
+        label_answer_vars(&form, &mut answers, "fr-CA", "en");
+        assert_eq!(answers["sessions"], "séance am; séance pm");
+        assert_eq!(
+            answers["menu"], "",
+            "a question not answered is there, empty"
+        );
+        assert_eq!(answers["diet"], "");
+        // Labelling again changes nothing.
+        let once = answers.clone();
+        label_answer_vars(&form, &mut answers, "fr-CA", "en");
+        assert_eq!(answers, once);
     }
 }

@@ -10,7 +10,7 @@
 use std::collections::BTreeSet;
 
 use super::answer::{AnswerValue, state_of};
-use super::form::{RsvpForm, label_for};
+use super::form::RsvpForm;
 use crate::guests::Guest;
 
 /// Writes guests as CSV, a page at a time.
@@ -50,7 +50,12 @@ impl<'a> Export<'a> {
         .iter()
         .map(|s| (*s).to_owned())
         .collect();
-        header.extend(form.fields.questions.iter().map(|q| format!("answer_{}", q.id)));
+        header.extend(
+            form.fields
+                .questions
+                .iter()
+                .map(|q| format!("answer_{}", q.id)),
+        );
         header.extend(fields.iter().cloned());
         // Writing to a Vec cannot fail.
         let _ = writer.write_record(&header);
@@ -63,21 +68,7 @@ impl<'a> Export<'a> {
     }
 
     fn answer(&self, question: &str, value: &AnswerValue) -> String {
-        let Some(q) = self.form.question(question) else {
-            return value.joined();
-        };
-        let label = |id: &String| {
-            q.option(id).map_or(id.clone(), |o| {
-                label_for(&o.label, &self.language, &self.language).to_owned()
-            })
-        };
-        match (q.options.is_empty(), value) {
-            (true, v) => v.joined(),
-            (false, AnswerValue::Text(id)) => label(id),
-            (false, AnswerValue::Choices(ids)) => {
-                ids.iter().map(label).collect::<Vec<_>>().join("; ")
-            }
-        }
+        value.labelled(self.form.question(question), &self.language, &self.language)
     }
 
     pub fn add(&mut self, guest: &Guest) {
@@ -87,9 +78,21 @@ impl<'a> Export<'a> {
             cell(&guest.first_name),
             cell(&guest.last_name),
             cell(&guest.name),
-            guest.email.as_ref().map(|e| e.as_str().to_owned()).unwrap_or_default(),
-            guest.phone.as_ref().map(|p| p.as_str().to_owned()).unwrap_or_default(),
-            guest.locale.as_ref().map(|l| l.as_str().to_owned()).unwrap_or_default(),
+            guest
+                .email
+                .as_ref()
+                .map(|e| e.as_str().to_owned())
+                .unwrap_or_default(),
+            guest
+                .phone
+                .as_ref()
+                .map(|p| p.as_str().to_owned())
+                .unwrap_or_default(),
+            guest
+                .locale
+                .as_ref()
+                .map(|l| l.as_str().to_owned())
+                .unwrap_or_default(),
             cell(&guest.tags.join(";")),
             state_of(rsvp).to_string(),
             rsvp.map(|r| r.party_size.to_string()).unwrap_or_default(),
@@ -203,9 +206,17 @@ pub(crate) mod tests {
         let text = String::from_utf8(export.finish()).unwrap();
         let lines: Vec<&str> = text.lines().collect();
         assert!(lines[0].ends_with("rsvp,party_size,rsvp_at,rsvp_source,answer_menu,table"));
-        assert!(lines[1].contains("\"'=HYPERLINK(\"\"x\"\")\""), "{}", lines[1]);
+        assert!(
+            lines[1].contains("\"'=HYPERLINK(\"\"x\"\")\""),
+            "{}",
+            lines[1]
+        );
         assert!(lines[1].contains(",accepted,2,"));
-        assert!(lines[1].ends_with(",link,Poisson; Vegetarian,7"), "{}", lines[1]);
+        assert!(
+            lines[1].ends_with(",link,Poisson; Vegetarian,7"),
+            "{}",
+            lines[1]
+        );
         assert!(lines[2].contains(",no_response,,,,,7"), "{}", lines[2]);
     }
 }

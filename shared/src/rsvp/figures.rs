@@ -289,10 +289,17 @@ mod tests {
         assert_eq!(f.over_time.len(), 1);
         assert_eq!(f.over_time[0].date.to_string(), "2027-03-02");
         assert_eq!(
-            (f.over_time[0].accepted, f.over_time[0].declined, f.over_time[0].maybe),
+            (
+                f.over_time[0].accepted,
+                f.over_time[0].declined,
+                f.over_time[0].maybe
+            ),
             (2, 1, 1)
         );
         assert_eq!(f.by_tag.len(), 1);
-        assert_eq!((f.by_tag[0].guests, f.by_tag[0].expected_attendance), (5, 4));
+        assert_eq!(
+            (f.by_tag[0].guests, f.by_tag[0].expected_attendance),
+            (5, 4)
+        );
     }
 }

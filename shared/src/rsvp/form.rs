@@ -227,10 +227,7 @@ pub fn check_form(form: RsvpFormIn) -> Result<RsvpFormIn, Vec<FieldIssue>> {
         });
     }
     if issues.is_empty() {
-        Ok(RsvpFormIn {
-            questions,
-            ..form
-        })
+        Ok(RsvpFormIn { questions, ..form })
     } else {
         Err(issues)
     }
@@ -326,7 +323,9 @@ mod tests {
             ]
         );
         let many = RsvpFormIn {
-            questions: (0..11).map(|i| choice(&format!("q{i}"), &["a", "b"])).collect(),
+            questions: (0..11)
+                .map(|i| choice(&format!("q{i}"), &["a", "b"]))
+                .collect(),
             ..RsvpFormIn::default()
         };
         assert_eq!(check_form(many).unwrap_err()[0].field, "questions");

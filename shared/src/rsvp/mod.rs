@@ -14,14 +14,23 @@ pub mod figures;
 pub mod form;
 pub mod token;
 
-pub use answer::{AnswerValue, CheckedAnswer, Rsvp, RsvpIn, answers_close, check_answer, state_of};
+pub use answer::{
+    AnswerValue, CheckedAnswer, Rsvp, RsvpIn, answers_close, check_answer, label_answer_vars,
+    state_of,
+};
 pub use figures::{RsvpFigures, Tally};
-pub use form::{Question, QuestionKind, QuestionOption, RsvpForm, RsvpFormIn, check_form, label_for};
+pub use form::{
+    Question, QuestionKind, QuestionOption, RsvpForm, RsvpFormIn, check_form, label_for,
+};
 pub use token::RsvpClaims;
 
 use crate::ids::{GuestId, MessageId};
 
 /// The id of the confirmation of a guest's RSVP change: the same for every attempt to send it.
 pub fn confirmation_id(guest: GuestId, version: u32) -> MessageId {
-    MessageId::derived(&["rsvp_confirmation", &guest.to_string(), &version.to_string()])
+    MessageId::derived(&[
+        "rsvp_confirmation",
+        &guest.to_string(),
+        &version.to_string(),
+    ])
 }

@@ -50,7 +50,8 @@ impl RsvpClaims {
         event_ends: DateTime<Utc>,
         now: DateTime<Utc>,
     ) -> Self {
-        let until = (event_ends + Duration::days(AFTER_EVENT_DAYS)).max(now + Duration::days(MIN_DAYS));
+        let until =
+            (event_ends + Duration::days(AFTER_EVENT_DAYS)).max(now + Duration::days(MIN_DAYS));
         Self {
             tenant,
             event,
@@ -193,7 +194,10 @@ mod tests {
             now - Duration::days(365),
             now,
         );
-        assert_eq!(i64::from(past.expires), (now + Duration::days(MIN_DAYS)).timestamp());
+        assert_eq!(
+            i64::from(past.expires),
+            (now + Duration::days(MIN_DAYS)).timestamp()
+        );
     }
 
     #[test]

@@ -10,8 +10,10 @@ mod campaigns;
 mod config;
 mod consent;
 mod crm;
+mod crm_outbox;
 mod events;
 mod gdpr;
+mod guest_import;
 mod guests;
 mod journeys;
 mod messages;
@@ -41,12 +43,11 @@ pub use audit::{AuditEntry, AuditPage};
 pub use campaigns::{BatchClaim, WAITED_BATCH_PREFIX};
 pub use config::LoadedEvent;
 pub use consent::{ChangeContext, Changed};
-pub use crm::{
-    OUTBOX_TTL_DAYS, OutboxEntry, RUN_TTL_DAYS, SyncedWrite, contact_address_keys, outbox_shard,
-};
+pub use crm::{OUTBOX_TTL_DAYS, RUN_TTL_DAYS, SyncedWrite, contact_address_keys};
+pub use crm_outbox::{OutboxEntry, outbox_shard};
 pub use events::{Event, EventFields, EventStatus};
 pub use gdpr::ContactData;
-pub use guests::ImportWrite;
+pub use guest_import::ImportWrite;
 pub use journeys::{EventJourney, SyncMark, TenantJourney};
 pub use messages::{Claimed, IDEMPOTENCY_SECONDS, IdempotencyRecord, SendEvent};
 pub use provider_state::{Booking, HealthDelta, ProviderHealth};

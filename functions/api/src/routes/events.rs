@@ -120,6 +120,7 @@ pub async fn create_event(
         id: EventId::new(),
         tenant_id: tenant,
         fields,
+        rsvp: None,
         version: 1,
         created_at: now,
         updated_at: now,
@@ -207,13 +208,30 @@ pub async fn update_event(
         updated_at: Utc::now(),
         ..current
     };
-    // The event and its journey's mark in one write: if the sync below stops part way, the
-    // sweep finishes it.
+    let journey = replace_and_sync(&state, tenant, &updated, version).await?;
+    if updated.fields.status != current.fields.status {
+        tracing::info!(tenant_id = %tenant, event_id = %event, "event cancelled");
+    }
+    Ok(Json(EventChanged {
+        event: updated,
+        journey,
+    }))
+}
+
+/// Replaces the event (its version `expected`) and brings its journey in line: the event and
+/// its journey's mark in one write, so that if the sync stops part way the sweep finishes it.
+pub(crate) async fn replace_and_sync(
+    state: &AppState,
+    tenant: herald::ids::TenantId,
+    updated: &Event,
+    expected: u64,
+) -> ApiResult<Option<JourneyOutcome>> {
+    let event = updated.id;
     state
         .store
-        .replace_event_marked(tenant, &updated, version)
+        .replace_event_marked(tenant, updated, expected)
         .await?;
-    let journey = match state.journeys().sync(tenant, event).await {
+    Ok(match state.journeys().sync(tenant, event).await {
         Ok(synced) => synced.event_version.map(|_| JourneyOutcome {
             status: "synced".into(),
             changes: synced.changes,
@@ -225,12 +243,5 @@ pub async fn update_event(
                 changes: Vec::new(),
             })
         }
-    };
-    if updated.fields.status != current.fields.status {
-        tracing::info!(tenant_id = %tenant, event_id = %event, "event cancelled");
-    }
-    Ok(Json(EventChanged {
-        event: updated,
-        journey,
-    }))
+    })
 }

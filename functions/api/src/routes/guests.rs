@@ -1,18 +1,12 @@
-//! An event's guests: import (JSON or CSV, up to 10,000 rows), list, read, delete; and the
-//! tenant-wide contacts they link to.
-
-use std::collections::HashMap;
+//! An event's guests: list (filtered by RSVP), read, delete. Imports are in `guest_import`.
 
 use axum::Json;
-use axum::body::to_bytes;
-use axum::extract::{Path, Request, State};
-use axum::http::{StatusCode, header};
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
 use herald::config::Owner;
-use herald::guests::{
-    CheckedGuest, Guest, GuestIn, MAX_IMPORT_ROWS, RowIssue, check_row, parse_csv,
-};
+use herald::domain::RsvpState;
+use herald::guests::Guest;
 use herald::ids::{EventId, GuestId};
-use herald::providers::FieldIssue;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
@@ -21,31 +15,6 @@ use crate::extract::{StrictQuery, path_id};
 use crate::problem::{ApiError, ApiResult};
 use crate::scope::{TenantQuery, event_of};
 use crate::state::AppState;
-
-/// An import body may be this large (10,000 rows of CSV or JSON).
-pub const IMPORT_MAX_BODY_BYTES: usize = 5 * 1024 * 1024;
-
-/// A JSON import. (CSV: send `Content-Type: text/csv` with a header row instead.)
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct GuestsIn {
-    /// 1 to 10,000 rows; each is checked on its own (see `GuestIn`), and no two good rows may
-    /// share an email address or a phone number.
-    #[schema(value_type = Vec<GuestIn>, min_items = 1, max_items = 10000)]
-    pub guests: Vec<serde_json::Value>,
-}
-
-/// What an import did. Good rows are kept even when others are rejected.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct ImportResult {
-    pub imported: usize,
-    pub created: usize,
-    pub updated: usize,
-    /// New tenant-wide contacts.
-    pub contacts_created: usize,
-    pub rejected: usize,
-    pub errors: Vec<RowIssue>,
-}
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct GuestPage {
@@ -68,187 +37,15 @@ pub struct GuestListQuery {
     /// The previous page's `next_cursor`.
     #[param(pattern = r"^\+?0*[0-7](:(gst_[0-9A-HJKMNP-TV-Za-hjkmnp-tv-z]{26})?)?$")]
     pub cursor: Option<String>,
+    /// Only guests whose RSVP stands so: `accepted`, `declined`, `maybe` or `no_response`.
+    /// A filtered page reads at most four times `limit` guests and may come back short (even
+    /// empty) with a `next_cursor`: follow it to the end.
+    pub rsvp: Option<RsvpState>,
 }
 
 super::api_routes! {
-    (import_guests, list_guests),
+    (list_guests),
     (get_guest, delete_guest),
-}
-
-/// Import guests into an event: `application/json` (`{"guests": [...]}`) or `text/csv` with a
-/// header row (columns: first_name, last_name, name, email, phone, locale, time_zone, tags
-/// separated by `;`, preferred_channel; any other column is a custom field). Up to 10,000
-/// rows. Each row links to the tenant's contact with the same email (else phone), or a new
-/// one; a guest already in the event (same contact) is updated. Bad rows are reported by row
-/// number with the reason, and the good rows are kept; when no row is good the answer is a 422.
-#[utoipa::path(post, path = "/api/v1/events/{id}/guests", tag = "guests", params(("id" = EventId, Path), TenantQuery),
-    request_body(
-        description = "`application/json`, or `text/csv` (UTF-8): a header row, then 1 to 10,000 rows in at most 5 MiB; the columns are `GuestIn`'s (tags separated by `;`), any other column a custom field",
-        content(
-            (GuestsIn = "application/json"),
-            (String = "text/csv"),
-        ),
-    ),
-    responses((status = 200, body = ImportResult)), security(("api_key" = [])))]
-pub async fn import_guests(
-    State(state): State<AppState>,
-    principal: Principal,
-    Path(id): Path<String>,
-    StrictQuery(q): StrictQuery<TenantQuery>,
-    request: Request,
-) -> ApiResult<Json<ImportResult>> {
-    let (tenant, event) = event_of(&state, &principal, q.tenant_id, path_id(&id)?).await?;
-    principal.check_write(Owner::Event(tenant, event))?;
-    let media = request
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split(';').next())
-        .map(|v| v.trim().to_ascii_lowercase())
-        .unwrap_or_default();
-    let body = to_bytes(request.into_body(), IMPORT_MAX_BODY_BYTES)
-        .await
-        .map_err(|_| ApiError::PayloadTooLarge)?;
-    // (line, row) for CSV; (None, row) for JSON; a row that is not even an object is an issue.
-    let mut errors: Vec<RowIssue> = Vec::new();
-    let rows: Vec<(Option<u64>, Option<GuestIn>)> = match media.as_str() {
-        "text/csv" => parse_csv(&body)
-            .map_err(|m| ApiError::invalid_field("body", m))?
-            .into_iter()
-            .map(|(line, row)| (Some(line), Some(row)))
-            .collect(),
-        "application/json" => {
-            let parsed: GuestsIn = crate::extract::parse_json(&body)?;
-            let mut out = Vec::with_capacity(parsed.guests.len());
-            for (i, value) in parsed.guests.into_iter().enumerate() {
-                match serde_path_to_error::deserialize::<_, GuestIn>(value) {
-                    Ok(row) => out.push((None, Some(row))),
-                    Err(e) => {
-                        let path = e.path().to_string();
-                        errors.push(RowIssue {
-                            row: i + 1,
-                            line: None,
-                            field: if path == "." { "row".into() } else { path },
-                            message: e.inner().to_string(),
-                        });
-                        out.push((None, None));
-                    }
-                }
-            }
-            out
-        }
-        _ => {
-            return Err(ApiError::UnsupportedMediaType(
-                "send application/json or text/csv".to_owned(),
-            ));
-        }
-    };
-    if rows.is_empty() {
-        return Err(ApiError::invalid_field("guests", "no rows to import"));
-    }
-    if rows.len() > MAX_IMPORT_ROWS {
-        return Err(ApiError::invalid_field(
-            "guests",
-            format!(
-                "{} rows; an import carries at most {MAX_IMPORT_ROWS}",
-                rows.len()
-            ),
-        ));
-    }
-    let mut good: Vec<CheckedGuest> = Vec::new();
-    // Each good row's number and CSV line.
-    let mut numbers: Vec<(usize, Option<u64>)> = Vec::new();
-    let mut seen: HashMap<String, usize> = HashMap::new();
-    for (i, (line, row)) in rows.into_iter().enumerate() {
-        let Some(row) = row else { continue };
-        let number = i + 1;
-        let issue = |field: &str, message: String| RowIssue {
-            row: number,
-            line,
-            field: field.to_owned(),
-            message,
-        };
-        match check_row(row) {
-            Err(issues) => errors.extend(issues.into_iter().map(|(f, m)| issue(&f, m))),
-            Ok(checked) => {
-                let addresses = [
-                    (
-                        "email",
-                        checked.email.as_ref().map(|e| e.as_str().to_owned()),
-                    ),
-                    (
-                        "phone",
-                        checked.phone.as_ref().map(|p| p.as_str().to_owned()),
-                    ),
-                ];
-                let repeated = addresses.iter().find_map(|(field, a)| {
-                    let a = a.as_ref()?;
-                    seen.get(&format!("{field}:{a}")).map(|r| (*field, *r))
-                });
-                if let Some((field, first)) = repeated {
-                    errors.push(issue(field, format!("the same {field} as row {first}")));
-                    continue;
-                }
-                for (field, a) in addresses {
-                    if let Some(a) = a {
-                        seen.insert(format!("{field}:{a}"), number);
-                    }
-                }
-                good.push(checked);
-                numbers.push((number, line));
-            }
-        }
-    }
-    if good.is_empty() {
-        errors.sort_by_key(|e| e.row);
-        return Err(ApiError::invalid(
-            errors
-                .iter()
-                .take(100)
-                .map(|e| FieldIssue::new(format!("rows[{}].{}", e.row, e.field), &e.message))
-                .collect(),
-        ));
-    }
-    let written = state.store.import_guests(tenant, event, &good).await?;
-    for (later, earlier) in &written.same_contact {
-        let ((row, line), (first, _)) = (numbers[*later], numbers[*earlier]);
-        errors.push(RowIssue {
-            row,
-            line,
-            field: "row".to_owned(),
-            message: format!(
-                "the same person as row {first}: one contact holds the email or phone of both"
-            ),
-        });
-    }
-    errors.sort_by_key(|e| e.row);
-    let rejected = {
-        let mut rows: Vec<usize> = errors.iter().map(|e| e.row).collect();
-        rows.dedup();
-        rows.len()
-    };
-    // Guests joining after a journey step went out get it now when the step says so.
-    let caught_up = match state
-        .journeys()
-        .catch_up(tenant, event, &written.added)
-        .await
-    {
-        Ok(n) => n,
-        Err(e) => {
-            tracing::warn!(tenant_id = %tenant, event_id = %event, error = ?e, "queuing the catch-up of late guests failed");
-            0
-        }
-    };
-    let imported = good.len() - written.same_contact.len();
-    tracing::info!(tenant_id = %tenant, event_id = %event, imported, rejected, caught_up, "guests imported");
-    Ok(Json(ImportResult {
-        imported,
-        created: written.created,
-        updated: written.updated,
-        contacts_created: written.contacts_created,
-        rejected,
-        errors,
-    }))
 }
 
 fn parse_cursor(raw: &str) -> ApiResult<(u32, Option<GuestId>)> {
@@ -285,7 +82,7 @@ pub async fn list_guests(
     let cursor = q.cursor.as_deref().map(parse_cursor).transpose()?;
     let (items, next) = state
         .store
-        .list_guests(tenant, event, cursor, limit)
+        .list_guests_where(tenant, event, cursor, limit, q.rsvp)
         .await?;
     Ok(Json(GuestPage {
         items,
