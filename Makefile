@@ -10,11 +10,11 @@ CARGO     ?= cargo
 export SAM_CLI_TELEMETRY := 0
 LINT_ENV  := AWS_DEFAULT_REGION=us-east-1 AWS_REGION=us-east-1 AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test
 
-.PHONY: help venv build run test test-emulator test-rust lint quickstart fuzz fmt clippy clean
+.PHONY: help venv build run test test-emulator test-rust lint quickstart fuzz browser browser-tools fmt clippy clean
 
 help:
 	@echo "make run    start Herald locally (emulated AWS + API on 127.0.0.1:$${HERALD_PORT:-3000})"
-	@echo "make test   unit, integration (against moto), template lint and the README quickstart"
+	@echo "make test   unit, integration (against moto), template lint, the README quickstart, the API fuzz and the guest pages in a browser"
 	@echo "make bench  every benchmark; rewrites BENCHMARKS.md"
 	@echo "make deploy-build  arm64 release artefacts of every function for sam deploy"
 
@@ -32,7 +32,7 @@ build: venv
 run: build
 	exec ./target/debug/herald-local
 
-test: build lint test-emulator test-rust quickstart fuzz
+test: build lint test-emulator test-rust quickstart fuzz browser
 
 # The local emulator refuses what AWS refuses (infra/local/strict_aws.py): one test per rule.
 test-emulator: venv
@@ -50,6 +50,21 @@ lint: venv
 
 quickstart: build
 	tests/quickstart.sh
+
+# The guest pages in a real browser: Debian's chromium (installed when missing; nothing is
+# downloaded at run time) driven by playwright-core, axe-core on every page (tests/browser).
+SUDO       := $(if $(filter 0,$(shell id -u)),,sudo)
+BROWSER_OK := tests/browser/node_modules/.installed
+$(BROWSER_OK): tests/browser/package-lock.json
+	@test -x /usr/bin/chromium || { echo "installing Debian's chromium" && $(SUDO) apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium >/dev/null; }
+	cd tests/browser && npm ci --no-audit --no-fund --silent
+	touch $@
+
+browser-tools: $(BROWSER_OK)
+
+browser: build browser-tools
+	tests/browser.sh
 
 # schemathesis against the local stack, from the API's own OpenAPI document.
 fuzz: build
