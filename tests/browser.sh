@@ -10,8 +10,6 @@ cd "$root"
 . tests/local_stack.sh
 start_local_stack
 api="$STACK_BASE/api/v1"
-call() { curl -fsS -H "Authorization: Bearer $1" -H 'Content-Type: application/json' "${@:2}"; }
-json() { python3 -c "import json,sys; print(json.load(sys.stdin)$1)"; }
 
 tenant="$(call "$STACK_ADMIN_KEY" -X POST "$api/tenants" -d '{"name": "Acme Events"}' | json "['id']")"
 key="$(call "$STACK_ADMIN_KEY" -X POST "$api/api-keys?tenant_id=$tenant" \

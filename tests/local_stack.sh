@@ -2,7 +2,11 @@
 # `start_local_stack [VAR=value ...]` starts ./target/debug/herald-local on a free port of
 # 127.0.0.1 (with those variables in its environment), waits for it to print its admin key,
 # and sets STACK_BASE (http://127.0.0.1:port), STACK_ADMIN_KEY and STACK_LOG. It is stopped by
-# its PID when the calling script exits.
+# its PID when the calling script exits. `call KEY CURL-ARGS...` calls the API with a key and
+# JSON; `json PATH` prints a field of the JSON on its input (`json "['id']"`).
+
+json() { python3 -c "import json,sys; print(json.load(sys.stdin)$1)"; }
+call() { curl -fsS -H "Authorization: Bearer $1" -H 'Content-Type: application/json' "${@:2}"; }
 
 start_local_stack() {
   local port

@@ -3,19 +3,11 @@
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
-port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()')"
-log="$(mktemp)"
-HERALD_PORT="$port" ./target/debug/herald-local >"$log" 2>&1 &
-stack_pid=$!
-trap 'kill -TERM "$stack_pid" 2>/dev/null || true; wait "$stack_pid" 2>/dev/null || true; rm -f "$log"' EXIT
-for _ in $(seq 1 300); do
-  grep -q '^HERALD_ADMIN_KEY=' "$log" && break
-  kill -0 "$stack_pid" 2>/dev/null || { cat "$log"; echo "the local stack exited" >&2; exit 1; }
-  sleep 0.2
-done
-export HERALD="http://127.0.0.1:$port/api/v1"
-export KEY="$(sed -n 's/^HERALD_ADMIN_KEY=//p' "$log")"
-[ -n "$KEY" ] || { cat "$log"; echo "no admin key printed" >&2; exit 1; }
+# shellcheck source=tests/local_stack.sh
+. tests/local_stack.sh
+start_local_stack
+export HERALD="$STACK_BASE/api/v1"
+export KEY="$STACK_ADMIN_KEY"
 
 script="$(awk '/<!-- quickstart:begin -->/{on=1; next} /<!-- quickstart:end -->/{on=0} on && !/^```/' README.md)"
 out="$(bash -euo pipefail -c "$script")"

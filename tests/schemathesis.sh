@@ -13,22 +13,14 @@ set -euo pipefail
 read -r -a extra <<<"${ST_EXTRA:-}"
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
-port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()')"
 work="$(mktemp -d)"
-log="$work/stack.log"
+# shellcheck source=tests/local_stack.sh
+. tests/local_stack.sh
 # The fuzzer's requests come from one key far faster than a tenant's rate limit allows.
-HERALD_API_RATE_PER_KEY=0 HERALD_PORT="$port" ./target/debug/herald-local >"$log" 2>&1 &
-stack_pid=$!
-trap 'kill -TERM "$stack_pid" 2>/dev/null || true; wait "$stack_pid" 2>/dev/null || true; rm -rf "$work"' EXIT
-for _ in $(seq 1 300); do
-  grep -q '^HERALD_ADMIN_KEY=' "$log" && break
-  kill -0 "$stack_pid" 2>/dev/null || { cat "$log"; echo "the local stack exited" >&2; exit 1; }
-  sleep 0.2
-done
-base="http://127.0.0.1:$port"
-admin="$(sed -n 's/^HERALD_ADMIN_KEY=//p' "$log")"
-json() { python3 -c "import json,sys; print(json.load(sys.stdin)$1)"; }
-call() { curl -fsS -H "Authorization: Bearer $1" -H 'Content-Type: application/json' "${@:2}"; }
+start_local_stack HERALD_API_RATE_PER_KEY=0
+trap 'kill -TERM "$STACK_PID" 2>/dev/null || true; wait "$STACK_PID" 2>/dev/null || true; rm -f "$STACK_LOG"; rm -rf "$work"' EXIT
+base="$STACK_BASE"
+admin="$STACK_ADMIN_KEY"
 tenant_admin_key() {
   local tenant
   tenant="$(call "$admin" -X POST "$base/api/v1/tenants" -d "{\"name\":\"$1\"}" | json "['id']")"

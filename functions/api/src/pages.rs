@@ -96,6 +96,16 @@ pub enum Refusal {
     Gone,
 }
 
+impl Refusal {
+    /// Why a token does not open: expired, or not valid (tampered, malformed, foreign).
+    pub fn of_token(error: &herald::consent::TokenError) -> Self {
+        match error {
+            herald::consent::TokenError::Expired => Refusal::Expired,
+            _ => Refusal::Invalid,
+        }
+    }
+}
+
 pub fn refused(lang: Lang, refusal: Refusal) -> Response {
     let (status, reason) = match refusal {
         Refusal::Expired => (StatusCode::FORBIDDEN, "expired"),

@@ -6,34 +6,15 @@ mod common;
 
 use std::time::Duration;
 
-use axum::body::Body;
-use axum::http::{Method, Request};
+use axum::http::Method;
 use chrono::{SecondsFormat, Timelike, Utc};
 use common::*;
 use herald::consent::{LinkClaims, ONE_CLICK_WORDING, PAGE_WORDING};
 use herald::ids::{ContactId, TenantId};
 use serde_json::{Value, json};
 
-/// A form POST without an API key, as a mail client or a browser sends it.
-async fn post_form(stack: &TestStack, uri: &str, body: &str) -> Answer {
-    stack
-        .send(
-            Request::builder()
-                .method(Method::POST)
-                .uri(uri)
-                .header("content-type", "application/x-www-form-urlencoded")
-                .body(Body::from(body.to_owned()))
-                .expect("request"),
-        )
-        .await
-}
-
 async fn get_page(stack: &TestStack, uri: &str) -> Answer {
     stack.call(Method::GET, uri, None, None).await
-}
-
-fn html(answer: &Answer) -> &str {
-    answer.body.as_str().unwrap_or_default()
 }
 
 /// The tag of the form control with `id`.

@@ -6,36 +6,9 @@ mod common;
 
 use std::time::Duration;
 
-use axum::body::Body;
-use axum::http::{Method, Request};
-use common::consent::{guest_of, sent_mail};
+use axum::http::Method;
 use common::*;
 use serde_json::{Value, json};
-
-async fn post_form(stack: &TestStack, uri: &str, body: &str) -> Answer {
-    stack
-        .send(
-            Request::builder()
-                .method(Method::POST)
-                .uri(uri)
-                .header("content-type", "application/x-www-form-urlencoded")
-                .body(Body::from(body.to_owned()))
-                .expect("request"),
-        )
-        .await
-}
-
-fn html(answer: &Answer) -> &str {
-    answer.body.as_str().unwrap_or_default()
-}
-
-fn header<'a>(answer: &'a Answer, name: &str) -> &'a str {
-    answer
-        .headers
-        .get(name)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default()
-}
 
 fn form(version: u64, deadline: &str) -> Value {
     json!({
@@ -160,8 +133,8 @@ async fn a_guest_answers_on_the_page_and_gets_one_confirmation_per_answer() {
     let page = stack.call(Method::GET, &page_uri, None, None).await;
     let page_requests = stack.dynamo_requests.count();
     assert_eq!(page.status, 200, "{}", html(&page));
-    assert!(header(&page, "content-security-policy").contains("default-src 'none'"));
-    assert_eq!(header(&page, "cache-control"), "no-store");
+    assert!(header_of(&page, "content-security-policy").contains("default-src 'none'"));
+    assert_eq!(header_of(&page, "cache-control"), "no-store");
     let body = html(&page);
     assert!(body.contains("<html lang=\"fr\">"), "{body}");
     assert!(body.contains("Votre menu"), "{body}");
@@ -198,7 +171,7 @@ async fn a_guest_answers_on_the_page_and_gets_one_confirmation_per_answer() {
     let answer_requests = stack.dynamo_requests.count();
     assert_eq!(saved.status, 303, "{}", html(&saved));
     assert_eq!(
-        header(&saved, "location"),
+        header_of(&saved, "location"),
         format!("/rsvp/{token}?outcome=saved")
     );
     println!("RSVP requests: page {page_requests}, answer {answer_requests}");
@@ -440,7 +413,7 @@ async fn audiences_figures_and_the_export_follow_the_answers() {
         )
         .await;
     assert_eq!(export.status, 200);
-    assert!(header(&export, "content-type").starts_with("text/csv"));
+    assert!(header_of(&export, "content-type").starts_with("text/csv"));
     let csv = export.body.as_str().unwrap_or_default();
     assert_eq!(csv.lines().count(), 4, "{csv}");
     assert!(csv.contains("accepted"), "{csv}");

@@ -78,9 +78,10 @@ impl Question {
     }
 }
 
-/// An event's RSVP form as the tenant sets it.
+/// An event's RSVP form as the tenant sets it. (Not a request body of its own: the API's
+/// `RsvpFormPut` refuses unknown fields; this one is flattened into [`RsvpForm`], whose
+/// schema must allow the form's other fields next to these.)
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
 pub struct RsvpFormIn {
     /// The last moment to answer, local to the event's time zone (`2027-04-15T23:59:00`).
     /// Absent: guests may answer until the event starts.

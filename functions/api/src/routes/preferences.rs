@@ -184,8 +184,7 @@ pub struct PageQuery {
 /// A refused link as a page.
 fn refused_page(lang: Lang, refused: LinkRefused) -> Response {
     match refused {
-        LinkRefused::Token(TokenError::Expired) => pages::refused(lang, Refusal::Expired),
-        LinkRefused::Token(_) => pages::refused(lang, Refusal::Invalid),
+        LinkRefused::Token(e) => pages::refused(lang, Refusal::of_token(&e)),
         LinkRefused::Gone => pages::refused(lang, Refusal::Gone),
         LinkRefused::Api(e) => e.into_response(),
     }

@@ -10,7 +10,6 @@ use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use chrono::Utc;
-use herald::consent::TokenError;
 use herald::pages::Lang;
 
 use super::preferences::PageQuery;
@@ -93,8 +92,7 @@ async fn open_page(
         Err(refused) => {
             let lang = pages::language(query.lang.as_deref(), None, headers);
             Err(match refused {
-                Refused::Token(TokenError::Expired) => pages::refused(lang, Refusal::Expired),
-                Refused::Token(_) => pages::refused(lang, Refusal::Invalid),
+                Refused::Token(e) => pages::refused(lang, Refusal::of_token(&e)),
                 Refused::Gone => pages::refused(lang, Refusal::Gone),
                 Refused::Api(e) => e.into_response(),
             })

@@ -8,6 +8,34 @@ use super::*;
 
 pub const CONTACTS: &str = "/api/v1/communication/contacts";
 
+/// A form POST without an API key, as a browser or a mail client sends it.
+pub async fn post_form(stack: &TestStack, uri: &str, body: &str) -> Answer {
+    stack
+        .send(
+            axum::http::Request::builder()
+                .method(Method::POST)
+                .uri(uri)
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body(axum::body::Body::from(body.to_owned()))
+                .expect("request"),
+        )
+        .await
+}
+
+/// An HTML answer's body.
+pub fn html(answer: &Answer) -> &str {
+    answer.body.as_str().unwrap_or_default()
+}
+
+/// A header of an answer ("" when it has none).
+pub fn header_of<'a>(answer: &'a Answer, name: &str) -> &'a str {
+    answer
+        .headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+}
+
 /// The setup's tenant with the wizard completed for email invitations.
 pub async fn ready(stack: &TestStack) -> Setup {
     let s = setup(stack).await;
