@@ -396,7 +396,7 @@ $load
 
 | figure | result | goal | how |
 |---|---|---|---|
-| DynamoDB requests to show a guest's RSVP page | $rsvp_page (the link key's GetItem, cached per instance, and one BatchGetItem of event, guest, tenant, wizard and CRM connection) | ≤ 2 | \`functions/api/tests/rsvp.rs\` (SDK interceptor; asserted, run by make test) |
+| DynamoDB requests to show a guest's RSVP page | $rsvp_page (one BatchGetItem of event, guest, tenant, wizard and CRM connection; the link key is cached per instance) | ≤ 2 | \`functions/api/tests/rsvp.rs\` (SDK interceptor; asserted, run by make test) |
 | DynamoDB requests to take an answer from the page (the confirmation queued, the webhook emitted) | $rsvp_answer | ≤ 6 | same |
 
 ## Transactional messages during a campaign
@@ -416,7 +416,7 @@ $priority_rows
 
 | figure | result | how |
 |---|---|---|
-| a long date and time in en-GB, fr-FR, de-DE, it-IT and ja-JP (five formats) | median $dates_bench | \`cargo bench -p herald --bench render\` (criterion) |
+| a long date and time in en-GB, fr-FR, de-DE, it-IT and ja-JP (five formats), the texts remembered as during a campaign | median $dates_bench | \`cargo bench -p herald --bench render\` (criterion) |
 
 The render of the standard email (above) includes its time filters; the binaries' sizes are
 in "Functions: binary size and cold start".

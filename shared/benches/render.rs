@@ -58,8 +58,10 @@ fn bench_render(c: &mut Criterion) {
     });
 }
 
-/// The date filters alone (CLDR through ICU4X): a long date and time in five languages, the
-/// formatters of each language cached after its first use as in a sender instance.
+/// The date filters alone (CLDR through ICU4X): a long date and time in five languages, as a
+/// sender instance formats them during a campaign: each language's formatters built at its
+/// first use, and the texts of dates already formatted remembered (every guest of a campaign
+/// gets the same event dates).
 fn bench_dates(c: &mut Criterion) {
     let at = herald::render::dates::parse_value("2027-05-01T18:00:00", chrono_tz::UTC)
         .expect("a local date-time");

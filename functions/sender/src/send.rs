@@ -22,6 +22,10 @@ impl Sender {
             false => Some(self.links.key(job.tenant).await?),
             true => None,
         };
+        // The guests' RSVP links are signed under a key derived from it, once per job.
+        let rsvp_key = link_key
+            .as_ref()
+            .map(|k| herald::rsvp::token::RsvpKey::derive(k.as_ref()));
         let mut out = Vec::with_capacity(held.len());
         let mut waiting = false;
         for (i, (delivery, mut record)) in held.into_iter().enumerate() {
@@ -59,13 +63,13 @@ impl Sender {
                         record.updated_at,
                     );
                     let links = compose::Links::new(base, &claims.sign(key.as_ref()));
-                    Some(match delivery.recipient.guest_id {
-                        Some(guest) => links.with_rsvp(
+                    Some(match (delivery.recipient.guest_id, &rsvp_key) {
+                        (Some(guest), Some(rsvp_key)) => links.with_rsvp(
                             base,
                             &rsvp_claims(job, snapshot, guest, delivery, record.updated_at)
-                                .sign(key.as_ref()),
+                                .sign_with(rsvp_key),
                         ),
-                        None => links,
+                        _ => links,
                     })
                 }
                 _ => None,

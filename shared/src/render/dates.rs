@@ -65,6 +65,11 @@ impl DateStyle {
 
 /// Parses a value as an instant (converted to `tz`) or a local date-time.
 pub fn parse_value(value: &str, tz: Tz) -> Option<NaiveDateTime> {
+    // The common case first (events store local date-times): chrono's ISO 8601 parser is
+    // twice as fast as a format string.
+    if let Ok(local) = value.parse::<NaiveDateTime>() {
+        return Some(local);
+    }
     if let Ok(instant) = DateTime::parse_from_rfc3339(value) {
         return Some(instant.with_timezone(&tz).naive_local());
     }

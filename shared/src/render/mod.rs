@@ -24,7 +24,7 @@ pub mod sms;
 
 use std::collections::BTreeMap;
 
-use minijinja::{Environment, Error, ErrorKind, State, UndefinedBehavior};
+use minijinja::{Environment, Error, ErrorKind, State, UndefinedBehavior, Value};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -348,21 +348,22 @@ impl std::io::Write for BoundedWriter {
 
 /// The value as a local date-time in the guest's (else the event's) time zone, and the language.
 fn localise(state: &State, value: &str) -> Result<(chrono::NaiveDateTime, String), Error> {
-    let pick = |guest_attr: &str, event_attr: &str| -> Option<String> {
-        let from = |var: &str, attr: &str| {
-            state
-                .lookup(var)
+    // The guest's value, else the event's (read once each: a filter runs per date shown).
+    let (guest, event) = (state.lookup("guest"), state.lookup("event"));
+    let pick = |attr: &str| -> Option<Value> {
+        let from = |var: &Option<Value>| {
+            var.as_ref()
                 .and_then(|v| v.get_attr(attr).ok())
-                .and_then(|v| v.as_str().map(str::to_owned))
+                .filter(|v| v.as_str().is_some_and(|s| !s.is_empty()))
         };
-        from("guest", guest_attr)
-            .filter(|s| !s.is_empty())
-            .or_else(|| from("event", event_attr))
+        from(&guest).or_else(|| from(&event))
     };
-    let tz: chrono_tz::Tz = pick("time_zone", "time_zone")
-        .and_then(|t| t.parse().ok())
+    let tz: chrono_tz::Tz = pick("time_zone")
+        .and_then(|t| t.as_str().and_then(|t| t.parse().ok()))
         .unwrap_or(chrono_tz::UTC);
-    let locale = pick("locale", "locale").unwrap_or_else(|| "en".to_owned());
+    let locale = pick("locale")
+        .and_then(|l| l.as_str().map(str::to_owned))
+        .unwrap_or_else(|| "en".to_owned());
     let at = dates::parse_value(value, tz).ok_or_else(|| {
         Error::new(
             ErrorKind::InvalidOperation,

@@ -39,6 +39,16 @@ fn key(link_key: &[u8]) -> hmac::Key {
     hmac::Key::new(hmac::HMAC_SHA256, hmac::sign(&outer, DOMAIN).as_ref())
 }
 
+/// The RSVP key of a tenant's link key, derived once for many tokens (a sender job signs one
+/// per message).
+pub struct RsvpKey(hmac::Key);
+
+impl RsvpKey {
+    pub fn derive(link_key: &[u8]) -> Self {
+        Self(key(link_key))
+    }
+}
+
 impl RsvpClaims {
     /// Claims for a message's link: valid until [`AFTER_EVENT_DAYS`] after the event ends,
     /// and at least [`MIN_DAYS`] from `now`.
@@ -81,8 +91,13 @@ impl RsvpClaims {
 
     /// The token under the tenant's link key.
     pub fn sign(&self, link_key: &[u8]) -> String {
+        self.sign_with(&RsvpKey::derive(link_key))
+    }
+
+    /// The token under a derived RSVP key.
+    pub fn sign_with(&self, key: &RsvpKey) -> String {
         let mut bytes = self.body();
-        let tag = hmac::sign(&key(link_key), &bytes);
+        let tag = hmac::sign(&key.0, &bytes);
         bytes.extend_from_slice(&tag.as_ref()[..TAG_BYTES]);
         base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
     }
