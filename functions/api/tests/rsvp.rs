@@ -297,6 +297,43 @@ async fn links_that_do_not_open_and_answers_after_the_deadline() {
         .await;
     assert_problem(&garbage, 403, "garbage token");
 
+    // Expired, and signed with another tenant's key: refused the same way.
+    let tenant: herald::ids::TenantId = r.s.t.id.parse().expect("tenant");
+    let other = tenant_of_another(&stack).await;
+    let claims = herald::rsvp::RsvpClaims {
+        tenant,
+        event: r.s.event.parse().expect("event"),
+        guest: r.guests[1].parse().expect("guest"),
+        locale: None,
+        expires: u32::try_from(chrono::Utc::now().timestamp() - 10).expect("time"),
+    };
+    let own_key = stack.state.links.key(tenant).await.expect("key");
+    let other_key = stack.state.links.key(other).await.expect("key");
+    let expired = claims.sign(own_key.as_ref());
+    let foreign = herald::rsvp::RsvpClaims {
+        expires: u32::MAX,
+        ..claims
+    }
+    .sign(other_key.as_ref());
+    for (token, what) in [(expired, "expired"), (foreign, "not valid")] {
+        let refused = stack
+            .call(Method::GET, &format!("/api/v1/rsvp/{token}"), None, None)
+            .await;
+        assert_problem(&refused, 403, what);
+        assert!(
+            refused.body["detail"]
+                .as_str()
+                .unwrap_or_default()
+                .contains(what),
+            "{}",
+            refused.body
+        );
+        let page = stack
+            .call(Method::GET, &format!("/rsvp/{token}"), None, None)
+            .await;
+        assert_eq!(page.status, 403);
+    }
+
     // After the deadline: the page shows the answer and says answers are closed; the JSON
     // API is a 409 naming the deadline; the tenant may still record one.
     expect(
@@ -363,6 +400,43 @@ async fn links_that_do_not_open_and_answers_after_the_deadline() {
         .call(Method::GET, &format!("/api/v1/rsvp/{token}"), None, None)
         .await;
     assert_problem(&gone, 404, "removed guest");
+}
+
+async fn tenant_of_another(stack: &TestStack) -> herald::ids::TenantId {
+    tenant(stack, "Other").await.id.parse().expect("tenant")
+}
+
+#[tokio::test]
+async fn two_answers_at_once_both_stored_one_confirmation_each() {
+    let stack = stack().await;
+    let r = ready(&stack).await;
+    let token = link(&stack, &r, 2).await;
+    let api = format!("/api/v1/rsvp/{token}");
+    let yes = json!({"status": "accepted", "party_size": 1, "answers": {"menu": "meat"}});
+    let no = json!({"status": "declined"});
+    let (a, b) = tokio::join!(
+        stack.call(Method::PUT, &api, None, Some(yes)),
+        stack.call(Method::PUT, &api, None, Some(no)),
+    );
+    assert_eq!(
+        (a.status.as_u16(), b.status.as_u16()),
+        (200, 200),
+        "{} {}",
+        a.body,
+        b.body
+    );
+    let view = expect(&stack, Method::GET, &api, "", None, 200).await;
+    // Both were stored, one after the other; the later stands.
+    assert_eq!(view["rsvp"]["version"], 2, "{view}");
+    let versions = [&a.body, &b.body].map(|v| v["rsvp"]["version"].as_u64().unwrap_or(0));
+    assert!(
+        versions.contains(&1) && versions.contains(&2),
+        "{versions:?}"
+    );
+    let last = if versions[0] == 2 { &a.body } else { &b.body };
+    assert_eq!(view["rsvp"]["status"], last["rsvp"]["status"]);
+    let sent = mails(&r.emails[2], 2).await;
+    assert_eq!(sent.len(), 2, "one confirmation per stored change");
 }
 
 #[tokio::test]
