@@ -210,6 +210,42 @@ pub struct Message {
     pub not_before: Option<DateTime<Utc>>,
 }
 
+impl Message {
+    /// A message about to be sent: `queued`, nothing tried yet, expiring after `ttl` (Unix
+    /// seconds).
+    pub fn queued(
+        id: MessageId,
+        (tenant_id, event_id, campaign_id): (TenantId, EventId, Option<CampaignId>),
+        guest_id: Option<GuestId>,
+        category: TemplateCategory,
+        ttl: i64,
+        now: DateTime<Utc>,
+    ) -> Self {
+        Self {
+            id,
+            tenant_id,
+            event_id,
+            campaign_id,
+            guest_id,
+            category,
+            status: MessageStatus::Queued,
+            channel: None,
+            provider_id: None,
+            provider_message_id: None,
+            attempts: 0,
+            last_error: None,
+            snapshot_version: None,
+            created_at: now,
+            updated_at: now,
+            claimed_at: None,
+            sent_at: None,
+            pending_job: None,
+            ttl: Some(ttl),
+            not_before: None,
+        }
+    }
+}
+
 /// The suppression-list key of an address: channel and SHA-256 of the normalised address, so
 /// the list holds no addresses in clear.
 pub fn suppression_key(channel: Channel, address: &str) -> String {

@@ -13,7 +13,7 @@ use herald::crm::Engagement;
 use herald::domain::{Channel, RsvpSource, TemplateCategory};
 use herald::guests::Guest;
 use herald::ids::{EventId, GuestId, TenantId};
-use herald::messages::{Delivery, Message, MessageStatus, Recipient, SenderJob};
+use herald::messages::{Delivery, Message, Recipient, SenderJob};
 use herald::rsvp::{Rsvp, RsvpIn, check_answer, confirmation_id};
 use herald::store::{Event, EventStatus, RsvpContext, RsvpWrite};
 use herald::webhooks::WebhookEvent;
@@ -256,30 +256,17 @@ fn confirmation(
         }],
         not_before: None,
     };
+    let ttl = herald::store::message_ttl(ctx.tenant.as_ref().and_then(|t| t.retention_days), now);
     let message = Message {
-        id,
-        tenant_id: event.tenant_id,
-        event_id: event.id,
-        campaign_id: None,
-        guest_id: Some(guest.id),
-        category: TemplateCategory::RsvpConfirmation,
-        status: MessageStatus::Queued,
-        channel: None,
-        provider_id: None,
-        provider_message_id: None,
-        attempts: 0,
-        last_error: None,
-        snapshot_version: None,
-        created_at: now,
-        updated_at: now,
-        claimed_at: None,
-        sent_at: None,
         pending_job: serde_json::to_string(&job).ok(),
-        ttl: Some(herald::store::message_ttl(
-            ctx.tenant.as_ref().and_then(|t| t.retention_days),
+        ..Message::queued(
+            id,
+            (event.tenant_id, event.id, None),
+            Some(guest.id),
+            TemplateCategory::RsvpConfirmation,
+            ttl,
             now,
-        )),
-        not_before: None,
+        )
     };
     Some((message, job))
 }

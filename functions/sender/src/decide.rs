@@ -39,26 +39,15 @@ impl Sender {
                 suppressed.contains(&suppression_key(channel, address))
             };
             let mut record = Message {
-                id: d.message_id,
-                tenant_id: job.tenant,
-                event_id: job.event,
-                campaign_id: job.campaign,
-                guest_id: d.recipient.guest_id,
-                category: job.category,
-                status: MessageStatus::Queued,
-                channel: None,
-                provider_id: None,
-                provider_message_id: None,
-                attempts: 0,
-                last_error: None,
                 snapshot_version: snapshot.map(|s| s.version),
-                created_at: now,
-                updated_at: now,
-                claimed_at: None,
-                sent_at: None,
-                pending_job: None,
-                ttl: Some(herald::store::message_ttl(retention, now)),
-                not_before: None,
+                ..Message::queued(
+                    d.message_id,
+                    (job.tenant, job.event, job.campaign),
+                    d.recipient.guest_id,
+                    job.category,
+                    herald::store::message_ttl(retention, now),
+                    now,
+                )
             };
             match decide(
                 job.channels,

@@ -158,28 +158,14 @@ pub async fn send_message(
         .get_tenant(tenant)
         .await?
         .and_then(|t| t.retention_days);
-    let message = Message {
+    let message = Message::queued(
         id,
-        tenant_id: tenant,
-        event_id: event,
-        campaign_id: None,
-        guest_id: recipient.guest_id,
-        category: body.category,
-        status: MessageStatus::Queued,
-        channel: None,
-        provider_id: None,
-        provider_message_id: None,
-        attempts: 0,
-        last_error: None,
-        snapshot_version: None,
-        created_at: now,
-        updated_at: now,
-        claimed_at: None,
-        sent_at: None,
-        pending_job: None,
-        ttl: Some(herald::store::message_ttl(retention, now)),
-        not_before: None,
-    };
+        (tenant, event, None),
+        recipient.guest_id,
+        body.category,
+        herald::store::message_ttl(retention, now),
+        now,
+    );
     let accepted = MessageAccepted {
         id,
         status: MessageStatus::Queued,
