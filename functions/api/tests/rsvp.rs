@@ -444,6 +444,23 @@ async fn audiences_figures_and_the_export_follow_the_answers() {
     let stack = stack().await;
     let r = ready(&stack).await;
     let key = &r.s.t.admin;
+    // The tenant's systems hear of every change (Standard Webhooks, signed).
+    let receiver = herald_local::fakes::receiver::Receiver::start(vec![])
+        .await
+        .expect("receiver");
+    let created = expect(
+        &stack,
+        Method::POST,
+        "/api/v1/communication/webhook-endpoints",
+        key,
+        Some(json!({"url": format!("{}/hooks", receiver.url()),
+            "event_types": ["guest.rsvp_changed"]})),
+        201,
+    )
+    .await;
+    receiver.set_secrets(vec![
+        herald::webhooks::WebhookSecret::parse(&text(&created, "secret")).expect("a secret"),
+    ]);
     let guest_rsvp = |i: usize| format!("/api/v1/events/{}/guests/{}/rsvp", r.s.event, r.guests[i]);
     expect(
         &stack,
@@ -463,6 +480,21 @@ async fn audiences_figures_and_the_export_follow_the_answers() {
         200,
     )
     .await;
+
+    let heard = receiver.wait_for(2, Duration::from_secs(30)).await;
+    assert_eq!(heard.len(), 2, "{heard:?}");
+    for d in &heard {
+        assert!(d.valid_signature, "{d:?}");
+        assert_eq!(d.body["type"], "guest.rsvp_changed", "{:?}", d.body);
+    }
+    let states: Vec<&str> = heard
+        .iter()
+        .filter_map(|d| d.body["data"]["state"].as_str())
+        .collect();
+    assert!(
+        states.contains(&"accepted") && states.contains(&"declined"),
+        "{states:?}"
+    );
 
     let figures = expect(
         &stack,
