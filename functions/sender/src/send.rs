@@ -26,6 +26,10 @@ impl Sender {
         let rsvp_key = link_key
             .as_ref()
             .map(|k| herald::rsvp::token::RsvpKey::derive(k.as_ref()));
+        // Their expiry follows from the event's end, the same for every message of the job.
+        let event = &snapshot.content.event;
+        let event_ends =
+            herald::journeys::to_instant(event.fields.ends_at, event.fields.time_zone.tz()).utc;
         let mut out = Vec::with_capacity(held.len());
         let mut waiting = false;
         for (i, (delivery, mut record)) in held.into_iter().enumerate() {
@@ -66,8 +70,15 @@ impl Sender {
                     Some(match (delivery.recipient.guest_id, &rsvp_key) {
                         (Some(guest), Some(rsvp_key)) => links.with_rsvp(
                             base,
-                            &rsvp_claims(job, snapshot, guest, delivery, record.updated_at)
-                                .sign_with(rsvp_key),
+                            &herald::rsvp::RsvpClaims::for_guest(
+                                job.tenant,
+                                job.event,
+                                guest,
+                                delivery.recipient.vars.locale.as_deref(),
+                                event_ends,
+                                record.updated_at,
+                            )
+                            .sign_with(rsvp_key),
                         ),
                         _ => links,
                     })
@@ -257,24 +268,4 @@ pub fn message_tags(ids: &SealedIds, seal: Option<Seal>) -> Vec<(String, String)
         }
     }
     tags
-}
-
-/// The RSVP link's claims for a guest's message: until a while after the event ends.
-fn rsvp_claims(
-    job: &Job<'_>,
-    snapshot: &Snapshot,
-    guest: herald::ids::GuestId,
-    delivery: &Delivery,
-    now: chrono::DateTime<Utc>,
-) -> herald::rsvp::RsvpClaims {
-    let event = &snapshot.content.event;
-    let ends = herald::journeys::to_instant(event.fields.ends_at, event.fields.time_zone.tz()).utc;
-    herald::rsvp::RsvpClaims::for_guest(
-        job.tenant,
-        job.event,
-        guest,
-        delivery.recipient.vars.locale.as_deref(),
-        ends,
-        now,
-    )
 }
