@@ -7,8 +7,9 @@ moto's WSGI application and serialises every DynamoDB request (moto holds the GI
 the cost is small). Other services stay concurrent.
 
 moto keeps no headers of SES v2 emails, so the wrapper also remembers each SendEmail's
-recipients, subject and headers (the last 20,000) and answers `GET /_herald/sesv2-outbox?to=`
-with those sent to an address: how tests read a sent mail's `List-Unsubscribe`.
+recipients, subject, headers and body (the last 20,000) and answers `GET /_herald/sesv2-outbox?to=`
+with those sent to an address (how tests read a sent mail's `List-Unsubscribe`), or without
+`to` with the newest (`limit`, default 200; the console's local outbox page).
 
 moto is also more lenient than AWS (duplicate keys in one BatchWriteItem, an empty SQS body, an
 SNS message over 256 KiB in bytes, ...): the wrapper refuses those requests with AWS's own
@@ -25,6 +26,7 @@ import os
 import signal
 import sys
 import threading
+import time
 from urllib.parse import parse_qsl
 
 import strict_aws
@@ -153,10 +155,15 @@ class SerialDynamoDb:
         except ValueError:
             return
         simple = (request.get("Content") or {}).get("Simple") or {}
+        body = simple.get("Body") or {}
         self.outbox.append(
             {
+                "at": time.time(),
+                "from": request.get("FromEmailAddress"),
                 "to": (request.get("Destination") or {}).get("ToAddresses") or [],
                 "subject": (simple.get("Subject") or {}).get("Data"),
+                "html": (body.get("Html") or {}).get("Data"),
+                "text": (body.get("Text") or {}).get("Data"),
                 "headers": {
                     h.get("Name"): h.get("Value") for h in simple.get("Headers") or []
                 },
@@ -171,7 +178,11 @@ class SerialDynamoDb:
         from urllib.parse import unquote
 
         to = unquote(query.get("to", ""))
-        found = [m for m in list(self.outbox) if to in m["to"]]
+        if to:
+            found = [m for m in list(self.outbox) if to in m["to"]]
+        else:
+            # Everything, newest first (the console's local outbox page).
+            found = list(reversed(self.outbox))[: int(query.get("limit", "200"))]
         body = json.dumps(found).encode()
         start_response(
             "200 OK",

@@ -14,6 +14,12 @@ use herald::store::{ApiKey, hash_secret};
 use crate::problem::{ApiError, ApiResult};
 use crate::state::AppState;
 
+/// A key that an in-process front end (the console) has already authenticated, put in a
+/// request's extensions when it calls the Router: the API then acts for that key exactly as
+/// for a request bearing its secret (same roles, scopes, checks and audit).
+#[derive(Debug, Clone)]
+pub struct Authenticated(pub ApiKey);
+
 /// The authenticated caller.
 #[derive(Debug, Clone)]
 pub struct Principal {
@@ -32,6 +38,22 @@ impl FromRequestParts<AppState> for Principal {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
+        // A front end in the same process (the console) that has authenticated the key itself
+        // (from its session, and admitted the request against the rate limits) hands it over;
+        // nothing from outside the process can set a request's extensions.
+        if let Some(Authenticated(key)) = parts.extensions.get::<Authenticated>().cloned() {
+            if !key.usable(chrono::Utc::now()) {
+                return Err(ApiError::Unauthorized);
+            }
+            let audit = parts.extensions.get::<crate::audit::AuditSlot>().cloned();
+            if let Some(slot) = &audit {
+                slot.actor(key.id, key.role, key.tenant_id);
+            }
+            return Ok(Principal {
+                audit,
+                ..Principal::from(key)
+            });
+        }
         let secret = parts
             .headers
             .get(header::AUTHORIZATION)

@@ -5,6 +5,7 @@ pub mod contracts;
 pub mod fakes;
 pub mod fault_proxy;
 pub mod moto;
+pub mod outbox;
 pub mod pollers;
 pub mod provision;
 pub mod schedules;

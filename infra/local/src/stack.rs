@@ -99,7 +99,13 @@ async fn serve(template: &Template, endpoint: &str, api_port: u16) -> anyhow::Re
     let (key, secret) = create_platform_key(&state.store, "local platform admin").await?;
     println!();
     println!("Herald is running locally.");
-    println!("  API:            {url}/api/v1   (OpenAPI: {url}/api/v1/openapi.json)");
+    println!("  Console:        {url}/console   (sign in with the admin API key below)");
+    println!(
+        "  API:            {url}/api/v1   (reference: {url}/api/v1/reference, OpenAPI: {url}/api/v1/openapi.json)"
+    );
+    println!(
+        "  Local outbox:   {url}/console/outbox   (every email and SMS the emulator accepted)"
+    );
     println!("  Admin API key:  {secret}   (platform_admin, {})", key.id);
     println!("  Emulated AWS:   {endpoint}   (table {})", config.table);
     for poller in &pollers {
@@ -111,7 +117,7 @@ async fn serve(template: &Template, endpoint: &str, api_port: u16) -> anyhow::Re
     println!("Press Ctrl-C to stop.");
     println!("HERALD_API_URL={url}");
     println!("HERALD_ADMIN_KEY={secret}");
-    axum::serve(listener, herald_api::router(state))
+    axum::serve(listener, app(state, &url, endpoint))
         .with_graceful_shutdown(shutdown_signal())
         .await
         .context("serving the API")?;
@@ -120,6 +126,19 @@ async fn serve(template: &Template, endpoint: &str, api_port: u16) -> anyhow::Re
     drop(firer);
     drop(recurring);
     Ok(())
+}
+
+/// The API and the console on one address, as API Gateway routes them in AWS (`/console/*`,
+/// `/` and `/api/v1` to the console function, everything else to the API function), with the
+/// local outbox page.
+pub fn app(state: AppState, public_url: &str, endpoint: &str) -> axum::Router {
+    let console = herald_console::ConsoleState::new(state.clone(), Some(public_url));
+    let console = herald_console::finish(
+        herald_console::routes().merge(crate::outbox::routes(endpoint.to_owned())),
+        console,
+    );
+    // The console's fallback answers what neither has; the API's routes go first.
+    console.merge(herald_api::router(state))
 }
 
 async fn shutdown_signal() {

@@ -13,18 +13,23 @@ use super::lang::Lang;
 
 fn environment() -> &'static Environment<'static> {
     static ENV: OnceLock<Environment<'static>> = OnceLock::new();
-    ENV.get_or_init(|| {
-        let mut env = Environment::new();
-        env.set_undefined_behavior(UndefinedBehavior::SemiStrict);
-        // Templates are trusted files of this crate; their syntax is tested.
-        for (name, source) in TEMPLATES {
-            if let Err(e) = env.add_template(name, source) {
-                tracing::error!(template = name, error = %e, "template does not parse");
-            }
+    ENV.get_or_init(|| environment_with(&[]))
+}
+
+/// A template environment with this crate's templates and `extra` ones (a front end's own
+/// pages, embedded in its binary, such as the console's), the same escaping, strictness and
+/// `t` function.
+pub fn environment_with(extra: &'static [(&'static str, &'static str)]) -> Environment<'static> {
+    let mut env = Environment::new();
+    env.set_undefined_behavior(UndefinedBehavior::SemiStrict);
+    // Templates are trusted files of their crate; their syntax is tested.
+    for (name, source) in TEMPLATES.iter().chain(extra) {
+        if let Err(e) = env.add_template(name, source) {
+            tracing::error!(template = name, error = %e, "template does not parse");
         }
-        env.add_function("t", t);
-        env
-    })
+    }
+    env.add_function("t", t);
+    env
 }
 
 /// `t("message-id", name=value, ...)`: the message in the page's language (`lang` of the

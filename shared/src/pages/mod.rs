@@ -26,6 +26,7 @@ mod lang;
 
 use serde::Serialize;
 
+pub use env::environment_with;
 pub use i18n::{Arg, lookup, translate};
 pub use lang::Lang;
 

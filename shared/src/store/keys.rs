@@ -24,6 +24,7 @@
 //! | contact's transactional message | `TENANT#{tid}#CONTACT#{cid}` | `MSG#{mid}` | – | written before a transactional message to a contact (campaign messages need none: their ids derive from campaign and guest); GDPR export and erasure: Query `begins_with(SK, "MSG#")` |
 //! | frequency-cap count | `TENANT#{tid}#CONTACT#{cid}` | `CAP#{D20261122 or W2026-47}` (`ttl` after the period) | – | the sender books each campaign message of a capped contact: one conditional UpdateItem (`ADD` the message id to a set while it holds fewer than the cap, or already holds it) |
 //! | audit entry | `TENANT#{tid}#AUDIT` (platform changes: `PLATFORM#AUDIT`) | `{ms:013}#{request id}` | – | every mutating API call: one conditional PutItem after it is answered; the tenant's log: Query by time range, newest first, a page at a time; never updated or deleted |
+//! | console session | `SESSION#{sha256(cookie token)}` | `SESSION` (`ttl` at its expiry) | – | every console request: one BatchGetItem of it (by the hash of the cookie's token) and of the API key (by the key hash the cookie also names, checked against the session's); sign-in: conditional PutItem; sign-out: DeleteItem |
 //! | API rate buckets | `TENANT#{tid}#RATE` (platform keys: `PLATFORM#RATE`) | `API` (`ttl` a day after the last request) | – | every authenticated request: one conditional UpdateItem setting the tenant's (`t`) and the key's (`k#{key id}`) GCRA arrival times, conditional on the values this instance last saw (a failed condition returns the item; the retry uses it) |
 //! | preference-link key | `TENANT#{tid}` | `SECRET#LINKS` | – | the tenant's HMAC key, sealed with KMS: GetItem once per process (the sender signs links and seals tracking ids with it; the tracker and the callbacks verify seals); created by a conditional PutItem on first use (sender and API only) |
 //! | contact key | `TENANT#{tid}#CONTACTKEY#{email or phone}#{address}` | `KEY` | – | match an imported guest to a contact: BatchGetItem; claimed with a conditional PutItem after the new contact is written (a contact that loses the claim stays unreferenced) |
@@ -52,8 +53,9 @@
 //! | provider | `TENANT#{tid}#PROVIDERS` | `TENANT#{pid}` or `EVENT#{eid}#{pid}` | – | get: GetItem; list a layer's: Query `begins_with`; an event's effective providers: one Query of the partition (a tenant has tens of providers, not thousands) |
 //!
 //! Every tenant-owned key starts with `TENANT#{tid}`, so no key built here can reach another
-//! tenant's item; the only keys without a tenant are the platform's own and the API-key hash
-//! (which authentication must look up before it knows the tenant, and which nobody can guess).
+//! tenant's item; the only keys without a tenant are the platform's own, the API-key hash
+//! (which authentication must look up before it knows the tenant, and which nobody can guess)
+//! and the console session's (likewise).
 //!
 //! Resolving an event's whole configuration is two requests: one BatchGetItem of the keys
 //! that are known in advance (the event, the tenant, 30 template slots at each of the three
@@ -356,6 +358,12 @@ pub fn api_key_pk(secret_hash_hex: &str) -> String {
 }
 
 pub const API_KEY_SK: &str = "APIKEY";
+
+pub fn session_pk(token_hash_hex: &str) -> String {
+    format!("SESSION#{token_hash_hex}")
+}
+
+pub const SESSION_SK: &str = "SESSION";
 
 /// The GSI1 partition that lists the keys of a tenant, or the platform's own keys.
 pub fn api_keys_index_pk(tenant: Option<TenantId>) -> String {

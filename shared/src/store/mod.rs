@@ -23,6 +23,7 @@ mod providers;
 mod rate_limits;
 mod rsvp;
 mod senders;
+mod sessions;
 mod suppressions;
 mod templates;
 mod tenants;
@@ -53,6 +54,7 @@ pub use messages::{Claimed, IDEMPOTENCY_SECONDS, IdempotencyRecord, SendEvent};
 pub use provider_state::{Booking, HealthDelta, ProviderHealth};
 pub use rate_limits::{Admission, ApiLimits, Bucket, Seen};
 pub use rsvp::{RsvpContext, RsvpWrite};
+pub use sessions::{SESSION_HOURS, Session};
 pub use tenants::{DEFAULT_RETENTION_DAYS, RETENTION_DAYS, Tenant, message_ttl};
 pub use tracking::{
     Counters, IngestPlan, Ingested, MINUTE_TTL_SECONDS, candidate_keys, distinct,

@@ -89,16 +89,85 @@ pub async fn import_guests(
     let body = to_bytes(request.into_body(), IMPORT_MAX_BODY_BYTES)
         .await
         .map_err(|_| ApiError::PayloadTooLarge)?;
+    let (rows, mut errors) = parse_rows(&media, &body)?;
+    let Checked {
+        good,
+        numbers,
+        errors: row_errors,
+    } = check_rows(rows, max_party);
+    errors.extend(row_errors);
+    if good.is_empty() {
+        errors.sort_by_key(|e| e.row);
+        return Err(ApiError::invalid(
+            errors
+                .iter()
+                .take(100)
+                .map(|e| FieldIssue::new(format!("rows[{}].{}", e.row, e.field), &e.message))
+                .collect(),
+        ));
+    }
+    let written = state.store.import_guests(tenant, event, &good).await?;
+    for (later, earlier) in &written.same_contact {
+        let ((row, line), (first, _)) = (numbers[*later], numbers[*earlier]);
+        errors.push(RowIssue {
+            row,
+            line,
+            field: "row".to_owned(),
+            message: format!(
+                "the same person as row {first}: one contact holds the email or phone of both"
+            ),
+        });
+    }
+    errors.sort_by_key(|e| e.row);
+    let rejected = {
+        let mut rows: Vec<usize> = errors.iter().map(|e| e.row).collect();
+        rows.dedup();
+        rows.len()
+    };
+    // Guests joining after a journey step went out get it now when the step says so.
+    let caught_up = match state
+        .journeys()
+        .catch_up(tenant, event, &written.added)
+        .await
+    {
+        Ok(n) => n,
+        Err(e) => {
+            tracing::warn!(tenant_id = %tenant, event_id = %event, error = ?e, "queuing the catch-up of late guests failed");
+            0
+        }
+    };
+    if !written.rsvp_changed.is_empty() {
+        crate::rsvp::imported(&state, &record, &written.rsvp_changed).await;
+    }
+    let imported = good.len() - written.same_contact.len();
+    tracing::info!(tenant_id = %tenant, event_id = %event, imported, rejected, caught_up, "guests imported");
+    Ok(Json(ImportResult {
+        imported,
+        created: written.created,
+        updated: written.updated,
+        contacts_created: written.contacts_created,
+        rejected,
+        errors,
+    }))
+}
+
+/// A row as read: its CSV line (JSON rows have none) and the row, `None` when it did not
+/// even deserialise (its issue is reported).
+pub type ReadRow = (Option<u64>, Option<GuestIn>);
+
+/// Reads an import's body (`text/csv` or `application/json`): its rows, and the issues of
+/// rows that do not deserialise. Refuses an empty import or one over the row limit.
+pub fn parse_rows(media: &str, body: &[u8]) -> ApiResult<(Vec<ReadRow>, Vec<RowIssue>)> {
     // (line, row) for CSV; (None, row) for JSON; a row that is not even an object is an issue.
     let mut errors: Vec<RowIssue> = Vec::new();
-    let rows: Vec<(Option<u64>, Option<GuestIn>)> = match media.as_str() {
-        "text/csv" => parse_csv(&body)
+    let rows: Vec<(Option<u64>, Option<GuestIn>)> = match media {
+        "text/csv" => parse_csv(body)
             .map_err(|m| ApiError::invalid_field("body", m))?
             .into_iter()
             .map(|(line, row)| (Some(line), Some(row)))
             .collect(),
         "application/json" => {
-            let parsed: GuestsIn = crate::extract::parse_json(&body)?;
+            let parsed: GuestsIn = crate::extract::parse_json(body)?;
             let mut out = Vec::with_capacity(parsed.guests.len());
             for (i, value) in parsed.guests.into_iter().enumerate() {
                 match serde_path_to_error::deserialize::<_, GuestIn>(value) {
@@ -135,6 +204,22 @@ pub async fn import_guests(
             ),
         ));
     }
+    Ok((rows, errors))
+}
+
+/// The good rows of an import, each with its row number and CSV line, and every bad row's
+/// issues. Nothing is written: the console previews an import with this before it runs.
+#[derive(Debug, Default)]
+pub struct Checked {
+    pub good: Vec<CheckedGuest>,
+    pub numbers: Vec<(usize, Option<u64>)>,
+    pub errors: Vec<RowIssue>,
+}
+
+/// Checks each row on its own, then that no two good rows share an email or phone, and
+/// party sizes against the event's RSVP form (`max_party`).
+pub fn check_rows(rows: Vec<ReadRow>, max_party: u32) -> Checked {
+    let mut errors: Vec<RowIssue> = Vec::new();
     let mut good: Vec<CheckedGuest> = Vec::new();
     // Each good row's number and CSV line.
     let mut numbers: Vec<(usize, Option<u64>)> = Vec::new();
@@ -191,57 +276,9 @@ pub async fn import_guests(
             }
         }
     }
-    if good.is_empty() {
-        errors.sort_by_key(|e| e.row);
-        return Err(ApiError::invalid(
-            errors
-                .iter()
-                .take(100)
-                .map(|e| FieldIssue::new(format!("rows[{}].{}", e.row, e.field), &e.message))
-                .collect(),
-        ));
-    }
-    let written = state.store.import_guests(tenant, event, &good).await?;
-    for (later, earlier) in &written.same_contact {
-        let ((row, line), (first, _)) = (numbers[*later], numbers[*earlier]);
-        errors.push(RowIssue {
-            row,
-            line,
-            field: "row".to_owned(),
-            message: format!(
-                "the same person as row {first}: one contact holds the email or phone of both"
-            ),
-        });
-    }
-    errors.sort_by_key(|e| e.row);
-    let rejected = {
-        let mut rows: Vec<usize> = errors.iter().map(|e| e.row).collect();
-        rows.dedup();
-        rows.len()
-    };
-    // Guests joining after a journey step went out get it now when the step says so.
-    let caught_up = match state
-        .journeys()
-        .catch_up(tenant, event, &written.added)
-        .await
-    {
-        Ok(n) => n,
-        Err(e) => {
-            tracing::warn!(tenant_id = %tenant, event_id = %event, error = ?e, "queuing the catch-up of late guests failed");
-            0
-        }
-    };
-    if !written.rsvp_changed.is_empty() {
-        crate::rsvp::imported(&state, &record, &written.rsvp_changed).await;
-    }
-    let imported = good.len() - written.same_contact.len();
-    tracing::info!(tenant_id = %tenant, event_id = %event, imported, rejected, caught_up, "guests imported");
-    Ok(Json(ImportResult {
-        imported,
-        created: written.created,
-        updated: written.updated,
-        contacts_created: written.contacts_created,
-        rejected,
+    Checked {
+        good,
+        numbers,
         errors,
-    }))
+    }
 }
