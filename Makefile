@@ -10,11 +10,12 @@ CARGO     ?= cargo
 export SAM_CLI_TELEMETRY := 0
 LINT_ENV  := AWS_DEFAULT_REGION=us-east-1 AWS_REGION=us-east-1 AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test
 
-.PHONY: help venv build run test test-emulator test-rust lint quickstart fuzz browser browser-tools fmt clippy clean
+.PHONY: help venv build run test test-emulator test-rust lint quickstart fuzz browser browser-tools screenshots fmt clippy clean
 
 help:
-	@echo "make run    start Herald locally (emulated AWS + API on 127.0.0.1:$${HERALD_PORT:-3000})"
-	@echo "make test   unit, integration (against moto), template lint, the README quickstart, the API fuzz and the guest pages in a browser"
+	@echo "make run    start Herald locally (emulated AWS, the API and the console on 127.0.0.1:$${HERALD_PORT:-3000})"
+	@echo "make test   unit, integration (against moto), template lint, the README quickstart, the API fuzz, and the guest pages and the console in a browser"
+	@echo "make screenshots  the README's console screenshots (docs/console)"
 	@echo "make bench  every benchmark; rewrites BENCHMARKS.md"
 	@echo "make deploy-build  arm64 release artefacts of every function for sam deploy"
 
@@ -65,6 +66,10 @@ browser-tools: $(BROWSER_OK)
 
 browser: build browser-tools
 	tests/browser.sh
+
+# The README's console screenshots (docs/console/*.png), taken by the browser test.
+screenshots: build browser-tools
+	SCREENSHOTS=docs/console tests/browser.sh
 
 # schemathesis against the local stack, from the API's own OpenAPI document.
 fuzz: build

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# The guest pages in a real browser (tests/browser/pages.mjs: Debian's chromium driven by
-# playwright-core, axe-core on every page), against a fresh local stack with an event, its RSVP
-# form and a guest whose links the script issues. `make browser-tools` installs chromium (if
+# The guest pages and the console in a real browser (tests/browser/pages.mjs and console.mjs:
+# Debian's chromium driven by playwright-core, axe-core on every page), against a fresh local
+# stack with an event, its RSVP form and a guest whose links the script issues, and what the
+# console's main path needs. SCREENSHOTS=dir (make screenshots) writes the README's screenshots. `make browser-tools` installs chromium (if
 # missing) and the pinned npm packages.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
@@ -35,3 +36,25 @@ UNSUBSCRIBE_URL="$(json "['unsubscribe_url']" <<<"$links")"
 REFUSED_URL="$STACK_BASE/rsvp/not-a-token"
 export RSVP_URL PREFERENCES_URL UNSUBSCRIBE_URL REFUSED_URL
 node tests/browser/pages.mjs
+
+# The console: the platform's compliance blocks, the tenant's SES provider, sender and
+# invitation email, what the event sends; another event, an event manager of the first, and
+# another tenant's event (for the 404s).
+for block in opt_out_text gdpr_notice legal_footer; do
+  call "$STACK_ADMIN_KEY" -X PUT "$api/communication/compliance/$block" -d "{\"version\": 0, \"text\": \"$block text\"}" >/dev/null
+done
+call "$key" -X POST "$api/communication/providers" \
+  -d '{"kind": "ses", "name": "SES", "priority": 1, "settings": {"from_address": "events@acme.example"}}' >/dev/null
+call "$key" -X POST "$api/communication/senders" -d '{"identity": "acme.example"}' >/dev/null
+call "$key" -X POST "$api/communication/templates" -d '{"category": "invitation", "channel": "email",
+  "subject": "You are invited to {{ event.name }}", "html": "<p>Hello {{ guest.first_name }}</p>"}' >/dev/null
+call "$key" -X PUT "$api/events/$event/wizard/uses" -d '{"channels": ["email"], "categories": ["invitation"]}' >/dev/null
+other="$(call "$key" -X POST "$api/events" -d '{"name": "Other event", "starts_at": "2027-06-01T18:00:00",
+  "ends_at": "2027-06-01T22:00:00", "time_zone": "Europe/Paris", "default_locale": "en-GB"}' | json "['id']")"
+manager="$(call "$key" -X POST "$api/api-keys" -d "{\"name\": \"Ed\", \"role\": \"event_manager\", \"event_ids\": [\"$event\"]}" | json "['secret']")"
+foreign_tenant="$(call "$STACK_ADMIN_KEY" -X POST "$api/tenants" -d '{"name": "Globex"}' | json "['id']")"
+foreign_key="$(call "$STACK_ADMIN_KEY" -X POST "$api/api-keys?tenant_id=$foreign_tenant" -d '{"name": "globex", "role": "tenant_admin"}' | json "['secret']")"
+foreign_event="$(call "$foreign_key" -X POST "$api/events" -d '{"name": "Globex gala", "starts_at": "2027-06-01T18:00:00",
+  "ends_at": "2027-06-01T22:00:00", "time_zone": "UTC", "default_locale": "en-GB"}' | json "['id']")"
+CONSOLE_URL="$STACK_BASE" TENANT_KEY="$key" MANAGER_KEY="$manager" EVENT_ID="$event" \
+  OTHER_EVENT_ID="$other" FOREIGN_EVENT_ID="$foreign_event" node tests/browser/console.mjs

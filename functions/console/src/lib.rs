@@ -7,6 +7,9 @@
 //! revoked or expired key ends it on the next click. Pages work without JavaScript; the
 //! vendored htmx adds partial updates and polling of live counts ([`assets`]).
 
+// Handlers answer a refusal with its page: an axum `Response` is the natural error type here.
+#![allow(clippy::result_large_err)]
+
 pub mod assets;
 pub mod call;
 pub mod charts;
@@ -51,6 +54,7 @@ pub fn routes() -> Router<ConsoleState> {
         .route("/", get(index::root))
         .route("/api/v1", get(index::api_index))
         .route("/api/v1/reference", get(index::reference))
+        .route("/api/v1/reference/{tag}", get(index::reference_group))
         .route("/console/assets/{name}", get(assets::serve))
         .route(
             "/console/sign-in",

@@ -39,6 +39,7 @@ pub static TEMPLATES: &[(&str, &str)] = templates!(
     "console/status.html",
     "console/api_index.html",
     "console/reference.html",
+    "console/reference_group.html",
     "console/overview.html",
     "console/overview_live.html",
     "console/event.html",

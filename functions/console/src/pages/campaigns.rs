@@ -42,7 +42,7 @@ fn with_progress(mut c: Value) -> Value {
         })
         .collect();
     c["done"] = done.into();
-    c["percent"] = (if total == 0 { 0 } else { done * 100 / total }).into();
+    c["percent"] = (done * 100).checked_div(total).unwrap_or(0).into();
     c["reasons"] = reasons.into();
     c["live"] = matches!(c["status"].as_str(), Some("sending" | "scheduled")).into();
     c
@@ -174,17 +174,16 @@ pub async fn create(
         Err(p) => return here.problem(&p),
     };
     let cid = created["id"].as_str().unwrap_or_default().to_owned();
-    if f.get("then") == Some("send") {
-        if let Err(p) = here
+    if f.get("then") == Some("send")
+        && let Err(p) = here
             .api
             .post(
                 here.uri(&format!("/api/v1/communication/campaigns/{cid}/send")),
                 &Value::Null,
             )
             .await
-        {
-            return campaign_page(&here, &cid, p.status, issues(&p, &[])).await;
-        }
+    {
+        return campaign_page(&here, &cid, p.status, issues(&p, &[])).await;
     }
     view::see_other(&format!("/console/campaigns/{cid}{}", here.q()))
 }

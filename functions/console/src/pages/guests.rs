@@ -324,34 +324,19 @@ pub async fn timeline(
     let mut entries = timeline["entries"].as_array().cloned().unwrap_or_default();
     // Each message's delivery story (the newest 20 messages).
     for entry in entries.iter_mut().rev().take(20) {
-        if let Some(mid) = entry["message_id"].as_str().and_then(id) {
-            if let Ok(message) = here
-                .get(format!("/api/v1/communication/messages/{mid}"))
-                .await
-            {
-                entry["story"] = message["events"].clone();
-                entry["provider_id"] = message["provider_id"].clone();
-                entry["error"] = message["last_error"].clone();
-            }
+        let Some(mid) = entry["message_id"].as_str().and_then(id).map(str::to_owned) else {
+            continue;
+        };
+        if let Ok(message) = here
+            .get(format!("/api/v1/communication/messages/{mid}"))
+            .await
+        {
+            entry["story"] = message["events"].clone();
+            entry["provider_id"] = message["provider_id"].clone();
+            entry["error"] = message["last_error"].clone();
         }
     }
     here.page("console/guest.html", crate::ctx! { event, guest, entries })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn search_matches_names_addresses_and_tags() {
-        let g = json!({ "name": "Grace Hopper", "email": "grace@example.com", "tags": ["VIP"] });
-        assert!(matches(&g, "hopper"));
-        assert!(matches(&g, "example.com"));
-        assert!(matches(&g, "vip"));
-        assert!(!matches(&g, "ada"));
-        assert_eq!(rsvp_filter(Some("maybe")), Some("maybe"));
-        assert_eq!(rsvp_filter(Some("x")), None);
-    }
 }
 
 /// One message: what happened to it, step by step (answers "what happened to this guest's
@@ -371,4 +356,20 @@ pub async fn message(
             .await
     );
     here.page("console/message.html", crate::ctx! { message })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn search_matches_names_addresses_and_tags() {
+        let g = json!({ "name": "Grace Hopper", "email": "grace@example.com", "tags": ["VIP"] });
+        assert!(matches(&g, "hopper"));
+        assert!(matches(&g, "example.com"));
+        assert!(matches(&g, "vip"));
+        assert!(!matches(&g, "ada"));
+        assert_eq!(rsvp_filter(Some("maybe")), Some("maybe"));
+        assert_eq!(rsvp_filter(Some("x")), None);
+    }
 }

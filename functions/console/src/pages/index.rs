@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 use std::sync::OnceLock;
 
+use axum::extract::Path;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
@@ -150,33 +151,54 @@ fn operations(doc: &Value) -> BTreeMap<String, Vec<Operation>> {
     by_tag
 }
 
-pub async fn reference() -> Response {
-    static PAGE: OnceLock<Response<String>> = OnceLock::new();
-    let page = PAGE.get_or_init(|| {
+/// The reference's groups, built once per process from the OpenAPI document.
+fn document() -> &'static (Value, BTreeMap<String, Vec<Operation>>) {
+    static DOC: OnceLock<(Value, BTreeMap<String, Vec<Operation>>)> = OnceLock::new();
+    DOC.get_or_init(|| {
         let doc = serde_json::to_value(herald_api::openapi()).unwrap_or_default();
         let tags = operations(&doc);
-        let count: usize = tags.values().map(Vec::len).sum();
-        let html = view::render_string(
-            "console/reference.html",
-            crate::ctx! {
-                title => doc.pointer("/info/title").and_then(Value::as_str).unwrap_or("Herald API"),
-                description => doc.pointer("/info/description").and_then(Value::as_str).unwrap_or(""),
-                tags, count,
-            },
-        )
-        .unwrap_or_else(|e| {
-            tracing::error!(error = %e, "the API reference does not render");
-            String::new()
-        });
-        Response::new(html)
-    });
-    let mut response = (StatusCode::OK, page.body().clone()).into_response();
+        (doc, tags)
+    })
+}
+
+fn html(body: String) -> Response {
+    let mut response = (StatusCode::OK, body).into_response();
     response.headers_mut().insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("text/html; charset=utf-8"),
     );
     view::secure_headers(response.headers_mut());
     response
+}
+
+/// The reference's index: the API's description and its groups of operations.
+pub async fn reference() -> Response {
+    let (doc, tags) = document();
+    let groups: Vec<(String, usize)> = tags.iter().map(|(t, ops)| (t.clone(), ops.len())).collect();
+    let count: usize = groups.iter().map(|(_, n)| n).sum();
+    match view::render_string(
+        "console/reference.html",
+        crate::ctx! {
+            title => doc.pointer("/info/title").and_then(Value::as_str).unwrap_or("Herald API"),
+            description => doc.pointer("/info/description").and_then(Value::as_str).unwrap_or(""),
+            groups, count,
+        },
+    ) {
+        Ok(body) => html(body),
+        Err(e) => view::unexpected(&e),
+    }
+}
+
+/// One group of the reference: its operations with their parameters, bodies and answers.
+pub async fn reference_group(Path(tag): Path<String>) -> Response {
+    let (_, tags) = document();
+    let Some(ops) = tags.get(&tag) else {
+        return view::not_found().await;
+    };
+    match view::render_string("console/reference_group.html", crate::ctx! { tag, ops }) {
+        Ok(body) => html(body),
+        Err(e) => view::unexpected(&e),
+    }
 }
 
 #[cfg(test)]

@@ -149,7 +149,7 @@ pub async fn live(
             .map(|k| c["counts"][k].as_u64().unwrap_or(0))
             .sum::<u64>();
             c["done"] = done.into();
-            c["percent"] = (if total == 0 { 0 } else { done * 100 / total }).into();
+            c["percent"] = (done * 100).checked_div(total).unwrap_or(0).into();
             c
         })
         .collect();
