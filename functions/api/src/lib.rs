@@ -186,6 +186,24 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
+/// Serves `app` through lambda_http in Lambda, or on 127.0.0.1 (port `PORT`, else
+/// `default_port`) anywhere else: the API's and the console's `main`.
+pub async fn serve(app: Router, default_port: u16) -> anyhow::Result<()> {
+    use anyhow::Context as _;
+    if std::env::var_os("AWS_LAMBDA_RUNTIME_API").is_some() {
+        return lambda_http::run(app).await.map_err(|e| anyhow::anyhow!(e));
+    }
+    let port: u16 = std::env::var("PORT")
+        .ok()
+        .and_then(|p| p.parse().ok())
+        .unwrap_or(default_port);
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
+        .await
+        .with_context(|| format!("binding 127.0.0.1:{port}"))?;
+    tracing::info!(%port, "serving");
+    axum::serve(listener, app).await.context("serving")
+}
+
 async fn not_found() -> impl IntoResponse {
     ApiError::NotFound
 }

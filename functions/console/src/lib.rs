@@ -48,7 +48,8 @@ impl ConsoleState {
 /// Every console route, for a state to be given (the local stack adds its outbox page).
 pub fn routes() -> Router<ConsoleState> {
     use pages::{
-        analytics, campaigns, events, guests, index, overview, settings, template_editor, wizard,
+        analytics, campaigns, events, guests, index, overview, providers, settings,
+        template_editor, wizard,
     };
     Router::new()
         .route("/", get(index::root))
@@ -74,11 +75,11 @@ pub fn routes() -> Router<ConsoleState> {
         )
         .route(
             "/console/events/{id}/wizard/providers/test",
-            post(wizard::test_provider),
+            post(providers::test_provider),
         )
         .route(
             "/console/events/{id}/wizard/providers/new",
-            post(wizard::add_provider),
+            post(providers::add_provider),
         )
         .route(
             "/console/events/{id}/wizard/email-sender",

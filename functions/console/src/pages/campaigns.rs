@@ -27,7 +27,9 @@ const NOT_SENT: &[(&str, &str)] = &[
     ("frequency_capped", "over the guest's frequency cap"),
 ];
 
-fn with_progress(mut c: Value) -> Value {
+/// A campaign with how many recipients are done (sent or not, by reason), its percentage, and
+/// whether it is still live (sending or scheduled).
+pub fn with_progress(mut c: Value) -> Value {
     let counts = &c["counts"];
     let total = counts["total"].as_u64().unwrap_or(0);
     let done: u64 = std::iter::once("sent")

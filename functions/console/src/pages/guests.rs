@@ -10,7 +10,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::events::{attempt, here};
-use super::{Here, TenantParam, id, not_found};
+use super::{Here, TenantParam, id, not_found, query_string};
 use crate::ConsoleState;
 use crate::session::Signed;
 use crate::view;
@@ -58,17 +58,9 @@ async fn render_list(
         .map(str::to_lowercase);
     let base = format!("/api/v1/events/{event_id}/guests");
     let query = |limit: usize, cursor: Option<&str>| {
-        let mut q = vec![format!("limit={limit}")];
-        if let Some(r) = rsvp {
-            q.push(format!("rsvp={r}"));
-        }
-        if let Some(c) = cursor {
-            q.push(format!(
-                "cursor={}",
-                form_urlencoded::byte_serialize(c.as_bytes()).collect::<String>()
-            ));
-        }
-        format!("{base}?{}", q.join("&"))
+        let limit = limit.to_string();
+        let q = query_string(&[("limit", Some(&limit)), ("rsvp", rsvp), ("cursor", cursor)]);
+        format!("{base}{q}")
     };
     let (guests, next, scanned_all) = if let Some(needle) = &search {
         let mut found = Vec::new();
@@ -96,17 +88,12 @@ async fn render_list(
         )
     };
     let next_href = next.map(|c| {
-        let mut q = vec![format!(
-            "cursor={}",
-            form_urlencoded::byte_serialize(c.as_bytes()).collect::<String>()
-        )];
-        if let Some(r) = rsvp {
-            q.push(format!("rsvp={r}"));
-        }
-        if let Some(t) = &here.tenant {
-            q.push(format!("tenant_id={t}"));
-        }
-        format!("/console/events/{event_id}/guests?{}", q.join("&"))
+        let q = query_string(&[
+            ("cursor", Some(&c)),
+            ("rsvp", rsvp),
+            ("tenant_id", here.tenant.as_deref()),
+        ]);
+        format!("/console/events/{event_id}/guests{q}")
     });
     view::page_status(
         here.who,

@@ -7,6 +7,7 @@ pub mod events;
 pub mod guests;
 pub mod index;
 pub mod overview;
+pub mod providers;
 pub mod settings;
 pub mod template_editor;
 pub mod wizard;
@@ -35,6 +36,18 @@ pub fn id(raw: &str) -> Option<&str> {
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-'))
     .then_some(raw)
+}
+
+/// `?name=value&...` of the pairs that have a value (URL-encoded), or nothing.
+pub fn query_string(pairs: &[(&str, Option<&str>)]) -> String {
+    let mut q = form_urlencoded::Serializer::new(String::new());
+    for (name, value) in pairs {
+        if let Some(v) = value {
+            q.append_pair(name, v);
+        }
+    }
+    let q = q.finish();
+    if q.is_empty() { q } else { format!("?{q}") }
 }
 
 /// What a page needs: who, their API, and the tenant they act in (platform admins name it).

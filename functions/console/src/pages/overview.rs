@@ -135,23 +135,7 @@ pub async fn live(
         .unwrap_or_default()
         .into_iter()
         .filter(is_live)
-        .map(|mut c| {
-            let total = c["counts"]["total"].as_u64().unwrap_or(0);
-            let done = [
-                "sent",
-                "failed",
-                "suppressed",
-                "no_consent",
-                "no_address",
-                "frequency_capped",
-            ]
-            .iter()
-            .map(|k| c["counts"][k].as_u64().unwrap_or(0))
-            .sum::<u64>();
-            c["done"] = done.into();
-            c["percent"] = (done * 100).checked_div(total).unwrap_or(0).into();
-            c
-        })
+        .map(super::campaigns::with_progress)
         .collect();
     let providers = providers
         .map(|v| v["items"].as_array().cloned().unwrap_or_default())

@@ -9,7 +9,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::events::{attempt, here};
-use super::{Here, TenantParam, id, issues, not_found};
+use super::{Here, TenantParam, id, issues, not_found, query_string};
 use crate::ConsoleState;
 use crate::form::Posted;
 use crate::session::Signed;
@@ -180,27 +180,15 @@ pub struct PageParam {
 }
 
 fn cursor_query(cursor: Option<&str>) -> String {
-    cursor
-        .filter(|c| c.len() < 200)
-        .map(|c| {
-            format!(
-                "?cursor={}",
-                form_urlencoded::byte_serialize(c.as_bytes()).collect::<String>()
-            )
-        })
-        .unwrap_or_default()
+    query_string(&[("cursor", cursor.filter(|c| c.len() < 200))])
 }
 
 fn next_href(path: &str, here: &Here<'_>, next: &Value) -> Option<String> {
-    let c = next.as_str()?;
-    let mut q = vec![format!(
-        "cursor={}",
-        form_urlencoded::byte_serialize(c.as_bytes()).collect::<String>()
-    )];
-    if let Some(t) = &here.tenant {
-        q.push(format!("tenant_id={t}"));
-    }
-    Some(format!("{path}?{}", q.join("&")))
+    let q = query_string(&[
+        ("cursor", Some(next.as_str()?)),
+        ("tenant_id", here.tenant.as_deref()),
+    ]);
+    Some(format!("{path}{q}"))
 }
 
 pub async fn audit(

@@ -45,8 +45,11 @@ async fn effective(
         .cloned())
 }
 
-fn slot(category: &str, channel: &str) -> Option<(TemplateCategory, Channel)> {
-    Some((category.parse().ok()?, channel.parse().ok()?))
+/// The slot's channel, when the URL names an event id and a real category and channel.
+fn slot(event_id: &str, category: &str, channel: &str) -> Option<Channel> {
+    id(event_id)?;
+    category.parse::<TemplateCategory>().ok()?;
+    channel.parse().ok()
 }
 
 fn draft_of(fields: &Fields) -> TemplateContent {
@@ -139,12 +142,9 @@ pub async fn page(
     Query(p): Query<TenantParam>,
 ) -> Response {
     let here = here!(state, who, p);
-    let Some((_, channel)) = slot(&category, &channel) else {
+    let Some(channel) = slot(&event_id, &category, &channel) else {
         return not_found(&who);
     };
-    if id(&event_id).is_none() {
-        return not_found(&who);
-    }
     render_editor(
         &here,
         &event_id,
@@ -166,12 +166,9 @@ pub async fn preview(
     posted: Posted,
 ) -> Response {
     let here = here!(state, posted.who, q);
-    let Some((_, channel)) = slot(&category, &channel) else {
+    let Some(channel) = slot(&event_id, &category, &channel) else {
         return not_found(&posted.who);
     };
-    if id(&event_id).is_none() {
-        return not_found(&posted.who);
-    }
     let draft = draft_of(&posted.fields);
     if posted.htmx {
         let preview = preview_of(&here, &event_id, channel, &draft).await;
@@ -203,12 +200,9 @@ pub async fn save(
     posted: Posted,
 ) -> Response {
     let here = here!(state, posted.who, q);
-    let Some((_, channel)) = slot(&category, &channel) else {
+    let Some(channel) = slot(&event_id, &category, &channel) else {
         return not_found(&posted.who);
     };
-    if id(&event_id).is_none() {
-        return not_found(&posted.who);
-    }
     let back = |saved: &str| {
         let q = here.q();
         let sep = if q.is_empty() { '?' } else { '&' };
@@ -329,7 +323,8 @@ mod tests {
         let d = draft_of(&f);
         assert_eq!(d.html.as_deref(), Some("<p>a</p>\n<p>b</p>"));
         assert_eq!(d.text, None);
-        assert!(slot("invitation", "sms").is_some());
-        assert!(slot("nope", "sms").is_none());
+        assert_eq!(slot("evt_1", "invitation", "sms"), Some(Channel::Sms));
+        assert!(slot("evt_1", "nope", "sms").is_none());
+        assert!(slot("evt/1", "invitation", "sms").is_none());
     }
 }
