@@ -37,22 +37,22 @@ ratio="$(python3 -c 'import json,sys; d=json.loads(sys.argv[1]); print("%.2f" % 
 . infra/deploy/lambda-build.sh
 echo "== arm64 release build of every function" >&2
 rustup target list --installed | grep -q aarch64-unknown-linux-gnu || rustup target add aarch64-unknown-linux-gnu >&2
-lambda_build --arm64 --lambda-dir target/lambda-arm64 --bin hello --bin api --bin wizard --bin sender --bin tracker --bin crm-sync >&2
+lambda_build --arm64 --lambda-dir target/lambda-arm64 --bin hello --bin api --bin wizard --bin sender --bin tracker --bin crm-sync --bin console >&2
 
 echo "== cold starts: the same functions (and hello world) built the same way for this machine (x86_64)" >&2
-lambda_build --x86-64 --lambda-dir target/lambda-x86_64 --bin hello --bin api --bin wizard --bin sender --bin tracker --bin crm-sync >&2
-cold_json="$("$root/.venv/bin/python" infra/bench/coldstart.py target/lambda-x86_64 40 hello api wizard sender tracker crm-sync)"
+lambda_build --x86-64 --lambda-dir target/lambda-x86_64 --bin hello --bin api --bin wizard --bin sender --bin tracker --bin crm-sync --bin console >&2
+cold_json="$("$root/.venv/bin/python" infra/bench/coldstart.py target/lambda-x86_64 40 hello api wizard sender tracker crm-sync console)"
 # AwsTrustStore=system as on Lambda: one certificate bundle, and a certificate directory without
 # certificates (this machine's holds ~150 more files, which Lambda's image does not).
 bundle="$(python3 -c 'import ssl; print(ssl.get_default_verify_paths().cafile)')"
 no_certs="$(mktemp -d)"
-cold_bundle_json="$("$root/.venv/bin/python" infra/bench/coldstart.py --env HERALD_AWS_TRUST_STORE=system --env "SSL_CERT_FILE=$bundle" --env "SSL_CERT_DIR=$no_certs" target/lambda-x86_64 40 hello api wizard sender tracker crm-sync)"
+cold_bundle_json="$("$root/.venv/bin/python" infra/bench/coldstart.py --env HERALD_AWS_TRUST_STORE=system --env "SSL_CERT_FILE=$bundle" --env "SSL_CERT_DIR=$no_certs" target/lambda-x86_64 40 hello api wizard sender tracker crm-sync console)"
 rmdir "$no_certs"
 functions_table="$(python3 - "$cold_json" "$cold_bundle_json" <<'PY'
 import json, os, sys
 d = json.loads(sys.argv[1])["binaries"]
 b = json.loads(sys.argv[2])["binaries"]
-for name in ["hello", "api", "wizard", "sender", "tracker", "crm-sync"]:
+for name in ["hello", "api", "wizard", "sender", "tracker", "crm-sync", "console"]:
     arm = os.path.getsize("target/lambda-arm64/%s/bootstrap" % name)
     size_goal = "" if name == "hello" else (" (goal < 10 MB)" if arm < 10e6 else " (goal < 10 MB: **over**)")
     label = "hello world (lambda_runtime, the baseline)" if name == "hello" else name
@@ -206,6 +206,15 @@ print("| the campaign (%d guests, provider at %d/s) | sent %d, duplicated %d, lo
 print("| the provider's rate | at most %d calls in a second, %d in 10 s | ≤ %d, ≤ %d |" % (d["most_calls_in_1s"], d["most_calls_in_10s"], d["rate"] + 1, d["rate"] * 10 + 1))
 PY
 )"
+
+echo "== console: DynamoDB requests of the polled pages, and bytes per page (the browser test)" >&2
+console_requests="$(infra/local/with-moto.sh cargo test -p herald-api --test console the_polled -- --nocapture 2>/dev/null | sed -n 's/^console page \([^:]*\): \([0-9]*\) DynamoDB requests \(.*\)$/| \1 | \2 | \3 |/p')"
+console_bytes="$(tests/browser.sh 2>/dev/null | sed -n 's/^BYTES //p' | python3 -c '
+import json, sys
+d = json.loads(sys.stdin.read() or "{}")
+for name, n in sorted(d.items(), key=lambda kv: -kv[1]):
+    print("| %s | %.1f KB%s |" % (name, n / 1024, "" if n <= 100 * 1024 else " (**over**)"))
+')"
 
 machine="$(nproc) cores, $(free -g | awk '/Mem:/{print $2}') GiB, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(uname -sr)"
 today="$(date -u +%Y-%m-%d)"
@@ -398,6 +407,24 @@ $load
 |---|---|---|---|
 | DynamoDB requests to show a guest's RSVP page | $rsvp_page (one BatchGetItem of event, guest, tenant, wizard and CRM connection; the link key is cached per instance) | ≤ 2 | \`functions/api/tests/rsvp.rs\` (SDK interceptor; asserted, run by make test) |
 | DynamoDB requests to take an answer from the page (the confirmation queued, the webhook emitted) | $rsvp_answer | ≤ 6 | same |
+
+## Console
+
+DynamoDB requests of the pages that poll (the session and its key are one BatchGetItem; with
+the API's rate limits on, each page adds the key's one UpdateItem):
+\`infra/local/with-moto.sh cargo test -p herald-api --test console the_polled -- --nocapture\`
+(asserted ≤ 5 by make test, the rate limits off).
+
+| page | DynamoDB requests | by operation |
+|---|---|---|
+$console_requests
+
+Bytes per page: the HTML, the stylesheet and htmx (uncompressed; goal under 100 KB), from
+\`tests/browser.sh\` (the browser test's \`BYTES\` line).
+
+| page | bytes |
+|---|---|
+$console_bytes
 
 ## Transactional messages during a campaign
 

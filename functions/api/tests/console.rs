@@ -280,6 +280,7 @@ const ID_ROUTES: &[(&str, &str)] = &[
     ("GET", "/console/events/{event}"),
     ("GET", "/console/events/{event}/journey"),
     ("GET", "/console/events/{event}/rsvp"),
+    ("POST", "/console/events/{event}/journey/move"),
     ("GET", "/console/events/{event}/wizard"),
     ("GET", "/console/events/{event}/wizard/progress"),
     (
@@ -816,4 +817,105 @@ fn the_isolation_test_walks_every_console_route_with_an_id() {
         );
     }
     assert!(routes > 20, "{routes}");
+}
+
+#[tokio::test]
+async fn moving_the_event_is_previewed_then_done() {
+    let stack = stack().await;
+    let s = setup(&stack).await;
+    let key = &s.t.admin;
+    expect(&stack, Method::PUT, "/api/v1/communication/journey", key, Some(json!({ "version": 0, "steps": [
+        { "key": "invite", "category": "invitation", "channels": ["email"], "offset": "-P7D", "at": "10:00" },
+        { "key": "thanks", "category": "invitation", "channels": ["email"], "anchor": "event_end", "offset": "P1D" }
+    ] })), 200).await;
+    let event = expect(
+        &stack,
+        Method::GET,
+        &format!("/api/v1/events/{}", s.event),
+        key,
+        None,
+        200,
+    )
+    .await;
+    let mut b = Browser::new(&stack, "http://127.0.0.1:3000");
+    b.sign_in(key).await;
+    let journey = format!("/console/events/{}/journey", s.event);
+    let page = b.get(&journey).await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.html);
+    assert!(
+        page.html.contains("<svg") && page.html.contains("invite"),
+        "{}",
+        page.html
+    );
+
+    // The preview: each step where the sync would put it; nothing saved.
+    let start = "2031-03-20T18:00";
+    let end = "2031-03-20T23:00";
+    let page = b
+        .get(&format!("{journey}?starts_at={start}&ends_at={end}"))
+        .await;
+    assert!(page.html.contains("If the event moves"), "{}", page.html);
+    assert!(
+        page.html.contains("<strong>2031-03-13 10:00</strong>"),
+        "seven days before, at 10:00: {}",
+        page.html
+    );
+    assert!(
+        page.html.contains("<strong>2031-03-21 23:00</strong>"),
+        "a day after the end: {}",
+        page.html
+    );
+    let unchanged = expect(
+        &stack,
+        Method::GET,
+        &format!("/api/v1/events/{}", s.event),
+        key,
+        None,
+        200,
+    )
+    .await;
+    assert_eq!(
+        unchanged["starts_at"], event["starts_at"],
+        "a preview saves nothing"
+    );
+
+    // A stale version: the conflict is shown and the typed times are kept.
+    let stale = b
+        .post(
+            &format!("{journey}/move"),
+            &[("version", "999"), ("starts_at", start), ("ends_at", end)],
+        )
+        .await;
+    assert_eq!(stale.status, StatusCode::CONFLICT, "{}", stale.html);
+    assert!(
+        stale.html.contains("Someone changed the event")
+            && stale.html.contains("value=\"2031-03-20T18:00\""),
+        "{}",
+        stale.html
+    );
+
+    let version = event["version"].to_string();
+    let moved = b
+        .post(
+            &format!("{journey}/move"),
+            &[
+                ("version", &version),
+                ("starts_at", start),
+                ("ends_at", end),
+            ],
+        )
+        .await;
+    assert_eq!(moved.status, StatusCode::SEE_OTHER, "{}", moved.html);
+    let after = expect(
+        &stack,
+        Method::GET,
+        &format!("/api/v1/events/{}", s.event),
+        key,
+        None,
+        200,
+    )
+    .await;
+    assert_eq!(after["starts_at"], "2031-03-20T18:00:00");
+    let page = b.get(moved.location()).await;
+    assert!(page.html.contains("The event moved"), "{}", page.html);
 }

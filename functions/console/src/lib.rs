@@ -48,7 +48,7 @@ impl ConsoleState {
 /// Every console route, for a state to be given (the local stack adds its outbox page).
 pub fn routes() -> Router<ConsoleState> {
     use pages::{
-        analytics, campaigns, events, guests, index, overview, providers, settings,
+        analytics, campaigns, events, guests, index, journey, overview, providers, settings,
         template_editor, wizard,
     };
     Router::new()
@@ -65,7 +65,11 @@ pub fn routes() -> Router<ConsoleState> {
         .route("/console", get(overview::page))
         .route("/console/overview/live", get(overview::live))
         .route("/console/events/{id}", get(events::page))
-        .route("/console/events/{id}/journey", get(events::journey))
+        .route("/console/events/{id}/journey", get(journey::page))
+        .route(
+            "/console/events/{id}/journey/move",
+            post(journey::move_event),
+        )
         .route("/console/events/{id}/rsvp", get(events::rsvp))
         .route("/console/events/{id}/wizard", get(wizard::page))
         .route("/console/events/{id}/wizard/uses", post(wizard::save_uses))

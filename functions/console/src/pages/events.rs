@@ -7,7 +7,7 @@ use serde_json::Value;
 
 use super::TenantParam;
 use crate::ConsoleState;
-use crate::charts::{self, Mark};
+use crate::charts;
 use crate::session::Signed;
 
 macro_rules! here {
@@ -55,84 +55,6 @@ pub fn event_utc(local: &str, zone: &str) -> Option<chrono::DateTime<Utc>> {
     tz.from_local_datetime(&naive)
         .earliest()
         .map(|t| t.with_timezone(&Utc))
-}
-
-fn hours_between(from: chrono::DateTime<Utc>, to: &str) -> Option<f64> {
-    let to = chrono::DateTime::parse_from_rfc3339(to).ok()?;
-    Some((to.with_timezone(&Utc) - from).num_minutes() as f64 / 60.0)
-}
-
-/// A duration in hours as people say it: "3 days before", "2 h after".
-fn relative(hours: f64) -> String {
-    let (n, unit) = if hours.abs() >= 48.0 {
-        ((hours.abs() / 24.0).round(), "days")
-    } else if hours.abs() >= 1.0 {
-        (hours.abs().round(), "h")
-    } else {
-        ((hours.abs() * 60.0).round(), "min")
-    };
-    if n == 0.0 {
-        "at the start".to_owned()
-    } else if hours < 0.0 {
-        format!("{n} {unit} before")
-    } else {
-        format!("{n} {unit} after")
-    }
-}
-
-pub async fn journey(
-    State(state): State<ConsoleState>,
-    who: Signed,
-    Path(id): Path<String>,
-    Query(p): Query<TenantParam>,
-) -> Response {
-    let here = here!(state, who, p);
-    let event = attempt!(here.event(&id).await);
-    let journey = attempt!(here.get(format!("/api/v1/events/{id}/journey")).await);
-    let zone = event["time_zone"].as_str().unwrap_or("UTC");
-    let start = event_utc(event["starts_at"].as_str().unwrap_or_default(), zone);
-    let end = event_utc(event["ends_at"].as_str().unwrap_or_default(), zone);
-    let mut marks = Vec::new();
-    let mut steps = Vec::new();
-    for step in journey["steps"].as_array().cloned().unwrap_or_default() {
-        let hours = start.and_then(|s| hours_between(s, step["time"]["utc"].as_str()?));
-        if let Some(h) = hours {
-            marks.push(Mark {
-                label: step["key"].as_str().unwrap_or_default().to_owned(),
-                hours: h,
-                event: false,
-            });
-        }
-        let mut step = step;
-        step["relative"] = hours.map(relative).into();
-        steps.push(step);
-    }
-    if let Some(s) = start {
-        marks.push(Mark {
-            label: "event starts".into(),
-            hours: 0.0,
-            event: true,
-        });
-        if let Some(e) = end {
-            marks.push(Mark {
-                label: "ends".into(),
-                hours: (e - s).num_minutes() as f64 / 60.0,
-                event: true,
-            });
-        }
-    }
-    marks.sort_by(|a, b| a.hours.total_cmp(&b.hours));
-    let svg = charts::time_line(
-        &format!(
-            "The journey of {} around its date",
-            event["name"].as_str().unwrap_or("the event")
-        ),
-        &marks,
-    );
-    here.page(
-        "console/journey.html",
-        crate::ctx! { event, journey, steps, svg },
-    )
 }
 
 pub async fn rsvp(
@@ -197,8 +119,5 @@ mod tests {
             start.map(|s| s.to_rfc3339()),
             Some("2027-05-01T16:00:00+00:00".into())
         );
-        assert_eq!(relative(-72.0), "3 days before");
-        assert_eq!(relative(2.0), "2 h after");
-        assert_eq!(relative(0.0), "at the start");
     }
 }

@@ -6,6 +6,7 @@ pub mod campaigns;
 pub mod events;
 pub mod guests;
 pub mod index;
+pub mod journey;
 pub mod overview;
 pub mod providers;
 pub mod settings;
