@@ -75,7 +75,7 @@ pub fn csrf_refused(who: Option<&Signed>) -> Response {
     view::status_page(
         who,
         axum::http::StatusCode::FORBIDDEN,
-        "This form has expired",
-        "The form was not sent from this console session (its security token is missing or wrong). Go back, reload the page and try again.",
+        &view::text("console-csrf-title"),
+        &view::text("console-csrf-text"),
     )
 }

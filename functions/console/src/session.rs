@@ -208,21 +208,15 @@ pub struct SignInQuery {
     next: Option<String>,
 }
 
-fn why_text(why: Option<&str>) -> Option<&'static str> {
-    Some(match why? {
-        "expired" => "Your session has expired. Sign in again to go on.",
-        "key_revoked" => {
-            "The API key this session signed in with has been revoked or rotated out. Sign in with a current key."
-        }
-        "key_expired" => {
-            "The API key this session signed in with has expired. Sign in with a current key."
-        }
-        "signed_out" => "Sign in to go on.",
-        "bye" => "You have signed out.",
-        _ => return None,
-    })
+/// Why the sign-in page is shown: the id of its message (`console-why-…`), for known reasons.
+fn why_text(why: Option<&str>) -> Option<String> {
+    let why = why?;
+    ["expired", "key_revoked", "key_expired", "signed_out", "bye"]
+        .contains(&why)
+        .then(|| format!("console-why-{why}"))
 }
 
+/// The sign-in page; `notice` and `error` are message ids of the console's catalogue.
 fn sign_in_form(
     state: &ConsoleState,
     status: StatusCode,
@@ -250,7 +244,7 @@ pub async fn sign_in_page(
     sign_in_form(
         &state,
         StatusCode::OK,
-        why_text(q.why.as_deref()),
+        why_text(q.why.as_deref()).as_deref(),
         None,
         &safe_next(q.next.as_deref()),
     )
@@ -273,7 +267,7 @@ pub async fn sign_in(
             &state,
             StatusCode::UNPROCESSABLE_ENTITY,
             None,
-            Some("Enter an API key."),
+            Some("console-error-no-key"),
             &next,
         );
     };
@@ -281,13 +275,13 @@ pub async fn sign_in(
     let refused =
         |text: &str| sign_in_form(&state, StatusCode::UNAUTHORIZED, None, Some(text), &next);
     if !secret.starts_with(herald::store::SECRET_PREFIX) || secret.len() >= 128 {
-        return refused("That is not a Herald API key: keys start with hrk_.");
+        return refused("console-error-not-a-key");
     }
     let key_hash = hash_secret(secret);
     let key = match state.app.store.find_api_key(&key_hash).await {
         Ok(Some(k)) if k.usable(now) => k,
-        Ok(Some(_)) => return refused("That API key has been revoked or has expired."),
-        Ok(None) => return refused("That API key is not valid."),
+        Ok(Some(_)) => return refused("console-error-key-unusable"),
+        Ok(None) => return refused("console-error-key-unknown"),
         Err(e) => return view::unexpected(&e),
     };
     if let Err(e) = state.app.admit(&key).await {

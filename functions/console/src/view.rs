@@ -64,9 +64,15 @@ pub static TEMPLATES: &[(&str, &str)] = templates!(
     "console/outbox.html",
 );
 
+/// The console's translations: a folder of `.ftl` files per language under `locales/`.
+pub static LOCALES: &herald::pages::Sources = &[(
+    "en",
+    &[("console.ftl", include_str!("../locales/en/console.ftl"))],
+)];
+
 fn environment() -> &'static Environment<'static> {
     static ENV: OnceLock<Environment<'static>> = OnceLock::new();
-    ENV.get_or_init(|| herald::pages::environment_with(TEMPLATES))
+    ENV.get_or_init(|| herald::pages::environment_with(TEMPLATES, LOCALES))
 }
 
 /// What console pages are served with: scripts and styles from the console only (htmx is
@@ -154,6 +160,15 @@ pub fn page_status(who: &Signed, status: StatusCode, name: &str, ctx: Value) -> 
     )
 }
 
+/// A message of the console's catalogue, for text a handler computes (English).
+pub fn text(id: &str) -> String {
+    static CATALOGUE: OnceLock<herald::pages::Catalogue> = OnceLock::new();
+    CATALOGUE
+        .get_or_init(|| herald::pages::Catalogue::new([LOCALES]))
+        .lookup(herald::pages::Lang::ENGLISH, id, &[])
+        .unwrap_or_else(|| id.to_owned())
+}
+
 /// A page that only says something (errors, refusals).
 pub fn status_page(who: Option<&Signed>, status: StatusCode, title: &str, text: &str) -> Response {
     let ctx = context! { title, text, code => status.as_u16() };
@@ -169,8 +184,8 @@ pub fn problem(who: &Signed, problem: &Problem) -> Response {
         StatusCode::NOT_FOUND => status_page(
             Some(who),
             StatusCode::NOT_FOUND,
-            "Page not found",
-            "There is nothing here, or it is not yours to see.",
+            &text("console-not-found-title"),
+            &text("console-not-found-text"),
         ),
         StatusCode::UNAUTHORIZED => see_other("/console/sign-in?why=signed_out"),
         status => status_page(Some(who), status, &problem.title, &problem.detail),
@@ -189,8 +204,8 @@ pub async fn not_found() -> Response {
     status_page(
         None,
         StatusCode::NOT_FOUND,
-        "Page not found",
-        "There is nothing at this address.",
+        &text("console-not-found-title"),
+        &text("console-nowhere-text"),
     )
 }
 
@@ -199,8 +214,8 @@ pub fn unexpected(e: &dyn std::fmt::Debug) -> Response {
     status_page(
         None,
         StatusCode::INTERNAL_SERVER_ERROR,
-        "Something went wrong",
-        "An unexpected error occurred; it has been logged. Try again in a moment.",
+        &text("console-unexpected-title"),
+        &text("console-unexpected-text"),
     )
 }
 
@@ -212,11 +227,41 @@ pub fn from_api_error(e: herald_api::problem::ApiError) -> Response {
     let mut page = status_page(
         None,
         status,
-        "Too many requests",
-        "This key has made too many requests just now; wait a few seconds and try again.",
+        &text("console-busy-title"),
+        &text("console-busy-text"),
     );
     if let Some(retry) = retry {
         page.headers_mut().insert(header::RETRY_AFTER, retry);
     }
     page
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every `t("…")` of the console's templates names a message of its catalogue.
+    #[test]
+    fn every_message_a_template_uses_is_in_the_catalogue() {
+        let catalogue = herald::pages::Catalogue::new([LOCALES]);
+        let mut used = 0;
+        for (name, source) in TEMPLATES {
+            for part in source.split("t(\"").skip(1) {
+                let id = part.split('"').next().unwrap_or_default();
+                if id.is_empty() || id.contains(' ') || id.ends_with('-') {
+                    continue;
+                }
+                used += 1;
+                assert!(
+                    catalogue
+                        .lookup(herald::pages::Lang::ENGLISH, id, &[])
+                        .is_some()
+                        || id.starts_with("console-why-"),
+                    "{name}: {id}"
+                );
+            }
+        }
+        assert!(used > 10, "{used}");
+        assert_eq!(text("console-not-found-title"), "Page not found");
+    }
 }

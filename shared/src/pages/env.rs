@@ -7,19 +7,23 @@ use minijinja::value::{Kwargs, Value, ValueKind};
 use minijinja::{Environment, Error, ErrorKind, State, UndefinedBehavior, context};
 use serde::Serialize;
 
-use super::files::TEMPLATES;
-use super::i18n::{self, Arg};
+use super::files::{LOCALES, TEMPLATES};
+use super::i18n::{self, Arg, Catalogue, Sources};
 use super::lang::Lang;
 
 fn environment() -> &'static Environment<'static> {
     static ENV: OnceLock<Environment<'static>> = OnceLock::new();
-    ENV.get_or_init(|| environment_with(&[]))
+    ENV.get_or_init(|| {
+        let mut env = base(&[]);
+        env.add_function("t", |state: &State, id: &str, kwargs: Kwargs| {
+            t(i18n::pages(), state, id, kwargs)
+        });
+        env
+    })
 }
 
-/// A template environment with this crate's templates and `extra` ones (a front end's own
-/// pages, embedded in its binary, such as the console's), the same escaping, strictness and
-/// `t` function.
-pub fn environment_with(extra: &'static [(&'static str, &'static str)]) -> Environment<'static> {
+/// The templates (this crate's and `extra`), escaping and strictness of every environment.
+fn base(extra: &'static [(&'static str, &'static str)]) -> Environment<'static> {
     let mut env = Environment::new();
     env.set_undefined_behavior(UndefinedBehavior::SemiStrict);
     // Templates are trusted files of their crate; their syntax is tested.
@@ -28,13 +32,28 @@ pub fn environment_with(extra: &'static [(&'static str, &'static str)]) -> Envir
             tracing::error!(template = name, error = %e, "template does not parse");
         }
     }
-    env.add_function("t", t);
+    env
+}
+
+/// A template environment with this crate's templates and `extra` ones (a front end's own
+/// pages, embedded in its binary, such as the console's), the same escaping and strictness,
+/// and `t` translating from this crate's catalogues and `locales` (the front end's own `.ftl`
+/// files, by language) together.
+pub fn environment_with(
+    extra: &'static [(&'static str, &'static str)],
+    locales: &'static Sources,
+) -> Environment<'static> {
+    let catalogue = Catalogue::new([LOCALES, locales]);
+    let mut env = base(extra);
+    env.add_function("t", move |state: &State, id: &str, kwargs: Kwargs| {
+        t(&catalogue, state, id, kwargs)
+    });
     env
 }
 
 /// `t("message-id", name=value, ...)`: the message in the page's language (`lang` of the
 /// context). A message no language has is an error, so a typo fails the page's test.
-fn t(state: &State, id: &str, kwargs: Kwargs) -> Result<String, Error> {
+fn t(catalogue: &Catalogue, state: &State, id: &str, kwargs: Kwargs) -> Result<String, Error> {
     let lang = state
         .lookup("lang")
         .and_then(|v| v.as_str().and_then(Lang::negotiate))
@@ -52,7 +71,7 @@ fn t(state: &State, id: &str, kwargs: Kwargs) -> Result<String, Error> {
         args.push((name, arg));
     }
     kwargs.assert_all_used()?;
-    i18n::lookup(lang, id, &args).ok_or_else(|| {
+    catalogue.lookup(lang, id, &args).ok_or_else(|| {
         Error::new(
             ErrorKind::InvalidOperation,
             format!("no translation has the message {id:?}"),
@@ -104,12 +123,18 @@ mod tests {
 
     #[test]
     fn an_unknown_message_or_value_fails_the_page() {
-        let mut env = Environment::new();
-        env.set_undefined_behavior(UndefinedBehavior::SemiStrict);
-        env.add_function("t", t);
+        let env = environment_with(&[], &[]);
         let missing = env.render_str("{{ t('no-such-message') }}", context! { lang => "en" });
         assert!(missing.is_err());
         let undefined = env.render_str("{{ nothing }}", context! {});
+        // A front end's own catalogue is looked up with the pages'.
+        static MORE: &Sources = &[("en", &[("more.ftl", "more-hello = Hello { $who }")])];
+        let more = environment_with(&[], MORE);
+        let both = more.render_str(
+            "{{ t('more-hello', who='Ada') }} / {{ t('page-whose', name='Ana') }}",
+            context! { lang => "en" },
+        );
+        assert!(both.is_ok_and(|s| s.starts_with("Hello Ada / ") && s.contains("Ana")));
         assert!(undefined.is_err());
         let found = env.render_str(
             "{{ t('page-whose', name=n) }}",

@@ -46,14 +46,61 @@ impl From<i64> for Arg {
     }
 }
 
-fn bundles() -> &'static HashMap<&'static str, Bundle> {
-    static BUNDLES: OnceLock<HashMap<&'static str, Bundle>> = OnceLock::new();
-    BUNDLES.get_or_init(|| {
-        LOCALES
+/// Translations: one Fluent bundle per language, from `.ftl` sources (the pages' own, and a
+/// front end's added to them: see [`super::environment_with`]).
+pub struct Catalogue {
+    bundles: HashMap<&'static str, Bundle>,
+}
+
+/// Sources by language: `(language, [(file name, Fluent source)])`.
+pub type Sources = [(&'static str, &'static [(&'static str, &'static str)])];
+
+impl Catalogue {
+    /// A bundle per language of `sources`; a language named twice gets both lists' files.
+    pub fn new<'a>(sources: impl IntoIterator<Item = &'a Sources>) -> Self {
+        let mut files: HashMap<&'static str, Vec<(&'static str, &'static str)>> = HashMap::new();
+        for list in sources {
+            for (code, those) in list {
+                files.entry(code).or_default().extend(those.iter().copied());
+            }
+        }
+        Self {
+            bundles: files
+                .into_iter()
+                .map(|(code, files)| (code, bundle(code, &files)))
+                .collect(),
+        }
+    }
+
+    /// The translation of message `id` in `lang` (English when `lang` lacks it), `None` when
+    /// no language has it.
+    pub fn lookup(&self, lang: Lang, id: &str, args: &[(&str, Arg)]) -> Option<String> {
+        let bundle = [lang.as_str(), Lang::ENGLISH.as_str()]
             .iter()
-            .map(|(code, files)| (*code, bundle(code, files)))
-            .collect()
-    })
+            .filter_map(|code| self.bundles.get(code))
+            .find(|b| b.has_message(id))?;
+        let pattern = bundle.get_message(id)?.value()?;
+        let mut fluent_args = FluentArgs::new();
+        for (name, value) in args {
+            let value = match value {
+                Arg::Text(s) => FluentValue::from(s.as_str()),
+                Arg::Number(n) => FluentValue::from(*n),
+            };
+            fluent_args.set(*name, value);
+        }
+        let mut errors = Vec::new();
+        let text = bundle.format_pattern(pattern, Some(&fluent_args), &mut errors);
+        if !errors.is_empty() {
+            tracing::warn!(language = %lang, message = id, errors = ?errors, "translation needs an argument it was not given");
+        }
+        Some(text.into_owned())
+    }
+}
+
+/// The pages' own translations, built once per process.
+pub(super) fn pages() -> &'static Catalogue {
+    static PAGES: OnceLock<Catalogue> = OnceLock::new();
+    PAGES.get_or_init(|| Catalogue::new([LOCALES]))
 }
 
 fn bundle(code: &str, files: &[(&str, &str)]) -> Bundle {
@@ -76,26 +123,7 @@ fn bundle(code: &str, files: &[(&str, &str)]) -> Bundle {
 /// The translation of message `id` in `lang` (English when `lang` lacks it), `None` when no
 /// language has it.
 pub fn lookup(lang: Lang, id: &str, args: &[(&str, Arg)]) -> Option<String> {
-    let all = bundles();
-    let bundle = [lang.as_str(), Lang::ENGLISH.as_str()]
-        .iter()
-        .filter_map(|code| all.get(code))
-        .find(|b| b.has_message(id))?;
-    let pattern = bundle.get_message(id)?.value()?;
-    let mut fluent_args = FluentArgs::new();
-    for (name, value) in args {
-        let value = match value {
-            Arg::Text(s) => FluentValue::from(s.as_str()),
-            Arg::Number(n) => FluentValue::from(*n),
-        };
-        fluent_args.set(*name, value);
-    }
-    let mut errors = Vec::new();
-    let text = bundle.format_pattern(pattern, Some(&fluent_args), &mut errors);
-    if !errors.is_empty() {
-        tracing::warn!(language = %lang, message = id, errors = ?errors, "translation needs an argument it was not given");
-    }
-    Some(text.into_owned())
+    pages().lookup(lang, id, args)
 }
 
 /// As [`lookup`], the message id itself when no language has it (a page never fails on a

@@ -27,7 +27,7 @@ mod lang;
 use serde::Serialize;
 
 pub use env::environment_with;
-pub use i18n::{Arg, lookup, translate};
+pub use i18n::{Arg, Catalogue, Sources, lookup, translate};
 pub use lang::Lang;
 
 /// What every page is served with: no script, no outside resource, forms post only to Herald,
