@@ -61,7 +61,7 @@ pub struct ImportResult {
 /// number with the reason, and the good rows are kept; when no row is good the answer is a 422.
 #[utoipa::path(post, path = "/api/v1/events/{id}/guests", tag = "guests", params(("id" = EventId, Path), TenantQuery),
     request_body(
-        description = "`application/json`, or `text/csv` (UTF-8): a header row, then 1 to 10,000 rows in at most 5 MiB; the columns are `GuestIn`'s (tags separated by `;`), any other column a custom field",
+        description = "`application/json`, or `text/csv` (UTF-8): a header row (with an `email` or a `phone` column), then 1 to 10,000 rows in at most 5 MiB; the columns are `GuestIn`'s (tags separated by `;`), any other column a custom field. At least one row must be a guest (else 422)",
         content(
             (GuestsIn = "application/json"),
             (String = "text/csv"),
