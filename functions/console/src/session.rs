@@ -59,7 +59,7 @@ impl Signed {
             .map(|p| p.as_str().to_owned())
             .unwrap_or_default();
         let htmx = parts.headers.contains_key("hx-request");
-        let away = |why: &str| to_sign_in(why, &back, htmx, state.secure);
+        let away = |why: &str| to_sign_in(why, &back, htmx);
         let Some((token, key_hash)) = cookie(&parts.headers, &session_cookie(state.secure))
             .and_then(|v| v.split_once('.').map(|(t, k)| (t.to_owned(), k.to_owned())))
         else {
@@ -181,7 +181,7 @@ fn safe_next(next: Option<&str>) -> String {
     }
 }
 
-fn to_sign_in(why: &str, back: &str, htmx: bool, _secure: bool) -> Response {
+fn to_sign_in(why: &str, back: &str, htmx: bool) -> Response {
     let back = if back.contains("/live") || back.contains("/progress") {
         "/console"
     } else {

@@ -43,12 +43,6 @@ impl Store {
         self.put_new(&session_keys(token_hash), session).await
     }
 
-    /// The session whose token hashes to `token_hash`, expired or not.
-    pub async fn find_session(&self, token_hash: &str) -> StoreResult<Option<Session>> {
-        self.get(&keys::session_pk(token_hash), keys::SESSION_SK)
-            .await
-    }
-
     /// A session and the API key it signed in with, in one BatchGetItem: the cookie names both
     /// hashes, and the key must be the session's own (else neither is returned).
     pub async fn find_session_with_key(

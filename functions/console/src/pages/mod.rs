@@ -82,10 +82,7 @@ impl<'a> Here<'a> {
 
     /// The query string console links carry (`?tenant_id=…` or nothing).
     pub fn q(&self) -> String {
-        self.tenant
-            .as_deref()
-            .map(|t| format!("?tenant_id={t}"))
-            .unwrap_or_default()
+        query_string(&[("tenant_id", self.tenant.as_deref())])
     }
 
     pub async fn get(&self, path: impl AsRef<str>) -> Result<serde_json::Value, Response> {

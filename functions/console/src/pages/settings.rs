@@ -179,16 +179,34 @@ pub struct PageParam {
     pub cursor: Option<String>,
 }
 
-fn cursor_query(cursor: Option<&str>) -> String {
-    query_string(&[("cursor", cursor.filter(|c| c.len() < 200))])
-}
-
-fn next_href(path: &str, here: &Here<'_>, next: &Value) -> Option<String> {
-    let q = query_string(&[
-        ("cursor", Some(next.as_str()?)),
-        ("tenant_id", here.tenant.as_deref()),
-    ]);
-    Some(format!("{path}{q}"))
+/// A page of a paged API list (`api`, read from the cursor of `p`) in `template`, with the
+/// link to the next page of `console` (the audit log, the suppressions).
+async fn paged(
+    state: &ConsoleState,
+    who: &Signed,
+    p: PageParam,
+    (api, console, template): (&str, &str, &str),
+) -> Response {
+    let here = here!(
+        state,
+        who,
+        TenantParam {
+            tenant_id: p.tenant_id
+        }
+    );
+    let cursor = p.cursor.as_deref().filter(|c| c.len() < 200);
+    let list = attempt!(
+        here.get(format!("{api}{}", query_string(&[("cursor", cursor)])))
+            .await
+    );
+    let next = list["next_cursor"].as_str().map(|c| {
+        let q = query_string(&[("cursor", Some(c)), ("tenant_id", here.tenant.as_deref())]);
+        format!("{console}{q}")
+    });
+    here.page(
+        template,
+        crate::ctx! { entries => list["items"].clone(), next },
+    )
 }
 
 pub async fn audit(
@@ -196,25 +214,12 @@ pub async fn audit(
     who: Signed,
     Query(p): Query<PageParam>,
 ) -> Response {
-    let here = here!(
-        state,
-        who,
-        TenantParam {
-            tenant_id: p.tenant_id.clone()
-        }
-    );
-    let log = attempt!(
-        here.get(format!(
-            "/api/v1/audit{}",
-            cursor_query(p.cursor.as_deref())
-        ))
-        .await
-    );
-    let next = next_href("/console/settings/audit", &here, &log["next_cursor"]);
-    here.page(
+    let pages = (
+        "/api/v1/audit",
+        "/console/settings/audit",
         "console/audit.html",
-        crate::ctx! { entries => log["items"].clone(), next },
-    )
+    );
+    paged(&state, &who, p, pages).await
 }
 
 pub async fn suppressions(
@@ -222,29 +227,12 @@ pub async fn suppressions(
     who: Signed,
     Query(p): Query<PageParam>,
 ) -> Response {
-    let here = here!(
-        state,
-        who,
-        TenantParam {
-            tenant_id: p.tenant_id.clone()
-        }
-    );
-    let list = attempt!(
-        here.get(format!(
-            "/api/v1/communication/suppressions{}",
-            cursor_query(p.cursor.as_deref())
-        ))
-        .await
-    );
-    let next = next_href(
+    let pages = (
+        "/api/v1/communication/suppressions",
         "/console/settings/suppressions",
-        &here,
-        &list["next_cursor"],
-    );
-    here.page(
         "console/suppressions.html",
-        crate::ctx! { entries => list["items"].clone(), next },
-    )
+    );
+    paged(&state, &who, p, pages).await
 }
 
 pub async fn crm(
