@@ -13,6 +13,7 @@ pub mod digest;
 pub mod domain;
 pub mod guests;
 pub mod ids;
+pub mod inbound;
 pub mod journeys;
 pub mod messages;
 pub mod pages;
