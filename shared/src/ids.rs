@@ -157,6 +157,12 @@ prefixed_id!(
 prefixed_id!(
     /// One webhook message (an event, delivered to one endpoint, perhaps in several attempts).
     WebhookMessageId, "whm");
+prefixed_id!(
+    /// A conversation: one contact (or an unknown sender) and one event, across channels.
+    ConversationId, "cnv");
+prefixed_id!(
+    /// One message of a conversation, in or out.
+    ThreadMessageId, "cvm");
 
 #[cfg(test)]
 mod tests {

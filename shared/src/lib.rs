@@ -8,6 +8,7 @@ pub mod batch;
 pub mod campaigns;
 pub mod config;
 pub mod consent;
+pub mod conversations;
 pub mod crm;
 pub mod digest;
 pub mod domain;

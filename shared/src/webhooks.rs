@@ -1083,7 +1083,7 @@ mod tests {
 
     #[test]
     fn event_types_have_dotted_wire_names() {
-        assert_eq!(WebhookEventType::ALL.len(), 10);
+        assert_eq!(WebhookEventType::ALL.len(), 12);
         assert_eq!(
             "crm.sync_completed".parse::<WebhookEventType>(),
             Ok(WebhookEventType::CrmSyncCompleted)

@@ -120,6 +120,8 @@ named_enum!(
         /// The recipient, through SES's own subscription management (an SES Subscription
         /// event: its unsubscribe page or list-unsubscribe header).
         SesSubscription = "ses_subscription",
+        /// The recipient, by a keyword reply (STOP, START) on SMS or WhatsApp.
+        Keyword = "keyword",
     }
 );
 
@@ -251,6 +253,40 @@ named_enum!(
         CrmSyncCompleted = "crm.sync_completed",
         /// A guest answered the event's RSVP, or the answer changed.
         GuestRsvpChanged = "guest.rsvp_changed",
+        /// A guest's message landed in a conversation.
+        ConversationMessageReceived = "conversation.message_received",
+        /// A conversation stayed unanswered past its queue's limit.
+        ConversationEscalated = "conversation.escalated",
+    }
+);
+
+named_enum!(
+    /// Where a conversation stands: waiting for the event team (`open`), for the guest
+    /// (`waiting`, after a reply), or done (`closed`; a new message from the guest reopens it).
+    ConversationStatus, "conversation status" {
+        Open = "open",
+        Waiting = "waiting",
+        Closed = "closed",
+    }
+);
+
+named_enum!(
+    /// How soon a conversation needs a person.
+    Priority, "priority" {
+        Low = "low",
+        Normal = "normal",
+        High = "high",
+        Urgent = "urgent",
+    }
+);
+
+named_enum!(
+    /// Which way a conversation's message went.
+    Direction, "direction" {
+        /// From the guest.
+        Inbound = "inbound",
+        /// To the guest: a person's reply, an automatic reply or a keyword's confirmation.
+        Outbound = "outbound",
     }
 );
 

@@ -49,8 +49,8 @@ pub use address::{
     email_pattern,
 };
 pub use enums::{
-    CapPeriod, Channel, ConsentSource, CrmField, CrmKind, DeliveryEvent, Layer, ProviderKind, Role,
-    RsvpSource, RsvpState, RsvpStatus, SyncDirection, SyncStatus, TemplateCategory, UnknownVariant,
-    WebhookEventType,
+    CapPeriod, Channel, ConsentSource, ConversationStatus, CrmField, CrmKind, DeliveryEvent,
+    Direction, Layer, Priority, ProviderKind, Role, RsvpSource, RsvpState, RsvpStatus,
+    SyncDirection, SyncStatus, TemplateCategory, UnknownVariant, WebhookEventType,
 };
 pub use locale::{LOCALE_PATTERN, Locale, LocaleError, TimeZone, TimeZoneError};

@@ -12,6 +12,7 @@ pub mod answer;
 pub mod export;
 pub mod figures;
 pub mod form;
+pub mod record;
 pub mod token;
 
 pub use answer::{

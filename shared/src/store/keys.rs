@@ -51,11 +51,18 @@
 //! | journey step occurrence | `TENANT#{tid}#EVENT#{eid}` | `JSTEP#{step key}` | – | an event's: one Query `begins_with(SK, "JSTEP#")` (the sync, the journey view); the sync's write: PutItem conditional on the step not sending and on its event version; the sender's claim (`scheduled` → `sending`) and end (`sending` → `sent`): conditional PutItem on `status` |
 //! | journey sync mark | `TENANT#{tid}#EVENT#{eid}` | `JSYNC` | `JSYNC` / `{since ms:013}#{tid}#{eid}` | written in the same transaction as an event's move or cancellation and as a new snapshot; cleared by the sync (DeleteItem conditional on the event version); the sweep: Query GSI1 for marks older than a minute |
 //! | provider | `TENANT#{tid}#PROVIDERS` | `TENANT#{pid}` or `EVENT#{eid}#{pid}` | – | get: GetItem; list a layer's: Query `begins_with`; an event's effective providers: one Query of the partition (a tenant has tens of providers, not thousands) |
+//! | conversation | `TENANT#{tid}#CONV#{cnv}` (id derived from tenant, contact or sender address, and event) | `META` | `TENANT#{tid}#CONVS` / `{last message ms:013}#{cnv}` | get: GetItem; each inbound or outbound message: the item is Put conditional on `version` in the message's transaction; list and search newest first: Query GSI1, a page at a time, with a FilterExpression for status, queue, priority, channel, event, contact and words (`contains(words, " word ")` on the thread's folded words, kept on the item within 16 KB) |
+//! | conversation message | `TENANT#{tid}#CONV#{cnv}` | `MSG#{at ms:013}#{cvm}` (`ttl`: the tenant's retention) | – | written in the conversation's transaction; the thread: Query `begins_with(SK, "MSG#")`, newest first, a page at a time |
+//! | inbound seen | `TENANT#{tid}#INBOUND#{channel}#{sha256(provider's id)}` | `SEEN` (`ttl` 14 days) | – | deduplication: a conditional Put in the message's transaction (a second delivery of an inbound message writes nothing) |
+//! | contact's conversation | `TENANT#{tid}#CONTACT#{cid}` | `CONV#{cnv}` | – | written in the conversation's transaction; the contact's history and the event of an SMS that names no message: Query `begins_with(SK, "CONV#")`; GDPR erasure |
+//! | conversation settings | `TENANT#{tid}` or `TENANT#{tid}#EVENT#{eid}` | `CONVSETTINGS` | – | help text, team hours, automatic-reply and routing rules, queues: GetItem (both layers in one BatchGetItem); put: conditional on `version` |
+//! | inbound number | `INBOUNDNUMBER#{e164}` | `CLAIM` | – | which tenant's SMS provider (End User Messaging origination number) receives on a number: conditional Put (absent or the same tenant) when the provider is saved; the inbound function: GetItem |
 //!
 //! Every tenant-owned key starts with `TENANT#{tid}`, so no key built here can reach another
 //! tenant's item; the only keys without a tenant are the platform's own, the API-key hash
-//! (which authentication must look up before it knows the tenant, and which nobody can guess)
-//! and the console session's (likewise).
+//! (which authentication must look up before it knows the tenant, and which nobody can guess),
+//! the console session's (likewise) and the inbound number's (an SMS names the number it was
+//! sent to, not the tenant).
 //!
 //! Resolving an event's whole configuration is two requests: one BatchGetItem of the keys
 //! that are known in advance (the event, the tenant, 30 template slots at each of the three
@@ -66,8 +73,8 @@ use crate::config::{ComplianceBlockName, Owner};
 use crate::domain::CrmKind;
 use crate::domain::{Channel, TemplateCategory};
 use crate::ids::{
-    ApiKeyId, CampaignId, ContactId, EventId, GuestId, MessageId, ProviderId, SyncRunId,
-    TemplateId, TenantId, WebhookId, WebhookMessageId,
+    ApiKeyId, CampaignId, ContactId, ConversationId, EventId, GuestId, MessageId, ProviderId,
+    SyncRunId, TemplateId, TenantId, ThreadMessageId, WebhookId, WebhookMessageId,
 };
 
 pub const PK: &str = "PK";
@@ -303,8 +310,6 @@ pub fn sender_claim_pk(identity: &str) -> String {
     format!("SENDERCLAIM#{identity}")
 }
 
-pub const CLAIM: &str = "CLAIM";
-
 pub fn compliance_sk(name: ComplianceBlockName) -> String {
     format!("{COMPLIANCE_PREFIX}{}", name.as_str())
 }
@@ -441,3 +446,46 @@ mod tests {
         assert!(provider_sk(Some(e), id).starts_with(&provider_scope_prefix(Some(e))));
     }
 }
+
+/// A conversation's partition: the conversation and its messages.
+pub fn conversation_pk(tenant: TenantId, id: ConversationId) -> String {
+    format!("TENANT#{tenant}#CONV#{id}")
+}
+
+/// GSI1 partition of a tenant's conversations, newest first.
+pub fn conversations_index_pk(tenant: TenantId) -> String {
+    format!("TENANT#{tenant}#CONVS")
+}
+
+pub fn conversations_index_sk(at: chrono::DateTime<chrono::Utc>, id: ConversationId) -> String {
+    format!("{:013}#{id}", at.timestamp_millis().max(0))
+}
+
+pub const THREAD_PREFIX: &str = "MSG#";
+
+pub fn thread_sk(at: chrono::DateTime<chrono::Utc>, id: ThreadMessageId) -> String {
+    format!("{THREAD_PREFIX}{:013}#{id}", at.timestamp_millis().max(0))
+}
+
+/// An inbound message's deduplication item: the provider's id, hashed.
+pub fn inbound_seen_pk(tenant: TenantId, channel: Channel, provider_id: &str) -> String {
+    format!(
+        "TENANT#{tenant}#INBOUND#{channel}#{}",
+        crate::digest::sha256_hex(provider_id)
+    )
+}
+
+pub const SEEN: &str = "SEEN";
+pub const CONTACT_CONVERSATION_PREFIX: &str = "CONV#";
+
+pub fn contact_conversation_sk(id: ConversationId) -> String {
+    format!("{CONTACT_CONVERSATION_PREFIX}{id}")
+}
+
+pub const CONVERSATION_SETTINGS: &str = "CONVSETTINGS";
+
+pub fn inbound_number_pk(number: &str) -> String {
+    format!("INBOUNDNUMBER#{number}")
+}
+
+pub const CLAIM: &str = "CLAIM";

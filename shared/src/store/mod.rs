@@ -9,6 +9,7 @@ pub mod batch;
 mod campaigns;
 mod config;
 mod consent;
+mod conversations;
 mod crm;
 mod crm_outbox;
 mod events;
@@ -44,6 +45,10 @@ pub use audit::{AuditEntry, AuditPage};
 pub use campaigns::{BatchClaim, WAITED_BATCH_PREFIX};
 pub use config::LoadedEvent;
 pub use consent::{ChangeContext, Changed};
+pub use conversations::{
+    Appended, ContactConversation, ConversationFilter, ConversationPage, InboundNumber, SEEN_DAYS,
+    valid_cursor,
+};
 pub use crm::{OUTBOX_TTL_DAYS, RUN_TTL_DAYS, SyncedWrite, contact_address_keys};
 pub use crm_outbox::{OutboxEntry, outbox_shard};
 pub use events::{Event, EventFields, EventStatus};
