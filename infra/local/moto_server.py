@@ -7,7 +7,7 @@ moto's WSGI application and serialises every DynamoDB request (moto holds the GI
 the cost is small). Other services stay concurrent.
 
 moto keeps no headers of SES v2 emails, so the wrapper also remembers each SendEmail's
-recipients, subject, headers and body (the last 20,000) and answers `GET /_herald/sesv2-outbox?to=`
+recipients, reply-to addresses, subject, headers and body (the last 20,000) and answers `GET /_herald/sesv2-outbox?to=`
 with those sent to an address (how tests read a sent mail's `List-Unsubscribe`), or without
 `to` with the newest (`limit`, default 200; the console's local outbox page).
 
@@ -161,6 +161,7 @@ class SerialDynamoDb:
                 "at": time.time(),
                 "from": request.get("FromEmailAddress"),
                 "to": (request.get("Destination") or {}).get("ToAddresses") or [],
+                "reply_to": request.get("ReplyToAddresses") or [],
                 "subject": (simple.get("Subject") or {}).get("Data"),
                 "html": (body.get("Html") or {}).get("Data"),
                 "text": (body.get("Text") or {}).get("Data"),

@@ -231,6 +231,50 @@ impl Preferences {
                 .any(|o| o.channel == channel && o.category.is_none_or(|c| c == category))
     }
 
+    /// Whether every category on `channel` is refused (a STOP, or everything unsubscribed).
+    pub fn channel_off(&self, channel: Channel) -> bool {
+        self.unsubscribed
+            || self.opt_outs.contains(&OptOut {
+                channel,
+                category: None,
+            })
+    }
+
+    /// These preferences with the whole `channel` opted out (a STOP keyword).
+    pub fn without_channel(&self, channel: Channel) -> Self {
+        let mut next = self.clone();
+        let entry = OptOut {
+            channel,
+            category: None,
+        };
+        if !self.channel_off(channel) {
+            next.opt_outs.retain(|o| o.channel != channel);
+            next.opt_outs.push(entry);
+            next.opt_outs.sort();
+        }
+        next
+    }
+
+    /// These preferences with `channel` opted back in (a START keyword): its opt-outs go; an
+    /// unsubscribe from everything stays for the other channels, as whole-channel opt-outs.
+    pub fn with_channel(&self, channel: Channel) -> Self {
+        let mut next = self.clone();
+        if next.unsubscribed {
+            next.unsubscribed = false;
+            next.opt_outs = Channel::ALL
+                .iter()
+                .filter(|c| **c != channel)
+                .map(|c| OptOut {
+                    channel: *c,
+                    category: None,
+                })
+                .collect();
+        }
+        next.opt_outs.retain(|o| o.channel != channel);
+        next.opt_outs.sort();
+        next
+    }
+
     /// These preferences with `category` on `channel` opted out (one-click unsubscribe).
     pub fn without(&self, category: TemplateCategory, channel: Channel) -> Self {
         let mut next = self.clone();

@@ -162,6 +162,12 @@ pub enum SenderJob {
     },
     /// Bring the journeys of marked events in line (the sweep's recurring schedule).
     SyncJourneys,
+    /// Send a person's reply in a conversation: the thread message (`queued`) says what, on
+    /// which channel; the conversation says to which address and through which provider.
+    Reply {
+        tenant_id: TenantId,
+        message: Box<crate::conversations::ThreadMessage>,
+    },
 }
 
 /// A message as stored.

@@ -112,7 +112,10 @@ macro_rules! with_every_group {
             rsvp,
             rsvp_admin,
             rsvp_page,
-            rsvp_link
+            rsvp_link,
+            inbound_webhooks,
+            conversations,
+            conversation_settings
         )
     };
 }

@@ -43,6 +43,9 @@ pub struct Config {
     /// are queued; `HERALD_WEBHOOK_DLQ_URL`: its dead-letter queue.
     pub webhook_queue_url: String,
     pub webhook_dlq_url: String,
+    /// `HERALD_INBOUND_QUEUE_URL`: where verified Twilio and WhatsApp inbound webhooks are
+    /// queued for the `inbound` function.
+    pub inbound_queue_url: String,
     /// `HERALD_ALLOW_LOOPBACK_WEBHOOK_URLS=1`: let webhook endpoints be on 127.0.0.1 (the
     /// local stack only; never set in a deployment).
     pub webhook_policy: herald::webhooks::LoopbackPolicy,
@@ -83,6 +86,7 @@ impl Config {
             crm_sync_dlq_url: var("HERALD_CRM_SYNC_DLQ_URL")?,
             webhook_queue_url: var("HERALD_WEBHOOK_QUEUE_URL")?,
             webhook_dlq_url: var("HERALD_WEBHOOK_DLQ_URL")?,
+            inbound_queue_url: var("HERALD_INBOUND_QUEUE_URL")?,
             webhook_policy: herald::webhooks::LoopbackPolicy::from_setting(
                 lookup("HERALD_ALLOW_LOOPBACK_WEBHOOK_URLS").as_deref(),
             ),
@@ -153,6 +157,8 @@ pub struct Queues {
     pub crm_sync_dlq: String,
     pub webhooks: String,
     pub webhooks_dlq: String,
+    /// What guests send back through HTTP providers, for the `inbound` function.
+    pub inbound: String,
 }
 
 impl Queues {
@@ -415,6 +421,7 @@ impl AppState {
                 crm_sync_dlq: config.crm_sync_dlq_url.clone(),
                 webhooks: config.webhook_queue_url.clone(),
                 webhooks_dlq: config.webhook_dlq_url.clone(),
+                inbound: config.inbound_queue_url.clone(),
             },
             Schedules {
                 client: LazyClient::new(sdk, aws_sdk_scheduler::Client::new),

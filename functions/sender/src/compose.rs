@@ -72,6 +72,7 @@ impl Composed {
             message: &self.rendered,
             tags: self.tags.clone(),
             headers: self.headers.clone(),
+            reply_to: None,
             configuration_set: self.configuration_set.clone(),
             tracking: None,
         }

@@ -71,6 +71,7 @@ pub mod lanes;
 mod plan;
 mod queue;
 mod reads;
+mod reply;
 mod report;
 mod send;
 pub mod webhooks;
@@ -115,6 +116,9 @@ pub struct Config {
     pub tracker_queue_url: Option<String>,
     /// `HERALD_PUBLIC_URL` (optional): Herald's API URL, for Twilio's status callbacks.
     pub public_url: Option<String>,
+    /// `HERALD_INBOUND_DOMAIN` (optional): the domain SES receives replies on; every email
+    /// then carries a signed per-message `Reply-To` on it (see `herald::inbound::address`).
+    pub inbound_domain: Option<String>,
     /// `HERALD_WEBHOOK_QUEUE_URL` (optional): the webhook queue, the sender's second event
     /// source (deliveries and their retries) and where `campaign.completed` events go.
     pub webhook_queue_url: Option<String>,
@@ -144,6 +148,7 @@ impl Config {
                 .filter(|v| !v.is_empty()),
             tracker_queue_url: lookup("HERALD_TRACKER_QUEUE_URL").filter(|v| !v.is_empty()),
             public_url: lookup("HERALD_PUBLIC_URL").filter(|v| !v.is_empty()),
+            inbound_domain: lookup("HERALD_INBOUND_DOMAIN").filter(|v| !v.is_empty()),
             webhook_queue_url: lookup("HERALD_WEBHOOK_QUEUE_URL").filter(|v| !v.is_empty()),
             webhook_policy: herald::webhooks::LoopbackPolicy::from_setting(
                 lookup("HERALD_ALLOW_LOOPBACK_WEBHOOK_URLS").as_deref(),
@@ -249,6 +254,8 @@ pub struct Sender {
     ses_configuration_set: Option<String>,
     /// Herald's public API URL, for Twilio's status callbacks.
     public_url: Option<String>,
+    /// SES receives replies on it (see [`Sender::with_inbound_domain`]).
+    inbound_domain: Option<String>,
     /// [`SEND_BUDGET`], or the local stack's (the emulator is many times slower than AWS).
     send_budget: Duration,
     /// Fault injection, in the local stack's tests only (the `faults` feature).
@@ -344,6 +351,7 @@ impl Sender {
             settle_seconds: SETTLE_SECONDS,
             ses_configuration_set: None,
             public_url: None,
+            inbound_domain: None,
             send_budget: SEND_BUDGET,
             #[cfg(feature = "faults")]
             faults: faults::Hooks::default(),
@@ -391,6 +399,12 @@ impl Sender {
         self
     }
 
+    /// The domain replies are received on: emails get a per-message `Reply-To` on it.
+    pub fn with_inbound_domain(mut self, domain: Option<String>) -> Self {
+        self.inbound_domain = domain;
+        self
+    }
+
     /// True (once) when an injected crash is due after an accepted send (never, without the
     /// `faults` feature).
     fn crash_due(&self) -> bool {
@@ -429,6 +443,7 @@ impl Sender {
         .with_transactional_queue(config.transactional.clone())
         .with_ses_configuration_set(config.ses_configuration_set.clone())
         .with_public_url(config.public_url.clone())
+        .with_inbound_domain(config.inbound_domain.clone())
         .with_webhooks(emitter)
         .with_journeys(journeys))
     }

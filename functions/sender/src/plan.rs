@@ -77,6 +77,7 @@ impl Sender {
                     .await
             }
             SenderJob::SyncJourneys => self.sweep_journeys().await,
+            SenderJob::Reply { tenant_id, message } => self.reply(*tenant_id, message).await,
         }
     }
 

@@ -26,6 +26,14 @@ impl Sender {
         let rsvp_key = link_key
             .as_ref()
             .map(|k| herald::rsvp::token::RsvpKey::derive(k.as_ref()));
+        // Replies come back to a per-message address signed under another key derived from it.
+        let reply_key = match (&self.inbound_domain, &link_key) {
+            (Some(domain), Some(k)) => Some((
+                domain,
+                herald::inbound::address::ReplyKey::derive(k.as_ref()),
+            )),
+            _ => None,
+        };
         // Their expiry follows from the event's end, the same for every message of the job.
         let event = &snapshot.content.event;
         let event_ends =
@@ -113,6 +121,13 @@ impl Sender {
                 .unwrap_or_default();
             let to = delivery.recipient.address(channel).unwrap_or_default();
             let mut outgoing = composed.outgoing(to);
+            if let (Channel::Email, Some((domain, key))) = (channel, &reply_key) {
+                let reply = herald::inbound::address::ReplyTo {
+                    tenant: job.tenant,
+                    message: record.id,
+                };
+                outgoing.reply_to = Some(reply.address(key, domain));
+            }
             outgoing.tracking = Some(Tracking {
                 tenant: job.tenant,
                 event: Some(job.event),

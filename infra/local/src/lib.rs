@@ -4,6 +4,7 @@ pub mod bootstrap;
 pub mod contracts;
 pub mod fakes;
 pub mod fault_proxy;
+pub mod inbound_sim;
 pub mod moto;
 pub mod outbox;
 pub mod pollers;

@@ -122,6 +122,7 @@ pub fn sender_via(
     .with_transactional_queue(config.transactional.clone())
     .with_ses_configuration_set(config.ses_configuration_set.clone())
     .with_public_url(config.public_url.clone())
+    .with_inbound_domain(config.inbound_domain.clone())
     .with_webhooks(emitter)
     .with_journeys(herald_sender::journey_syncer(
         sdk,
@@ -229,6 +230,14 @@ pub fn handler_for(
             Ok(Arc::new(move |event| {
                 let tracker = tracker.clone();
                 Box::pin(async move { tracker.handle(event).await })
+            }))
+        }
+        "InboundFunction" => {
+            let config = herald_inbound::Config::from_lookup(|name| env.get(name).cloned())?;
+            let inbound = herald_inbound::Inbound::from_sdk_config(sdk, &config)?;
+            Ok(Arc::new(move |event| {
+                let inbound = inbound.clone();
+                Box::pin(async move { inbound.handle(event).await })
             }))
         }
         "CrmSyncFunction" => {

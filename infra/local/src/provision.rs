@@ -14,7 +14,15 @@ use crate::template::{Physical, TableSpec, Template};
 /// Template parameters the local stack sets instead of their defaults. moto has no SES
 /// GetAccount, so no SES account rate is held to locally ("0"); send rates are exercised
 /// through providers' own `send_rate`.
-pub const LOCAL_PARAMETERS: &[(&str, &str)] = &[("SesMaxSendRate", "0")];
+pub const LOCAL_PARAMETERS: &[(&str, &str)] = &[
+    ("SesMaxSendRate", "0"),
+    // Replies are addressed to this domain (RFC 2606's `.test`: nothing real receives there);
+    // the inbound simulator delivers them as SES would.
+    ("InboundDomain", INBOUND_DOMAIN),
+];
+
+/// The local stack's inbound domain.
+pub const INBOUND_DOMAIN: &str = "reply.herald.test";
 
 /// Creates every table, queue and KMS key of the template; names start with `prefix`.
 pub async fn provision(
@@ -115,6 +123,20 @@ pub async fn provision(
             .send()
             .await
             .with_context(|| format!("subscribing {}", subscription.endpoint))?;
+    }
+    // Buckets (the inbound mail): names are lower case in S3.
+    let s3 = herald_inbound::s3_client(sdk);
+    for bucket in template.logical_ids_of("AWS::S3::Bucket") {
+        let name = format!("{prefix}-{bucket}").to_lowercase();
+        s3.create_bucket()
+            .bucket(&name)
+            .send()
+            .await
+            .with_context(|| format!("creating bucket {bucket}"))?;
+        physical
+            .attributes
+            .insert(format!("{bucket}.Arn"), format!("arn:aws:s3:::{name}"));
+        physical.refs.insert(bucket, name);
     }
     // SES publishes no events on the emulator: the local stack publishes the sender's Send
     // events itself (see `ses_events`), so the configuration set is only a name here.

@@ -97,6 +97,7 @@ async fn serve(template: &Template, endpoint: &str, api_port: u16) -> anyhow::Re
     let firer = crate::schedules::start(&physical, &sdk);
     let recurring = crate::schedules::start_recurring(template, &physical, &sdk)?;
     let (key, secret) = create_platform_key(&state.store, "local platform admin").await?;
+    let inbound = crate::inbound_sim::InboundSimulator::new(&physical, &sdk)?;
     println!();
     println!("Herald is running locally.");
     println!("  Console:        {url}/console   (sign in with the admin API key below)");
@@ -105,6 +106,10 @@ async fn serve(template: &Template, endpoint: &str, api_port: u16) -> anyhow::Re
     );
     println!(
         "  Local outbox:   {url}/console/outbox   (every email and SMS the emulator accepted)"
+    );
+    println!(
+        "  Inbound:        POST {url}/_local/inbound/email (a raw mail to *@{}) and /_local/inbound/sms, delivered as SES and End User Messaging would",
+        crate::provision::INBOUND_DOMAIN
     );
     println!("  Admin API key:  {secret}   (platform_admin, {})", key.id);
     println!("  Emulated AWS:   {endpoint}   (table {})", config.table);
@@ -117,7 +122,7 @@ async fn serve(template: &Template, endpoint: &str, api_port: u16) -> anyhow::Re
     println!("Press Ctrl-C to stop.");
     println!("HERALD_API_URL={url}");
     println!("HERALD_ADMIN_KEY={secret}");
-    axum::serve(listener, app(state, &url, endpoint))
+    axum::serve(listener, app(state, &url, endpoint, inbound))
         .with_graceful_shutdown(shutdown_signal())
         .await
         .context("serving the API")?;
@@ -130,15 +135,22 @@ async fn serve(template: &Template, endpoint: &str, api_port: u16) -> anyhow::Re
 
 /// The API and the console on one address, as API Gateway routes them in AWS (`/console/*`,
 /// `/` and `/api/v1` to the console function, everything else to the API function), with the
-/// local outbox page.
-pub fn app(state: AppState, public_url: &str, endpoint: &str) -> axum::Router {
+/// local outbox page and the inbound simulator.
+pub fn app(
+    state: AppState,
+    public_url: &str,
+    endpoint: &str,
+    inbound: crate::inbound_sim::InboundSimulator,
+) -> axum::Router {
     let console = herald_console::ConsoleState::new(state.clone(), Some(public_url));
     let console = herald_console::finish(
         herald_console::routes().merge(crate::outbox::routes(endpoint.to_owned())),
         console,
     );
     // The console's fallback answers what neither has; the API's routes go first.
-    console.merge(herald_api::router(state))
+    console
+        .merge(herald_api::router(state))
+        .merge(inbound.routes())
 }
 
 async fn shutdown_signal() {

@@ -499,6 +499,8 @@ mod tests {
             ("WebhookDeadLetterQueue", "http://wd2"),
             ("TransactionalQueue", "http://x"),
             ("TransactionalDeadLetterQueue", "http://xd"),
+            ("InboundQueue", "http://i"),
+            ("InboundMailBucket", "inbound-mail"),
         ] {
             physical.refs.insert(queue.into(), url.into());
         }
@@ -513,7 +515,9 @@ mod tests {
         assert_eq!(env["HERALD_TRANSACTIONAL_DLQ_URL"], "http://xd");
         assert_eq!(env["HERALD_TRACKER_DLQ_URL"], "http://td");
         assert!(t.ses_event_topic().is_some(), "SES events reach a topic");
-        assert_eq!(t.subscriptions().unwrap().len(), 1);
+        assert_eq!(env["HERALD_INBOUND_QUEUE_URL"], "http://i");
+        // SES events to the tracker; inbound mail and SMS to the inbound function.
+        assert_eq!(t.subscriptions().unwrap().len(), 3);
     }
 
     #[test]

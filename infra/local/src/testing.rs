@@ -143,6 +143,10 @@ impl TestStack {
                     .get("HERALD_WEBHOOK_DLQ_URL")
                     .cloned()
                     .context("HERALD_WEBHOOK_DLQ_URL")?,
+                inbound: env
+                    .get("HERALD_INBOUND_QUEUE_URL")
+                    .cloned()
+                    .context("HERALD_INBOUND_QUEUE_URL")?,
             },
             herald_api::Schedules {
                 client: LazyClient::new(&sdk, aws_sdk_scheduler::Client::new),
@@ -212,6 +216,20 @@ impl TestStack {
             crate::pollers::Faults::default(),
         )
         .await
+    }
+
+    /// Delivers inbound mail and SMS to this stack as SES and End User Messaging would.
+    pub fn inbound(&self) -> anyhow::Result<crate::inbound_sim::InboundSimulator> {
+        crate::inbound_sim::InboundSimulator::new(&self.physical, &self.sdk)
+    }
+
+    /// The inbound function as the local stack runs it (a test hands it records directly, e.g.
+    /// the same record twice).
+    pub fn inbound_function(&self) -> anyhow::Result<herald_inbound::Inbound> {
+        let env =
+            crate::pollers::local_environment(&self.template, "InboundFunction", &self.physical)?;
+        let config = herald_inbound::Config::from_lookup(|name| env.get(name).cloned())?;
+        herald_inbound::Inbound::from_sdk_config(&self.sdk, &config)
     }
 
     /// The webhook deliverer as the local stack runs it, over this stack's table and queues.

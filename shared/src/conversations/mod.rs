@@ -8,6 +8,7 @@
 
 pub mod plan;
 pub mod rules;
+pub mod send;
 
 use std::collections::{BTreeMap, BTreeSet};
 

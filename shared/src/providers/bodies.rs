@@ -141,6 +141,7 @@ mod tests {
             message,
             tags: Vec::new(),
             headers: Vec::new(),
+            reply_to: None,
             configuration_set: None,
             tracking: None,
         }

@@ -34,6 +34,10 @@ pub struct Outgoing<'a> {
     pub tags: Vec<(String, String)>,
     /// Email: extra headers, e.g. `List-Unsubscribe`.
     pub headers: Vec<(String, String)>,
+    /// Email through SES: the `Reply-To` address (Herald's per-message reply address, see
+    /// `herald::inbound::address`). Brevo and SendGrid are not given it yet: their contracts
+    /// in `infra/local/contracts` do not describe the field.
+    pub reply_to: Option<String>,
     /// SES: the configuration set when the provider names none (Herald's, whose events reach
     /// the tracker).
     pub configuration_set: Option<String>,
@@ -374,7 +378,8 @@ pub fn ses_request(
         .from_email_address(mailbox(from))
         .destination(Destination::builder().to_addresses(out.to).build())
         .content(EmailContent::builder().simple(message.build()).build())
-        .set_configuration_set_name(configuration_set.map(str::to_owned));
+        .set_configuration_set_name(configuration_set.map(str::to_owned))
+        .set_reply_to_addresses(out.reply_to.clone().map(|r| vec![r]));
     for (name, value) in &out.tags {
         request = request.email_tags(
             MessageTag::builder()

@@ -45,6 +45,23 @@ pub struct InboundNumber {
     pub provider_id: ProviderId,
 }
 
+/// A layer's settings as stored: the API's type refuses unknown fields (the item's keys), so
+/// it travels in an attribute of its own, the version beside it for the write's condition.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct StoredSettings {
+    version: u64,
+    settings: ConversationSettings,
+}
+
+impl StoredSettings {
+    fn into_settings(self) -> ConversationSettings {
+        ConversationSettings {
+            version: self.version,
+            ..self.settings
+        }
+    }
+}
+
 /// A search of a tenant's conversations (every part optional).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ConversationFilter {
@@ -106,15 +123,15 @@ impl Store {
             .await
     }
 
-    /// Writes `message` and the conversation as it now stands (conditional on its stored
+    /// Writes `messages` and the conversation as it now stands (conditional on its stored
     /// `version` being `expected`, 0 for a new one) in one transaction, with the inbound
     /// message's deduplication item (`seen`: channel and the provider's id) and the contact's
-    /// pointer to the conversation.
-    pub async fn append_message(
+    /// pointer to the conversation. Messages expire with the conversation (its `ttl`).
+    pub async fn append_messages(
         &self,
         conversation: &Conversation,
         expected: u64,
-        message: &ThreadMessage,
+        messages: &[ThreadMessage],
         seen: Option<(Channel, &str)>,
     ) -> StoreResult<Appended> {
         let tenant = conversation.tenant_id;
@@ -136,21 +153,26 @@ impl Store {
             0 => ("attribute_not_exists(PK)", None),
             v => ("version = :v", Some(v)),
         };
-        let mut t = Transaction::new()
-            .with(put(
-                Store::to_item(&conversation_keys(conversation), conversation)?,
-                Some(condition),
-            )?)?
-            .with(put(
+        let mut t = Transaction::new().with(put(
+            Store::to_item(&conversation_keys(conversation), conversation)?,
+            Some(condition),
+        )?)?;
+        for message in messages {
+            let message = ThreadMessage {
+                ttl: conversation.ttl,
+                ..message.clone()
+            };
+            t = t.with(put(
                 Store::to_item(
                     &Keys::new(
                         keys::conversation_pk(tenant, conversation.id),
                         keys::thread_sk(message.at, message.id),
                     ),
-                    message,
+                    &message,
                 )?,
                 None,
             )?)?;
+        }
         if let Some((channel, provider_id)) = seen {
             let expires = (Utc::now() + chrono::Duration::days(SEEN_DAYS)).timestamp();
             let mut item = ItemKey::new(
@@ -239,6 +261,32 @@ impl Store {
             .map(Store::from_item)
             .collect::<StoreResult<Vec<ThreadMessage>>>()?;
         Ok((messages, next))
+    }
+
+    /// Those of `answers` still `queued` in their thread (one BatchGetItem).
+    pub async fn pending_answers(
+        &self,
+        tenant: TenantId,
+        answers: &[ThreadMessage],
+    ) -> StoreResult<Vec<ThreadMessage>> {
+        if answers.is_empty() {
+            return Ok(Vec::new());
+        }
+        let wanted = answers
+            .iter()
+            .map(|a| {
+                ItemKey::new(
+                    keys::conversation_pk(tenant, a.conversation_id),
+                    keys::thread_sk(a.at, a.id),
+                )
+                .item()
+            })
+            .collect();
+        let found: Vec<ThreadMessage> = self.batch_get_as(wanted).await?;
+        Ok(found
+            .into_iter()
+            .filter(|a| a.delivery.as_deref() == Some("queued"))
+            .collect())
     }
 
     /// Updates an outbound message's delivery note.
@@ -449,7 +497,7 @@ impl Store {
         let mut event_settings = None;
         for item in found {
             let tenant_layer = super::string_attr(&item, keys::PK) == keys::tenant_pk(tenant);
-            let s: ConversationSettings = Store::from_item(item)?;
+            let s = Store::from_item::<StoredSettings>(item)?.into_settings();
             match tenant_layer {
                 true => tenant_settings = s,
                 false => event_settings = Some(s),
@@ -465,8 +513,9 @@ impl Store {
         event: Option<EventId>,
     ) -> StoreResult<ConversationSettings> {
         Ok(self
-            .get(&settings_pk(tenant, event), keys::CONVERSATION_SETTINGS)
+            .get::<StoredSettings>(&settings_pk(tenant, event), keys::CONVERSATION_SETTINGS)
             .await?
+            .map(StoredSettings::into_settings)
             .unwrap_or_default())
     }
 
@@ -478,9 +527,13 @@ impl Store {
         settings: &ConversationSettings,
         expected: u64,
     ) -> StoreResult<()> {
+        let stored = StoredSettings {
+            version: settings.version,
+            settings: settings.clone(),
+        };
         self.put_versioned(
             &Keys::new(settings_pk(tenant, event), keys::CONVERSATION_SETTINGS),
-            settings,
+            &stored,
             expected,
         )
         .await
@@ -508,5 +561,27 @@ impl Store {
     pub async fn inbound_number(&self, number: &str) -> StoreResult<Option<InboundNumber>> {
         self.get(&keys::inbound_number_pk(number), keys::CLAIM)
             .await
+    }
+}
+
+impl Store {
+    /// The contact's most recently active conversation (its pointers, then one BatchGetItem).
+    pub async fn latest_conversation_of(
+        &self,
+        tenant: TenantId,
+        contact: ContactId,
+    ) -> StoreResult<Option<Conversation>> {
+        let pointers = self.contact_conversations(tenant, contact).await?;
+        if pointers.is_empty() {
+            return Ok(None);
+        }
+        let wanted = pointers
+            .iter()
+            .map(|p| {
+                ItemKey::new(keys::conversation_pk(tenant, p.conversation_id), keys::META).item()
+            })
+            .collect();
+        let found: Vec<Conversation> = self.batch_get_as(wanted).await?;
+        Ok(found.into_iter().max_by_key(|c| c.last_message_at))
     }
 }

@@ -25,6 +25,21 @@ pub struct EventFields {
     pub status: EventStatus,
 }
 
+impl EventFields {
+    /// What templates see as `event`.
+    pub fn vars(&self) -> crate::render::EventVars {
+        crate::render::EventVars {
+            name: self.name.clone(),
+            starts_at: self.starts_at.format("%Y-%m-%dT%H:%M:%S").to_string(),
+            ends_at: self.ends_at.format("%Y-%m-%dT%H:%M:%S").to_string(),
+            time_zone: self.time_zone.as_str().to_owned(),
+            locale: self.default_locale.as_str().to_owned(),
+            venue: None,
+            schedule: Vec::new(),
+        }
+    }
+}
+
 /// Whether an event still takes place.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]

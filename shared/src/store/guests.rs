@@ -238,3 +238,24 @@ impl Store {
         Ok(found.into_iter().map(|c| (c.id, c)).collect())
     }
 }
+
+impl Store {
+    /// The contact's guests at these events (one BatchGetItem per 100 events; a guest's id
+    /// follows from its event and contact).
+    pub async fn guests_of_contact(
+        &self,
+        tenant: TenantId,
+        contact: ContactId,
+        events: &[EventId],
+    ) -> StoreResult<Vec<Guest>> {
+        let wanted = events
+            .iter()
+            .map(|e| {
+                let id = GuestId::derived(&[&e.to_string(), &contact.to_string()]);
+                let k = guest_keys(tenant, *e, id);
+                key(k.pk, &k.sk)
+            })
+            .collect();
+        self.batch_get_as(wanted).await
+    }
+}

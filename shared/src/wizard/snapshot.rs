@@ -15,7 +15,7 @@ use crate::domain::{Channel, EmailAddress, Layer};
 use crate::ids::ProviderId;
 use crate::journeys::{ResolvedJourney, resolve_journey};
 use crate::providers::ProviderSettings;
-use crate::render::{EventVars, GuestVars, LinkVars, RenderContext, TenantVars};
+use crate::render::{GuestVars, LinkVars, RenderContext, TenantVars};
 use crate::resolve::{ResolvedConfig, resolve_event_config};
 use crate::store::{Event, Tenant};
 
@@ -150,15 +150,7 @@ impl SnapshotContent {
         let f = &self.event.fields;
         RenderContext {
             guest,
-            event: EventVars {
-                name: f.name.clone(),
-                starts_at: f.starts_at.format("%Y-%m-%dT%H:%M:%S").to_string(),
-                ends_at: f.ends_at.format("%Y-%m-%dT%H:%M:%S").to_string(),
-                time_zone: f.time_zone.as_str().to_owned(),
-                locale: f.default_locale.as_str().to_owned(),
-                venue: None,
-                schedule: Vec::new(),
-            },
+            event: f.vars(),
             tenant: TenantVars {
                 name: self.tenant_name.clone(),
             },

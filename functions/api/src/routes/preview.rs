@@ -209,6 +209,7 @@ pub async fn send_test(
             ("herald_test".into(), "true".into()),
         ],
         headers: Vec::new(),
+        reply_to: None,
         configuration_set: None,
         // A test send is no message of record: nothing to track.
         tracking: None,

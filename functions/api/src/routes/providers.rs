@@ -226,6 +226,7 @@ pub async fn create_provider(
         created_at: now,
         updated_at: now,
     };
+    claim_number(&state, &provider).await?;
     state.store.create_provider(tenant, &provider).await?;
     tracing::info!(tenant_id = %tenant, provider_id = %id, kind = %provider.kind, "provider created");
     Ok((StatusCode::CREATED, Json(provider.into())))
@@ -334,11 +335,40 @@ pub async fn update_provider(
         updated_at: Utc::now(),
         ..current
     };
+    claim_number(&state, &updated).await?;
     state
         .store
         .replace_provider(updated.tenant_id, &updated, body.version)
         .await?;
     Ok(Json(updated.into()))
+}
+
+/// An SMS provider's origination number receives the guests' two-way SMS (End User Messaging
+/// publishes them with the number they were sent to): it is claimed for the tenant, and a
+/// number another tenant holds is a 409.
+async fn claim_number(state: &AppState, provider: &Provider) -> ApiResult<()> {
+    let Ok(herald::providers::ProviderSettings::Sns(s)) =
+        herald::providers::ProviderSettings::parse(provider.kind, &provider.settings)
+    else {
+        return Ok(());
+    };
+    let Some(number) = s.origination_number else {
+        return Ok(());
+    };
+    let claim = herald::store::InboundNumber {
+        number: number.as_str().to_owned(),
+        tenant_id: provider.tenant_id,
+        provider_id: provider.id,
+    };
+    match state.store.claim_inbound_number(&claim).await {
+        Err(herald::store::StoreError::AlreadyExists) => Err(ApiError::Conflict {
+            detail:
+                "settings.origination_number: another tenant's provider receives on this number"
+                    .into(),
+            current_version: None,
+        }),
+        other => Ok(other?),
+    }
 }
 
 /// Delete a provider.

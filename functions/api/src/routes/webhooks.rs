@@ -99,6 +99,35 @@ pub struct TwilioQuery {
     pub seal: Option<String>,
 }
 
+/// A Twilio request for a provider of the tenant, its `X-Twilio-Signature` verified: the
+/// tenant, the provider and the form's fields.
+pub(crate) async fn verified_twilio(
+    state: &AppState,
+    (tenant, provider): (&str, &str),
+    uri: &axum::http::Uri,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> ApiResult<(TenantId, Provider, Vec<(String, String)>)> {
+    let (tenant, provider, credentials) =
+        provider_of(state, tenant, provider, ProviderKind::Twilio).await?;
+    let form: Vec<(String, String)> = serde_urlencoded::from_bytes(body)
+        .map_err(|_| ApiError::BadRequest("the body is not form-encoded".into()))?;
+    let signature = headers
+        .get("x-twilio-signature")
+        .and_then(|h| h.to_str().ok())
+        .ok_or_else(|| ApiError::BadSignature("no X-Twilio-Signature header".into()))?;
+    let token = credentials.get("auth_token").cloned().unwrap_or_default();
+    let url = called_url(state, headers, uri);
+    if !herald::tracking::verify_twilio(&token, &url, &form, signature) {
+        tracing::warn!(tenant_id = %tenant, provider_id = %provider.id, "a Twilio request with a bad signature was refused");
+        return Err(ApiError::BadSignature(
+            "X-Twilio-Signature is not the signature of this URL and form under the provider's auth_token"
+                .into(),
+        ));
+    }
+    Ok((tenant, provider, form))
+}
+
 /// A Twilio status callback for a message Herald sent (`sent`, `delivered`, `undelivered`,
 /// `failed`, `read`; other statuses are acknowledged and ignored). 204 when taken; 401
 /// without a valid `X-Twilio-Signature`.
@@ -114,23 +143,8 @@ pub async fn twilio_status(
     headers: HeaderMap,
     body: Bytes,
 ) -> ApiResult<StatusCode> {
-    let (tenant, provider, credentials) =
-        provider_of(&state, &tenant, &provider, ProviderKind::Twilio).await?;
-    let form: Vec<(String, String)> = serde_urlencoded::from_bytes(&body)
-        .map_err(|_| ApiError::BadRequest("the body is not form-encoded".into()))?;
-    let signature = headers
-        .get("x-twilio-signature")
-        .and_then(|h| h.to_str().ok())
-        .ok_or_else(|| ApiError::BadSignature("no X-Twilio-Signature header".into()))?;
-    let token = credentials.get("auth_token").cloned().unwrap_or_default();
-    let url = called_url(&state, &headers, &uri);
-    if !herald::tracking::verify_twilio(&token, &url, &form, signature) {
-        tracing::warn!(tenant_id = %tenant, provider_id = %provider.id, "a Twilio callback with a bad signature was refused");
-        return Err(ApiError::BadSignature(
-            "X-Twilio-Signature is not the signature of this URL and form under the provider's auth_token"
-                .into(),
-        ));
-    }
+    let (tenant, provider, form) =
+        verified_twilio(&state, (&tenant, &provider), &uri, &headers, &body).await?;
     let q: TwilioQuery = serde_urlencoded::from_str(uri.query().unwrap_or_default())
         .map_err(|_| ApiError::BadRequest("the callback URL names no message".into()))?;
     let bad = |what: &str| ApiError::BadRequest(format!("the callback URL's {what} is not an id"));
@@ -216,7 +230,8 @@ pub async fn whatsapp_verify(
 }
 
 /// A WhatsApp Cloud API webhook: each status (`sent`, `delivered`, `read`, `failed`) of a
-/// message Herald sent moves that message. 200 when taken; 401 without a valid
+/// message Herald sent moves that message; messages the guest sent are queued for the
+/// inbound function (their conversation). 200 when taken; 401 without a valid
 /// `X-Hub-Signature-256` (or when the provider has no `app_secret` credential to check it).
 #[utoipa::path(post, path = "/api/v1/webhooks/whatsapp/{tenant_id}/{provider_id}", tag = "webhooks",
     params(("tenant_id" = TenantId, Path), ("provider_id" = ProviderId, Path),
@@ -263,6 +278,10 @@ pub async fn whatsapp_status(
     }
     if !events.is_empty() {
         ingest_vouched(&state, events).await?;
+    }
+    // Messages the guest sent: to the inbound function, unparsed (it reads them).
+    if super::inbound_webhooks::has_messages(&value) {
+        super::inbound_webhooks::queue(&state, "whatsapp", tenant, provider.id, value).await?;
     }
     Ok(StatusCode::OK)
 }
