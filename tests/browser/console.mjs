@@ -213,6 +213,32 @@ await page.waitForTimeout(500);
 await visit(page, '/console/outbox', 'local outbox');
 check(await page.getByText('grace@example.com').first().isVisible(), 'the outbox shows the mail to the guest');
 
+// Grace replies by email (the local stack delivers it as SES receiving would): her
+// conversation is in the inbox, and a person answers from its thread.
+const mails = await (await page.request.get(`${base}/_local/outbox?to=grace@example.com`)).json();
+const replyTo = mails[0]?.reply_to?.[0];
+check(Boolean(replyTo), 'the invitation carries a Reply-To');
+const replied = await page.request.post(`${base}/_local/inbound/email`, {
+  headers: { 'content-type': 'message/rfc822' },
+  data: Buffer.from(`From: Grace Hopper <grace@example.com>\r\nTo: ${replyTo}\r\nSubject: Re: Invitation\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nCan I bring a guest?\r\n`),
+});
+check(replied.status() === 202, `the simulator takes the reply (${replied.status()})`);
+let inboxed = false;
+for (let i = 0; i < 60 && !inboxed; i += 1) {
+  await page.goto(`${base}/console/inbox`);
+  inboxed = await page.getByText('Can I bring a guest?').first().isVisible();
+  if (!inboxed) await page.waitForTimeout(500);
+}
+check(inboxed, 'the reply is in the inbox');
+await visit(page, '/console/inbox?q=BRING', 'inbox search');
+await shoot(page, 'inbox');
+await page.getByRole('link', { name: 'grace@example.com' }).first().click();
+await audit(page, 'conversation');
+await page.fill('#reply-text', 'Of course: a plus-one is welcome.');
+await page.getByRole('button', { name: 'Send the reply' }).click();
+check(await page.getByText('Of course: a plus-one is welcome.').first().isVisible(), 'the reply is in the thread');
+await shoot(page, 'conversation');
+
 // Analytics as pictures, settings, and the index pages.
 await visit(page, `/console/events/${event}/analytics`, 'analytics');
 check((await page.locator('svg[role="img"]').count()) >= 2, 'analytics are drawn as SVG');

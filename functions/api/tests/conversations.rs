@@ -490,3 +490,102 @@ async fn conversation_routes_refuse_bad_input_and_other_tenants() {
         "unknown",
     );
 }
+
+/// What one inbound message and one search cost in DynamoDB requests (counts that do not
+/// depend on the machine; BENCHMARKS.md prices them).
+#[tokio::test]
+async fn dynamodb_requests_per_inbound_message_and_per_search() {
+    let stack = stack().await;
+    let s = ready(&stack).await;
+    let key = &s.t.admin;
+    let number = format!("+1555{:07}", rand_u32() % 10_000_000);
+    let mut sns = sns_json("Two-way");
+    sns["settings"]["origination_number"] = json!(number);
+    provider(&stack, key, "", sns).await;
+    let phone = format!("+4477{:08}", rand_u32() % 100_000_000);
+    import_guests(
+        &stack,
+        key,
+        &s.event,
+        vec![json!({"first_name": "C", "phone": phone})],
+    )
+    .await;
+    // The function with a counted DynamoDB client.
+    let counter = herald::aws::RequestCounter::default();
+    let dynamo = aws_sdk_dynamodb::Client::from_conf(
+        aws_sdk_dynamodb::config::Builder::from(&stack.sdk)
+            .interceptor(counter.clone())
+            .build(),
+    );
+    let mut function = stack.inbound_function().unwrap();
+    let store = herald::store::Store::new(dynamo, &stack.table);
+    function.store = store.clone();
+    function.recorder.store = store.clone();
+    function.links = herald::consent::LinkKeys::new(store, function.sealer.clone());
+    let record = |id: &str, body: &str| {
+        let mut r = SqsMessage::default();
+        r.message_id = Some(id.into());
+        r.body = Some(
+            json!({"originationNumber": phone, "destinationNumber": number,
+            "messageKeyword": "X", "messageBody": body, "inboundMessageId": id,
+            "previousPublishedMessageId": ""})
+            .to_string(),
+        );
+        let mut event = SqsEvent::default();
+        event.records = vec![r];
+        event
+    };
+    // The first message opens the conversation; the second is the steady state.
+    assert!(
+        function
+            .handle(record("m1", "Hello, what time does it start?"))
+            .await
+            .batch_item_failures
+            .is_empty()
+    );
+    counter.reset();
+    assert!(
+        function
+            .handle(record("m2", "And is there a cloakroom?"))
+            .await
+            .batch_item_failures
+            .is_empty()
+    );
+    let per_message = counter.count();
+    println!(
+        "DYNAMODB per inbound message: {per_message} {:?}",
+        counter.by_operation()
+    );
+    assert!(
+        per_message <= 11,
+        "{per_message} requests: {:?}",
+        counter.by_operation()
+    );
+    assert_eq!(
+        counter.by_operation().get("TransactWriteItems"),
+        Some(&1),
+        "one write"
+    );
+    stack.dynamo_requests.reset();
+    let found = expect(
+        &stack,
+        Method::GET,
+        &format!("{CONVERSATIONS}?q=cloakroom"),
+        key,
+        None,
+        200,
+    )
+    .await;
+    assert_eq!(items(&found).len(), 1);
+    let per_search = stack.dynamo_requests.count();
+    println!(
+        "DYNAMODB per search: {per_search} {:?}",
+        stack.dynamo_requests.by_operation()
+    );
+    // The key, the rate bucket, one Query.
+    assert!(
+        per_search <= 3,
+        "{per_search}: {:?}",
+        stack.dynamo_requests.by_operation()
+    );
+}

@@ -145,6 +145,24 @@ const ROUTES: &[(&str, &[&str])] = &[
         "/api/v1/webhooks/whatsapp/{tenant_id}/{provider_id}",
         &["get", "post"],
     ),
+    (
+        "/api/v1/webhooks/twilio/{tenant_id}/{provider_id}/inbound",
+        &["post"],
+    ),
+    ("/api/v1/communication/conversations", &["get"]),
+    (
+        "/api/v1/communication/conversations/{id}",
+        &["get", "patch"],
+    ),
+    (
+        "/api/v1/communication/conversations/{id}/messages",
+        &["post"],
+    ),
+    (
+        "/api/v1/communication/conversation-settings",
+        &["get", "put"],
+    ),
+    ("/api/v1/events/{id}/conversation-settings", &["get", "put"]),
 ];
 
 #[tokio::test]
@@ -258,7 +276,8 @@ async fn closed_sets_are_documented_by_their_wire_names() {
             "crm",
             "bounce",
             "complaint",
-            "ses_subscription"
+            "ses_subscription",
+            "keyword"
         ])
     );
 }
@@ -407,9 +426,11 @@ async fn error_answers_are_shared_responses_listed_where_they_can_happen() {
 async fn the_document_is_at_most_a_quarter_of_what_it_was() {
     let stack = stack().await;
     let (_, size) = served_document(&stack).await;
-    // 1,202,350 bytes when every operation inlined eleven error answers (issue 20).
+    // 1,202,350 bytes when every operation inlined eleven error answers (issue 20); a quarter
+    // of that, plus the 25 KB the conversations' seven operations and their schemas added
+    // (issue 24).
     println!("OPENAPI document: {size} bytes");
-    assert!(size <= 300_000, "the document is {size} bytes");
+    assert!(size <= 330_000, "the document is {size} bytes");
 }
 
 #[tokio::test]

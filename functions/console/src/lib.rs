@@ -48,7 +48,7 @@ impl ConsoleState {
 /// Every console route, for a state to be given (the local stack adds its outbox page).
 pub fn routes() -> Router<ConsoleState> {
     use pages::{
-        analytics, campaigns, events, guests, index, journey, overview, providers, settings,
+        analytics, campaigns, events, guests, inbox, index, journey, overview, providers, settings,
         template_editor, wizard,
     };
     Router::new()
@@ -126,6 +126,10 @@ pub fn routes() -> Router<ConsoleState> {
         .route("/console/campaigns/{id}/live", get(campaigns::live))
         .route("/console/campaigns/{id}/send", post(campaigns::send))
         .route("/console/campaigns/{id}/cancel", post(campaigns::cancel))
+        .route("/console/inbox", get(inbox::list))
+        .route("/console/conversations/{id}", get(inbox::thread))
+        .route("/console/conversations/{id}/reply", post(inbox::reply))
+        .route("/console/conversations/{id}/edit", post(inbox::edit))
         .route("/console/settings", get(settings::page))
         .route("/console/settings/keys", post(settings::create_key))
         .route(

@@ -62,6 +62,8 @@ pub static TEMPLATES: &[(&str, &str)] = templates!(
     "console/suppressions.html",
     "console/crm.html",
     "console/outbox.html",
+    "console/inbox.html",
+    "console/conversation.html",
 );
 
 /// The console's translations: a folder of `.ftl` files per language under `locales/`.

@@ -5,7 +5,7 @@
 
 use axum::Router;
 use axum::extract::State;
-use axum::response::Response;
+use axum::response::{IntoResponse as _, Response};
 use axum::routing::get;
 use herald_console::ConsoleState;
 use herald_console::session::Signed;
@@ -74,5 +74,34 @@ async fn page(State(_state): State<ConsoleState>, who: Signed, endpoint: String)
         &who,
         "console/outbox.html",
         herald_console::ctx! { mails, texts },
+    )
+}
+
+/// A guest's mailbox on the local stack: `GET /_local/outbox?to={address}`, the mail the
+/// emulator accepted for that address (oldest first: recipients, `reply_to`, subject, headers,
+/// bodies), as a mail client would show it. Local only, like the inbound simulator: what a
+/// guest receives, for replying to it.
+pub fn mailbox<S: Clone + Send + Sync + 'static>(endpoint: String) -> Router<S> {
+    Router::new().route(
+        "/_local/outbox",
+        get(
+            move |axum::extract::RawQuery(query): axum::extract::RawQuery| {
+                let endpoint = endpoint.clone();
+                async move {
+                    let to = form_urlencoded::parse(query.unwrap_or_default().as_bytes())
+                        .find(|(k, _)| k == "to")
+                        .map(|(_, v)| v.into_owned());
+                    let Some(to) = to else {
+                        return (axum::http::StatusCode::BAD_REQUEST, "give ?to= an address")
+                            .into_response();
+                    };
+                    let url = format!(
+                        "{endpoint}/_herald/sesv2-outbox?to={}",
+                        form_urlencoded::byte_serialize(to.as_bytes()).collect::<String>()
+                    );
+                    axum::Json(fetch(&url).await).into_response()
+                }
+            },
+        ),
     )
 }

@@ -108,7 +108,7 @@ async fn serve(template: &Template, endpoint: &str, api_port: u16) -> anyhow::Re
         "  Local outbox:   {url}/console/outbox   (every email and SMS the emulator accepted)"
     );
     println!(
-        "  Inbound:        POST {url}/_local/inbound/email (a raw mail to *@{}) and /_local/inbound/sms, delivered as SES and End User Messaging would",
+        "  Inbound:        POST {url}/_local/inbound/email (a raw mail to *@{}) and /_local/inbound/sms, delivered as SES and End User Messaging would; a guest's mail: {url}/_local/outbox?to=",
         crate::provision::INBOUND_DOMAIN
     );
     println!("  Admin API key:  {secret}   (platform_admin, {})", key.id);
@@ -151,6 +151,7 @@ pub fn app(
     console
         .merge(herald_api::router(state))
         .merge(inbound.routes())
+        .merge(crate::outbox::mailbox(endpoint.to_owned()))
 }
 
 async fn shutdown_signal() {

@@ -95,7 +95,7 @@ impl ReplyTo {
 
 /// The token of an address on `domain`: its local part, lower case, without a `+detail`
 /// (some clients and lists add one). None when the address is on another domain.
-pub fn token_of<'a>(address: &'a str, domain: &str) -> Option<String> {
+pub fn token_of(address: &str, domain: &str) -> Option<String> {
     let address = address.trim().trim_start_matches('<').trim_end_matches('>');
     let (local, host) = address.rsplit_once('@')?;
     if !host.eq_ignore_ascii_case(domain) {

@@ -414,39 +414,6 @@ pub fn webhook_attempts_gsi(tenant: TenantId, endpoint: WebhookId) -> String {
     format!("TENANT#{tenant}#WHK#{endpoint}#ATTEMPTS")
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn every_tenant_key_starts_with_the_tenant() {
-        let t = TenantId::new();
-        let e = EventId::new();
-        let prefix = format!("TENANT#{t}");
-        for pk in [
-            tenant_pk(t),
-            event_pk(t, e),
-            providers_pk(t),
-            owner_pk(Owner::Event(t, e)),
-            api_keys_index_pk(Some(t)),
-            guests_pk(t, e, 3),
-            contact_pk(t, ContactId::new()),
-            contact_key_pk(t, "email", "a@b.example"),
-        ] {
-            assert!(pk.starts_with(&prefix), "{pk}");
-        }
-    }
-
-    #[test]
-    fn provider_layers_do_not_share_a_prefix() {
-        let e = EventId::new();
-        let id = ProviderId::new();
-        assert!(provider_sk(None, id).starts_with(&provider_scope_prefix(None)));
-        assert!(!provider_sk(Some(e), id).starts_with(&provider_scope_prefix(None)));
-        assert!(provider_sk(Some(e), id).starts_with(&provider_scope_prefix(Some(e))));
-    }
-}
-
 /// A conversation's partition: the conversation and its messages.
 pub fn conversation_pk(tenant: TenantId, id: ConversationId) -> String {
     format!("TENANT#{tenant}#CONV#{id}")
@@ -489,3 +456,36 @@ pub fn inbound_number_pk(number: &str) -> String {
 }
 
 pub const CLAIM: &str = "CLAIM";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_tenant_key_starts_with_the_tenant() {
+        let t = TenantId::new();
+        let e = EventId::new();
+        let prefix = format!("TENANT#{t}");
+        for pk in [
+            tenant_pk(t),
+            event_pk(t, e),
+            providers_pk(t),
+            owner_pk(Owner::Event(t, e)),
+            api_keys_index_pk(Some(t)),
+            guests_pk(t, e, 3),
+            contact_pk(t, ContactId::new()),
+            contact_key_pk(t, "email", "a@b.example"),
+        ] {
+            assert!(pk.starts_with(&prefix), "{pk}");
+        }
+    }
+
+    #[test]
+    fn provider_layers_do_not_share_a_prefix() {
+        let e = EventId::new();
+        let id = ProviderId::new();
+        assert!(provider_sk(None, id).starts_with(&provider_scope_prefix(None)));
+        assert!(!provider_sk(Some(e), id).starts_with(&provider_scope_prefix(None)));
+        assert!(provider_sk(Some(e), id).starts_with(&provider_scope_prefix(Some(e))));
+    }
+}

@@ -444,7 +444,7 @@ pub async fn reply_to_conversation(
     c.version = super::next_version(expected);
     match state
         .store
-        .append_messages(&c, expected, &[message.clone()], None)
+        .append_messages(&c, expected, std::slice::from_ref(&message), None)
         .await?
     {
         herald::store::Appended::Written => {}

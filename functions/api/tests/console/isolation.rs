@@ -50,6 +50,9 @@ const ID_ROUTES: &[(&str, &str)] = &[
     ("POST", "/console/settings/keys/{key}/rotate"),
     ("POST", "/console/settings/keys/{key}/revoke"),
     ("GET", "/console/settings/webhooks/{webhook}"),
+    ("GET", "/console/conversations/{conversation}"),
+    ("POST", "/console/conversations/{conversation}/reply"),
+    ("POST", "/console/conversations/{conversation}/edit"),
 ];
 
 #[tokio::test]
@@ -94,6 +97,35 @@ async fn another_tenants_ids_are_404_on_every_console_route() {
     .await;
     let webhook = endpoint["id"].as_str().unwrap_or_default().to_owned();
     let key_id = theirs.t.admin_key_id.clone();
+    // Their conversation: an SMS to their number from someone they do not know.
+    let number = format!("+1555{:07}", rand_u32() % 10_000_000);
+    let mut sns = sns_json("Two-way");
+    sns["settings"]["origination_number"] = json!(number);
+    provider(&stack, key, "", sns).await;
+    stack
+        .inbound()
+        .unwrap()
+        .sms("+15005550006", &number, "Hello?", None)
+        .await
+        .unwrap();
+    let mut conversation = String::new();
+    for _ in 0..120 {
+        let page = expect(
+            &stack,
+            Method::GET,
+            "/api/v1/communication/conversations",
+            key,
+            None,
+            200,
+        )
+        .await;
+        if let Some(id) = page["items"][0]["id"].as_str() {
+            conversation = id.to_owned();
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+    }
+    assert!(!conversation.is_empty(), "their conversation exists");
     let fill = |route: &str| {
         route
             .replace("{event}", &event)
@@ -102,6 +134,7 @@ async fn another_tenants_ids_are_404_on_every_console_route() {
             .replace("{message}", "msg_00000000000000000000000000")
             .replace("{key}", &key_id)
             .replace("{webhook}", &webhook)
+            .replace("{conversation}", &conversation)
     };
     let mut b = Browser::new(&stack, "http://127.0.0.1:3000");
     b.sign_in(&mine.admin).await;

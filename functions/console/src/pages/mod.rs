@@ -5,6 +5,7 @@ pub mod analytics;
 pub mod campaigns;
 pub mod events;
 pub mod guests;
+pub mod inbox;
 pub mod index;
 pub mod journey;
 pub mod overview;
