@@ -37,22 +37,22 @@ ratio="$(python3 -c 'import json,sys; d=json.loads(sys.argv[1]); print("%.2f" % 
 . infra/deploy/lambda-build.sh
 echo "== arm64 release build of every function" >&2
 rustup target list --installed | grep -q aarch64-unknown-linux-gnu || rustup target add aarch64-unknown-linux-gnu >&2
-lambda_build --arm64 --lambda-dir target/lambda-arm64 --bin hello --bin api --bin wizard --bin sender --bin tracker --bin crm-sync --bin console >&2
+lambda_build --arm64 --lambda-dir target/lambda-arm64 --bin hello --bin api --bin wizard --bin sender --bin tracker --bin crm-sync --bin console --bin inbound >&2
 
 echo "== cold starts: the same functions (and hello world) built the same way for this machine (x86_64)" >&2
-lambda_build --x86-64 --lambda-dir target/lambda-x86_64 --bin hello --bin api --bin wizard --bin sender --bin tracker --bin crm-sync --bin console >&2
-cold_json="$("$root/.venv/bin/python" infra/bench/coldstart.py target/lambda-x86_64 40 hello api wizard sender tracker crm-sync console)"
+lambda_build --x86-64 --lambda-dir target/lambda-x86_64 --bin hello --bin api --bin wizard --bin sender --bin tracker --bin crm-sync --bin console --bin inbound >&2
+cold_json="$("$root/.venv/bin/python" infra/bench/coldstart.py target/lambda-x86_64 40 hello api wizard sender tracker crm-sync console inbound)"
 # AwsTrustStore=system as on Lambda: one certificate bundle, and a certificate directory without
 # certificates (this machine's holds ~150 more files, which Lambda's image does not).
 bundle="$(python3 -c 'import ssl; print(ssl.get_default_verify_paths().cafile)')"
 no_certs="$(mktemp -d)"
-cold_bundle_json="$("$root/.venv/bin/python" infra/bench/coldstart.py --env HERALD_AWS_TRUST_STORE=system --env "SSL_CERT_FILE=$bundle" --env "SSL_CERT_DIR=$no_certs" target/lambda-x86_64 40 hello api wizard sender tracker crm-sync console)"
+cold_bundle_json="$("$root/.venv/bin/python" infra/bench/coldstart.py --env HERALD_AWS_TRUST_STORE=system --env "SSL_CERT_FILE=$bundle" --env "SSL_CERT_DIR=$no_certs" target/lambda-x86_64 40 hello api wizard sender tracker crm-sync console inbound)"
 rmdir "$no_certs"
 functions_table="$(python3 - "$cold_json" "$cold_bundle_json" <<'PY'
 import json, os, sys
 d = json.loads(sys.argv[1])["binaries"]
 b = json.loads(sys.argv[2])["binaries"]
-for name in ["hello", "api", "wizard", "sender", "tracker", "crm-sync", "console"]:
+for name in ["hello", "api", "wizard", "sender", "tracker", "crm-sync", "console", "inbound"]:
     arm = os.path.getsize("target/lambda-arm64/%s/bootstrap" % name)
     size_goal = "" if name == "hello" else (" (goal < 10 MB)" if arm < 10e6 else " (goal < 10 MB: **over**)")
     label = "hello world (lambda_runtime, the baseline)" if name == "hello" else name
@@ -215,6 +215,15 @@ d = json.loads(sys.stdin.read() or "{}")
 for name, n in sorted(d.items(), key=lambda kv: -kv[1]):
     print("| %s | %.1f KB%s |" % (name, n / 1024, "" if n <= 100 * 1024 else " (**over**)"))
 ')"
+
+echo "== criterion: the inbound function's CPU per email" >&2
+cargo bench -p herald-inbound --bench inbound -- --warm-up-time 2 --measurement-time 5 >&2
+inbound_cpu="$(estimate target/criterion/inbound_email_20kb/new/estimates.json)"
+
+echo "== conversations: DynamoDB requests per inbound message and per search (its own emulator)" >&2
+conv_lines="$(infra/local/with-moto.sh cargo test -p herald-api --test conversations -- dynamodb_requests --nocapture 2>/dev/null | grep '^DYNAMODB ')"
+conv_message="$(sed -n 's/^DYNAMODB per inbound message: //p' <<<"$conv_lines")"
+conv_search="$(sed -n 's/^DYNAMODB per search: //p' <<<"$conv_lines")"
 
 machine="$(nproc) cores, $(free -g | awk '/Mem:/{print $2}') GiB, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(uname -sr)"
 today="$(date -u +%Y-%m-%d)"
@@ -425,6 +434,16 @@ Bytes per page: the HTML, the stylesheet and htmx (uncompressed; goal under 100 
 | page | bytes |
 |---|---|
 $console_bytes
+
+## Conversations
+
+| figure | result | goal | how |
+|---|---|---|---|
+| the inbound function's CPU per email: a 20 KB multipart reply parsed (mail-parser), its written part cut from the history, read for keywords, planned against 10 rules, folded into search words | median $inbound_cpu | < 300 µs | \`cargo bench -p herald-inbound --bench inbound\` (criterion) |
+| DynamoDB requests per inbound SMS (a known contact, the conversation's second message) | $conv_message | | \`functions/api/tests/conversations.rs\` (SDK interceptor; asserted ≤ 11 by make test) |
+| DynamoDB requests per search (\`GET /communication/conversations?q=…\`; with the API's rate limits on, one UpdateItem more) | $conv_search | | same |
+
+$(cat infra/bench/conversations_cost.md)
 
 ## Transactional messages during a campaign
 

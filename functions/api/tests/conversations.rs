@@ -459,6 +459,11 @@ async fn conversation_routes_refuse_bad_input_and_other_tenants() {
     for (query, what) in [
         ("?limit=0", "limit"),
         ("?cursor=nope", "cursor"),
+        ("?queue=Bad.Queue", "queue"),
+        (
+            "?since=2026-12-02T00:00:00Z&until=2026-12-01T00:00:00Z",
+            "since after until",
+        ),
         ("?status=maybe", "status"),
         (&format!("?q={}", "a+".repeat(9)) as &str, "too many words"),
     ] {

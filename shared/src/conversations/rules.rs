@@ -19,12 +19,16 @@ use crate::providers::FieldIssue;
 #[serde(deny_unknown_fields)]
 pub struct TeamHours {
     /// An IANA time zone, e.g. `Europe/Paris`.
+    #[schema(value_type = crate::domain::TimeZone)]
     pub time_zone: String,
-    /// ISO weekdays worked (1 = Monday … 7 = Sunday).
+    /// ISO weekdays worked (1 = Monday … 7 = Sunday), at least one.
+    #[schema(value_type = Vec<u8>, min_items = 1, max_items = 7)]
     pub days: BTreeSet<u8>,
     /// `HH:MM`, inclusive.
+    #[schema(pattern = "^([01][0-9]|2[0-3]):[0-5][0-9]$")]
     pub from: String,
     /// `HH:MM`, exclusive.
+    #[schema(pattern = "^([01][0-9]|2[0-3]):[0-5][0-9]$")]
     pub to: String,
 }
 
@@ -72,10 +76,12 @@ impl TeamHours {
 #[serde(deny_unknown_fields)]
 pub struct Rule {
     /// `[a-z0-9_-]`, 1 to 40 characters; unique in its layer.
+    #[schema(pattern = "^[a-z0-9_-]{1,40}$")]
     pub id: String,
     /// Any of these words or phrases, in any language (matched as whole words, without
-    /// case or accents). Empty: any message.
+    /// case or accents), each with a letter or digit. Empty: any message.
     #[serde(default)]
+    #[schema(max_items = 50)]
     pub words: Vec<String>,
     /// Only on these channels (empty: any).
     #[serde(default)]
@@ -92,9 +98,11 @@ pub struct Rule {
     /// Answer with this text, rendered like a template (`guest`, `event` variables); at most
     /// once per rule per conversation per day, never to automatic mail.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(min_length = 1, max_length = 1600)]
     pub reply: Option<String>,
     /// Route the conversation to this queue.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(pattern = "^[a-z0-9_-]{1,40}$")]
     pub queue: Option<String>,
     /// Raise the conversation's priority to this (never lowers it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -106,6 +114,7 @@ pub struct Rule {
 #[serde(deny_unknown_fields)]
 pub struct QueueSettings {
     /// Escalate a conversation unanswered this long (minutes, 1 to 10080).
+    #[schema(minimum = 1, maximum = 10080)]
     pub escalate_after_minutes: u32,
 }
 
@@ -116,10 +125,12 @@ pub struct ConversationSettings {
     /// The answer to HELP and INFO on SMS and WhatsApp (tenant layer; "Reply STOP to opt
     /// out." is added). Required before SMS is used.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(min_length = 1, max_length = 300)]
     pub help_text: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub team_hours: Option<TeamHours>,
     #[serde(default)]
+    #[schema(max_items = 50)]
     pub rules: Vec<Rule>,
     /// Queue name → settings.
     #[serde(default)]

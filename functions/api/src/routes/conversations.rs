@@ -59,7 +59,7 @@ pub struct ListQuery {
     /// (`cafe` finds `Café`); at most 8 words, 200 characters.
     #[param(max_length = 200)]
     pub q: Option<String>,
-    /// Only conversations with a message at or after this time.
+    /// Only conversations with a message at or after this time (not after `until`).
     pub since: Option<DateTime<Utc>>,
     /// Only conversations whose last message is at or before this time.
     pub until: Option<DateTime<Utc>>,
@@ -70,6 +70,14 @@ pub struct ListQuery {
     #[serde(default, deserialize_with = "crate::extract::query_integer")]
     #[param(minimum = 1, maximum = 100)]
     pub limit: Option<i32>,
+}
+
+/// A queue's name: 1 to 40 of a-z, 0-9, `_` and `-`.
+fn is_queue_name(queue: &str) -> bool {
+    (1..=40).contains(&queue.len())
+        && queue
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-')
 }
 
 /// A page of conversations, newest first.
@@ -112,11 +120,16 @@ pub async fn list_conversations(
         return Err(ApiError::BadRequest("cursor: not one this API gave".into()));
     }
     if let Some(queue) = &q.queue
-        && !(1..=40).contains(&queue.len())
+        && !is_queue_name(queue)
     {
         return Err(ApiError::BadRequest(
             "queue: 1 to 40 of a-z, 0-9, _ and -".into(),
         ));
+    }
+    if let (Some(since), Some(until)) = (q.since, q.until)
+        && since > until
+    {
+        return Err(ApiError::BadRequest("since: not after until".into()));
     }
     let words = match &q.q {
         Some(text) if text.chars().count() > 200 => {
@@ -285,10 +298,7 @@ pub async fn update_conversation(
 ) -> ApiResult<Json<Conversation>> {
     let mut c = conversation_of(&state, &principal, q.tenant_id, &id).await?;
     if let Some(queue) = &edit.queue
-        && !((1..=40).contains(&queue.len())
-            && queue
-                .bytes()
-                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-'))
+        && !is_queue_name(queue)
     {
         return Err(ApiError::invalid_field(
             "queue",
