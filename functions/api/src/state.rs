@@ -46,6 +46,8 @@ pub struct Config {
     /// `HERALD_INBOUND_QUEUE_URL`: where verified Twilio and WhatsApp inbound webhooks are
     /// queued for the `inbound` function.
     pub inbound_queue_url: String,
+    /// `HERALD_INBOUND_BUCKET` (optional): where SES stores inbound mail.
+    pub inbound_bucket: Option<String>,
     /// `HERALD_ALLOW_LOOPBACK_WEBHOOK_URLS=1`: let webhook endpoints be on 127.0.0.1 (the
     /// local stack only; never set in a deployment).
     pub webhook_policy: herald::webhooks::LoopbackPolicy,
@@ -87,6 +89,7 @@ impl Config {
             webhook_queue_url: var("HERALD_WEBHOOK_QUEUE_URL")?,
             webhook_dlq_url: var("HERALD_WEBHOOK_DLQ_URL")?,
             inbound_queue_url: var("HERALD_INBOUND_QUEUE_URL")?,
+            inbound_bucket: lookup("HERALD_INBOUND_BUCKET").filter(|v| !v.is_empty()),
             webhook_policy: herald::webhooks::LoopbackPolicy::from_setting(
                 lookup("HERALD_ALLOW_LOOPBACK_WEBHOOK_URLS").as_deref(),
             ),
@@ -159,6 +162,9 @@ pub struct Queues {
     pub webhooks_dlq: String,
     /// What guests send back through HTTP providers, for the `inbound` function.
     pub inbound: String,
+    /// The bucket SES stores inbound mail in (`HERALD_INBOUND_BUCKET`): the inbound function
+    /// deletes an erased contact's raw mails from it.
+    pub inbound_bucket: Option<String>,
 }
 
 impl Queues {
@@ -422,6 +428,7 @@ impl AppState {
                 webhooks: config.webhook_queue_url.clone(),
                 webhooks_dlq: config.webhook_dlq_url.clone(),
                 inbound: config.inbound_queue_url.clone(),
+                inbound_bucket: config.inbound_bucket.clone(),
             },
             Schedules {
                 client: LazyClient::new(sdk, aws_sdk_scheduler::Client::new),

@@ -58,6 +58,26 @@ async fn thread(stack: &TestStack, key: &str, id: &str, n: usize) -> Vec<Value> 
     panic!("conversation {id} did not reach {n} settled messages in 30 s");
 }
 
+/// A guest of the event invited by email (a campaign to every guest): their address and the
+/// invitation's Reply-To.
+async fn invited(stack: &TestStack, key: &str, event: &str, name: &str) -> (String, String) {
+    let guest = unique_email("guest");
+    import_guests(
+        stack,
+        key,
+        event,
+        vec![json!({"first_name": name, "email": guest})],
+    )
+    .await;
+    campaign(stack, key, event).await;
+    let reply_to = sent_mail(&guest).await[0]["reply_to"][0]
+        .as_str()
+        .expect("a Reply-To on the invitation")
+        .to_owned();
+    assert!(reply_to.ends_with("@reply.herald.test"), "{reply_to}");
+    (guest, reply_to)
+}
+
 fn reply_mail(from: &str, to: &str, subject: &str, extra_headers: &str, body: &str) -> String {
     format!(
         "From: Guest <{from}>\r\nTo: {to}\r\nSubject: {subject}\r\nMessage-ID: <{}@example.com>\r\n{extra_headers}MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n{body}",
@@ -81,21 +101,7 @@ async fn an_emailed_reply_threads_to_its_message_is_searchable_and_answered_once
         200,
     )
     .await;
-    let guest = unique_email("replier");
-    import_guests(
-        &stack,
-        key,
-        &s.event,
-        vec![json!({"first_name": "Zoé", "email": guest})],
-    )
-    .await;
-    campaign(&stack, key, &s.event).await;
-    let sent = sent_mail(&guest).await;
-    let reply_to = sent[0]["reply_to"][0]
-        .as_str()
-        .expect("a Reply-To on the invitation")
-        .to_owned();
-    assert!(reply_to.ends_with("@reply.herald.test"), "{reply_to}");
+    let (guest, reply_to) = invited(&stack, key, &s.event, "Zoé").await;
     let inbound = stack.inbound().unwrap();
     // The guest's client drops In-Reply-To: the address alone threads the reply.
     let raw = reply_mail(
@@ -242,19 +248,7 @@ async fn forged_replies_virus_and_second_deliveries_write_nothing_twice() {
     let stack = stack().await;
     let s = ready(&stack).await;
     let key = &s.t.admin;
-    let guest = unique_email("forger");
-    import_guests(
-        &stack,
-        key,
-        &s.event,
-        vec![json!({"first_name": "F", "email": guest})],
-    )
-    .await;
-    campaign(&stack, key, &s.event).await;
-    let reply_to = sent_mail(&guest).await[0]["reply_to"][0]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let (guest, reply_to) = invited(&stack, key, &s.event, "forger").await;
     let function = stack.inbound_function().unwrap();
     let sim = stack.inbound().unwrap();
     // An altered token: refused before any tenant data is read by it.
@@ -289,10 +283,7 @@ async fn forged_replies_virus_and_second_deliveries_write_nothing_twice() {
     assert_eq!(messages[0]["text"], "");
     // The same SMS record handed to the function twice (SQS delivers at least once): one
     // message in the thread. An SMS to a number nobody claimed is counted and skipped.
-    let number = format!("+1555{:07}", rand_u32() % 10_000_000);
-    let mut sns = sns_json("Two-way");
-    sns["settings"]["origination_number"] = json!(number);
-    provider(&stack, key, "", sns).await;
+    let number = two_way_number(&stack, key).await;
     let payload = json!({"originationNumber": "+15005550006", "destinationNumber": number,
         "messageKeyword": "HI", "messageBody": "Hi, who is this?", "inboundMessageId": "in-1",
         "previousPublishedMessageId": ""});
@@ -352,10 +343,7 @@ async fn sms_stop_help_start_and_yes_by_reply() {
     let stack = stack().await;
     let s = ready(&stack).await;
     let key = &s.t.admin;
-    let number = format!("+1555{:07}", rand_u32() % 10_000_000);
-    let mut sns = sns_json("Two-way");
-    sns["settings"]["origination_number"] = json!(number);
-    provider(&stack, key, "", sns).await;
+    let number = two_way_number(&stack, key).await;
     expect(
         &stack,
         Method::PUT,
@@ -503,10 +491,7 @@ async fn dynamodb_requests_per_inbound_message_and_per_search() {
     let stack = stack().await;
     let s = ready(&stack).await;
     let key = &s.t.admin;
-    let number = format!("+1555{:07}", rand_u32() % 10_000_000);
-    let mut sns = sns_json("Two-way");
-    sns["settings"]["origination_number"] = json!(number);
-    provider(&stack, key, "", sns).await;
+    let number = two_way_number(&stack, key).await;
     let phone = format!("+4477{:08}", rand_u32() % 100_000_000);
     import_guests(
         &stack,
@@ -593,4 +578,87 @@ async fn dynamodb_requests_per_inbound_message_and_per_search() {
         "{per_search}: {:?}",
         stack.dynamo_requests.by_operation()
     );
+}
+
+#[tokio::test]
+async fn export_holds_the_conversation_and_erasure_leaves_nothing_of_it() {
+    let stack = stack().await;
+    let s = ready(&stack).await;
+    let key = &s.t.admin;
+    let (guest, reply_to) = invited(&stack, key, &s.event, "Eve").await;
+    let secret = "My passport number is X1234567";
+    let raw = reply_mail(&guest, &reply_to, "Re: Gala", "", secret);
+    stack
+        .inbound()
+        .unwrap()
+        .mail(
+            raw.as_bytes(),
+            std::slice::from_ref(&reply_to),
+            Default::default(),
+        )
+        .await
+        .unwrap();
+    let c = conversations(&stack, key, "?q=passport", 1).await;
+    let contact = text(&c[0], "contact_id");
+    let contacts = "/api/v1/communication/contacts";
+    let export = expect(
+        &stack,
+        Method::POST,
+        &format!("{contacts}/{contact}/export"),
+        key,
+        None,
+        200,
+    )
+    .await;
+    assert_eq!(
+        export["conversations"][0]["messages"][0]["written"], secret,
+        "{export}"
+    );
+    assert!(
+        export["conversations"][0]["messages"][0]
+            .get("raw_object")
+            .is_none()
+    );
+    let bucket = stack
+        .state
+        .queues
+        .inbound_bucket
+        .clone()
+        .expect("the inbound bucket");
+    let s3 = herald_inbound::s3_client(&stack.sdk);
+    let objects = |s3: aws_sdk_s3::Client, bucket: String| async move {
+        s3.list_objects_v2()
+            .bucket(bucket)
+            .send()
+            .await
+            .unwrap()
+            .key_count()
+            .unwrap_or(0)
+    };
+    assert_eq!(
+        objects(s3.clone(), bucket.clone()).await,
+        1,
+        "the raw mail is in S3"
+    );
+    let erased = expect(
+        &stack,
+        Method::DELETE,
+        &format!("{contacts}/{contact}"),
+        key,
+        None,
+        200,
+    )
+    .await;
+    assert_eq!(erased["conversations"], 1);
+    for _ in 0..120 {
+        if objects(s3.clone(), bucket.clone()).await == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    assert_eq!(objects(s3, bucket).await, 0, "the raw mail is deleted");
+    assert_table_lacks(&stack, "passport").await;
+    assert_table_lacks(&stack, &guest).await;
+    let none = expect(&stack, Method::GET, CONVERSATIONS, key, None, 200).await;
+    assert!(items(&none).is_empty(), "{none}");
 }

@@ -141,6 +141,9 @@ impl Inbound {
                 return true;
             }
         };
+        if let herald::inbound::Notice::EraseMail(job) = &notice {
+            return self.erase_mail(job).await;
+        }
         let located = match self.locate(notice).await {
             Ok(l) => l,
             Err(read::Skip::Retry(e)) => {
@@ -161,6 +164,25 @@ impl Inbound {
             }
         }
         done
+    }
+
+    /// Deletes an erased contact's raw mails (a missing object is already gone).
+    async fn erase_mail(&self, job: &herald::inbound::notice::EraseMail) -> bool {
+        for key in &job.keys {
+            if let Err(e) = self
+                .s3
+                .delete_object()
+                .bucket(&job.bucket)
+                .key(key)
+                .send()
+                .await
+            {
+                tracing::error!(tenant_id = %job.herald_erase_mail, error = %e, "deleting an erased contact's mail failed; it will be tried again");
+                return false;
+            }
+        }
+        tracing::info!(tenant_id = %job.herald_erase_mail, objects = job.keys.len(), "an erased contact's mails deleted");
+        true
     }
 
     fn count_unusable(&self, e: &herald::inbound::Unusable) {

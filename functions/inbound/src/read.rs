@@ -86,6 +86,7 @@ impl super::Inbound {
                     virus: false,
                 })
                 .collect()),
+            Notice::EraseMail(_) => Ok(Vec::new()),
         }
     }
 

@@ -147,6 +147,7 @@ impl TestStack {
                     .get("HERALD_INBOUND_QUEUE_URL")
                     .cloned()
                     .context("HERALD_INBOUND_QUEUE_URL")?,
+                inbound_bucket: env.get("HERALD_INBOUND_BUCKET").cloned(),
             },
             herald_api::Schedules {
                 client: LazyClient::new(&sdk, aws_sdk_scheduler::Client::new),

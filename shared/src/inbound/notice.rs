@@ -30,6 +30,17 @@ pub struct ProviderInbound {
     pub payload: serde_json::Value,
 }
 
+/// What the API queues when it erases a contact: the raw mails to delete from the inbound
+/// bucket (the inbound function owns it).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EraseMail {
+    /// The tenant whose contact was erased.
+    pub herald_erase_mail: TenantId,
+    pub bucket: String,
+    /// Object keys, each under `mail/`.
+    pub keys: Vec<String>,
+}
+
 /// An inbound record, read.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Notice {
@@ -43,6 +54,8 @@ pub enum Notice {
         provider: ProviderId,
         messages: Vec<Inbound>,
     },
+    /// Raw mails of an erased contact to delete.
+    EraseMail(EraseMail),
 }
 
 /// Reads one record's body; `received` is when SQS got it (End User Messaging's payload has no
@@ -62,6 +75,16 @@ pub fn decode(body: &str, received: DateTime<Utc>) -> Result<Notice, Unusable> {
     }
     if json.get("originationNumber").is_some() {
         return parse_eum(&json, received).map(Notice::Sms);
+    }
+    if json.get("herald_erase_mail").is_some() {
+        let job: EraseMail = serde_json::from_value(json)
+            .map_err(|e| Unusable::Malformed(format!("mail erasure: {e}")))?;
+        if job.keys.iter().any(|k| !k.starts_with("mail/")) {
+            return Err(Unusable::Malformed(
+                "a mail erasure names a key outside mail/".into(),
+            ));
+        }
+        return Ok(Notice::EraseMail(job));
     }
     if json.get("herald_inbound").is_some() {
         let job: ProviderInbound = serde_json::from_value(json)

@@ -9,6 +9,7 @@ pub mod batch;
 mod campaigns;
 mod config;
 mod consent;
+mod conversation_gdpr;
 mod conversations;
 mod crm;
 mod crm_outbox;
@@ -45,6 +46,7 @@ pub use audit::{AuditEntry, AuditPage};
 pub use campaigns::{BatchClaim, WAITED_BATCH_PREFIX};
 pub use config::LoadedEvent;
 pub use consent::{ChangeContext, Changed};
+pub use conversation_gdpr::ConversationExport;
 pub use conversations::{
     Appended, ContactConversation, ConversationFilter, ConversationPage, InboundNumber, SEEN_DAYS,
     valid_cursor,

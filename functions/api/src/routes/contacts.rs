@@ -8,6 +8,7 @@ use axum::extract::{Path, State};
 use axum::http::HeaderMap;
 use chrono::{DateTime, Utc};
 use herald::consent::{ConsentRecord, LinkClaims, Preferences};
+use herald::conversations::ThreadMessage;
 use herald::domain::ConsentSource;
 use herald::guests::Contact;
 use herald::ids::{ContactId, GuestId, TenantId};
@@ -264,6 +265,9 @@ pub struct ContactExport {
     pub messages: Vec<ExportedMessage>,
     /// Suppression entries of the contact's addresses.
     pub suppressions: Vec<herald::suppression::Suppression>,
+    /// The contact's conversations, each with its whole thread (what they wrote, what they
+    /// were answered).
+    pub conversations: Vec<herald::store::ConversationExport>,
 }
 
 /// Exports everything Herald holds about a contact as one JSON document: the contact, its
@@ -281,6 +285,7 @@ pub async fn export_contact(
     let (tenant, contact) = contact_of(&state, &principal, q.tenant_id, &id).await?;
     let data = state.store.contact_data(tenant, &contact).await?;
     let consent = state.store.consent_history(tenant, contact.id).await?;
+    let conversations = state.store.contact_threads(tenant, contact.id).await?;
     tracing::info!(tenant_id = %tenant, contact_id = %contact.id, "contact exported");
     Ok(Json(ContactExport {
         exported_at: Utc::now(),
@@ -294,6 +299,14 @@ pub async fn export_contact(
             .map(|(message, events)| ExportedMessage { message, events })
             .collect(),
         suppressions: data.suppressions,
+        conversations: conversations
+            .into_iter()
+            .map(|mut c| {
+                c.conversation = c.conversation.shown();
+                c.messages = c.messages.into_iter().map(ThreadMessage::shown).collect();
+                c
+            })
+            .collect(),
     }))
 }
 
@@ -306,10 +319,14 @@ pub struct Erased {
     pub messages: usize,
     /// The address kinds kept as hashed suppression entries (`email`, `phone`).
     pub suppressed: Vec<String>,
+    /// Conversations deleted with their messages (the raw mails' S3 objects are deleted by
+    /// the inbound function, queued with the erasure).
+    pub conversations: usize,
 }
 
-/// Erases a contact (GDPR): its guests, the contact, its consent ledger, its address keys and
-/// the personal fields of its messages are deleted; its addresses stay only as hashed
+/// Erases a contact (GDPR): its guests, the contact, its consent ledger, its address keys,
+/// its conversations (their messages and the raw mails in S3) and the personal fields of its
+/// messages are deleted; its addresses stay only as hashed
 /// suppression entries, so the opt-out holds if the person is imported again. Running it
 /// again after a failure finishes the job.
 #[utoipa::path(delete, path = "/api/v1/communication/contacts/{id}", tag = "contacts",
@@ -323,6 +340,14 @@ pub async fn erase_contact(
 ) -> ApiResult<Json<Erased>> {
     let (tenant, contact) = contact_of(&state, &principal, q.tenant_id, &id).await?;
     let data = state.store.contact_data(tenant, &contact).await?;
+    // Conversations first (their pointers are in the contact's partition): a run that stops
+    // part way is finished by running it again.
+    let threads = state.store.contact_threads(tenant, contact.id).await?;
+    let objects = state
+        .store
+        .erase_threads(tenant, contact.id, &threads)
+        .await?;
+    super::inbound_webhooks::erase_mail(&state, tenant, objects).await?;
     state.store.erase_contact(tenant, &contact, &data).await?;
     tracing::info!(tenant_id = %tenant, contact_id = %contact.id, guests = data.guests.len(), messages = data.messages.len(), "contact erased");
     let mut suppressed = Vec::new();
@@ -337,6 +362,7 @@ pub async fn erase_contact(
         guests: data.guests.len(),
         messages: data.messages.len(),
         suppressed,
+        conversations: threads.len(),
     }))
 }
 

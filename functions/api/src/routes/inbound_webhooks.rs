@@ -75,6 +75,36 @@ pub async fn queue(
     Ok(())
 }
 
+/// Queues the deletion of raw mails (an erased contact's) for the inbound function, which
+/// owns the inbound bucket.
+pub async fn erase_mail(state: &AppState, tenant: TenantId, keys: Vec<String>) -> ApiResult<()> {
+    let (false, Some(bucket)) = (keys.is_empty(), &state.queues.inbound_bucket) else {
+        return Ok(());
+    };
+    // SQS takes 256 KB a message: a thousand keys of ~50 bytes each fit many times.
+    for chunk in keys.chunks(1000) {
+        let job = herald::inbound::notice::EraseMail {
+            herald_erase_mail: tenant,
+            bucket: bucket.clone(),
+            keys: chunk.to_vec(),
+        };
+        let body = serde_json::to_string(&job).map_err(anyhow::Error::new)?;
+        state
+            .queues
+            .sqs
+            .send_message()
+            .queue_url(&state.queues.inbound)
+            .message_body(body)
+            .send()
+            .await
+            .map_err(|e| {
+                ApiError::Upstream(anyhow::Error::new(e).context("SQS SendMessage inbound"))
+            })?;
+    }
+    tracing::info!(tenant_id = %tenant, objects = keys.len(), "raw mails queued for deletion");
+    Ok(())
+}
+
 /// A message a guest sent to the tenant's Twilio number (SMS, or WhatsApp through Twilio):
 /// queued for its conversation. 200 with an empty TwiML response; 401 without a valid
 /// `X-Twilio-Signature`.

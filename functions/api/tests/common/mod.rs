@@ -255,6 +255,16 @@ pub fn twilio_json(name: &str, token: &str, base_url: Option<&str>) -> Value {
             "credentials": { "auth_token": token } })
 }
 
+/// An SNS provider of the tenant receiving two-way SMS on a new number (claimed for the
+/// tenant as it is saved); the number.
+pub async fn two_way_number(stack: &TestStack, key: &str) -> String {
+    let number = format!("+1555{:07}", rand_u32() % 10_000_000);
+    let mut sns = sns_json("Two-way");
+    sns["settings"]["origination_number"] = json!(number);
+    provider(stack, key, "", sns).await;
+    number
+}
+
 /// Creates a provider at the layer `query` names; returns the created provider.
 pub async fn provider(stack: &TestStack, key: &str, query: &str, body: Value) -> Value {
     expect(

@@ -98,10 +98,7 @@ async fn another_tenants_ids_are_404_on_every_console_route() {
     let webhook = endpoint["id"].as_str().unwrap_or_default().to_owned();
     let key_id = theirs.t.admin_key_id.clone();
     // Their conversation: an SMS to their number from someone they do not know.
-    let number = format!("+1555{:07}", rand_u32() % 10_000_000);
-    let mut sns = sns_json("Two-way");
-    sns["settings"]["origination_number"] = json!(number);
-    provider(&stack, key, "", sns).await;
+    let number = two_way_number(&stack, key).await;
     stack
         .inbound()
         .unwrap()

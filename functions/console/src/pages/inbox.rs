@@ -9,7 +9,7 @@ use axum::response::Response;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::events::attempt;
+use super::events::{attempt, here};
 use super::{Here, id, issues, not_found, query_string};
 use crate::ConsoleState;
 use crate::form::Posted;
@@ -38,10 +38,7 @@ pub async fn list(
     who: Signed,
     Query(f): Query<InboxQuery>,
 ) -> Response {
-    let here = match Here::new(&state, &who, f.tenant_id.clone()) {
-        Ok(h) => h,
-        Err(r) => return r,
-    };
+    let here = here!(state, who, f);
     let filters = [
         ("q", given(&f.q)),
         ("status", given(&f.status)),
@@ -134,10 +131,7 @@ pub async fn thread(
     Path(cid): Path<String>,
     Query(p): Query<super::TenantParam>,
 ) -> Response {
-    let here = match Here::new(&state, &who, p.tenant_id) {
-        Ok(h) => h,
-        Err(r) => return r,
-    };
+    let here = here!(state, who, p);
     render_thread(&here, &cid, StatusCode::OK, Vec::new(), None).await
 }
 
@@ -148,10 +142,7 @@ pub async fn reply(
     Query(p): Query<super::TenantParam>,
     posted: Posted,
 ) -> Response {
-    let here = match Here::new(&state, &posted.who, p.tenant_id) {
-        Ok(h) => h,
-        Err(r) => return r,
-    };
+    let here = here!(state, posted.who, p);
     let Some(cid) = id(&cid) else {
         return not_found(&posted.who);
     };
@@ -193,10 +184,7 @@ pub async fn edit(
     Query(p): Query<super::TenantParam>,
     posted: Posted,
 ) -> Response {
-    let here = match Here::new(&state, &posted.who, p.tenant_id) {
-        Ok(h) => h,
-        Err(r) => return r,
-    };
+    let here = here!(state, posted.who, p);
     let Some(cid) = id(&cid) else {
         return not_found(&posted.who);
     };
