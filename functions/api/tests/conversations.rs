@@ -159,6 +159,12 @@ async fn an_emailed_reply_threads_to_its_message_is_searchable_and_answered_once
         answered.last().unwrap()["headers"]["Auto-Submitted"],
         "auto-replied"
     );
+    assert!(
+        answered.last().unwrap()["reply_to"][0]
+            .as_str()
+            .is_some_and(|r| r.ends_with("@reply.herald.test")),
+        "the automatic reply threads back too"
+    );
     // Once per rule per conversation per day; an automatic mail gets no answer at all.
     let again = reply_mail(
         &guest,

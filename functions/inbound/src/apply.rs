@@ -338,7 +338,7 @@ impl super::Inbound {
                         to,
                         subject: a.subject.clone(),
                         text: a.text.clone(),
-                        reply_to: None,
+                        reply_to: self.reply_address(tenant, &a).await,
                         automatic: true,
                     };
                     match send_reply(
@@ -363,6 +363,22 @@ impl super::Inbound {
                 tracing::error!(tenant_id = %tenant, error = ?e, "noting an answer's delivery failed");
             }
         }
+    }
+
+    /// The reply address of an emailed answer, so the guest's next mail threads too (none
+    /// without an inbound domain, or for SMS and WhatsApp).
+    async fn reply_address(&self, tenant: TenantId, answer: &ThreadMessage) -> Option<String> {
+        let domain = self
+            .inbound_domain
+            .as_ref()
+            .filter(|_| answer.channel == Channel::Email)?;
+        let key = self.links.existing(tenant).await.ok().flatten()?;
+        Some(herald::conversations::send::reply_address(
+            key.as_ref(),
+            tenant,
+            answer.id,
+            domain,
+        ))
     }
 
     async fn emit(&self, tenant: TenantId, c: &Conversation, m: &ThreadMessage) {

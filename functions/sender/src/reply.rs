@@ -5,8 +5,7 @@
 //! failed retryably is tried again later.
 
 use herald::conversations::ThreadMessage;
-use herald::conversations::send::{Reply, pick_provider, send_reply};
-use herald::inbound::address::{ReplyKey, ReplyTo};
+use herald::conversations::send::{Reply, pick_provider, reply_address, send_reply};
 
 use super::*;
 
@@ -86,11 +85,7 @@ impl Sender {
         let reply_to = match (&self.inbound_domain, channel) {
             (Some(domain), Channel::Email) => {
                 let key = self.links.key(tenant).await?;
-                let token = ReplyTo {
-                    tenant,
-                    message: MessageId::derived(&[&message.id.to_string()]),
-                };
-                Some(token.address(&ReplyKey::derive(key.as_ref()), domain))
+                Some(reply_address(key.as_ref(), tenant, message.id, domain))
             }
             _ => None,
         };

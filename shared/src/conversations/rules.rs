@@ -118,7 +118,8 @@ pub struct QueueSettings {
     pub escalate_after_minutes: u32,
 }
 
-/// A layer's conversation settings (`PUT /api/v1/conversation-settings`, and per event).
+/// A layer's conversation settings (`PUT /api/v1/communication/conversation-settings`, and per
+/// event): at most 256 KB in all, as JSON.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ConversationSettings {

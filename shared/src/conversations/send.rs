@@ -47,6 +47,22 @@ pub struct Reply {
     pub automatic: bool,
 }
 
+/// The reply address of a conversation's emailed message: its token names the tenant and a
+/// message id derived from the thread message, so the guest's answer threads back here (it
+/// names no message record, so the answer is filed by its sender's address).
+pub fn reply_address(
+    link_key: &[u8],
+    tenant: TenantId,
+    message: crate::ids::ThreadMessageId,
+    domain: &str,
+) -> String {
+    let token = crate::inbound::address::ReplyTo {
+        tenant,
+        message: crate::ids::MessageId::derived(&[&message.to_string()]),
+    };
+    token.address(&crate::inbound::address::ReplyKey::derive(link_key), domain)
+}
+
 /// The subject of an emailed reply: `Re:` and the guest's subject, once.
 pub fn reply_subject(subject: Option<&str>, fallback: &str) -> String {
     let subject = subject

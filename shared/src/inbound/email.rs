@@ -119,6 +119,10 @@ pub struct Mail822 {
 
 /// The longest text a thread keeps of one mail (the raw mail stays in S3).
 pub const MAX_TEXT: usize = 64 * 1024;
+/// The longest subject kept (RFC 5322's line limit), and the most attachments listed: a
+/// thread message stays far under DynamoDB's 400 KB whatever the mail.
+pub const MAX_SUBJECT: usize = 998;
+pub const MAX_ATTACHMENTS: usize = 100;
 
 /// Parses a raw RFC 5322 message. Malformed MIME still yields what could be read; a message
 /// without a sender's address is refused (nobody to thread it to).
@@ -154,6 +158,7 @@ pub fn parse_mail(raw: &[u8]) -> Result<Mail822, Unusable> {
     }
     let attachments = message
         .attachments()
+        .take(MAX_ATTACHMENTS)
         .enumerate()
         .map(|(i, part)| Attachment {
             index: i as u32,
@@ -176,7 +181,9 @@ pub fn parse_mail(raw: &[u8]) -> Result<Mail822, Unusable> {
             .header_raw(name)
             .map(|v| v.trim().to_ascii_lowercase())
     };
-    let subject = message.subject().map(str::to_owned);
+    let subject = message
+        .subject()
+        .map(|s| s.chars().take(MAX_SUBJECT).collect::<String>());
     let automatic = automatic(
         header("Auto-Submitted").as_deref(),
         header("Precedence").as_deref(),

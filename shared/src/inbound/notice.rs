@@ -130,6 +130,8 @@ fn sms(
         e164(from).ok_or_else(|| Unusable::Malformed("the sender is not a phone number".into()))?;
     let to = e164(to)
         .ok_or_else(|| Unusable::Malformed("the recipient is not a phone number".into()))?;
+    // SMS and WhatsApp texts are short; a thread keeps no more of one than of a mail.
+    let text: String = text.chars().take(super::email::MAX_TEXT / 4).collect();
     Ok(Inbound {
         channel,
         provider_id,

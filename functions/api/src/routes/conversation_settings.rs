@@ -20,6 +20,9 @@ super::api_routes! {
     (get_event_settings, put_event_settings),
 }
 
+/// The most a layer's settings may take, as JSON.
+const MAX_STORED_BYTES: usize = 256 * 1024;
+
 async fn put_layer(
     state: &AppState,
     tenant: TenantId,
@@ -34,6 +37,13 @@ async fn put_layer(
         return Err(ApiError::invalid_field(
             "help_text",
             "the HELP answer is the tenant's (set it on the tenant's settings)",
+        ));
+    }
+    // One item holds a layer's settings: far under DynamoDB's 400 KB.
+    if serde_json::to_vec(&settings).map_or(0, |b| b.len()) > MAX_STORED_BYTES {
+        return Err(ApiError::invalid_field(
+            "rules",
+            "the settings take at most 256 KB in all: shorten the rules' words or replies",
         ));
     }
     let expected = settings.version;
