@@ -9,7 +9,7 @@ use herald::conversations::rules::ConversationSettings;
 use herald::ids::{EventId, TenantId};
 
 use crate::auth::Principal;
-use crate::extract::{JsonBody, StrictQuery};
+use crate::extract::{JsonBody, StrictQuery, path_id};
 use crate::problem::responses::{Conflict, Forbidden, NotFound, Unprocessable};
 use crate::problem::{ApiError, ApiResult};
 use crate::scope::{TenantQuery, admin_tenant_of, event_of};
@@ -97,10 +97,10 @@ pub async fn put_tenant_settings(
 pub async fn get_event_settings(
     State(state): State<AppState>,
     principal: Principal,
-    Path(id): Path<EventId>,
+    Path(id): Path<String>,
     StrictQuery(q): StrictQuery<TenantQuery>,
 ) -> ApiResult<Json<ConversationSettings>> {
-    let (tenant, event) = event_of(&state, &principal, q.tenant_id, id).await?;
+    let (tenant, event) = event_of(&state, &principal, q.tenant_id, path_id(&id)?).await?;
     Ok(Json(
         state
             .store
@@ -116,10 +116,10 @@ pub async fn get_event_settings(
 pub async fn put_event_settings(
     State(state): State<AppState>,
     principal: Principal,
-    Path(id): Path<EventId>,
+    Path(id): Path<String>,
     StrictQuery(q): StrictQuery<TenantQuery>,
     JsonBody(settings): JsonBody<ConversationSettings>,
 ) -> ApiResult<Json<ConversationSettings>> {
-    let (tenant, event) = event_of(&state, &principal, q.tenant_id, id).await?;
+    let (tenant, event) = event_of(&state, &principal, q.tenant_id, path_id(&id)?).await?;
     put_layer(&state, tenant, Some(event), settings).await
 }

@@ -44,6 +44,23 @@ pub fn has_messages(body: &serde_json::Value) -> bool {
         })
 }
 
+/// Sends a job to the inbound function's queue.
+async fn to_inbound(state: &AppState, job: &impl serde::Serialize) -> ApiResult<()> {
+    let body = serde_json::to_string(job).map_err(anyhow::Error::new)?;
+    state
+        .queues
+        .sqs
+        .send_message()
+        .queue_url(&state.queues.inbound)
+        .message_body(body)
+        .send()
+        .await
+        .map_err(|e| {
+            ApiError::Upstream(anyhow::Error::new(e).context("SQS SendMessage inbound"))
+        })?;
+    Ok(())
+}
+
 /// Queues a verified provider payload for the inbound function.
 pub async fn queue(
     state: &AppState,
@@ -59,18 +76,7 @@ pub async fn queue(
         received_at: Utc::now(),
         payload,
     };
-    let body = serde_json::to_string(&job).map_err(anyhow::Error::new)?;
-    state
-        .queues
-        .sqs
-        .send_message()
-        .queue_url(&state.queues.inbound)
-        .message_body(body)
-        .send()
-        .await
-        .map_err(|e| {
-            ApiError::Upstream(anyhow::Error::new(e).context("SQS SendMessage inbound"))
-        })?;
+    to_inbound(state, &job).await?;
     tracing::info!(tenant_id = %tenant, provider_id = %provider, kind, "inbound messages queued");
     Ok(())
 }
@@ -88,18 +94,7 @@ pub async fn erase_mail(state: &AppState, tenant: TenantId, keys: Vec<String>) -
             bucket: bucket.clone(),
             keys: chunk.to_vec(),
         };
-        let body = serde_json::to_string(&job).map_err(anyhow::Error::new)?;
-        state
-            .queues
-            .sqs
-            .send_message()
-            .queue_url(&state.queues.inbound)
-            .message_body(body)
-            .send()
-            .await
-            .map_err(|e| {
-                ApiError::Upstream(anyhow::Error::new(e).context("SQS SendMessage inbound"))
-            })?;
+        to_inbound(state, &job).await?;
     }
     tracing::info!(tenant_id = %tenant, objects = keys.len(), "raw mails queued for deletion");
     Ok(())
