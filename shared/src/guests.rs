@@ -131,6 +131,14 @@ pub struct Contact {
 }
 
 impl Contact {
+    /// The contact's address on `channel`, if it has one.
+    pub fn address(&self, channel: Channel) -> Option<&str> {
+        match channel {
+            Channel::Email => self.email.as_ref().map(EmailAddress::as_str),
+            Channel::Sms | Channel::Whatsapp => self.phone.as_ref().map(PhoneE164::as_str),
+        }
+    }
+
     /// A new contact with no addresses, names or preferences yet.
     pub fn new(tenant: TenantId, id: ContactId, now: DateTime<Utc>) -> Self {
         Self {

@@ -34,19 +34,19 @@ impl Sender {
             .query_prefix(&herald::store::keys::providers_pk(tenant), "")
             .await?;
         let channel = message.channel;
-        let to = conversation.addresses.get(&channel).cloned().or(
-            match (channel, conversation.contact_id) {
-                (_, None) => None,
-                (c, Some(id)) => self
-                    .store
-                    .get_contact(tenant, id)
-                    .await?
-                    .and_then(|k| match c {
-                        Channel::Email => k.email.map(|e| e.as_str().to_owned()),
-                        Channel::Sms | Channel::Whatsapp => k.phone.map(|p| p.as_str().to_owned()),
-                    }),
-            },
-        );
+        // The address the guest last wrote from; else the contact's (read only then).
+        let to = match (
+            conversation.addresses.get(&channel),
+            conversation.contact_id,
+        ) {
+            (Some(a), _) => Some(a.clone()),
+            (None, Some(id)) => self
+                .store
+                .get_contact(tenant, id)
+                .await?
+                .and_then(|k| k.address(channel).map(str::to_owned)),
+            (None, None) => None,
+        };
         let provider = pick_provider(
             &providers,
             channel,

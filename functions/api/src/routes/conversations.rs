@@ -392,12 +392,11 @@ pub async fn reply_to_conversation(
         Some(id) => state.store.get_contact(tenant, id).await?,
         None => None,
     };
-    let address = c.addresses.get(&channel).cloned().or_else(|| {
-        contact.as_ref().and_then(|k| match channel {
-            Channel::Email => k.email.as_ref().map(|e| e.as_str().to_owned()),
-            Channel::Sms | Channel::Whatsapp => k.phone.as_ref().map(|p| p.as_str().to_owned()),
-        })
-    });
+    let address = c
+        .addresses
+        .get(&channel)
+        .map(String::as_str)
+        .or_else(|| contact.as_ref().and_then(|k| k.address(channel)));
     if address.is_none() {
         return Err(ApiError::invalid_field(
             "channel",

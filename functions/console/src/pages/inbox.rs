@@ -151,7 +151,8 @@ pub async fn reply(
     if let Some(c) = f.get("channel").filter(|c| !c.is_empty()) {
         body["channel"] = c.into();
     }
-    match here
+    let text = f.text("text");
+    let sent = here
         .api
         .post(
             here.uri(&format!(
@@ -159,22 +160,9 @@ pub async fn reply(
             )),
             &body,
         )
-        .await
-    {
-        Ok(_) => view::see_other(&format!("/console/conversations/{cid}{}", here.q())),
-        Err(p) if matches!(p.status.as_u16(), 400 | 409 | 422) => {
-            let text = f.text("text");
-            render_thread(
-                &here,
-                cid,
-                p.status,
-                issues(&p, &[("text", "reply-text"), ("channel", "reply-channel")]),
-                Some(&text),
-            )
-            .await
-        }
-        Err(p) => here.problem(&p),
-    }
+        .await;
+    let anchors = [("text", "reply-text"), ("channel", "reply-channel")];
+    after(&here, cid, sent, &anchors, Some(&text)).await
 }
 
 /// Sets status, queue and priority (with the version the page read).
@@ -195,25 +183,30 @@ pub async fn edit(
         "priority": f.get("priority"),
         "version": f.text("version").parse::<u64>().unwrap_or(0),
     });
-    match here
+    let sent = here
         .api
         .send(
             Method::PATCH,
             here.uri(&format!("/api/v1/communication/conversations/{cid}")),
             &body,
         )
-        .await
-    {
+        .await;
+    after(&here, cid, sent, &[("queue", "queue")], None).await
+}
+
+/// After a form's API call: back to the thread (post/redirect/get), or the thread with the
+/// problem's issues at their fields and what was typed.
+async fn after(
+    here: &Here<'_>,
+    cid: &str,
+    sent: Result<Value, crate::call::Problem>,
+    anchors: &[(&str, &str)],
+    typed: Option<&str>,
+) -> Response {
+    match sent {
         Ok(_) => view::see_other(&format!("/console/conversations/{cid}{}", here.q())),
         Err(p) if matches!(p.status.as_u16(), 400 | 409 | 422) => {
-            render_thread(
-                &here,
-                cid,
-                p.status,
-                issues(&p, &[("queue", "queue")]),
-                None,
-            )
-            .await
+            render_thread(here, cid, p.status, issues(&p, anchors), typed).await
         }
         Err(p) => here.problem(&p),
     }
