@@ -128,5 +128,20 @@ fn bench(c: &mut Criterion) {
     });
 }
 
-criterion_group!(benches, bench);
+/// The stages alone, to see where the time goes.
+fn stages(c: &mut Criterion) {
+    let raw = mail();
+    let mail = parse_mail(&raw).expect("parses");
+    let mut group = c.benchmark_group("inbound_stages");
+    group.bench_function("parse", |b| b.iter(|| parse_mail(black_box(&raw))));
+    group.bench_function("written_part", |b| {
+        b.iter(|| written_part(black_box(&mail.text)))
+    });
+    group.bench_function("index_whole_text", |b| {
+        b.iter(|| index_text([black_box(mail.text.as_str())], 16 * 1024))
+    });
+    group.finish();
+}
+
+criterion_group!(benches, bench, stages);
 criterion_main!(benches);

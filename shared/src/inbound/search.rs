@@ -6,17 +6,28 @@
 //! letter nor a digit separates words (`e-mail` is `e` and `mail`, in the index and in the
 //! query alike).
 
-use std::collections::BTreeSet;
+use std::collections::HashSet;
 
-use unicode_normalization::UnicodeNormalization as _;
-use unicode_normalization::char::is_combining_mark;
+use unicode_normalization::char::{decompose_compatible, is_combining_mark};
 
-/// The folded form of `text`: decomposed, marks dropped, lower case.
+/// The folded form of `text`: decomposed, marks dropped, lower case. ASCII (most of most
+/// mail) is lower-cased as it is; other characters are decomposed one by one, which gives what
+/// decomposing the whole text (NFKD) gives, since canonical reordering moves only the
+/// combining marks that are dropped.
 pub fn fold(text: &str) -> String {
-    text.nfkd()
-        .filter(|c| !is_combining_mark(*c))
-        .flat_map(char::to_lowercase)
-        .collect()
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if c.is_ascii() {
+            out.push(c.to_ascii_lowercase());
+            continue;
+        }
+        decompose_compatible(c, |d| {
+            if !is_combining_mark(d) {
+                out.extend(d.to_lowercase());
+            }
+        });
+    }
+    out
 }
 
 /// The folded words of `text`, in order (repeats kept).
@@ -35,16 +46,24 @@ pub const MAX_WORD: usize = 40;
 /// end, the form a search's `contains(" word ")` matches whole words in; at most `budget`
 /// bytes (the first words win).
 pub fn index_text<'a>(texts: impl IntoIterator<Item = &'a str>, budget: usize) -> String {
-    let mut seen = BTreeSet::new();
+    let mut seen: HashSet<String> = HashSet::new();
     let mut out = String::from(" ");
     for text in texts {
-        for word in words(text) {
-            let word: String = word.chars().take(MAX_WORD).collect();
+        let folded = fold(text);
+        for word in folded.split(|c: char| !c.is_alphanumeric()) {
+            if word.is_empty() {
+                continue;
+            }
+            let word = match word.char_indices().nth(MAX_WORD) {
+                Some((cut, _)) => &word[..cut],
+                None => word,
+            };
             if out.len() + word.len() + 1 > budget {
                 return out;
             }
-            if seen.insert(word.clone()) {
-                out.push_str(&word);
+            if !seen.contains(word) {
+                seen.insert(word.to_owned());
+                out.push_str(word);
                 out.push(' ');
             }
         }
@@ -71,6 +90,27 @@ mod tests {
         assert_eq!(words("Ｆｕｌｌ width"), ["full", "width"]);
         assert_eq!(words("Straße Ærø"), ["straße", "ærø"]);
         assert_eq!(words("Ελληνικά 日本語"), ["ελληνικα", "日本語"]);
+    }
+
+    #[test]
+    fn folding_char_by_char_is_folding_the_decomposed_text() {
+        use unicode_normalization::UnicodeNormalization as _;
+        for text in [
+            "Café CRÈME, s'il vous plaît!",
+            "Ｆｕｌｌ width ﬁ ligature ① ㎏",
+            "Straße Ærø İstanbul ΣΊΣΥΦΟΣ",
+            "한국어 텍스트 日本語 ｶﾀｶﾅ",
+            "e\u{301}\u{323} a\u{323}\u{301} Ǆ ǅ",
+            "Ελληνικά ῶ ᾯ",
+            "emoji 👍🏽 and ZWJ 👩‍👩‍👧",
+        ] {
+            let whole: String = text
+                .nfkd()
+                .filter(|c| !is_combining_mark(*c))
+                .flat_map(char::to_lowercase)
+                .collect();
+            assert_eq!(fold(text), whole, "{text}");
+        }
     }
 
     #[test]
