@@ -10,10 +10,14 @@
 //! 4. the answers go out, each marked `sent` or `failed` in the thread; a delivery that
 //!    repeats after a crash sends the answers still `queued`, so a keyword gets one answer;
 //! 5. webhooks (`conversation.message_received`).
+//!
+//! Before the transaction, when the guest starts waiting, the conversation's escalation
+//! schedule is written (see [`crate::escalate`]).
 
 use std::sync::atomic::Ordering;
 
 use chrono::{Duration, Utc};
+use herald::conversations::escalation::due;
 use herald::conversations::plan::{ConsentMove, Plan, Situation, day, plan};
 use herald::conversations::rules::{effective, render_reply};
 use herald::conversations::send::{Reply, pick_provider, reply_subject, send_reply};
@@ -82,6 +86,7 @@ impl super::Inbound {
             let expected = existing.as_ref().map_or(0, |c| c.version);
             let mut conversation =
                 existing.unwrap_or_else(|| Conversation::new(tenant, &who.party, event_id, m.at));
+            let due_before = due(&conversation, &tenant_settings, event_settings.as_ref());
             let mut decided = match l.virus {
                 true => Plan {
                     flags: vec!["virus"],
@@ -175,6 +180,13 @@ impl super::Inbound {
                 .extend(decided.flags.iter().map(|f| (*f).to_owned()));
             conversation.version = expected + 1;
             conversation.ttl = Some(retention(&tenant_record, m.at));
+            // The clock starts when the guest starts waiting (or the message moved the
+            // conversation to another queue); written first, a schedule whose message was not
+            // recorded finds nobody waiting and does nothing.
+            let due_now = due(&conversation, &tenant_settings, event_settings.as_ref());
+            if let Some(at) = due_now.filter(|_| due_now != due_before) {
+                self.schedule_escalation(&conversation, at).await?;
+            }
             match self
                 .store
                 .append_messages(

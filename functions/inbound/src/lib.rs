@@ -8,11 +8,14 @@
 //! SMS was sent to claimed by a tenant), [`resolve`] (the contact and event the message
 //! belongs to), and [`apply`] (deduplicate, keywords, RSVP replies, automatic replies,
 //! routing, the thread and its search words, webhooks; see `herald::conversations::plan`).
+//! [`escalate`] keeps the clock of conversations the guest is waiting on: a one-time schedule
+//! per conversation whose job comes back through the same queue.
 //! What does not parse or names no tenant is logged with its SQS message id, counted and
 //! acknowledged; when AWS fails the record is delivered again (a second delivery of a message
 //! writes nothing).
 
 pub mod apply;
+pub mod escalate;
 pub mod read;
 pub mod resolve;
 
@@ -37,6 +40,10 @@ pub struct Config {
     pub webhook_queue_url: Option<String>,
     /// `HERALD_SES_CONFIGURATION_SET` (optional): for emailed replies through SES.
     pub ses_configuration_set: Option<String>,
+    /// `HERALD_INBOUND_QUEUE_ARN` and `HERALD_SCHEDULER_ROLE_ARN` (optional, together): the
+    /// queue escalation schedules put their jobs on and the role they take (no escalation
+    /// without them).
+    pub escalations: Option<(String, String)>,
 }
 
 impl Config {
@@ -51,6 +58,8 @@ impl Config {
             )?,
             webhook_queue_url: optional("HERALD_WEBHOOK_QUEUE_URL"),
             ses_configuration_set: optional("HERALD_SES_CONFIGURATION_SET"),
+            escalations: optional("HERALD_INBOUND_QUEUE_ARN")
+                .zip(optional("HERALD_SCHEDULER_ROLE_ARN")),
         })
     }
 
@@ -79,6 +88,8 @@ pub struct Counters {
     pub viruses: AtomicU64,
     /// Replies Herald sent (keyword answers and automatic replies).
     pub replies: AtomicU64,
+    /// Conversations escalated.
+    pub escalated: AtomicU64,
 }
 
 /// The function: its clients and settings.
@@ -92,6 +103,8 @@ pub struct Inbound {
     pub recorder: Recorder,
     pub inbound_domain: Option<String>,
     pub ses_configuration_set: Option<String>,
+    /// Escalation schedules (none without a scheduler role).
+    pub escalations: Option<herald::schedules::OneTimeSchedules>,
     pub counters: Arc<Counters>,
 }
 
@@ -116,6 +129,13 @@ impl Inbound {
             sealer,
             inbound_domain: config.inbound_domain.clone(),
             ses_configuration_set: config.ses_configuration_set.clone(),
+            escalations: config.escalations.clone().map(|(target_arn, role_arn)| {
+                herald::schedules::OneTimeSchedules {
+                    client: herald::aws::LazyClient::new(sdk, aws_sdk_scheduler::Client::new),
+                    target_arn,
+                    role_arn,
+                }
+            }),
             counters: Arc::default(),
         })
     }
@@ -141,8 +161,10 @@ impl Inbound {
                 return true;
             }
         };
-        if let herald::inbound::Notice::EraseMail(job) = &notice {
-            return self.erase_mail(job).await;
+        match &notice {
+            herald::inbound::Notice::EraseMail(job) => return self.erase_mail(job).await,
+            herald::inbound::Notice::Escalate(job) => return self.handle_escalate(job).await,
+            _ => {}
         }
         let located = match self.locate(notice).await {
             Ok(l) => l,

@@ -86,7 +86,7 @@ impl super::Inbound {
                     virus: false,
                 })
                 .collect()),
-            Notice::EraseMail(_) => Ok(Vec::new()),
+            Notice::EraseMail(_) | Notice::Escalate(_) => Ok(Vec::new()),
         }
     }
 

@@ -3,9 +3,11 @@
 //!
 //! - this module: the records ([`Conversation`], [`ThreadMessage`]) and their ids;
 //! - [`rules`]: automatic replies and routing (tenant and event layers) and the team's hours;
+//! - [`escalation`]: when a conversation nobody answers is escalated, and what that does;
 //! - [`plan`]: what Herald does with one inbound message, decided from values (keywords first,
 //!   then RSVP replies, automatic replies, routing) and applied to the conversation.
 
+pub mod escalation;
 pub mod plan;
 pub mod rules;
 pub mod send;
@@ -86,6 +88,9 @@ pub struct Conversation {
     pub flags: BTreeSet<String>,
     /// The last message, shortened.
     pub preview: String,
+    /// The subject of the thread's last email (a person's emailed answer replies to it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subject: Option<String>,
     /// Automatic replies sent: rule id → the UTC day (`YYYY-MM-DD`) it last fired.
     #[serde(default)]
     pub auto_replied: BTreeMap<String, String>,
@@ -133,6 +138,7 @@ impl Conversation {
             escalated_at: None,
             flags: BTreeSet::new(),
             preview: String::new(),
+            subject: None,
             auto_replied: BTreeMap::new(),
             created_at: now,
             updated_at: now,
@@ -155,6 +161,9 @@ impl Conversation {
         self.last_message_at = message.at;
         self.updated_at = message.at;
         self.preview = message.written.chars().take(PREVIEW_CHARS).collect();
+        if let Some(subject) = message.subject.as_deref().filter(|s| !s.trim().is_empty()) {
+            self.subject = Some(subject.to_owned());
+        }
         let subject = message.subject.as_deref().unwrap_or_default();
         self.words = crate::inbound::search::extend_index(
             &self.words,

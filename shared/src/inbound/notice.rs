@@ -6,7 +6,9 @@
 //!   `messageKeyword`, `messageBody`, `inboundMessageId`, `previousPublishedMessageId`;
 //! - a provider's inbound webhook the API verified and queued unparsed ([`ProviderInbound`]):
 //!   Twilio's form fields (`MessageSid`, `From`, `To`, `Body`, `NumMedia`, `MediaContentTypeN`)
-//!   or the WhatsApp Cloud API's notification (`entry[].changes[].value.messages[]`).
+//!   or the WhatsApp Cloud API's notification (`entry[].changes[].value.messages[]`);
+//! - Herald's own jobs: an erased contact's mails to delete ([`EraseMail`]) and a
+//!   conversation's escalation (`herald::conversations::escalation::Escalate`).
 
 use std::collections::BTreeMap;
 
@@ -56,6 +58,8 @@ pub enum Notice {
     },
     /// Raw mails of an erased contact to delete.
     EraseMail(EraseMail),
+    /// A conversation's escalation schedule fired (or is to be written).
+    Escalate(crate::conversations::escalation::Escalate),
 }
 
 /// Reads one record's body; `received` is when SQS got it (End User Messaging's payload has no
@@ -85,6 +89,11 @@ pub fn decode(body: &str, received: DateTime<Utc>) -> Result<Notice, Unusable> {
             ));
         }
         return Ok(Notice::EraseMail(job));
+    }
+    if json.get("herald_escalate").is_some() {
+        return serde_json::from_value(json)
+            .map(Notice::Escalate)
+            .map_err(|e| Unusable::Malformed(format!("escalation: {e}")));
     }
     if json.get("herald_inbound").is_some() {
         let job: ProviderInbound = serde_json::from_value(json)

@@ -71,6 +71,8 @@ pub struct ConversationFilter {
     pub channel: Option<Channel>,
     pub event: Option<EventId>,
     pub contact: Option<ContactId>,
+    /// Escalated ones only (`true`), or the others (`false`).
+    pub escalated: Option<bool>,
     /// Folded words, each of which the thread must contain.
     pub words: Vec<String>,
     /// Only conversations with a message at or after / before these times.
@@ -355,6 +357,13 @@ impl Store {
         }
         if let Some(c) = filter.contact {
             eq("contact_id", c.to_string(), &mut conditions);
+        }
+        if let Some(escalated) = filter.escalated {
+            names.insert("#escalated".into(), "escalated_at".into());
+            conditions.push(match escalated {
+                true => "attribute_exists(#escalated)".into(),
+                false => "attribute_not_exists(#escalated)".into(),
+            });
         }
         if let Some(ch) = filter.channel {
             names.insert("#addresses".into(), "addresses".into());

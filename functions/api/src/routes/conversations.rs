@@ -55,6 +55,9 @@ pub struct ListQuery {
     /// Required for event managers.
     pub event_id: Option<EventId>,
     pub contact_id: Option<ContactId>,
+    /// `true`: only escalated conversations (unanswered past their queue's limit and not
+    /// answered since); `false`: only the others.
+    pub escalated: Option<bool>,
     /// Words every matching thread contains, in any case and with or without accents
     /// (`cafe` finds `Café`); at most 8 words, 200 characters.
     #[param(max_length = 200)]
@@ -150,6 +153,7 @@ pub async fn list_conversations(
         channel: q.channel,
         event: q.event_id,
         contact: q.contact_id,
+        escalated: q.escalated,
         words: words
             .into_iter()
             .map(|w| w.chars().take(herald::inbound::search::MAX_WORD).collect())
@@ -284,7 +288,8 @@ pub struct ConversationEdit {
 }
 
 /// Sets a conversation's status, queue or priority (closing it clears its escalation; a new
-/// message from the guest reopens it).
+/// message from the guest reopens it). Moving a waiting conversation to another queue moves
+/// its escalation to that queue's limit.
 #[utoipa::path(patch, path = "/api/v1/communication/conversations/{id}", tag = "conversations",
     params(("id" = ConversationId, Path), crate::scope::TenantQuery),
     request_body = ConversationEdit,
@@ -321,6 +326,7 @@ pub async fn update_conversation(
             c.escalated_at = None;
         }
     }
+    let moved = edit.queue.as_ref().is_some_and(|q| *q != c.queue);
     if let Some(queue) = edit.queue {
         c.queue = queue;
     }
@@ -330,6 +336,18 @@ pub async fn update_conversation(
     c.updated_at = Utc::now();
     c.version = super::next_version(edit.version);
     state.store.replace_conversation(&c, edit.version).await?;
+    if moved && c.unanswered_since.is_some() && c.escalated_at.is_none() {
+        // Another queue, another limit: the inbound function writes the schedule again. The
+        // old one still fires and moves itself, so a failure here only delays an escalation.
+        let job = herald::conversations::escalation::Escalate {
+            herald_escalate: c.tenant_id,
+            conversation_id: c.id,
+            due: None,
+        };
+        if let Err(e) = super::inbound_webhooks::to_inbound(&state, &job).await {
+            tracing::error!(conversation_id = %c.id, error = ?e, "asking for the escalation of a moved conversation failed");
+        }
+    }
     Ok(Json(c.shown()))
 }
 
@@ -432,7 +450,7 @@ pub async fn reply_to_conversation(
             reply
                 .subject
                 .clone()
-                .unwrap_or_else(|| reply_subject(None, &c.preview))
+                .unwrap_or_else(|| reply_subject(c.subject.as_deref(), &c.preview))
         }),
         written: text.clone(),
         text,

@@ -45,7 +45,7 @@ pub fn has_messages(body: &serde_json::Value) -> bool {
 }
 
 /// Sends a job to the inbound function's queue.
-async fn to_inbound(state: &AppState, job: &impl serde::Serialize) -> ApiResult<()> {
+pub(crate) async fn to_inbound(state: &AppState, job: &impl serde::Serialize) -> ApiResult<()> {
     let body = serde_json::to_string(job).map_err(anyhow::Error::new)?;
     state
         .queues
