@@ -214,6 +214,9 @@ pub struct Message {
     /// A campaign message waiting for the contact's quiet hours: when they end.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub not_before: Option<DateTime<Utc>>,
+    /// The subject an email went out with (personal data: removed by erasure).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subject: Option<String>,
 }
 
 impl Message {
@@ -248,6 +251,7 @@ impl Message {
             pending_job: None,
             ttl: Some(ttl),
             not_before: None,
+            subject: None,
         }
     }
 }

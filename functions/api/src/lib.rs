@@ -106,6 +106,7 @@ macro_rules! with_every_group {
             webhooks,
             webhook_endpoints,
             contacts,
+            contact_history,
             crm,
             audit,
             preferences,

@@ -202,6 +202,7 @@ fn record(tenant: TenantId, event: EventId, id: MessageId) -> Message {
         pending_job: None,
         ttl: None,
         not_before: None,
+        subject: None,
     }
 }
 

@@ -202,6 +202,7 @@ impl Sender {
                         record.status = MessageStatus::Sent;
                         record.provider_message_id = Some(id);
                         record.sent_at = Some(Utc::now());
+                        record.subject = outgoing.message.subject.clone();
                         record.last_error = None;
                         self.counters.sent.fetch_add(1, Ordering::Relaxed);
                         break;

@@ -118,7 +118,7 @@ impl Store {
 
     /// Erases a contact: its addresses go on the suppression list as hashes (so an opt-out
     /// still holds), its messages keep only what analytics need (no guest, no recipient, no
-    /// error text; their events are deleted), then its guests, address keys, ledger and the
+    /// subject, no error text; their events are deleted), then its guests, address keys, ledger and the
     /// contact itself are deleted, the contact last: a run that stops part-way is finished
     /// by running it again.
     pub async fn erase_contact(
@@ -145,6 +145,7 @@ impl Store {
                 guest_id: None,
                 last_error: None,
                 pending_job: None,
+                subject: None,
                 ..m.clone()
             })
             .collect();

@@ -156,6 +156,7 @@ mod tests {
             pending_job: None,
             ttl: Some(99),
             not_before: None,
+            subject: None,
         }
     }
 

@@ -36,6 +36,7 @@ pub mod audit;
 pub mod brand;
 pub mod campaigns;
 pub mod compliance;
+pub mod contact_history;
 pub mod contacts;
 pub mod conversation_settings;
 pub mod conversations;
