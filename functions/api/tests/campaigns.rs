@@ -11,6 +11,7 @@ use serde_json::{Value, json};
 async fn email_and_sms(stack: &TestStack) -> Setup {
     let s = setup(stack).await;
     provider(stack, &s.t.admin, "", sns_json("SNS")).await;
+    common::consent::help_text(stack, &s.t.admin).await;
     template(stack, &s.t.admin, "", "invitation", "sms", "sms").await;
     expect(
         stack,

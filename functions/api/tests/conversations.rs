@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use aws_lambda_events::event::sqs::{SqsEvent, SqsMessage};
 use axum::http::Method;
-use common::consent::{ready, sent_mail};
+use common::consent::{invited, ready, sent_mail};
 use common::*;
 use herald_local::testing::TestStack;
 use serde_json::{Value, json};
@@ -56,26 +56,6 @@ async fn thread(stack: &TestStack, key: &str, id: &str, n: usize) -> Vec<Value> 
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
     panic!("conversation {id} did not reach {n} settled messages in 30 s");
-}
-
-/// A guest of the event invited by email (a campaign to every guest): their address and the
-/// invitation's Reply-To.
-async fn invited(stack: &TestStack, key: &str, event: &str, name: &str) -> (String, String) {
-    let guest = unique_email("guest");
-    import_guests(
-        stack,
-        key,
-        event,
-        vec![json!({"first_name": name, "email": guest})],
-    )
-    .await;
-    campaign(stack, key, event).await;
-    let reply_to = sent_mail(&guest).await[0]["reply_to"][0]
-        .as_str()
-        .expect("a Reply-To on the invitation")
-        .to_owned();
-    assert!(reply_to.ends_with("@reply.herald.test"), "{reply_to}");
-    (guest, reply_to)
 }
 
 fn reply_mail(from: &str, to: &str, subject: &str, extra_headers: &str, body: &str) -> String {
@@ -631,7 +611,7 @@ async fn export_holds_the_conversation_and_erasure_leaves_nothing_of_it() {
         .inbound_bucket
         .clone()
         .expect("the inbound bucket");
-    let s3 = herald_inbound::s3_client(&stack.sdk);
+    let s3 = herald::aws::s3_client(&stack.sdk);
     let objects = |s3: aws_sdk_s3::Client, bucket: String| async move {
         s3.list_objects_v2()
             .bucket(bucket)

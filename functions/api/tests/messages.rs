@@ -463,6 +463,7 @@ async fn twilio_and_whatsapp_send_what_their_contracts_accept() {
     .await;
     template(&stack, key, "", "invitation", "sms", "sms").await;
     template(&stack, key, "", "invitation", "whatsapp", "wa").await;
+    common::consent::help_text(&stack, key).await;
     let run = complete_wizard(&stack, key, &s.event).await;
     assert_eq!(run["status"], "succeeded", "{run}");
 

@@ -515,6 +515,7 @@ async fn twilio_and_whatsapp_receipts_count_only_when_signed() {
     .await;
     template(&stack, key, "", "invitation", "sms", "v1").await;
     template(&stack, key, "", "invitation", "whatsapp", "v1").await;
+    common::consent::help_text(&stack, key).await;
     let run = complete_wizard(&stack, key, &s.event).await;
     assert_eq!(run["status"], "succeeded", "{run}");
 

@@ -276,6 +276,7 @@ async fn a_failed_validation_says_why_and_keeps_the_active_snapshot() {
     assert_eq!(
         found,
         vec![
+            want("no_help_text", "conversation_settings/help_text"),
             want("no_provider", "providers/sms"),
             want("missing_template", "templates/invitation/sms"),
             want("template_render_failed", "templates/reminder/email"),
@@ -285,12 +286,17 @@ async fn a_failed_validation_says_why_and_keeps_the_active_snapshot() {
     assert!(
         readiness["blockers"][0]["fix"]
             .as_str()
+            .is_some_and(|f| f.contains("PUT /api/v1/communication/conversation-settings"))
+    );
+    assert!(
+        readiness["blockers"][1]["fix"]
+            .as_str()
             .is_some_and(|f| f.contains("POST /api/v1/communication/providers"))
     );
 
     let run = complete_wizard(&stack, key, &s.event).await;
     assert_eq!(run["status"], "failed");
-    assert_eq!(run["blockers"].as_array().map(Vec::len), Some(4), "{run}");
+    assert_eq!(run["blockers"].as_array().map(Vec::len), Some(5), "{run}");
     let wizard = expect(
         &stack,
         Method::GET,
@@ -353,6 +359,7 @@ async fn steps_switch_items_between_inherited_and_customised() {
     let stack = stack().await;
     let s = setup(&stack).await;
     let key = &s.t.admin;
+    common::consent::help_text(&stack, key).await;
     let step = |name: &str| wizard_uri(&s.event, &format!("/{name}"));
 
     // Templates: customise copies the inherited template to the event; inherit removes it.

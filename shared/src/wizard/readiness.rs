@@ -41,6 +41,9 @@ pub enum BlockerCode {
     /// The journey's layers do not resolve, or a step is invalid for this event (a follow-up
     /// of a later step, a time before the event was created, ...).
     JourneyInvalid,
+    /// SMS is used but the tenant has no help text to answer HELP with (US and Canadian
+    /// carriers require an answer).
+    NoHelpText,
 }
 
 /// One thing that blocks going live.
@@ -220,8 +223,8 @@ fn journey_blockers(content: &SnapshotContent) -> Vec<Blocker> {
 }
 
 /// The checks that call providers and AWS: each active provider of a used channel gets its
-/// connection test, and the email sender its SES identity. An `Err` is a failure to check (KMS
-/// or DynamoDB unreachable), not a finding.
+/// connection test, the email sender its SES identity, and SMS the tenant's help text. An
+/// `Err` is a failure to check (KMS or DynamoDB unreachable), not a finding.
 pub async fn service_blockers(
     content: &SnapshotContent,
     clients: &ProviderClients,
@@ -259,6 +262,18 @@ pub async fn service_blockers(
         }
     }
     let mut checked = vec![format!("{tested} provider connections tested")];
+    if content.sent_channels().contains(&Channel::Sms) {
+        let (settings, _) = store.conversation_settings(tenant, None).await?;
+        match settings.help_text {
+            Some(_) => checked.push("the SMS help text is set".to_owned()),
+            None => out.push(Blocker::new(
+                BlockerCode::NoHelpText,
+                "conversation_settings/help_text",
+                "SMS is used but the tenant has no help text to answer HELP and INFO with",
+                "set help_text: PUT /api/v1/communication/conversation-settings",
+            )),
+        }
+    }
     let uses_ses = content.sent_channels().contains(&Channel::Email)
         && content
             .config

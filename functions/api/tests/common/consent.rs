@@ -92,6 +92,39 @@ pub async fn campaign(stack: &TestStack, key: &str, event: &str) -> Value {
     finished(stack, key, &id, 240).await
 }
 
+/// A guest of the event invited by email (a campaign to every guest): their address and the
+/// invitation's Reply-To (Herald's reply address for it).
+pub async fn invited(stack: &TestStack, key: &str, event: &str, name: &str) -> (String, String) {
+    let guest = unique_email("guest");
+    import_guests(
+        stack,
+        key,
+        event,
+        vec![serde_json::json!({"first_name": name, "email": guest})],
+    )
+    .await;
+    campaign(stack, key, event).await;
+    let reply_to = sent_mail(&guest).await[0]["reply_to"][0]
+        .as_str()
+        .expect("a Reply-To on the invitation")
+        .to_owned();
+    assert!(reply_to.ends_with("@reply.herald.test"), "{reply_to}");
+    (guest, reply_to)
+}
+
+/// The tenant's answer to HELP, without which an event that sends SMS is not ready.
+pub async fn help_text(stack: &TestStack, key: &str) {
+    expect(
+        stack,
+        Method::PUT,
+        "/api/v1/communication/conversation-settings",
+        key,
+        Some(serde_json::json!({"version": 0, "help_text": "Questions? events@acme.example"})),
+        200,
+    )
+    .await;
+}
+
 pub async fn ledger(stack: &TestStack, key: &str, contact: &str) -> Vec<Value> {
     items(
         &expect(
