@@ -57,6 +57,9 @@ pub struct BrevoEmail<'a> {
     pub html_content: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub text_content: Option<&'a str>,
+    /// Herald's per-message reply address, so a guest's reply reaches their conversation.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reply_to: Option<Mailbox<'a>>,
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub headers: BTreeMap<String, String>,
 }
@@ -70,6 +73,7 @@ impl<'a> BrevoEmail<'a> {
             subject: present(message.subject.as_deref()),
             html_content: present(message.html.as_deref()),
             text_content: present(message.text.as_deref()),
+            reply_to: present(out.reply_to.as_deref()).map(Mailbox::to),
             headers: headers(out),
         }
     }
@@ -83,6 +87,9 @@ pub struct SendgridMail<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub subject: Option<&'a str>,
     pub content: Vec<SendgridContent<'a>>,
+    /// Herald's per-message reply address (SendGrid reserves the `Reply-To` header for it).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reply_to: Option<Mailbox<'a>>,
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub headers: BTreeMap<String, String>,
 }
@@ -122,6 +129,7 @@ impl<'a> SendgridMail<'a> {
             from: Mailbox::from(from),
             subject: present(message.subject.as_deref()),
             content,
+            reply_to: present(out.reply_to.as_deref()).map(Mailbox::to),
             headers: headers(out),
         }
     }
@@ -195,7 +203,12 @@ mod tests {
         };
         let mut out = outgoing(&message);
         out.headers = vec![("List-Unsubscribe".into(), "<https://x.example/u>".into())];
+        out.reply_to = Some("token@reply.acme.example".into());
         let sendgrid = serde_json::to_value(SendgridMail::new(&from, &out)).unwrap();
+        assert_eq!(
+            sendgrid["reply_to"],
+            json!({"email": "token@reply.acme.example"})
+        );
         assert_eq!(sendgrid["from"]["name"], "Acme Events");
         assert_eq!(sendgrid["content"][0]["type"], "text/plain");
         assert_eq!(sendgrid["content"][1]["type"], "text/html");
@@ -206,5 +219,9 @@ mod tests {
         let brevo = serde_json::to_value(BrevoEmail::new(&from, &out)).unwrap();
         assert_eq!(brevo["sender"]["name"], "Acme Events");
         assert_eq!(brevo["textContent"], "Hi");
+        assert_eq!(
+            brevo["replyTo"],
+            json!({"email": "token@reply.acme.example"})
+        );
     }
 }

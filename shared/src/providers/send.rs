@@ -34,9 +34,9 @@ pub struct Outgoing<'a> {
     pub tags: Vec<(String, String)>,
     /// Email: extra headers, e.g. `List-Unsubscribe`.
     pub headers: Vec<(String, String)>,
-    /// Email through SES: the `Reply-To` address (Herald's per-message reply address, see
-    /// `herald::inbound::address`). Brevo and SendGrid are not given it yet: their contracts
-    /// in `infra/local/contracts` do not describe the field.
+    /// Email: the `Reply-To` address (Herald's per-message reply address, see
+    /// `herald::inbound::address`): SES's `ReplyToAddresses`, Brevo's `replyTo`, SendGrid's
+    /// `reply_to`.
     pub reply_to: Option<String>,
     /// SES: the configuration set when the provider names none (Herald's, whose events reach
     /// the tracker).
