@@ -116,6 +116,7 @@ macro_rules! with_every_group {
             rsvp_link,
             inbound_webhooks,
             conversations,
+            attachments,
             conversation_settings
         )
     };

@@ -163,8 +163,10 @@ pub struct Queues {
     /// What guests send back through HTTP providers, for the `inbound` function.
     pub inbound: String,
     /// The bucket SES stores inbound mail in (`HERALD_INBOUND_BUCKET`): the inbound function
-    /// deletes an erased contact's raw mails from it.
+    /// deletes an erased contact's raw mails from it, and keeps mails' attachments there.
     pub inbound_bucket: Option<String>,
+    /// Signs the download URLs of attachments (no request to S3 is made).
+    pub s3: LazyClient<aws_sdk_s3::Client>,
 }
 
 impl Queues {
@@ -429,6 +431,7 @@ impl AppState {
                 webhooks_dlq: config.webhook_dlq_url.clone(),
                 inbound: config.inbound_queue_url.clone(),
                 inbound_bucket: config.inbound_bucket.clone(),
+                s3: LazyClient::new(sdk, herald::aws::s3_client),
             },
             Schedules {
                 client: LazyClient::new(sdk, aws_sdk_scheduler::Client::new),

@@ -8,7 +8,7 @@ mod common;
 use std::time::Duration;
 
 use axum::http::Method;
-use common::consent::{campaign, contact_of, ready, sent_mail};
+use common::consent::{contact_of, invited, ready, sent_mail};
 use common::*;
 use herald_local::testing::TestStack;
 use serde_json::{Value, json};
@@ -58,17 +58,8 @@ async fn a_contacts_history_holds_messages_by_reference_and_conversations_with_t
         200,
     )
     .await;
-    let guest = unique_email("history");
-    import_guests(
-        &stack,
-        key,
-        &s.event,
-        vec![json!({"first_name": "Zoé", "email": guest})],
-    )
-    .await;
-    campaign(&stack, key, &s.event).await;
+    let (guest, reply_to) = invited(&stack, key, &s.event, "Zoé").await;
     let invitation = &sent_mail(&guest).await[0];
-    let reply_to = invitation["reply_to"][0].as_str().unwrap().to_owned();
     let contact = contact_of(&stack, key, &s.event, &guest).await;
     let raw = format!(
         "From: Zoé <{guest}>\r\nTo: {reply_to}\r\nSubject: Re: Gala\r\nMessage-ID: <{}@example.com>\r\n\
@@ -234,4 +225,89 @@ Merci ! We will be there.\r\n",
         )
         .await;
     assert_problem(&answer, 403, "an event manager");
+}
+
+#[tokio::test]
+async fn a_sender_who_becomes_a_contact_brings_their_earlier_conversation_into_history_export_and_erasure()
+ {
+    let stack = stack().await;
+    let s = ready(&stack).await;
+    let key = &s.t.admin;
+    let number = two_way_number(&stack, key).await;
+    let phone = format!("+4479{:08}", rand_u32() % 100_000_000);
+    // A stranger texts first: a conversation with an unknown sender.
+    stack
+        .inbound()
+        .unwrap()
+        .sms(&phone, &number, "Is the gala open to the public?", None)
+        .await
+        .unwrap();
+    let mut stranger = Vec::new();
+    for _ in 0..120 {
+        stranger = items(
+            &expect(
+                &stack,
+                Method::GET,
+                "/api/v1/communication/conversations?q=public",
+                key,
+                None,
+                200,
+            )
+            .await,
+        );
+        if !stranger.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    assert_eq!(stranger[0]["address"], json!(phone), "{stranger:?}");
+    assert!(stranger[0].get("contact_id").is_none());
+    // Then they are invited: a contact with that number.
+    let email = unique_email("stranger");
+    import_guests(
+        &stack,
+        key,
+        &s.event,
+        vec![json!({"first_name": "Sam", "email": email, "phone": phone})],
+    )
+    .await;
+    let contact = contact_of(&stack, key, &s.event, &email).await;
+    let history = history_when(&stack, key, &contact, |e| !e.is_empty()).await;
+    assert_eq!(
+        history[0]["conversation_message"]["written"],
+        "Is the gala open to the public?"
+    );
+    let export = expect(
+        &stack,
+        Method::POST,
+        &format!("/api/v1/communication/contacts/{contact}/export"),
+        key,
+        None,
+        200,
+    )
+    .await;
+    assert_eq!(export["conversations"].as_array().map(Vec::len), Some(1));
+    let erased = expect(
+        &stack,
+        Method::DELETE,
+        &format!("/api/v1/communication/contacts/{contact}"),
+        key,
+        None,
+        200,
+    )
+    .await;
+    assert_eq!(erased["conversations"], 1);
+    assert_table_lacks(&stack, "open to the public").await;
+    let left = items(
+        &expect(
+            &stack,
+            Method::GET,
+            "/api/v1/communication/conversations",
+            key,
+            None,
+            200,
+        )
+        .await,
+    );
+    assert!(left.is_empty(), "{left:?}");
 }

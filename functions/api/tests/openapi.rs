@@ -53,6 +53,7 @@ const ROUTES: &[(&str, &[&str])] = &[
     ),
     ("/api/v1/communication/contacts/{id}/consent", &["get"]),
     ("/api/v1/communication/contacts/{id}/export", &["post"]),
+    ("/api/v1/communication/contacts/{id}/history", &["get"]),
     (
         "/api/v1/communication/contacts/{id}/preference-link",
         &["post"],
@@ -157,6 +158,10 @@ const ROUTES: &[(&str, &[&str])] = &[
     (
         "/api/v1/communication/conversations/{id}/messages",
         &["post"],
+    ),
+    (
+        "/api/v1/communication/conversations/{id}/messages/{message_id}/attachments/{index}",
+        &["get"],
     ),
     (
         "/api/v1/communication/conversation-settings",

@@ -129,7 +129,8 @@ impl<'a> Api<'a> {
         let bytes = axum::body::to_bytes(response.into_body(), MAX_ANSWER_BYTES)
             .await
             .map_err(|e| unexpected(&e.to_string()))?;
-        if status.is_success() {
+        // A 303's body says where to go (an attachment's signed download URL).
+        if status.is_success() || status == StatusCode::SEE_OTHER {
             if bytes.is_empty() {
                 return Ok(Value::Null);
             }

@@ -115,7 +115,7 @@ impl Inbound {
             herald::webhooks::Emitter::for_queue(&store, sdk, config.webhook_queue_url.as_deref());
         Ok(Self {
             links: herald::consent::LinkKeys::new(store.clone(), sealer.clone()),
-            s3: herald::aws::LazyClient::new(sdk, s3_client),
+            s3: herald::aws::LazyClient::new(sdk, herald::aws::s3_client),
             providers: ProviderClients::from_sdk_config(sdk)?,
             recorder: Recorder {
                 store: store.clone(),
@@ -224,15 +224,6 @@ impl Inbound {
         };
         counter.fetch_add(1, Ordering::Relaxed);
     }
-}
-
-/// An S3 client: path-style addressing when an endpoint is configured (an emulator serves
-/// buckets under its own host, not as subdomains of it).
-pub fn s3_client(sdk: &aws_config::SdkConfig) -> aws_sdk_s3::Client {
-    let config = aws_sdk_s3::config::Builder::from(sdk)
-        .force_path_style(sdk.endpoint_url().is_some())
-        .build();
-    aws_sdk_s3::Client::from_conf(config)
 }
 
 /// When SQS received the record (its `SentTimestamp`), else now.

@@ -3,18 +3,19 @@
 //! - Email: the reply address (an envelope recipient SES matched, else a `To`) names tenant
 //!   and message; its signature is verified with the tenant's key before anything of the
 //!   tenant is read by it. A mail with a virus is recorded as dropped and never fetched; any
-//!   other is fetched from S3 (at most [`MAX_MAIL_BYTES`]) and parsed.
+//!   other is fetched from S3 (at most [`MAX_MAIL_BYTES`]) and parsed, and its attachments
+//!   stored one object each beside it (`attachments/{tenant}/{message}/{index}`).
 //! - SMS through End User Messaging: the number it was sent to must be claimed by a tenant's
 //!   SMS provider (its origination number).
 //! - Twilio and WhatsApp: the API verified the webhook's signature for the tenant's provider.
 
 use aws_sdk_s3::primitives::ByteStream;
 use herald::domain::Channel;
-use herald::ids::{ProviderId, TenantId};
+use herald::ids::{ProviderId, TenantId, ThreadMessageId};
 use herald::inbound::address::{ReplyKey, ReplyTo, token_of};
 use herald::inbound::email::{Receipt, parse_mail};
 use herald::inbound::text::written_part;
-use herald::inbound::{Inbound, Notice, RepliedTo, Unusable};
+use herald::inbound::{Attachment, Inbound, Notice, RepliedTo, Unusable, attachment_key};
 use herald::messages::Message;
 
 /// SES receives mail of up to 40 MB; a little over it for the S3 object's own framing.
@@ -157,6 +158,15 @@ impl super::Inbound {
         message.text = mail.text;
         message.attachments = mail.attachments;
         message.automatic = mail.automatic;
+        let id = crate::apply::inbound_id(reply.tenant, Channel::Email, &receipt.ses_id);
+        self.store_attachments(
+            &receipt.bucket,
+            reply.tenant,
+            id,
+            &mut message.attachments,
+            mail.contents,
+        )
+        .await?;
         Ok(Located {
             tenant: reply.tenant,
             provider: None,
@@ -190,6 +200,31 @@ impl super::Inbound {
             ))));
         }
         collect(out.body).await
+    }
+
+    /// Stores each attachment as its own object, so it can be downloaded (a second delivery
+    /// writes the same objects again).
+    async fn store_attachments(
+        &self,
+        bucket: &str,
+        tenant: TenantId,
+        message: ThreadMessageId,
+        attachments: &mut [Attachment],
+        contents: Vec<Vec<u8>>,
+    ) -> Result<(), Skip> {
+        for (attachment, bytes) in attachments.iter_mut().zip(contents) {
+            self.s3
+                .put_object()
+                .bucket(bucket)
+                .key(attachment_key(tenant, message, attachment.index))
+                .content_type(&attachment.content_type)
+                .body(ByteStream::from(bytes))
+                .send()
+                .await
+                .map_err(|e| retry(anyhow::Error::new(e).context("S3 PutObject attachment")))?;
+            attachment.downloadable = true;
+        }
+        Ok(())
     }
 
     async fn delete_object(&self, receipt: &Receipt) {

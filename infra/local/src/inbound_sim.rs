@@ -49,7 +49,7 @@ pub struct Verdicts {
 impl InboundSimulator {
     pub fn new(physical: &Physical, sdk: &aws_config::SdkConfig) -> anyhow::Result<Self> {
         Ok(Self {
-            s3: herald_inbound::s3_client(sdk),
+            s3: herald::aws::s3_client(sdk),
             sns: aws_sdk_sns::Client::new(sdk),
             bucket: physical.get_ref("InboundMailBucket")?.to_owned(),
             mail_topic: physical.get_ref("InboundMailTopic")?.to_owned(),

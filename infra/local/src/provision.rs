@@ -125,7 +125,7 @@ pub async fn provision(
             .with_context(|| format!("subscribing {}", subscription.endpoint))?;
     }
     // Buckets (the inbound mail): names are lower case in S3.
-    let s3 = herald_inbound::s3_client(sdk);
+    let s3 = herald::aws::s3_client(sdk);
     for bucket in template.logical_ids_of("AWS::S3::Bucket") {
         let name = format!("{prefix}-{bucket}").to_lowercase();
         s3.create_bucket()

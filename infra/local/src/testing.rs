@@ -148,6 +148,7 @@ impl TestStack {
                     .cloned()
                     .context("HERALD_INBOUND_QUEUE_URL")?,
                 inbound_bucket: env.get("HERALD_INBOUND_BUCKET").cloned(),
+                s3: LazyClient::new(&sdk, herald::aws::s3_client),
             },
             herald_api::Schedules {
                 client: LazyClient::new(&sdk, aws_sdk_scheduler::Client::new),
@@ -169,7 +170,7 @@ impl TestStack {
         .with_webhook_policy(herald::webhooks::LoopbackPolicy::AllowLoopback);
         let sender_requests = crate::pollers::RequestCounts::default();
         let pollers = crate::pollers::start_all(&template, &physical, &sdk, &sender_requests)?;
-        let firer = crate::schedules::start(&physical, &sdk);
+        let firer = crate::schedules::start(crate::schedules::Clock::new(&physical, &sdk));
         let (_, admin_key) = create_platform_key(&state.store, "test admin").await?;
         Ok(Self {
             pollers,

@@ -21,6 +21,15 @@ pub mod sqs_batch;
 pub use http::{AwsHttpClient, AwsTrust};
 pub use lazy::LazyClient;
 
+/// An S3 client: path-style addressing when an endpoint is configured (an emulator serves
+/// buckets under its own host, not as subdomains of it).
+pub fn s3_client(sdk: &aws_config::SdkConfig) -> aws_sdk_s3::Client {
+    let config = aws_sdk_s3::config::Builder::from(sdk)
+        .force_path_style(sdk.endpoint_url().is_some())
+        .build();
+    aws_sdk_s3::Client::from_conf(config)
+}
+
 /// The shared SDK configuration from the environment (region, credentials, endpoint), with
 /// Herald's [`timeouts`] and one HTTPS connector for all its clients ([`AwsHttpClient`],
 /// trusting what `HERALD_AWS_TRUST_STORE` says), built here, before the function's first

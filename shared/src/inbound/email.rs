@@ -112,6 +112,8 @@ pub struct Mail822 {
     /// True when the mail had no text part (its HTML was made text).
     pub html_only: bool,
     pub attachments: Vec<Attachment>,
+    /// The attachments' bytes, in the same order.
+    pub contents: Vec<Vec<u8>>,
     /// Why the mail is automatic (RFC 3834 `Auto-Submitted`, a bounce, an out-of-office), if
     /// it is: nothing answers it automatically.
     pub automatic: Option<&'static str>,
@@ -156,26 +158,31 @@ pub fn parse_mail(raw: &[u8]) -> Result<Mail822, Unusable> {
         }
         text.truncate(cut);
     }
-    let attachments = message
+    let attachments: Vec<(Attachment, Vec<u8>)> = message
         .attachments()
         .take(MAX_ATTACHMENTS)
         .enumerate()
-        .map(|(i, part)| Attachment {
-            index: i as u32,
-            name: part
-                .attachment_name()
-                .map(|n| n.chars().take(200).collect())
-                .unwrap_or_else(|| format!("attachment-{}", i + 1)),
-            content_type: part
-                .content_type()
-                .map(|c| match c.subtype() {
-                    Some(sub) => format!("{}/{}", c.ctype(), sub),
-                    None => c.ctype().to_owned(),
-                })
-                .unwrap_or_else(|| "application/octet-stream".to_owned()),
-            size: part.len() as u64,
+        .map(|(i, part)| {
+            let attachment = Attachment {
+                index: i as u32,
+                name: part
+                    .attachment_name()
+                    .map(|n| n.chars().take(200).collect())
+                    .unwrap_or_else(|| format!("attachment-{}", i + 1)),
+                content_type: part
+                    .content_type()
+                    .map(|c| match c.subtype() {
+                        Some(sub) => format!("{}/{}", c.ctype(), sub),
+                        None => c.ctype().to_owned(),
+                    })
+                    .unwrap_or_else(|| "application/octet-stream".to_owned()),
+                size: part.len() as u64,
+                downloadable: false,
+            };
+            (attachment, part.contents().to_vec())
         })
         .collect();
+    let (attachments, contents) = attachments.into_iter().unzip();
     let header = |name: &str| {
         message
             .header_raw(name)
@@ -210,6 +217,7 @@ pub fn parse_mail(raw: &[u8]) -> Result<Mail822, Unusable> {
         text,
         html_only,
         attachments,
+        contents,
         automatic,
     })
 }

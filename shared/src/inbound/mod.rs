@@ -36,8 +36,9 @@ pub enum Unusable {
     Ignored(String),
 }
 
-/// A file attached to an inbound message (its bytes stay where the provider put them: the
-/// raw mail in S3, the WhatsApp media on Meta's servers).
+/// A file attached to an inbound message. A mail's attachments are stored in the inbound
+/// bucket, one object each ([`attachment_key`]), and downloadable; SMS and WhatsApp media stay
+/// where the provider put them and are only listed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct Attachment {
     /// Its position among the message's attachments (the download route's `{index}`).
@@ -46,6 +47,19 @@ pub struct Attachment {
     pub content_type: String,
     /// Bytes (0 when the provider does not say).
     pub size: u64,
+    /// Whether Herald stored it, so it can be downloaded
+    /// (`GET /communication/conversations/{id}/messages/{message_id}/attachments/{index}`).
+    #[serde(default)]
+    pub downloadable: bool,
+}
+
+/// Where a mail's attachment is stored in the inbound bucket.
+pub fn attachment_key(
+    tenant: crate::ids::TenantId,
+    message: crate::ids::ThreadMessageId,
+    index: u32,
+) -> String {
+    format!("attachments/{tenant}/{message}/{index}")
 }
 
 /// What the message being answered is, when the channel says.

@@ -39,7 +39,7 @@ pub struct EraseMail {
     /// The tenant whose contact was erased.
     pub herald_erase_mail: TenantId,
     pub bucket: String,
-    /// Object keys, each under `mail/`.
+    /// Object keys, each under `mail/` (raw mails) or `attachments/` (their attachments).
     pub keys: Vec<String>,
 }
 
@@ -83,9 +83,13 @@ pub fn decode(body: &str, received: DateTime<Utc>) -> Result<Notice, Unusable> {
     if json.get("herald_erase_mail").is_some() {
         let job: EraseMail = serde_json::from_value(json)
             .map_err(|e| Unusable::Malformed(format!("mail erasure: {e}")))?;
-        if job.keys.iter().any(|k| !k.starts_with("mail/")) {
+        if job
+            .keys
+            .iter()
+            .any(|k| !k.starts_with("mail/") && !k.starts_with("attachments/"))
+        {
             return Err(Unusable::Malformed(
-                "a mail erasure names a key outside mail/".into(),
+                "a mail erasure names a key outside mail/ and attachments/".into(),
             ));
         }
         return Ok(Notice::EraseMail(job));
@@ -194,6 +198,7 @@ fn parse_twilio(fields: &serde_json::Value, at: DateTime<Utc>) -> Result<Inbound
                 .cloned()
                 .unwrap_or_else(|| "application/octet-stream".into()),
             size: 0,
+            downloadable: false,
         })
         .collect();
     let channel = match get("From").starts_with("whatsapp:") {
@@ -283,6 +288,7 @@ fn parse_whatsapp(body: &serde_json::Value) -> Result<Vec<Inbound>, Unusable> {
                         content_type: s(&[kind.as_str(), "mime_type"])
                             .unwrap_or_else(|| "application/octet-stream".into()),
                         size: 0,
+                        downloadable: false,
                     });
                     s(&[kind.as_str(), "caption"]).unwrap_or_default()
                 }

@@ -73,6 +73,8 @@ pub struct ConversationFilter {
     pub contact: Option<ContactId>,
     /// Escalated ones only (`true`), or the others (`false`).
     pub escalated: Option<bool>,
+    /// Only those with a sender matching no contact at one of these addresses.
+    pub unknown_senders: Vec<String>,
     /// Folded words, each of which the thread must contain.
     pub words: Vec<String>,
     /// Only conversations with a message at or after / before these times.
@@ -364,6 +366,15 @@ impl Store {
                 true => "attribute_exists(#escalated)".into(),
                 false => "attribute_not_exists(#escalated)".into(),
             });
+        }
+        if !filter.unknown_senders.is_empty() {
+            names.insert("#address".into(), "address".into());
+            let mut listed = Vec::new();
+            for (i, a) in filter.unknown_senders.iter().enumerate() {
+                values.insert(format!(":a{i}"), AttributeValue::S(a.clone()));
+                listed.push(format!(":a{i}"));
+            }
+            conditions.push(format!("#address IN ({})", listed.join(", ")));
         }
         if let Some(ch) = filter.channel {
             names.insert("#addresses".into(), "addresses".into());

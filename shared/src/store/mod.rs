@@ -9,7 +9,6 @@ pub mod batch;
 mod campaigns;
 mod config;
 mod consent;
-mod conversation_gdpr;
 mod conversations;
 mod crm;
 mod crm_outbox;
@@ -29,6 +28,7 @@ mod sessions;
 mod suppressions;
 mod templates;
 mod tenants;
+mod threads;
 mod tracking;
 mod webhooks;
 mod wizard;
@@ -46,7 +46,6 @@ pub use audit::{AuditEntry, AuditPage};
 pub use campaigns::{BatchClaim, WAITED_BATCH_PREFIX};
 pub use config::LoadedEvent;
 pub use consent::{ChangeContext, Changed};
-pub use conversation_gdpr::ConversationExport;
 pub use conversations::{
     Appended, ContactConversation, ConversationFilter, ConversationPage, InboundNumber, SEEN_DAYS,
     valid_cursor,
@@ -63,6 +62,7 @@ pub use rate_limits::{Admission, ApiLimits, Bucket, Seen};
 pub use rsvp::{RsvpContext, RsvpWrite};
 pub use sessions::{SESSION_HOURS, Session};
 pub use tenants::{DEFAULT_RETENTION_DAYS, RETENTION_DAYS, Tenant, message_ttl};
+pub use threads::ConversationExport;
 pub use tracking::{
     Counters, IngestPlan, Ingested, MINUTE_TTL_SECONDS, candidate_keys, distinct,
     plan as plan_ingest,

@@ -1,11 +1,13 @@
-//! A contact's conversations for GDPR: export (every conversation with its whole thread) and
-//! erasure (the threads, the conversations, their index entries and the contact's pointers
-//! deleted; the raw mails' S3 keys returned so the caller deletes the objects).
+//! Reads and deletes of whole threads: a contact's conversations for GDPR — export (every
+//! conversation with its whole thread) and erasure (the threads, the conversations, their
+//! index entries and the contact's pointers deleted; the S3 keys of raw mails and attachments
+//! returned so the caller deletes the objects) — and one message of a thread found by its id.
 
 use super::batch::{ItemKey, Writes};
 use super::{Store, StoreResult, keys};
 use crate::conversations::{Conversation, ThreadMessage};
-use crate::ids::{ContactId, TenantId};
+use crate::guests::Contact;
+use crate::ids::{ContactId, ConversationId, TenantId, ThreadMessageId};
 
 /// A conversation and its whole thread, oldest first.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, utoipa::ToSchema)]
@@ -15,19 +17,29 @@ pub struct ConversationExport {
 }
 
 impl Store {
-    /// Every conversation of a contact with its whole thread (a Query of the contact's
-    /// pointers, then per conversation one GetItem and its thread's pages).
+    /// Every conversation of a contact with its whole thread: those filed under the contact
+    /// (a Query of its pointers) and those its addresses started before they were a contact's
+    /// (a filtered Query of the tenant's conversations), then per conversation one GetItem
+    /// and its thread's pages.
     pub async fn contact_threads(
         &self,
         tenant: TenantId,
-        contact: ContactId,
+        contact: &Contact,
     ) -> StoreResult<Vec<ConversationExport>> {
+        let mut ids: Vec<ConversationId> = self
+            .contact_conversations(tenant, contact.id)
+            .await?
+            .into_iter()
+            .map(|p| p.conversation_id)
+            .collect();
+        for id in self.unknown_sender_conversations(tenant, contact).await? {
+            if !ids.contains(&id) {
+                ids.push(id);
+            }
+        }
         let mut out = Vec::new();
-        for pointer in self.contact_conversations(tenant, contact).await? {
-            let Some(conversation) = self
-                .get_conversation(tenant, pointer.conversation_id)
-                .await?
-            else {
+        for id in ids {
+            let Some(conversation) = self.get_conversation(tenant, id).await? else {
                 continue;
             };
             let mut messages = Vec::new();
@@ -52,7 +64,8 @@ impl Store {
     }
 
     /// Deletes the contact's conversations: their messages, the conversations (and so their
-    /// index entries) and the contact's pointers. The raw mails' S3 keys, for the caller.
+    /// index entries) and the contact's pointers. The S3 keys of the raw mails and their stored
+    /// attachments, for the caller.
     pub async fn erase_threads(
         &self,
         tenant: TenantId,
@@ -66,6 +79,12 @@ impl Store {
             for m in &t.messages {
                 writes.delete(ItemKey::new(&pk, keys::thread_sk(m.at, m.id)));
                 objects.extend(m.raw_object.clone());
+                objects.extend(
+                    m.attachments
+                        .iter()
+                        .filter(|a| a.downloadable)
+                        .map(|a| crate::inbound::attachment_key(tenant, m.id, a.index)),
+                );
             }
             writes.delete(ItemKey::new(&pk, keys::META));
             writes.delete(ItemKey::new(
@@ -75,5 +94,62 @@ impl Store {
         }
         self.batch_write_all(writes).await?;
         Ok(objects)
+    }
+
+    /// The conversations of senders matching no contact at the contact's addresses (every
+    /// page of the tenant's conversations, filtered).
+    async fn unknown_sender_conversations(
+        &self,
+        tenant: TenantId,
+        contact: &Contact,
+    ) -> StoreResult<Vec<ConversationId>> {
+        let filter = super::ConversationFilter {
+            unknown_senders: [
+                contact.email.as_ref().map(|e| e.as_str().to_lowercase()),
+                contact.phone.as_ref().map(|p| p.as_str().to_owned()),
+            ]
+            .into_iter()
+            .flatten()
+            .collect(),
+            ..super::ConversationFilter::default()
+        };
+        let mut out = Vec::new();
+        if filter.unknown_senders.is_empty() {
+            return Ok(out);
+        }
+        let mut cursor: Option<String> = None;
+        loop {
+            let page = self
+                .list_conversations(tenant, &filter, cursor.as_deref(), 1000, 10_000)
+                .await?;
+            out.extend(page.conversations.into_iter().map(|c| c.id));
+            match page.cursor {
+                Some(next) => cursor = Some(next),
+                None => return Ok(out),
+            }
+        }
+    }
+
+    /// One message of a conversation's thread, by its id (the thread is read page by page,
+    /// newest first, until it is found).
+    pub async fn thread_message(
+        &self,
+        tenant: TenantId,
+        conversation: ConversationId,
+        id: ThreadMessageId,
+    ) -> StoreResult<Option<ThreadMessage>> {
+        let mut before: Option<String> = None;
+        loop {
+            let (page, next) = self
+                .thread(tenant, conversation, before.as_deref(), 100)
+                .await?;
+            if let Some(found) = page.into_iter().find(|m| m.id == id) {
+                return Ok(Some(found));
+            }
+            match next {
+                Some(n) => before = Some(n),
+                None => return Ok(None),
+            }
+        }
     }
 }

@@ -145,7 +145,7 @@ pub async fn contact_history(
     let (tenant, contact) = contact_of(&state, &principal, q.tenant_id, &id).await?;
     let (data, threads) = tokio::try_join!(
         state.store.contact_data(tenant, &contact),
-        state.store.contact_threads(tenant, contact.id),
+        state.store.contact_threads(tenant, &contact),
     )?;
     let mut entries: Vec<HistoryEntry> = data
         .messages
@@ -223,11 +223,11 @@ mod tests {
     fn cursors_name_a_time_and_a_message() {
         let m = MessageId::new();
         let t = herald::ids::ThreadMessageId::new();
-        assert!(valid_before(&format!("0001767225600000#{m}")));
-        assert!(valid_before(&format!("0001767225600000#{t}")));
-        assert!(!valid_before(&format!("1767225600000#{m}")));
+        assert!(valid_before(&format!("1767225600000#{m}")));
+        assert!(valid_before(&format!("1767225600000#{t}")));
+        assert!(!valid_before(&format!("0001767225600000#{m}")));
         assert!(!valid_before(
-            "0001767225600000#cnv_01HZ0000000000000000000000"
+            "1767225600000#cnv_01HZ0000000000000000000000"
         ));
         assert!(!valid_before("nonsense"));
     }

@@ -285,7 +285,7 @@ pub async fn export_contact(
     let (tenant, contact) = contact_of(&state, &principal, q.tenant_id, &id).await?;
     let data = state.store.contact_data(tenant, &contact).await?;
     let consent = state.store.consent_history(tenant, contact.id).await?;
-    let conversations = state.store.contact_threads(tenant, contact.id).await?;
+    let conversations = state.store.contact_threads(tenant, &contact).await?;
     tracing::info!(tenant_id = %tenant, contact_id = %contact.id, "contact exported");
     Ok(Json(ContactExport {
         exported_at: Utc::now(),
@@ -342,7 +342,7 @@ pub async fn erase_contact(
     let data = state.store.contact_data(tenant, &contact).await?;
     // Conversations first (their pointers are in the contact's partition): a run that stops
     // part way is finished by running it again.
-    let threads = state.store.contact_threads(tenant, contact.id).await?;
+    let threads = state.store.contact_threads(tenant, &contact).await?;
     let objects = state
         .store
         .erase_threads(tenant, contact.id, &threads)

@@ -160,6 +160,7 @@ pub async fn list_conversations(
             .collect(),
         since: q.since,
         until: q.until,
+        ..ConversationFilter::default()
     };
     let page = state
         .store

@@ -32,6 +32,7 @@ pub(crate) use api_routes;
 
 pub mod analytics;
 pub mod api_keys;
+pub mod attachments;
 pub mod audit;
 pub mod brand;
 pub mod campaigns;

@@ -53,6 +53,10 @@ const ID_ROUTES: &[(&str, &str)] = &[
     ("GET", "/console/conversations/{conversation}"),
     ("POST", "/console/conversations/{conversation}/reply"),
     ("POST", "/console/conversations/{conversation}/edit"),
+    (
+        "GET",
+        "/console/conversations/{conversation}/messages/{message}/attachments/{index}",
+    ),
 ];
 
 #[tokio::test]
@@ -132,6 +136,7 @@ async fn another_tenants_ids_are_404_on_every_console_route() {
             .replace("{key}", &key_id)
             .replace("{webhook}", &webhook)
             .replace("{conversation}", &conversation)
+            .replace("{index}", "0")
     };
     let mut b = Browser::new(&stack, "http://127.0.0.1:3000");
     b.sign_in(&mine.admin).await;
