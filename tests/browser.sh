@@ -49,6 +49,9 @@ call "$key" -X POST "$api/communication/senders" -d '{"identity": "acme.example"
 call "$key" -X POST "$api/communication/templates" -d '{"category": "invitation", "channel": "email",
   "subject": "You are invited to {{ event.name }}", "html": "<p>Hello {{ guest.first_name }}</p>"}' >/dev/null
 call "$key" -X PUT "$api/events/$event/wizard/uses" -d '{"channels": ["email"], "categories": ["invitation"]}' >/dev/null
+# Guests may wait 30 minutes for an answer (the test fires the escalation's schedule early).
+call "$key" -X PUT "$api/communication/conversation-settings" \
+  -d '{"version": 0, "queues": {"general": {"escalate_after_minutes": 30}}}' >/dev/null
 other="$(call "$key" -X POST "$api/events" -d '{"name": "Other event", "starts_at": "2027-06-01T18:00:00",
   "ends_at": "2027-06-01T22:00:00", "time_zone": "Europe/Paris", "default_locale": "en-GB"}' | json "['id']")"
 manager="$(call "$key" -X POST "$api/api-keys" -d "{\"name\": \"Ed\", \"role\": \"event_manager\", \"event_ids\": [\"$event\"]}" | json "['secret']")"

@@ -220,7 +220,7 @@ const replyTo = mails[0]?.reply_to?.[0];
 check(Boolean(replyTo), 'the invitation carries a Reply-To');
 const replied = await page.request.post(`${base}/_local/inbound/email`, {
   headers: { 'content-type': 'message/rfc822' },
-  data: Buffer.from(`From: Grace Hopper <grace@example.com>\r\nTo: ${replyTo}\r\nSubject: Re: Invitation\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nCan I bring a guest?\r\n`),
+  data: Buffer.from(`From: Grace Hopper <grace@example.com>\r\nTo: ${replyTo}\r\nSubject: Re: Invitation\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary="b"\r\n\r\n--b\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nCan I bring a guest?\r\n--b\r\nContent-Type: text/plain; name="plus-one.txt"\r\nContent-Disposition: attachment; filename="plus-one.txt"\r\n\r\nName: Alan Turing\r\n--b--\r\n`),
 });
 check(replied.status() === 202, `the simulator takes the reply (${replied.status()})`);
 let inboxed = false;
@@ -232,8 +232,28 @@ for (let i = 0; i < 60 && !inboxed; i += 1) {
 check(inboxed, 'the reply is in the inbox');
 await visit(page, '/console/inbox?q=BRING', 'inbox search');
 await shoot(page, 'inbox');
+// Nobody answered within the queue's 30 minutes: the local stack fires the escalation's
+// schedule now, and the overview lists the conversation.
+const conversationHref = await page.getByRole('link', { name: 'grace@example.com' }).first().getAttribute('href');
+const conversationId = conversationHref.split('/').pop().split('?')[0];
+const fired = await page.request.post(`${base}/_local/schedules/hc-${conversationId}/fire`);
+check(fired.status() === 202, `the escalation schedule fires (${fired.status()})`);
+let escalated = false;
+for (let i = 0; i < 60 && !escalated; i += 1) {
+  await page.goto(`${base}/console`);
+  escalated = await page.getByRole('heading', { name: 'Escalated conversations' }).isVisible()
+    && await page.getByRole('link', { name: 'grace@example.com' }).first().isVisible();
+  if (!escalated) await page.waitForTimeout(500);
+}
+check(escalated, 'the overview lists the escalated conversation');
+await audit(page, 'overview with an escalation');
+await visit(page, '/console/inbox?escalated=true', 'inbox of escalated conversations');
 await page.getByRole('link', { name: 'grace@example.com' }).first().click();
 await audit(page, 'conversation');
+const attachment = page.getByRole('link', { name: 'plus-one.txt' });
+check(await attachment.isVisible(), 'the attachment is listed with a download link');
+const downloaded = await page.request.get(new URL(await attachment.getAttribute('href'), base).toString());
+check(downloaded.status() === 200 && (await downloaded.text()).includes('Alan Turing'), `the attachment downloads (${downloaded.status()})`);
 await page.fill('#reply-text', 'Of course: a plus-one is welcome.');
 await page.getByRole('button', { name: 'Send the reply' }).click();
 check(await page.getByText('Of course: a plus-one is welcome.').first().isVisible(), 'the reply is in the thread');

@@ -73,7 +73,13 @@ async fn schedule(stack: &TestStack, id: &str) -> Option<(DateTime<Utc>, Value)>
         Some("DELETE")
     );
     let target = s.target().expect("a target");
-    let queue = stack.state.queues.inbound.rsplit('/').next().expect("a queue URL");
+    let queue = stack
+        .state
+        .queues
+        .inbound
+        .rsplit('/')
+        .next()
+        .expect("a queue URL");
     assert!(
         target.arn().starts_with("arn:aws:sqs:") && target.arn().ends_with(&format!(":{queue}")),
         "the inbound queue: {}",

@@ -130,6 +130,10 @@ pub fn routes() -> Router<ConsoleState> {
         .route("/console/conversations/{id}", get(inbox::thread))
         .route("/console/conversations/{id}/reply", post(inbox::reply))
         .route("/console/conversations/{id}/edit", post(inbox::edit))
+        .route(
+            "/console/conversations/{id}/messages/{message}/attachments/{index}",
+            get(inbox::attachment),
+        )
         .route("/console/settings", get(settings::page))
         .route("/console/settings/keys", post(settings::create_key))
         .route(

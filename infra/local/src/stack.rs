@@ -94,7 +94,8 @@ async fn serve(template: &Template, endpoint: &str, api_port: u16) -> anyhow::Re
     })?;
     let state = AppState::from_sdk_config(&sdk, &config)?;
     let pollers = crate::pollers::start_all(template, &physical, &sdk, &Default::default())?;
-    let firer = crate::schedules::start(&physical, &sdk);
+    let clock = crate::schedules::Clock::new(&physical, &sdk);
+    let firer = crate::schedules::start(clock.clone());
     let recurring = crate::schedules::start_recurring(template, &physical, &sdk)?;
     let (key, secret) = create_platform_key(&state.store, "local platform admin").await?;
     let inbound = crate::inbound_sim::InboundSimulator::new(&physical, &sdk)?;
@@ -111,6 +112,9 @@ async fn serve(template: &Template, endpoint: &str, api_port: u16) -> anyhow::Re
         "  Inbound:        POST {url}/_local/inbound/email (a raw mail to *@{}) and /_local/inbound/sms, delivered as SES and End User Messaging would; a guest's mail: {url}/_local/outbox?to=",
         crate::provision::INBOUND_DOMAIN
     );
+    println!(
+        "  Schedules:      {url}/_local/schedules   (pending journey steps and escalations; POST /_local/schedules/{{name}}/fire fires one now)"
+    );
     println!("  Admin API key:  {secret}   (platform_admin, {})", key.id);
     println!("  Emulated AWS:   {endpoint}   (table {})", config.table);
     for poller in &pollers {
@@ -122,7 +126,7 @@ async fn serve(template: &Template, endpoint: &str, api_port: u16) -> anyhow::Re
     println!("Press Ctrl-C to stop.");
     println!("HERALD_API_URL={url}");
     println!("HERALD_ADMIN_KEY={secret}");
-    axum::serve(listener, app(state, &url, endpoint, inbound))
+    axum::serve(listener, app(state, &url, endpoint, (inbound, clock)))
         .with_graceful_shutdown(shutdown_signal())
         .await
         .context("serving the API")?;
@@ -135,12 +139,15 @@ async fn serve(template: &Template, endpoint: &str, api_port: u16) -> anyhow::Re
 
 /// The API and the console on one address, as API Gateway routes them in AWS (`/console/*`,
 /// `/` and `/api/v1` to the console function, everything else to the API function), with the
-/// local outbox page and the inbound simulator.
+/// local outbox page, the inbound simulator and the schedules' clock.
 pub fn app(
     state: AppState,
     public_url: &str,
     endpoint: &str,
-    inbound: crate::inbound_sim::InboundSimulator,
+    (inbound, clock): (
+        crate::inbound_sim::InboundSimulator,
+        crate::schedules::Clock,
+    ),
 ) -> axum::Router {
     let console = herald_console::ConsoleState::new(state.clone(), Some(public_url));
     let console = herald_console::finish(
@@ -151,6 +158,7 @@ pub fn app(
     console
         .merge(herald_api::router(state))
         .merge(inbound.routes())
+        .merge(clock.routes())
         .merge(crate::outbox::mailbox(endpoint.to_owned()))
 }
 

@@ -5,7 +5,7 @@
 
 use axum::extract::{Path, Query, State};
 use axum::http::{Method, StatusCode};
-use axum::response::Response;
+use axum::response::{IntoResponse as _, Response};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -25,6 +25,8 @@ pub struct InboxQuery {
     pub queue: Option<String>,
     pub priority: Option<String>,
     pub channel: Option<String>,
+    /// `true`: escalated conversations only.
+    pub escalated: Option<String>,
     pub event_id: Option<String>,
     pub cursor: Option<String>,
 }
@@ -45,6 +47,7 @@ pub async fn list(
         ("queue", given(&f.queue)),
         ("priority", given(&f.priority)),
         ("channel", given(&f.channel)),
+        ("escalated", given(&f.escalated)),
         ("event_id", given(&f.event_id)),
     ];
     let shown: serde_json::Map<String, Value> = filters
@@ -123,6 +126,29 @@ async fn render_thread(
             priorities => ["low", "normal", "high", "urgent"],
         },
     )
+}
+
+/// An attachment of a guest's mail: 303 to its signed download URL (valid five minutes).
+pub async fn attachment(
+    State(state): State<ConsoleState>,
+    who: Signed,
+    Path((cid, mid, index)): Path<(String, String, String)>,
+    Query(p): Query<super::TenantParam>,
+) -> Response {
+    let here = here!(state, who, p);
+    let (Some(cid), Some(mid), Ok(index)) = (id(&cid), id(&mid), index.parse::<u32>()) else {
+        return not_found(here.who);
+    };
+    let link = attempt!(
+        here.get(format!(
+            "/api/v1/communication/conversations/{cid}/messages/{mid}/attachments/{index}"
+        ))
+        .await
+    );
+    match link["url"].as_str() {
+        Some(url) => axum::response::Redirect::to(url).into_response(),
+        None => not_found(here.who),
+    }
 }
 
 pub async fn thread(

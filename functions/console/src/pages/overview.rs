@@ -1,8 +1,8 @@
 //! The overview: the tenant's events, what is sending now with its counts, provider health,
-//! bounce and complaint rates against SES's thresholds; for a platform admin without a tenant,
+//! bounce and complaint rates against SES's thresholds, escalated conversations; for a platform admin without a tenant,
 //! every tenant and the dead-letter queues.
 //!
-//! The page reads three things (events, campaigns, the tenant's counters); what changes while
+//! The page reads four things (events, campaigns, the tenant's counters, escalations); what changes while
 //! something sends (campaign counts, provider health) is the live panel, polled by htmx every
 //! 5 seconds while a campaign is sending (and loaded once otherwise).
 
@@ -63,10 +63,11 @@ pub async fn page(
             crate::ctx! { platform_home => true, tenants => tenants["items"].clone(), queues => queues["items"].clone() },
         );
     }
-    let (events, campaigns, dashboard) = tokio::join!(
+    let (events, campaigns, dashboard, escalated) = tokio::join!(
         here.get("/api/v1/events"),
         here.get("/api/v1/communication/campaigns"),
         here.get("/api/v1/communication/analytics/dashboard"),
+        here.get("/api/v1/communication/conversations?escalated=true&limit=10"),
     );
     let events = match events {
         Ok(v) => v["items"].as_array().cloned().unwrap_or_default(),
@@ -104,12 +105,16 @@ pub async fn page(
             "complaint": against(d["totals"]["rates"]["complaint_rate"].as_f64(), SES_COMPLAINT),
         })
     });
+    // Event managers list conversations event by event: the inbox shows them theirs.
+    let escalated = escalated
+        .ok()
+        .map(|v| v["items"].as_array().cloned().unwrap_or_default());
     here.page(
         "console/overview.html",
         crate::ctx! {
             platform_home => false,
             events, rates,
-            recent,
+            recent, escalated,
             live => campaigns.iter().any(is_live),
         },
     )
