@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use axum::http::Method;
 use common::consent::{contact_of, invited, ready, sent_mail};
+use common::conversations::conversations;
 use common::*;
 use herald_local::testing::TestStack;
 use serde_json::{Value, json};
@@ -242,24 +243,7 @@ async fn a_sender_who_becomes_a_contact_brings_their_earlier_conversation_into_h
         .sms(&phone, &number, "Is the gala open to the public?", None)
         .await
         .unwrap();
-    let mut stranger = Vec::new();
-    for _ in 0..120 {
-        stranger = items(
-            &expect(
-                &stack,
-                Method::GET,
-                "/api/v1/communication/conversations?q=public",
-                key,
-                None,
-                200,
-            )
-            .await,
-        );
-        if !stranger.is_empty() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    }
+    let stranger = conversations(&stack, key, "?q=public", 1).await;
     assert_eq!(stranger[0]["address"], json!(phone), "{stranger:?}");
     assert!(stranger[0].get("contact_id").is_none());
     // Then they are invited: a contact with that number.

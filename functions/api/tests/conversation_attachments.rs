@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use axum::http::Method;
 use common::consent::{invited, ready};
+use common::conversations::{bucket_keys, conversations};
 use common::*;
 use serde_json::Value;
 
@@ -28,25 +29,6 @@ Content-Transfer-Encoding: base64\r\n\r\n{pdf}\r\n--b--\r\n",
     )
 }
 
-async fn bucket_keys(stack: &herald_local::testing::TestStack) -> Vec<String> {
-    let bucket = stack
-        .state
-        .queues
-        .inbound_bucket
-        .clone()
-        .expect("the inbound bucket");
-    herald::aws::s3_client(&stack.sdk)
-        .list_objects_v2()
-        .bucket(bucket)
-        .send()
-        .await
-        .expect("ListObjectsV2")
-        .contents()
-        .iter()
-        .filter_map(|o| o.key().map(str::to_owned))
-        .collect()
-}
-
 #[tokio::test]
 async fn a_mails_attachment_is_downloaded_through_a_signed_url_and_erased_with_the_contact() {
     let stack = stack().await;
@@ -63,24 +45,7 @@ async fn a_mails_attachment_is_downloaded_through_a_signed_url_and_erased_with_t
         )
         .await
         .unwrap();
-    let mut found = Vec::new();
-    for _ in 0..120 {
-        found = items(
-            &expect(
-                &stack,
-                Method::GET,
-                "/api/v1/communication/conversations?q=dietary",
-                key,
-                None,
-                200,
-            )
-            .await,
-        );
-        if !found.is_empty() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    }
+    let found = conversations(&stack, key, "?q=dietary", 1).await;
     let conversation = text(&found[0], "id");
     let contact = text(&found[0], "contact_id");
     let view = expect(

@@ -10,53 +10,9 @@ use std::time::Duration;
 use aws_lambda_events::event::sqs::{SqsEvent, SqsMessage};
 use axum::http::Method;
 use common::consent::{invited, ready, sent_mail};
+use common::conversations::{CONVERSATIONS, bucket_keys, conversations, thread};
 use common::*;
-use herald_local::testing::TestStack;
-use serde_json::{Value, json};
-
-const CONVERSATIONS: &str = "/api/v1/communication/conversations";
-
-/// Polls (bounded) until the tenant's conversations matching `query` number `n`.
-async fn conversations(stack: &TestStack, key: &str, query: &str, n: usize) -> Vec<Value> {
-    for _ in 0..120 {
-        let page = expect(
-            stack,
-            Method::GET,
-            &format!("{CONVERSATIONS}{query}"),
-            key,
-            None,
-            200,
-        )
-        .await;
-        let found = items(&page);
-        if found.len() >= n {
-            return found;
-        }
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    }
-    panic!("fewer than {n} conversations for {query} after 30 s");
-}
-
-/// Polls (bounded) a conversation until its thread holds `n` messages; the thread, newest first.
-async fn thread(stack: &TestStack, key: &str, id: &str, n: usize) -> Vec<Value> {
-    for _ in 0..120 {
-        let view = expect(
-            stack,
-            Method::GET,
-            &format!("{CONVERSATIONS}/{id}"),
-            key,
-            None,
-            200,
-        )
-        .await;
-        let messages = view["messages"].as_array().cloned().unwrap_or_default();
-        if messages.len() >= n && messages.iter().all(|m| m["delivery"] != "queued") {
-            return messages;
-        }
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    }
-    panic!("conversation {id} did not reach {n} settled messages in 30 s");
-}
+use serde_json::json;
 
 fn reply_mail(from: &str, to: &str, subject: &str, extra_headers: &str, body: &str) -> String {
     format!(
@@ -605,27 +561,7 @@ async fn export_holds_the_conversation_and_erasure_leaves_nothing_of_it() {
             .get("raw_object")
             .is_none()
     );
-    let bucket = stack
-        .state
-        .queues
-        .inbound_bucket
-        .clone()
-        .expect("the inbound bucket");
-    let s3 = herald::aws::s3_client(&stack.sdk);
-    let objects = |s3: aws_sdk_s3::Client, bucket: String| async move {
-        s3.list_objects_v2()
-            .bucket(bucket)
-            .send()
-            .await
-            .unwrap()
-            .key_count()
-            .unwrap_or(0)
-    };
-    assert_eq!(
-        objects(s3.clone(), bucket.clone()).await,
-        1,
-        "the raw mail is in S3"
-    );
+    assert_eq!(bucket_keys(&stack).await.len(), 1, "the raw mail is in S3");
     let erased = expect(
         &stack,
         Method::DELETE,
@@ -637,12 +573,15 @@ async fn export_holds_the_conversation_and_erasure_leaves_nothing_of_it() {
     .await;
     assert_eq!(erased["conversations"], 1);
     for _ in 0..120 {
-        if objects(s3.clone(), bucket.clone()).await == 0 {
+        if bucket_keys(&stack).await.is_empty() {
             break;
         }
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
-    assert_eq!(objects(s3, bucket).await, 0, "the raw mail is deleted");
+    assert!(
+        bucket_keys(&stack).await.is_empty(),
+        "the raw mail is deleted"
+    );
     assert_table_lacks(&stack, "passport").await;
     assert_table_lacks(&stack, &guest).await;
     let none = expect(&stack, Method::GET, CONVERSATIONS, key, None, 200).await;

@@ -12,6 +12,7 @@ use axum::http::{Method, header};
 pub use herald_local::testing::{Answer, TestStack};
 
 pub mod consent;
+pub mod conversations;
 #[allow(unused_imports)]
 pub use consent::*;
 use std::time::Duration;
