@@ -152,6 +152,8 @@ impl super::Inbound {
         }
         let raw = self.fetch(&receipt).await?;
         let mail = parse_mail(&raw)?;
+        // The attachments are copied out: the mail itself (up to 40 MB) is not needed for them.
+        drop(raw);
         message.from = mail.from;
         message.subject = mail.subject;
         message.written = written_part(&mail.text);

@@ -130,7 +130,17 @@ impl Clock {
             .message_body(target.input().unwrap_or_default())
             .send()
             .await?;
-        self.scheduler.delete_schedule().name(name).send().await?;
+        // Fired by the loop and on request at once, the second delete finds it gone: done.
+        match self.scheduler.delete_schedule().name(name).send().await {
+            Ok(_) => {}
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_resource_not_found_exception()) =>
+            {
+                return Ok(false);
+            }
+            Err(e) => return Err(e.into()),
+        }
         tracing::info!(schedule = name, "local schedule fired");
         Ok(true)
     }

@@ -126,6 +126,19 @@ pub const MAX_TEXT: usize = 64 * 1024;
 pub const MAX_SUBJECT: usize = 998;
 pub const MAX_ATTACHMENTS: usize = 100;
 
+/// Whether `t` is a media type as RFC 2045 writes it (`type/subtype`, token characters only):
+/// anything else is stored and served as `application/octet-stream`.
+fn media_type(t: &str) -> bool {
+    let token = |s: &str| {
+        !s.is_empty()
+            && s.len() <= 127
+            && s.bytes()
+                .all(|b| b.is_ascii_graphic() && !b"()<>@,;:\\\"/[]?=".contains(&b))
+    };
+    t.split_once('/')
+        .is_some_and(|(kind, sub)| token(kind) && token(sub))
+}
+
 /// Parses a raw RFC 5322 message. Malformed MIME still yields what could be read; a message
 /// without a sender's address is refused (nobody to thread it to).
 pub fn parse_mail(raw: &[u8]) -> Result<Mail822, Unusable> {
@@ -175,6 +188,8 @@ pub fn parse_mail(raw: &[u8]) -> Result<Mail822, Unusable> {
                         Some(sub) => format!("{}/{}", c.ctype(), sub),
                         None => c.ctype().to_owned(),
                     })
+                    .filter(|t| media_type(t))
+                    .map(|t| t.to_ascii_lowercase())
                     .unwrap_or_else(|| "application/octet-stream".to_owned()),
                 size: part.len() as u64,
                 downloadable: false,
@@ -293,6 +308,25 @@ mod tests {
         assert_eq!(mail.attachments[0].name, "menu.pdf");
         assert_eq!(mail.attachments[0].content_type, "application/pdf");
         assert_eq!(mail.attachments[0].size, 9);
+        assert_eq!(mail.contents, [b"%PDF-1.4\n".to_vec()]);
+    }
+
+    #[test]
+    fn an_attachment_type_that_is_not_a_media_type_is_served_as_bytes() {
+        let odd = REPLY.replace("application/pdf", "Image/PNG").into_bytes();
+        assert_eq!(
+            parse_mail(&odd).unwrap().attachments[0].content_type,
+            "image/png"
+        );
+        for bad in ["image/pn\u{121}", "image/png\u{7f}", "text", "a/b c"] {
+            let raw = REPLY.replace("application/pdf", bad).into_bytes();
+            let mail = parse_mail(&raw).unwrap();
+            assert_eq!(
+                mail.attachments.first().map(|a| a.content_type.as_str()),
+                Some("application/octet-stream"),
+                "{bad}"
+            );
+        }
     }
 
     #[test]

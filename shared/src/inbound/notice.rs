@@ -83,13 +83,15 @@ pub fn decode(body: &str, received: DateTime<Utc>) -> Result<Notice, Unusable> {
     if json.get("herald_erase_mail").is_some() {
         let job: EraseMail = serde_json::from_value(json)
             .map_err(|e| Unusable::Malformed(format!("mail erasure: {e}")))?;
+        // Raw mails are SES's `mail/{id}`; attachments are under the erased contact's tenant.
+        let attachments = format!("attachments/{}/", job.herald_erase_mail);
         if job
             .keys
             .iter()
-            .any(|k| !k.starts_with("mail/") && !k.starts_with("attachments/"))
+            .any(|k| !k.starts_with("mail/") && !k.starts_with(&attachments))
         {
             return Err(Unusable::Malformed(
-                "a mail erasure names a key outside mail/ and attachments/".into(),
+                "a mail erasure names a key outside mail/ and the tenant's attachments/".into(),
             ));
         }
         return Ok(Notice::EraseMail(job));
@@ -354,6 +356,35 @@ mod tests {
             decode("{\"what\": 1}", now()),
             Err(Unusable::Malformed(_))
         ));
+    }
+
+    #[test]
+    fn a_mail_erasure_deletes_only_mails_and_that_tenants_attachments() {
+        let tenant = TenantId::new();
+        let job = |keys: &[String]| {
+            serde_json::json!({"herald_erase_mail": tenant, "bucket": "b", "keys": keys})
+                .to_string()
+        };
+        let ok = [
+            "mail/ses-1".to_owned(),
+            format!("attachments/{tenant}/cvm_01/0"),
+        ];
+        assert!(matches!(
+            decode(&job(&ok), Utc::now()),
+            Ok(Notice::EraseMail(e)) if e.keys == ok
+        ));
+        for bad in [
+            format!("attachments/{}/cvm_01/0", TenantId::new()),
+            "webhooks/secret".to_owned(),
+        ] {
+            assert!(
+                matches!(
+                    decode(&job(std::slice::from_ref(&bad)), Utc::now()),
+                    Err(Unusable::Malformed(_))
+                ),
+                "{bad}"
+            );
+        }
     }
 
     #[test]
