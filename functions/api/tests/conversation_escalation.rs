@@ -6,7 +6,9 @@
 //! conversation moved to another queue has its schedule moved to that queue's limit.
 //!
 //! The test is the clock: it reads the schedule moto holds and delivers its input, as
-//! EventBridge Scheduler does when the time comes.
+//! EventBridge Scheduler does when the time comes. An escalation due within 15 minutes (here,
+//! a message read late, already past its queue's one-minute limit) is a delayed SQS message
+//! instead of a schedule, and goes through the stack's own queue.
 
 mod common;
 
@@ -144,9 +146,11 @@ async fn a_routed_conversation_nobody_answers_is_escalated_and_an_answered_one_i
         "/api/v1/communication/conversation-settings",
         key,
         Some(json!({"version": 0, "help_text": "Gala help: events@acme.example",
-            "rules": [{"id": "refunds", "words": ["refund"], "queue": "billing", "priority": "high"}],
+            "rules": [{"id": "refunds", "words": ["refund"], "queue": "billing", "priority": "high"},
+                      {"id": "asap", "words": ["asap"], "queue": "desk"}],
             "queues": {"general": {"escalate_after_minutes": 60},
-                       "billing": {"escalate_after_minutes": 5}}})),
+                       "billing": {"escalate_after_minutes": 20},
+                       "desk": {"escalate_after_minutes": 1}}})),
         200,
     )
     .await;
@@ -169,7 +173,7 @@ async fn a_routed_conversation_nobody_answers_is_escalated_and_an_answered_one_i
     let sim = stack.inbound().unwrap();
     let function = stack.inbound_function().unwrap();
 
-    // Routed to billing (five minutes) at high priority; the clock starts at the message.
+    // Routed to billing (20 minutes) at high priority; the clock starts at the message.
     sim.sms(&late, &number, "Can I get a refund?", None)
         .await
         .unwrap();
@@ -180,7 +184,7 @@ async fn a_routed_conversation_nobody_answers_is_escalated_and_an_answered_one_i
         (c["queue"].as_str(), c["priority"].as_str()),
         (Some("billing"), Some("high"))
     );
-    let due = time(&c["unanswered_since"]) + chrono::Duration::minutes(5);
+    let due = time(&c["unanswered_since"]) + chrono::Duration::minutes(20);
     let input = scheduled_for(&stack, &id, due).await;
     assert_eq!(input["conversation_id"], json!(id));
     assert_eq!(input["herald_escalate"], json!(s.t.id));
@@ -242,7 +246,7 @@ async fn a_routed_conversation_nobody_answers_is_escalated_and_an_answered_one_i
     let other = text(&c, "id");
     let due = time(&c["unanswered_since"]) + chrono::Duration::hours(1);
     let input = scheduled_for(&stack, &other, due).await;
-    // Moved to billing, its schedule moves to billing's five minutes.
+    // Moved to billing, its schedule moves to billing's 20 minutes.
     expect(
         &stack,
         Method::PATCH,
@@ -252,7 +256,7 @@ async fn a_routed_conversation_nobody_answers_is_escalated_and_an_answered_one_i
         200,
     )
     .await;
-    let moved = scheduled_for(&stack, &other, due - chrono::Duration::minutes(55)).await;
+    let moved = scheduled_for(&stack, &other, due - chrono::Duration::minutes(40)).await;
     assert_eq!(moved["conversation_id"], json!(other));
     expect(
         &stack,
@@ -305,4 +309,48 @@ async fn a_routed_conversation_nobody_answers_is_escalated_and_an_answered_one_i
             .load(std::sync::atomic::Ordering::Relaxed),
         1
     );
+
+    // A guest's SMS read two minutes after SQS got it, routed to a one-minute queue: already
+    // due, so no schedule, and the job goes straight through the inbound queue.
+    let late = format!("+4479{:08}", rand_u32() % 100_000_000);
+    let mut record = SqsMessage::default();
+    record.message_id = Some("late-1".into());
+    record.body = Some(
+        json!({"originationNumber": late, "destinationNumber": number,
+            "messageBody": "Please call me asap", "inboundMessageId": format!("late-{}", rand_u32())})
+        .to_string(),
+    );
+    record.attributes.insert(
+        "SentTimestamp".into(),
+        (chrono::Utc::now() - chrono::Duration::minutes(2))
+            .timestamp_millis()
+            .to_string(),
+    );
+    assert!(function.handle_record(record).await);
+    let mut desk = Value::Null;
+    for _ in 0..120 {
+        let found = items(
+            &expect(
+                &stack,
+                Method::GET,
+                &format!("{CONVERSATIONS}?queue=desk&escalated=true"),
+                key,
+                None,
+                200,
+            )
+            .await,
+        );
+        if let Some(c) = found.into_iter().next() {
+            desk = c;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    assert_eq!(desk["address"], json!(late), "{desk}");
+    assert_eq!(desk["priority"], "high");
+    assert!(
+        schedule(&stack, &text(&desk, "id")).await.is_none(),
+        "no schedule"
+    );
+    assert!(desk.get("escalation_set_for").is_none(), "never shown");
 }

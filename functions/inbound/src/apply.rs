@@ -11,8 +11,9 @@
 //!    repeats after a crash sends the answers still `queued`, so a keyword gets one answer;
 //! 5. webhooks (`conversation.message_received`).
 //!
-//! Before the transaction, when the guest starts waiting, the conversation's escalation
-//! schedule is written (see [`crate::escalate`]).
+//! After the transaction, when the conversation's due time moved (the guest starts waiting,
+//! another queue, another limit), its escalation clock is set (see [`crate::escalate`]); the
+//! conversation records the time it was set for, so a repeated delivery sets it again.
 
 use std::sync::atomic::Ordering;
 
@@ -84,9 +85,9 @@ impl super::Inbound {
         for _ in 0..ATTEMPTS {
             let existing = self.store.get_conversation(tenant, id).await?;
             let expected = existing.as_ref().map_or(0, |c| c.version);
+            let stored_clock = existing.as_ref().and_then(|c| c.escalation_set_for);
             let mut conversation =
                 existing.unwrap_or_else(|| Conversation::new(tenant, &who.party, event_id, m.at));
-            let due_before = due(&conversation, &tenant_settings, event_settings.as_ref());
             let mut decided = match l.virus {
                 true => Plan {
                     flags: vec!["virus"],
@@ -180,13 +181,11 @@ impl super::Inbound {
                 .extend(decided.flags.iter().map(|f| (*f).to_owned()));
             conversation.version = expected + 1;
             conversation.ttl = Some(retention(&tenant_record, m.at));
-            // The clock starts when the guest starts waiting (or the message moved the
-            // conversation to another queue); written first, a schedule whose message was not
-            // recorded finds nobody waiting and does nothing.
+            // The escalation clock is set when the due time moves: the guest starts waiting,
+            // the message moved the conversation to another queue, or the queue's limit changed.
             let due_now = due(&conversation, &tenant_settings, event_settings.as_ref());
-            if let Some(at) = due_now.filter(|_| due_now != due_before) {
-                self.schedule_escalation(&conversation, at).await?;
-            }
+            let set_clock = due_now.filter(|d| conversation.escalation_set_for != Some(*d));
+            conversation.escalation_set_for = due_now;
             match self
                 .store
                 .append_messages(
@@ -200,6 +199,10 @@ impl super::Inbound {
                 Appended::Stale => continue,
                 Appended::Duplicate => {
                     self.counters.duplicates.fetch_add(1, Ordering::Relaxed);
+                    // A delivery that stopped before the clock was set sets it now.
+                    if let Some(at) = stored_clock {
+                        self.start_escalation_clock(&conversation, at).await;
+                    }
                     // A delivery that stopped before its answers went sends them now.
                     let pending = self.store.pending_answers(tenant, &answers).await?;
                     self.send_answers(tenant, &conversation, pending).await;
@@ -210,6 +213,9 @@ impl super::Inbound {
             self.counters.recorded.fetch_add(1, Ordering::Relaxed);
             tracing::info!(tenant_id = %tenant, conversation_id = %conversation.id,
                 channel = %m.channel, actions = ?inbound.actions, "inbound message recorded");
+            if let Some(at) = set_clock {
+                self.start_escalation_clock(&conversation, at).await;
+            }
             // 4. The answers.
             self.send_answers(tenant, &conversation, answers).await;
             // 5. Webhooks.

@@ -1,45 +1,97 @@
-//! Escalation: the schedule of a conversation the guest is waiting on, and what its job does
+//! Escalation: the clock of a conversation the guest is waiting on, and what its job does
 //! when it comes (see `herald::conversations::escalation`): nothing when the guest was answered,
-//! the schedule written again when the conversation is due later now, or the conversation
-//! escalated (priority one step up) and `conversation.escalated` sent.
+//! the clock set again when the conversation is due later now, or the conversation escalated
+//! (priority one step up) and `conversation.escalated` sent.
+//!
+//! The job comes back through this function's queue: as a delayed message when it is due
+//! within SQS's 15-minute delay (a time already past included), else through a one-time
+//! EventBridge Scheduler schedule.
 
 use chrono::{DateTime, Utc};
 use herald::conversations::Conversation;
 use herald::conversations::escalation::{Decision, Escalate, decide, due, escalate, schedule_name};
 use herald::domain::WebhookEventType;
 use herald::ids::TenantId;
+use herald::rsvp::record::JobQueue;
 use herald::store::StoreError;
 use herald::webhooks::WebhookEvent;
 
 /// How many times an escalation is tried again when its conversation changed meanwhile.
 const ATTEMPTS: usize = 5;
+/// The longest delay SQS gives a message (seconds).
+const MAX_DELAY: i64 = 900;
+
+/// Where escalation jobs come back from.
+#[derive(Debug, Clone)]
+pub struct Clock {
+    /// One-time schedules targeting this function's queue.
+    pub schedules: herald::schedules::OneTimeSchedules,
+    /// This function's queue.
+    pub queue: JobQueue,
+}
 
 impl super::Inbound {
-    /// Writes the conversation's escalation schedule for `at` (none without a scheduler).
+    /// Sets the conversation's escalation for `at` (nothing without a clock): a delayed
+    /// message when it is due within 15 minutes, else the conversation's schedule.
     pub(crate) async fn schedule_escalation(
         &self,
         c: &Conversation,
         at: DateTime<Utc>,
     ) -> anyhow::Result<()> {
-        let Some(schedules) = &self.escalations else {
+        let Some(clock) = &self.escalations else {
             return Ok(());
         };
-        let job = Escalate {
+        let job = serde_json::to_string(&Escalate {
             herald_escalate: c.tenant_id,
             conversation_id: c.id,
             due: Some(at),
-        };
-        schedules
-            .put(
-                &schedule_name(c.id),
-                at,
-                None,
-                &serde_json::to_string(&job)?,
-                false,
-            )
-            .await?;
-        tracing::info!(tenant_id = %c.tenant_id, conversation_id = %c.id, due = %at, "escalation scheduled");
+        })?;
+        let wait = (at - Utc::now()).num_seconds();
+        if wait <= MAX_DELAY {
+            clock
+                .queue
+                .sqs
+                .send_message()
+                .queue_url(&clock.queue.url)
+                .message_body(job)
+                .delay_seconds(i32::try_from(wait.max(0)).unwrap_or(0))
+                .send()
+                .await
+                .map_err(|e| anyhow::Error::new(e).context("SQS SendMessage escalation"))?;
+        } else {
+            clock
+                .schedules
+                .put(&schedule_name(c.id), at, None, &job, false)
+                .await?;
+        }
+        tracing::info!(tenant_id = %c.tenant_id, conversation_id = %c.id, due = %at, "escalation set");
         Ok(())
+    }
+
+    /// [`Self::schedule_escalation`] for a guest's message being recorded: a failure must not
+    /// lose the message, so the clock is asked for again through the queue (a job without a
+    /// time), and only logged if that fails too.
+    pub(crate) async fn start_escalation_clock(&self, c: &Conversation, at: DateTime<Utc>) {
+        let Err(e) = self.schedule_escalation(c, at).await else {
+            return;
+        };
+        tracing::warn!(tenant_id = %c.tenant_id, conversation_id = %c.id, error = ?e, "setting an escalation failed; asking again through the queue");
+        let Some(clock) = &self.escalations else {
+            return;
+        };
+        let again = serde_json::to_string(&Escalate {
+            herald_escalate: c.tenant_id,
+            conversation_id: c.id,
+            due: None,
+        })
+        .map_err(anyhow::Error::new);
+        let sent = match again {
+            Ok(body) => clock.queue.send(body).await,
+            Err(e) => Err(e),
+        };
+        if let Err(e) = sent {
+            tracing::error!(tenant_id = %c.tenant_id, conversation_id = %c.id, error = ?e, "asking for an escalation failed: it will be set at the guest's next message");
+        }
     }
 
     /// An escalation job: true when it is done with.

@@ -40,10 +40,10 @@ pub struct Config {
     pub webhook_queue_url: Option<String>,
     /// `HERALD_SES_CONFIGURATION_SET` (optional): for emailed replies through SES.
     pub ses_configuration_set: Option<String>,
-    /// `HERALD_INBOUND_QUEUE_ARN` and `HERALD_SCHEDULER_ROLE_ARN` (optional, together): the
-    /// queue escalation schedules put their jobs on and the role they take (no escalation
-    /// without them).
-    pub escalations: Option<(String, String)>,
+    /// `HERALD_INBOUND_QUEUE_URL`, `HERALD_INBOUND_QUEUE_ARN` and `HERALD_SCHEDULER_ROLE_ARN`
+    /// (optional, together): this function's own queue, which escalation jobs come back
+    /// through (delayed messages, or schedules taking the role) — no escalation without them.
+    pub escalations: Option<(String, String, String)>,
 }
 
 impl Config {
@@ -58,8 +58,14 @@ impl Config {
             )?,
             webhook_queue_url: optional("HERALD_WEBHOOK_QUEUE_URL"),
             ses_configuration_set: optional("HERALD_SES_CONFIGURATION_SET"),
-            escalations: optional("HERALD_INBOUND_QUEUE_ARN")
-                .zip(optional("HERALD_SCHEDULER_ROLE_ARN")),
+            escalations: match (
+                optional("HERALD_INBOUND_QUEUE_URL"),
+                optional("HERALD_INBOUND_QUEUE_ARN"),
+                optional("HERALD_SCHEDULER_ROLE_ARN"),
+            ) {
+                (Some(url), Some(arn), Some(role)) => Some((url, arn, role)),
+                _ => None,
+            },
         })
     }
 
@@ -103,8 +109,8 @@ pub struct Inbound {
     pub recorder: Recorder,
     pub inbound_domain: Option<String>,
     pub ses_configuration_set: Option<String>,
-    /// Escalation schedules (none without a scheduler role).
-    pub escalations: Option<herald::schedules::OneTimeSchedules>,
+    /// Escalation jobs' ways back (none without a scheduler role).
+    pub escalations: Option<escalate::Clock>,
     pub counters: Arc<Counters>,
 }
 
@@ -129,13 +135,20 @@ impl Inbound {
             sealer,
             inbound_domain: config.inbound_domain.clone(),
             ses_configuration_set: config.ses_configuration_set.clone(),
-            escalations: config.escalations.clone().map(|(target_arn, role_arn)| {
-                herald::schedules::OneTimeSchedules {
-                    client: herald::aws::LazyClient::new(sdk, aws_sdk_scheduler::Client::new),
-                    target_arn,
-                    role_arn,
-                }
-            }),
+            escalations: config
+                .escalations
+                .clone()
+                .map(|(queue_url, target_arn, role_arn)| escalate::Clock {
+                    schedules: herald::schedules::OneTimeSchedules {
+                        client: herald::aws::LazyClient::new(sdk, aws_sdk_scheduler::Client::new),
+                        target_arn,
+                        role_arn,
+                    },
+                    queue: JobQueue {
+                        sqs: herald::aws::LazyClient::new(sdk, aws_sdk_sqs::Client::new),
+                        url: queue_url,
+                    },
+                }),
             counters: Arc::default(),
         })
     }

@@ -2,9 +2,11 @@
 //! queue's `escalate_after_minutes`) is escalated — its priority raised one step and the
 //! webhook `conversation.escalated` sent.
 //!
-//! The clock is an EventBridge Scheduler one-time schedule per conversation
-//! ([`schedule_name`]), written when the guest starts waiting (or the conversation moves to
-//! another queue) and putting an [`Escalate`] job on the inbound queue at the time it is due.
+//! The clock is an [`Escalate`] job put on the inbound queue for the time it is due: a delayed
+//! SQS message when that is within 15 minutes, else an EventBridge Scheduler one-time schedule
+//! per conversation ([`schedule_name`]). It is set when the due time changes: the guest starts
+//! waiting, a rule or a person moves the conversation to another queue, or the queue's limit
+//! changed since it was set (seen at the guest's next message).
 //! When the job comes, the conversation decides: answered since (or escalated already) — nothing;
 //! due later now (moved to a queue with a longer limit) — the schedule is written again for
 //! then; due — escalated. A job without a time asks only for the schedule to be (re)written.
@@ -89,6 +91,7 @@ pub fn decide(
 pub fn escalate(c: &mut Conversation, now: DateTime<Utc>) {
     c.priority = raised(c.priority);
     c.escalated_at = Some(now);
+    c.escalation_set_for = None;
     c.updated_at = now;
 }
 

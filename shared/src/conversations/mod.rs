@@ -83,6 +83,11 @@ pub struct Conversation {
     pub last_message_at: DateTime<Utc>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub escalated_at: Option<DateTime<Utc>>,
+    /// When the escalation clock was last set for (so a message, or a change of settings,
+    /// that moves the due time sets it again; never shown).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(ignore)]
+    pub escalation_set_for: Option<DateTime<Utc>>,
     /// What needs a person's eye: `opt_out_words` (an opt-out in other words), `spam`.
     #[serde(default)]
     pub flags: BTreeSet<String>,
@@ -136,6 +141,7 @@ impl Conversation {
             last_inbound_at: None,
             last_message_at: now,
             escalated_at: None,
+            escalation_set_for: None,
             flags: BTreeSet::new(),
             preview: String::new(),
             subject: None,
@@ -152,6 +158,7 @@ impl Conversation {
     pub fn shown(mut self) -> Self {
         self.words.clear();
         self.ttl = None;
+        self.escalation_set_for = None;
         self
     }
 
@@ -188,6 +195,7 @@ impl Conversation {
                 self.status = ConversationStatus::Waiting;
                 self.unanswered_since = None;
                 self.escalated_at = None;
+                self.escalation_set_for = None;
             }
             Direction::Outbound => {}
         }

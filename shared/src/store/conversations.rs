@@ -73,8 +73,6 @@ pub struct ConversationFilter {
     pub contact: Option<ContactId>,
     /// Escalated ones only (`true`), or the others (`false`).
     pub escalated: Option<bool>,
-    /// Only those with a sender matching no contact at one of these addresses.
-    pub unknown_senders: Vec<String>,
     /// Folded words, each of which the thread must contain.
     pub words: Vec<String>,
     /// Only conversations with a message at or after / before these times.
@@ -129,8 +127,9 @@ impl Store {
 
     /// Writes `messages` and the conversation as it now stands (conditional on its stored
     /// `version` being `expected`, 0 for a new one) in one transaction, with the inbound
-    /// message's deduplication item (`seen`: channel and the provider's id) and the contact's
-    /// pointer to the conversation. Messages expire with the conversation (its `ttl`).
+    /// message's deduplication item (`seen`: channel and the provider's id) and the pointer
+    /// of the contact (or of the sender's address, when it matches no contact) to the
+    /// conversation. Messages expire with the conversation (its `ttl`).
     pub async fn append_messages(
         &self,
         conversation: &Conversation,
@@ -187,22 +186,27 @@ impl Store {
             item.insert(keys::TTL.to_owned(), AttributeValue::N(expires.to_string()));
             t = t.with(put(item, Some(("attribute_not_exists(PK)", None)))?)?;
         }
-        if let (Some(contact), 0) = (conversation.contact_id, expected) {
+        // Who the conversation is filed under: the contact, or the sender's address (so the
+        // person's export and erasure find it once they are a contact).
+        let owner = match (conversation.contact_id, &conversation.address) {
+            (Some(contact), _) => Some(keys::contact_pk(tenant, contact)),
+            (None, Some(address)) => Some(keys::sender_pk(tenant, address)),
+            (None, None) => None,
+        };
+        if let (Some(pk), 0) = (owner, expected) {
             let pointer = ContactConversation {
                 conversation_id: conversation.id,
                 event_id: conversation.event_id,
                 created_at: conversation.created_at,
             };
-            t = t.with(put(
-                Store::to_item(
-                    &Keys::new(
-                        keys::contact_pk(tenant, contact),
-                        keys::contact_conversation_sk(conversation.id),
-                    ),
-                    &pointer,
-                )?,
-                None,
-            )?)?;
+            let mut item = Store::to_item(
+                &Keys::new(pk, keys::contact_conversation_sk(conversation.id)),
+                &pointer,
+            )?;
+            if let (None, Some(ttl)) = (conversation.contact_id, conversation.ttl) {
+                item.insert(keys::TTL.to_owned(), AttributeValue::N(ttl.to_string()));
+            }
+            t = t.with(put(item, None)?)?;
         }
         if self.transact(t, "conversation message").await? {
             return Ok(Appended::Written);
@@ -366,15 +370,6 @@ impl Store {
                 true => "attribute_exists(#escalated)".into(),
                 false => "attribute_not_exists(#escalated)".into(),
             });
-        }
-        if !filter.unknown_senders.is_empty() {
-            names.insert("#address".into(), "address".into());
-            let mut listed = Vec::new();
-            for (i, a) in filter.unknown_senders.iter().enumerate() {
-                values.insert(format!(":a{i}"), AttributeValue::S(a.clone()));
-                listed.push(format!(":a{i}"));
-            }
-            conditions.push(format!("#address IN ({})", listed.join(", ")));
         }
         if let Some(ch) = filter.channel {
             names.insert("#addresses".into(), "addresses".into());

@@ -51,9 +51,10 @@
 //! | journey step occurrence | `TENANT#{tid}#EVENT#{eid}` | `JSTEP#{step key}` | – | an event's: one Query `begins_with(SK, "JSTEP#")` (the sync, the journey view); the sync's write: PutItem conditional on the step not sending and on its event version; the sender's claim (`scheduled` → `sending`) and end (`sending` → `sent`): conditional PutItem on `status` |
 //! | journey sync mark | `TENANT#{tid}#EVENT#{eid}` | `JSYNC` | `JSYNC` / `{since ms:013}#{tid}#{eid}` | written in the same transaction as an event's move or cancellation and as a new snapshot; cleared by the sync (DeleteItem conditional on the event version); the sweep: Query GSI1 for marks older than a minute |
 //! | provider | `TENANT#{tid}#PROVIDERS` | `TENANT#{pid}` or `EVENT#{eid}#{pid}` | – | get: GetItem; list a layer's: Query `begins_with`; an event's effective providers: one Query of the partition (a tenant has tens of providers, not thousands) |
-//! | conversation | `TENANT#{tid}#CONV#{cnv}` (id derived from tenant, contact or sender address, and event) | `META` | `TENANT#{tid}#CONVS` / `{last message ms:013}#{cnv}` | get: GetItem; each inbound or outbound message: the item is Put conditional on `version` in the message's transaction; list and search newest first: Query GSI1, a page at a time, with a FilterExpression for status, queue, priority, channel, event, contact, escalation (`attribute_exists(escalated_at)`), a sender matching no contact (`address IN (…)`: a contact's export and erasure) and words (`contains(words, " word ")` on the thread's folded words, kept on the item within 16 KB); an escalation: the item Put conditional on `version` |
+//! | conversation | `TENANT#{tid}#CONV#{cnv}` (id derived from tenant, contact or sender address, and event) | `META` | `TENANT#{tid}#CONVS` / `{last message ms:013}#{cnv}` | get: GetItem; each inbound or outbound message: the item is Put conditional on `version` in the message's transaction; list and search newest first: Query GSI1, a page at a time, with a FilterExpression for status, queue, priority, channel, event, contact, escalation (`attribute_exists(escalated_at)`), and words (`contains(words, " word ")` on the thread's folded words, kept on the item within 16 KB); an escalation: the item Put conditional on `version` |
 //! | conversation message | `TENANT#{tid}#CONV#{cnv}` | `MSG#{at ms:013}#{cvm}` (`ttl`: the tenant's retention) | – | written in the conversation's transaction; the thread: Query `begins_with(SK, "MSG#")`, newest first, a page at a time (one message by id, for an attachment's download: the same pages until found) |
 //! | inbound seen | `TENANT#{tid}#INBOUND#{channel}#{sha256(provider's id)}` | `SEEN` (`ttl` 14 days) | – | deduplication: a conditional Put in the message's transaction (a second delivery of an inbound message writes nothing) |
+//! | unknown sender's conversation | `TENANT#{tid}#SENDER#{sha256(address)}` (`ttl`: the conversation's) | `CONV#{cnv}` | – | written in the transaction of a conversation with a sender matching no contact; a contact's export, history and erasure: Query `begins_with(SK, "CONV#")` for its email and its phone |
 //! | contact's conversation | `TENANT#{tid}#CONTACT#{cid}` | `CONV#{cnv}` | – | written in the conversation's transaction; the contact's history and the event of an SMS that names no message: Query `begins_with(SK, "CONV#")`; GDPR erasure |
 //! | conversation settings | `TENANT#{tid}` or `TENANT#{tid}#EVENT#{eid}` | `CONVSETTINGS` | – | help text, team hours, automatic-reply and routing rules, queues: GetItem (both layers in one BatchGetItem); put: conditional on `version` |
 //! | inbound number | `INBOUNDNUMBER#{e164}` | `CLAIM` | – | which tenant's SMS provider (End User Messaging origination number) receives on a number: conditional Put (absent or the same tenant) when the provider is saved; the inbound function: GetItem |
@@ -447,6 +448,15 @@ pub const CONTACT_CONVERSATION_PREFIX: &str = "CONV#";
 
 pub fn contact_conversation_sk(id: ConversationId) -> String {
     format!("{CONTACT_CONVERSATION_PREFIX}{id}")
+}
+
+/// The partition of a sender matching no contact (their address hashed: lower-case email or
+/// E.164), holding pointers to their conversations.
+pub fn sender_pk(tenant: TenantId, address: &str) -> String {
+    format!(
+        "TENANT#{tenant}#SENDER#{}",
+        crate::digest::sha256_hex(address)
+    )
 }
 
 pub const CONVERSATION_SETTINGS: &str = "CONVSETTINGS";

@@ -19,8 +19,8 @@ pub struct ConversationExport {
 impl Store {
     /// Every conversation of a contact with its whole thread: those filed under the contact
     /// (a Query of its pointers) and those its addresses started before they were a contact's
-    /// (a filtered Query of the tenant's conversations), then per conversation one GetItem
-    /// and its thread's pages.
+    /// (a Query of each address's pointers), then per conversation one GetItem and its
+    /// thread's pages.
     pub async fn contact_threads(
         &self,
         tenant: TenantId,
@@ -87,8 +87,14 @@ impl Store {
                 );
             }
             writes.delete(ItemKey::new(&pk, keys::META));
+            let owner = match &t.conversation.address {
+                Some(address) if t.conversation.contact_id.is_none() => {
+                    keys::sender_pk(tenant, address)
+                }
+                _ => keys::contact_pk(tenant, contact),
+            };
             writes.delete(ItemKey::new(
-                keys::contact_pk(tenant, contact),
+                owner,
                 keys::contact_conversation_sk(t.conversation.id),
             ));
         }
@@ -96,38 +102,24 @@ impl Store {
         Ok(objects)
     }
 
-    /// The conversations of senders matching no contact at the contact's addresses (every
-    /// page of the tenant's conversations, filtered).
+    /// The conversations of senders matching no contact at the contact's addresses (a Query
+    /// of each address's pointers).
     async fn unknown_sender_conversations(
         &self,
         tenant: TenantId,
         contact: &Contact,
     ) -> StoreResult<Vec<ConversationId>> {
-        let filter = super::ConversationFilter {
-            unknown_senders: [
-                contact.email.as_ref().map(|e| e.as_str().to_lowercase()),
-                contact.phone.as_ref().map(|p| p.as_str().to_owned()),
-            ]
-            .into_iter()
-            .flatten()
-            .collect(),
-            ..super::ConversationFilter::default()
-        };
         let mut out = Vec::new();
-        if filter.unknown_senders.is_empty() {
-            return Ok(out);
-        }
-        let mut cursor: Option<String> = None;
-        loop {
-            let page = self
-                .list_conversations(tenant, &filter, cursor.as_deref(), 1000, 10_000)
+        for address in sender_addresses(contact) {
+            let pointers: Vec<super::ContactConversation> = self
+                .query_prefix(
+                    &keys::sender_pk(tenant, &address),
+                    keys::CONTACT_CONVERSATION_PREFIX,
+                )
                 .await?;
-            out.extend(page.conversations.into_iter().map(|c| c.id));
-            match page.cursor {
-                Some(next) => cursor = Some(next),
-                None => return Ok(out),
-            }
+            out.extend(pointers.into_iter().map(|p| p.conversation_id));
         }
+        Ok(out)
     }
 
     /// One message of a conversation's thread, by its id (the thread is read page by page,
@@ -152,4 +144,15 @@ impl Store {
             }
         }
     }
+}
+
+/// A contact's addresses as an unknown sender's conversation is filed under them.
+fn sender_addresses(contact: &Contact) -> Vec<String> {
+    [
+        contact.email.as_ref().map(|e| e.as_str().to_lowercase()),
+        contact.phone.as_ref().map(|p| p.as_str().to_owned()),
+    ]
+    .into_iter()
+    .flatten()
+    .collect()
 }

@@ -160,7 +160,6 @@ pub async fn list_conversations(
             .collect(),
         since: q.since,
         until: q.until,
-        ..ConversationFilter::default()
     };
     let page = state
         .store
@@ -325,6 +324,7 @@ pub async fn update_conversation(
         if s == ConversationStatus::Closed {
             c.unanswered_since = None;
             c.escalated_at = None;
+            c.escalation_set_for = None;
         }
     }
     let moved = edit.queue.as_ref().is_some_and(|q| *q != c.queue);
@@ -338,8 +338,9 @@ pub async fn update_conversation(
     c.version = super::next_version(edit.version);
     state.store.replace_conversation(&c, edit.version).await?;
     if moved && c.unanswered_since.is_some() && c.escalated_at.is_none() {
-        // Another queue, another limit: the inbound function writes the schedule again. The
-        // old one still fires and moves itself, so a failure here only delays an escalation.
+        // Another queue, another limit: the inbound function sets the clock again. Should this
+        // fail, the clock is set again at the guest's next message (the old one, if the old
+        // queue had a limit, still fires and moves itself).
         let job = herald::conversations::escalation::Escalate {
             herald_escalate: c.tenant_id,
             conversation_id: c.id,
