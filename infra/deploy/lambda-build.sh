@@ -7,8 +7,9 @@
 # applies, page by page, before main runs; without them the api's cold start is about 2 ms
 # shorter (BENCHMARKS.md). The executable then loads at a fixed address (no ASLR for its own
 # code, as for Go's Lambda binaries, which are not PIE by default either); shared libraries,
-# stack and heap stay randomised. RUSTFLAGS reaches only the --target artefacts that
-# cargo-lambda builds, not build scripts or proc macros.
+# stack and heap stay randomised. The flag is given by a rustc wrapper (rustc-static.sh) to the
+# --target artefacts that cargo-lambda builds, not to build scripts or proc macros, and not to
+# a dependency's shared-library output (crc-fast's cdylib, which cannot be linked without PIC).
 lambda_build() {
-  RUSTFLAGS="-C relocation-model=static" PATH="$root/.venv/bin:$PATH" cargo lambda build --release "$@"
+  RUSTC_WRAPPER="$root/infra/deploy/rustc-static.sh" PATH="$root/.venv/bin:$PATH" cargo lambda build --release "$@"
 }
