@@ -79,15 +79,14 @@ impl super::Inbound {
         let Some(clock) = &self.escalations else {
             return;
         };
-        let again = serde_json::to_string(&Escalate {
+        let again = Escalate {
             herald_escalate: c.tenant_id,
             conversation_id: c.id,
             due: None,
-        })
-        .map_err(anyhow::Error::new);
-        let sent = match again {
+        };
+        let sent = match serde_json::to_string(&again) {
             Ok(body) => clock.queue.send(body).await,
-            Err(e) => Err(e),
+            Err(e) => Err(e.into()),
         };
         if let Err(e) = sent {
             tracing::error!(tenant_id = %c.tenant_id, conversation_id = %c.id, error = ?e, "asking for an escalation failed: it will be set at the guest's next message");

@@ -75,7 +75,7 @@ pub async fn download_attachment(
 }
 
 /// The download link of an attachment of a conversation's message, if Herald stored it.
-pub async fn link(
+async fn link(
     state: &AppState,
     tenant: herald::ids::TenantId,
     conversation: ConversationId,
