@@ -8,6 +8,10 @@ VENV_OK   := $(VENV)/.installed
 PYTHON    ?= python3
 CARGO     ?= cargo
 export SAM_CLI_TELEMETRY := 0
+# CI builds once from a clean clone: incremental caches would only take disk (gigabytes) and time.
+ifeq ($(CI),true)
+export CARGO_INCREMENTAL := 0
+endif
 LINT_ENV  := AWS_DEFAULT_REGION=us-east-1 AWS_REGION=us-east-1 AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test
 
 .PHONY: help venv build run test test-emulator test-rust lint quickstart fuzz browser browser-tools screenshots fmt clippy clean
