@@ -1,5 +1,5 @@
-//! Conversations, their messages, inbound deduplication, the contact's conversations, the
-//! conversation settings of both layers and the inbound-number claims (see the keys module).
+//! Conversations, their messages, inbound deduplication and the contact's conversations (see
+//! the keys module).
 
 use std::collections::HashMap;
 
@@ -9,11 +9,10 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::batch::{ItemKey, Transaction};
-use super::{Keys, Store, StoreError, StoreResult, keys};
-use crate::conversations::rules::ConversationSettings;
+use super::{Keys, Store, StoreResult, keys};
 use crate::conversations::{Conversation, ThreadMessage};
 use crate::domain::{Channel, ConversationStatus, Priority};
-use crate::ids::{ContactId, ConversationId, EventId, ProviderId, TenantId};
+use crate::ids::{ContactId, ConversationId, EventId, TenantId};
 
 /// How long a provider's inbound id is remembered against a second delivery.
 pub const SEEN_DAYS: i64 = 14;
@@ -35,31 +34,6 @@ pub struct ContactConversation {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub event_id: Option<EventId>,
     pub created_at: DateTime<Utc>,
-}
-
-/// Which tenant's provider receives on a number.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct InboundNumber {
-    pub number: String,
-    pub tenant_id: TenantId,
-    pub provider_id: ProviderId,
-}
-
-/// A layer's settings as stored: the API's type refuses unknown fields (the item's keys), so
-/// it travels in an attribute of its own, the version beside it for the write's condition.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-struct StoredSettings {
-    version: u64,
-    settings: ConversationSettings,
-}
-
-impl StoredSettings {
-    fn into_settings(self) -> ConversationSettings {
-        ConversationSettings {
-            version: self.version,
-            ..self.settings
-        }
-    }
 }
 
 /// A search of a tenant's conversations (every part optional).
@@ -106,13 +80,6 @@ fn conversation_keys(c: &Conversation) -> Keys {
         keys::conversations_index_pk(c.tenant_id),
         keys::conversations_index_sk(c.last_message_at, c.id),
     )
-}
-
-fn settings_pk(tenant: TenantId, event: Option<EventId>) -> String {
-    match event {
-        Some(e) => keys::event_pk(tenant, e),
-        None => keys::tenant_pk(tenant),
-    }
 }
 
 impl Store {
@@ -487,95 +454,6 @@ impl Store {
             keys::CONTACT_CONVERSATION_PREFIX,
         )
         .await
-    }
-
-    /// The tenant's conversation settings and, for an event, the event's (one BatchGetItem).
-    pub async fn conversation_settings(
-        &self,
-        tenant: TenantId,
-        event: Option<EventId>,
-    ) -> StoreResult<(ConversationSettings, Option<ConversationSettings>)> {
-        let mut wanted = vec![ItemKey::new(
-            keys::tenant_pk(tenant),
-            keys::CONVERSATION_SETTINGS,
-        )];
-        if let Some(e) = event {
-            wanted.push(ItemKey::new(
-                keys::event_pk(tenant, e),
-                keys::CONVERSATION_SETTINGS,
-            ));
-        }
-        let found = self
-            .batch_get_all(wanted.iter().map(ItemKey::item).collect())
-            .await?;
-        let mut tenant_settings = ConversationSettings::default();
-        let mut event_settings = None;
-        for item in found {
-            let tenant_layer = super::string_attr(&item, keys::PK) == keys::tenant_pk(tenant);
-            let s = Store::from_item::<StoredSettings>(item)?.into_settings();
-            match tenant_layer {
-                true => tenant_settings = s,
-                false => event_settings = Some(s),
-            }
-        }
-        Ok((tenant_settings, event_settings))
-    }
-
-    /// One layer's settings (default when never set).
-    pub async fn layer_conversation_settings(
-        &self,
-        tenant: TenantId,
-        event: Option<EventId>,
-    ) -> StoreResult<ConversationSettings> {
-        Ok(self
-            .get::<StoredSettings>(&settings_pk(tenant, event), keys::CONVERSATION_SETTINGS)
-            .await?
-            .map(StoredSettings::into_settings)
-            .unwrap_or_default())
-    }
-
-    /// Replaces a layer's settings if its stored version is `expected` (0: none yet).
-    pub async fn put_conversation_settings(
-        &self,
-        tenant: TenantId,
-        event: Option<EventId>,
-        settings: &ConversationSettings,
-        expected: u64,
-    ) -> StoreResult<()> {
-        let stored = StoredSettings {
-            version: settings.version,
-            settings: settings.clone(),
-        };
-        self.put_versioned(
-            &Keys::new(settings_pk(tenant, event), keys::CONVERSATION_SETTINGS),
-            &stored,
-            expected,
-        )
-        .await
-    }
-
-    /// Claims `number` for a tenant's provider: `AlreadyExists` when another tenant holds it.
-    pub async fn claim_inbound_number(&self, claim: &InboundNumber) -> StoreResult<()> {
-        let result = self
-            .client()
-            .put_item()
-            .table_name(self.table())
-            .set_item(Some(Store::to_item(
-                &Keys::new(keys::inbound_number_pk(&claim.number), keys::CLAIM),
-                claim,
-            )?))
-            .condition_expression("attribute_not_exists(PK) OR tenant_id = :t")
-            .expression_attribute_values(":t", AttributeValue::S(claim.tenant_id.to_string()))
-            .send()
-            .await;
-        super::conditional(result, StoreError::AlreadyExists, || {
-            "PutItem inbound number".into()
-        })
-    }
-
-    pub async fn inbound_number(&self, number: &str) -> StoreResult<Option<InboundNumber>> {
-        self.get(&keys::inbound_number_pk(number), keys::CLAIM)
-            .await
     }
 }
 

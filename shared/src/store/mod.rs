@@ -9,6 +9,7 @@ pub mod batch;
 mod campaigns;
 mod config;
 mod consent;
+mod conversation_settings;
 mod conversations;
 mod crm;
 mod crm_outbox;
@@ -46,9 +47,9 @@ pub use audit::{AuditEntry, AuditPage};
 pub use campaigns::{BatchClaim, WAITED_BATCH_PREFIX};
 pub use config::LoadedEvent;
 pub use consent::{ChangeContext, Changed};
+pub use conversation_settings::InboundNumber;
 pub use conversations::{
-    Appended, ContactConversation, ConversationFilter, ConversationPage, InboundNumber, SEEN_DAYS,
-    valid_cursor,
+    Appended, ContactConversation, ConversationFilter, ConversationPage, SEEN_DAYS, valid_cursor,
 };
 pub use crm::{OUTBOX_TTL_DAYS, RUN_TTL_DAYS, SyncedWrite, contact_address_keys};
 pub use crm_outbox::{OutboxEntry, outbox_shard};
