@@ -154,7 +154,27 @@ async fn a_thousand_guest_campaign_reaches_every_eligible_guest_exactly_once() {
         stack.sender_requests.dynamo.by_operation(),
         stack.sender_requests.sqs.by_operation()
     );
-    assert!(dynamo <= 0.12, "{dynamo:.3} DynamoDB requests per message");
+    // Every request but UpdateItem is counted by the campaign's shape alone. UpdateItem's
+    // count also depends on time: send-rate bookings are stretches of a few seconds shared by
+    // the sender's instances, so a slower run books more of them, and a booking another
+    // instance holds takes a second UpdateItem (5 to 13 over 7 runs on this emulator).
+    let updates = stack
+        .sender_requests
+        .dynamo
+        .by_operation()
+        .get("UpdateItem")
+        .copied()
+        .unwrap_or(0) as f64
+        / 950.0;
+    let shaped = dynamo - updates;
+    assert!(
+        shaped <= 0.11,
+        "{shaped:.3} DynamoDB requests other than UpdateItem per message"
+    );
+    assert!(
+        updates <= 0.02,
+        "{updates:.3} UpdateItem requests per message"
+    );
     assert!(sqs <= 0.05, "{sqs:.3} SQS requests per message");
 
     let outbox = Outbox::read().await;

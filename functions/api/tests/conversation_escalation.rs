@@ -60,6 +60,21 @@ async fn get(stack: &TestStack, key: &str, id: &str) -> Value {
         .clone()
 }
 
+/// The conversations listed with this query (`escalated=true&event_id=...`, ...).
+async fn listed(stack: &TestStack, key: &str, query: &str) -> Vec<Value> {
+    items(
+        &expect(
+            stack,
+            Method::GET,
+            &format!("{CONVERSATIONS}?{query}"),
+            key,
+            None,
+            200,
+        )
+        .await,
+    )
+}
+
 /// A conversation's escalation schedule as moto holds it: its time (UTC) and its input.
 async fn schedule(stack: &TestStack, id: &str) -> Option<(DateTime<Utc>, Value)> {
     let scheduler = aws_sdk_scheduler::Client::new(&stack.sdk);
@@ -220,18 +235,11 @@ async fn a_routed_conversation_nobody_answers_is_escalated_and_an_answered_one_i
     assert_eq!(hook["data"]["conversation_id"], json!(id));
     assert_eq!(hook["data"]["queue"], "billing");
     assert_eq!(hook["data"]["priority"], "urgent");
-    let listed = items(
-        &expect(
-            &stack,
-            Method::GET,
-            &format!("{CONVERSATIONS}?escalated=true&event_id={}", s.event),
-            key,
-            None,
-            200,
-        )
-        .await,
+    let escalated_now = listed(&stack, key, &format!("escalated=true&event_id={}", s.event)).await;
+    assert!(
+        escalated_now.iter().any(|c| c["id"] == json!(id)),
+        "{escalated_now:?}"
     );
-    assert!(listed.iter().any(|c| c["id"] == json!(id)), "{listed:?}");
     // The same job again (SQS delivers at least once) changes nothing.
     assert!(function.handle_record(job(&input)).await);
     let again = get(&stack, key, &id).await;
@@ -285,17 +293,12 @@ async fn a_routed_conversation_nobody_answers_is_escalated_and_an_answered_one_i
         0,
         "this process escalated nothing"
     );
-    let not_escalated = items(
-        &expect(
-            &stack,
-            Method::GET,
-            &format!("{CONVERSATIONS}?escalated=false&event_id={}", s.event),
-            key,
-            None,
-            200,
-        )
-        .await,
-    );
+    let not_escalated = listed(
+        &stack,
+        key,
+        &format!("escalated=false&event_id={}", s.event),
+    )
+    .await;
     assert!(not_escalated.iter().any(|c| c["id"] == json!(other)));
     assert!(not_escalated.iter().all(|c| c["id"] != json!(id)));
     // An escalation job of a malformed shape is counted and skipped, not retried.
@@ -329,17 +332,7 @@ async fn a_routed_conversation_nobody_answers_is_escalated_and_an_answered_one_i
     assert!(function.handle_record(record).await);
     let mut desk = Value::Null;
     for _ in 0..120 {
-        let found = items(
-            &expect(
-                &stack,
-                Method::GET,
-                &format!("{CONVERSATIONS}?queue=desk&escalated=true"),
-                key,
-                None,
-                200,
-            )
-            .await,
-        );
+        let found = listed(&stack, key, "queue=desk&escalated=true").await;
         if let Some(c) = found.into_iter().next() {
             desk = c;
             break;
@@ -353,4 +346,141 @@ async fn a_routed_conversation_nobody_answers_is_escalated_and_an_answered_one_i
         "no schedule"
     );
     assert!(desk.get("escalation_set_for").is_none(), "never shown");
+}
+
+/// An SMS from `from`, read as if SQS had got it `ago` (End User Messaging's payload has no
+/// time of its own: the guest's message is dated by its SQS `SentTimestamp`).
+fn sms_received_ago(from: &str, to: &str, body: &str, ago: chrono::Duration) -> SqsMessage {
+    let mut record = SqsMessage::default();
+    record.message_id = Some(format!("sms-{}", rand_u32()));
+    record.body = Some(
+        json!({"originationNumber": from, "destinationNumber": to, "messageBody": body,
+            "inboundMessageId": format!("in-{}", rand_u32())})
+        .to_string(),
+    );
+    record.attributes.insert(
+        "SentTimestamp".into(),
+        (Utc::now() - ago).timestamp_millis().to_string(),
+    );
+    record
+}
+
+#[tokio::test]
+async fn new_queue_limits_reach_the_conversations_guests_already_wait_on() {
+    let stack = stack().await;
+    let s = ready(&stack).await;
+    let key = &s.t.admin;
+    let settings = "/api/v1/communication/conversation-settings";
+    let first = expect(
+        &stack,
+        Method::PUT,
+        settings,
+        key,
+        Some(json!({"version": 0, "help_text": "Gala help: events@acme.example"})),
+        200,
+    )
+    .await;
+    let number = two_way_number(&stack, key).await;
+    let guests: Vec<(String, String)> = ["now", "earlier", "closed"]
+        .iter()
+        .map(|name| {
+            (
+                unique_email(name),
+                format!("+4477{:08}", rand_u32() % 100_000_000),
+            )
+        })
+        .collect();
+    import_guests(
+        &stack,
+        key,
+        &s.event,
+        guests
+            .iter()
+            .map(|(email, phone)| json!({"first_name": "G", "email": email, "phone": phone}))
+            .collect(),
+    )
+    .await;
+    let function = stack.inbound_function().unwrap();
+    // Three guests write while no queue has a limit: one now, one ten minutes ago, and one
+    // whose conversation a person closes.
+    let mut ids = Vec::new();
+    for ((email, phone), ago) in guests.iter().zip([0, 10, 0]) {
+        let record = sms_received_ago(
+            phone,
+            &number,
+            "Is there parking?",
+            chrono::Duration::minutes(ago),
+        );
+        assert!(function.handle_record(record).await);
+        let contact = contact_of(&stack, key, &s.event, email).await;
+        ids.push(conversation_of(&stack, key, &contact, 1).await);
+    }
+    let closed = &ids[2];
+    expect(
+        &stack,
+        Method::PATCH,
+        &format!("{CONVERSATIONS}/{}", text(closed, "id")),
+        key,
+        Some(json!({"status": "closed", "version": closed["version"]})),
+        200,
+    )
+    .await;
+    for c in &ids {
+        assert!(
+            schedule(&stack, &text(c, "id")).await.is_none(),
+            "no limit, no clock"
+        );
+    }
+
+    // The tenant gives `general` an hour and a half: both waiting guests get their clock, from
+    // their own first message; the closed conversation none.
+    expect(
+        &stack,
+        Method::PUT,
+        settings,
+        key,
+        Some(
+            json!({"version": first["version"], "help_text": "Gala help: events@acme.example",
+            "queues": {"general": {"escalate_after_minutes": 90}}}),
+        ),
+        200,
+    )
+    .await;
+    let (now, earlier) = (&ids[0], &ids[1]);
+    for c in [now, earlier] {
+        let due = time(&c["unanswered_since"]) + chrono::Duration::minutes(90);
+        let input = scheduled_for(&stack, &text(c, "id"), due).await;
+        assert_eq!(input["conversation_id"], c["id"]);
+    }
+    assert!(schedule(&stack, &text(closed, "id")).await.is_none());
+
+    // The event's layer makes it five minutes: the guest who wrote ten minutes ago is overdue
+    // and escalated at once; the other's clock is a delayed message for five minutes after
+    // their message (not yet come), so neither it nor anyone else is escalated.
+    expect(
+        &stack,
+        Method::PUT,
+        &format!("/api/v1/events/{}/conversation-settings", s.event),
+        key,
+        Some(json!({"version": 0, "queues": {"general": {"escalate_after_minutes": 5}}})),
+        200,
+    )
+    .await;
+    let mut escalated = Vec::new();
+    for _ in 0..120 {
+        escalated = listed(&stack, key, &format!("escalated=true&event_id={}", s.event)).await;
+        if !escalated.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    let ids_of = |list: &[Value]| list.iter().map(|c| text(c, "id")).collect::<Vec<_>>();
+    assert_eq!(ids_of(&escalated), vec![text(earlier, "id")]);
+    assert_eq!(escalated[0]["priority"], "high", "normal, one step up");
+    // A reclock that does not parse is skipped (not retried), and nothing else is escalated.
+    let mut bad = SqsMessage::default();
+    bad.body = Some(json!({"herald_reclock": s.t.id, "cursor": "PK#x"}).to_string());
+    assert!(function.handle_record(bad).await);
+    let still = listed(&stack, key, &format!("escalated=true&event_id={}", s.event)).await;
+    assert_eq!(ids_of(&still), vec![text(earlier, "id")]);
 }

@@ -6,13 +6,23 @@
 //! The job comes back through this function's queue: as a delayed message when it is due
 //! within SQS's 15-minute delay (a time already past included), else through a one-time
 //! EventBridge Scheduler schedule.
+//!
+//! When a layer's queue limits change, a [`Reclock`] job sets the clocks of the conversations
+//! guests wait on for the new limits, a page of the conversation index per job.
+
+use std::collections::HashMap;
+use std::collections::hash_map::Entry;
 
 use chrono::{DateTime, Utc};
 use herald::conversations::Conversation;
-use herald::conversations::escalation::{Decision, Escalate, decide, due, escalate, schedule_name};
-use herald::domain::WebhookEventType;
-use herald::ids::TenantId;
+use herald::conversations::escalation::{
+    Decision, Escalate, Reclock, decide, due, escalate, reclocked, schedule_name,
+};
+use herald::conversations::rules::ConversationSettings;
+use herald::domain::{ConversationStatus, WebhookEventType};
+use herald::ids::{EventId, TenantId};
 use herald::rsvp::record::JobQueue;
+use herald::store::ConversationFilter;
 use herald::store::StoreError;
 use herald::webhooks::WebhookEvent;
 
@@ -20,6 +30,10 @@ use herald::webhooks::WebhookEvent;
 const ATTEMPTS: usize = 5;
 /// The longest delay SQS gives a message (seconds).
 const MAX_DELAY: i64 = 900;
+/// A reclock job's page: at most this many conversations, this many index items read; the
+/// rest is queued as a job of its own.
+const RECLOCK_PAGE: usize = 100;
+const RECLOCK_BUDGET: usize = 1000;
 
 /// Where escalation jobs come back from.
 #[derive(Debug, Clone)]
@@ -146,6 +160,85 @@ impl super::Inbound {
             return Ok(());
         }
         anyhow::bail!("the conversation kept changing while it was escalated")
+    }
+
+    /// A reclock job: true when it is done with.
+    pub(crate) async fn handle_reclock(&self, job: &Reclock) -> bool {
+        match self.reclock(job).await {
+            Ok(()) => true,
+            Err(e) => {
+                tracing::error!(tenant_id = %job.herald_reclock, error = ?e,
+                    "setting escalation clocks for new queue limits failed; it will be tried again");
+                false
+            }
+        }
+    }
+
+    /// One page of the tenant's (or the event's) conversations that are not escalated: each
+    /// one a guest waits on gets its clock for the limits now in force (escalated at once
+    /// when overdue under them); the next page is queued as a job of its own. Writing a
+    /// schedule again is harmless, so a retried page does no harm.
+    async fn reclock(&self, job: &Reclock) -> anyhow::Result<()> {
+        let Some(clock) = &self.escalations else {
+            return Ok(());
+        };
+        let tenant = job.herald_reclock;
+        let filter = ConversationFilter {
+            event: job.event_id,
+            escalated: Some(false),
+            ..ConversationFilter::default()
+        };
+        let page = self
+            .store
+            .list_conversations(
+                tenant,
+                &filter,
+                job.cursor.as_deref(),
+                RECLOCK_PAGE,
+                RECLOCK_BUDGET,
+            )
+            .await?;
+        type Layers = (ConversationSettings, Option<ConversationSettings>);
+        let mut layers: HashMap<Option<EventId>, Layers> = HashMap::new();
+        let now = Utc::now();
+        let mut set = 0_usize;
+        for c in &page.conversations {
+            if c.unanswered_since.is_none() || c.status == ConversationStatus::Closed {
+                continue;
+            }
+            let (tenant_layer, event_layer) = match layers.entry(c.event_id) {
+                Entry::Occupied(read) => read.into_mut(),
+                Entry::Vacant(slot) => {
+                    slot.insert(self.store.conversation_settings(tenant, c.event_id).await?)
+                }
+            };
+            let Some(at) = reclocked(c, tenant_layer, event_layer.as_ref()) else {
+                continue;
+            };
+            match decide(Some(at), None, now) {
+                Decision::Schedule(at) => self.schedule_escalation(c, at).await?,
+                Decision::Escalate => {
+                    self.escalate(&Escalate {
+                        herald_escalate: tenant,
+                        conversation_id: c.id,
+                        due: None,
+                    })
+                    .await?;
+                }
+                Decision::Nothing => continue,
+            }
+            set += 1;
+        }
+        if let Some(cursor) = &page.cursor {
+            let next = Reclock {
+                cursor: Some(cursor.clone()),
+                ..job.clone()
+            };
+            clock.queue.send(serde_json::to_string(&next)?).await?;
+        }
+        tracing::info!(tenant_id = %tenant, event_id = ?job.event_id, read = page.scanned,
+            clocks_set = set, more = page.cursor.is_some(), "escalation clocks set for new queue limits");
+        Ok(())
     }
 
     async fn emit_escalated(&self, tenant: TenantId, c: &Conversation) {

@@ -177,6 +177,7 @@ impl Inbound {
         match &notice {
             herald::inbound::Notice::EraseMail(job) => return self.erase_mail(job).await,
             herald::inbound::Notice::Escalate(job) => return self.handle_escalate(job).await,
+            herald::inbound::Notice::Reclock(job) => return self.handle_reclock(job).await,
             _ => {}
         }
         let located = match self.locate(notice).await {

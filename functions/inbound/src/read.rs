@@ -87,7 +87,7 @@ impl super::Inbound {
                     virus: false,
                 })
                 .collect()),
-            Notice::EraseMail(_) | Notice::Escalate(_) => Ok(Vec::new()),
+            Notice::EraseMail(_) | Notice::Escalate(_) | Notice::Reclock(_) => Ok(Vec::new()),
         }
     }
 

@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 use super::Conversation;
 use super::rules::{ConversationSettings, escalate_after};
 use crate::domain::{ConversationStatus, Priority};
-use crate::ids::{ConversationId, TenantId};
+use crate::ids::{ConversationId, EventId, TenantId};
 
 /// The job a conversation's schedule (or the API, after a move to another queue) puts on the
 /// inbound queue.
@@ -29,6 +29,31 @@ pub struct Escalate {
     /// When the schedule was written to fire; none asks for the schedule to be written.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub due: Option<DateTime<Utc>>,
+}
+
+/// The job the API queues when a layer's queue limits change: every conversation of the
+/// tenant (or of the event, for an event's layer) that a guest waits on gets its clock set
+/// for the limits now in force — escalated at once when it is overdue under them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Reclock {
+    /// The tenant whose settings changed.
+    pub herald_reclock: TenantId,
+    /// Only this event's conversations (its layer changed); none: all the tenant's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub event_id: Option<EventId>,
+    /// Where the next page of conversations starts (the conversation index's cursor).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cursor: Option<String>,
+}
+
+/// What the clock of a conversation needs under the settings now in force: the time its
+/// clock is to be set for, unless it is set for that time already (none when nothing is due).
+pub fn reclocked(
+    c: &Conversation,
+    tenant: &ConversationSettings,
+    event: Option<&ConversationSettings>,
+) -> Option<DateTime<Utc>> {
+    due(c, tenant, event).filter(|at| c.escalation_set_for != Some(*at))
 }
 
 /// The name of a conversation's escalation schedule (one per conversation: writing it again
@@ -169,6 +194,40 @@ mod tests {
         assert_eq!(
             decide(Some(due_at), None, at("2027-05-01T10:31:00Z")),
             Decision::Escalate
+        );
+    }
+
+    #[test]
+    fn new_limits_reclock_waiting_conversations_not_set_for_them_already() {
+        let mut c = waiting("2027-05-01T10:00:00Z");
+        // No limit before; one now.
+        assert_eq!(
+            reclocked(&c, &settings("general", 45), None),
+            Some(at("2027-05-01T10:45:00Z"))
+        );
+        // Set for that time already (the guest's message set it): nothing to do.
+        c.escalation_set_for = Some(at("2027-05-01T10:45:00Z"));
+        assert_eq!(reclocked(&c, &settings("general", 45), None), None);
+        // The event's layer shortens it.
+        assert_eq!(
+            reclocked(&c, &settings("general", 45), Some(&settings("general", 10))),
+            Some(at("2027-05-01T10:10:00Z"))
+        );
+        // The limit removed, or nobody waiting: nothing (a schedule left fires and does nothing).
+        assert_eq!(reclocked(&c, &settings("vip", 10), None), None);
+        c.unanswered_since = None;
+        assert_eq!(reclocked(&c, &settings("general", 45), None), None);
+        let job = Reclock {
+            herald_reclock: c.tenant_id,
+            event_id: Some(EventId::new()),
+            cursor: Some("0001777629600000#cnv_x".into()),
+        };
+        let json = serde_json::to_string(&job).unwrap();
+        assert_eq!(serde_json::from_str::<Reclock>(&json).unwrap(), job);
+        let bare = serde_json::json!({"herald_reclock": c.tenant_id});
+        assert_eq!(
+            serde_json::from_value::<Reclock>(bare).unwrap().event_id,
+            None
         );
     }
 

@@ -7,8 +7,9 @@
 //! - a provider's inbound webhook the API verified and queued unparsed ([`ProviderInbound`]):
 //!   Twilio's form fields (`MessageSid`, `From`, `To`, `Body`, `NumMedia`, `MediaContentTypeN`)
 //!   or the WhatsApp Cloud API's notification (`entry[].changes[].value.messages[]`);
-//! - Herald's own jobs: an erased contact's mails to delete ([`EraseMail`]) and a
-//!   conversation's escalation (`herald::conversations::escalation::Escalate`).
+//! - Herald's own jobs: an erased contact's mails to delete ([`EraseMail`]), a
+//!   conversation's escalation (`herald::conversations::escalation::Escalate`) and the clocks
+//!   of a tenant's waiting conversations after its queue limits changed (`Reclock`).
 
 use std::collections::BTreeMap;
 
@@ -60,6 +61,8 @@ pub enum Notice {
     EraseMail(EraseMail),
     /// A conversation's escalation schedule fired (or is to be written).
     Escalate(crate::conversations::escalation::Escalate),
+    /// A layer's queue limits changed: the waiting conversations' clocks are set again.
+    Reclock(crate::conversations::escalation::Reclock),
 }
 
 /// Reads one record's body; `received` is when SQS got it (End User Messaging's payload has no
@@ -100,6 +103,20 @@ pub fn decode(body: &str, received: DateTime<Utc>) -> Result<Notice, Unusable> {
         return serde_json::from_value(json)
             .map(Notice::Escalate)
             .map_err(|e| Unusable::Malformed(format!("escalation: {e}")));
+    }
+    if json.get("herald_reclock").is_some() {
+        let job: crate::conversations::escalation::Reclock = serde_json::from_value(json)
+            .map_err(|e| Unusable::Malformed(format!("reclock: {e}")))?;
+        if job
+            .cursor
+            .as_deref()
+            .is_some_and(|c| !crate::store::valid_cursor(c))
+        {
+            return Err(Unusable::Malformed(
+                "a reclock's cursor is not the conversation index's".into(),
+            ));
+        }
+        return Ok(Notice::Reclock(job));
     }
     if json.get("herald_inbound").is_some() {
         let job: ProviderInbound = serde_json::from_value(json)
@@ -382,6 +399,26 @@ mod tests {
                     decode(&job(std::slice::from_ref(&bad)), Utc::now()),
                     Err(Unusable::Malformed(_))
                 ),
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_reclock_goes_on_only_from_a_cursor_of_the_conversation_index() {
+        let tenant = TenantId::new();
+        let cursor = format!("1777629600000#{}", crate::ids::ConversationId::new());
+        let ok = serde_json::json!({"herald_reclock": tenant, "cursor": cursor});
+        assert!(matches!(
+            decode(&ok.to_string(), now()),
+            Ok(Notice::Reclock(r)) if r.herald_reclock == tenant && r.cursor.as_deref() == Some(cursor.as_str())
+        ));
+        for bad in [
+            serde_json::json!({"herald_reclock": tenant, "cursor": "TENANT#other"}),
+            serde_json::json!({"herald_reclock": "nobody"}),
+        ] {
+            assert!(
+                matches!(decode(&bad.to_string(), now()), Err(Unusable::Malformed(_))),
                 "{bad}"
             );
         }

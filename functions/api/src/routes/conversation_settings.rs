@@ -2,9 +2,13 @@
 //! hours, automatic-reply and routing rules, and queues' escalation limits (see
 //! `herald::conversations::rules`). An event's rules are tried before the tenant's and replace
 //! the tenant's rule of the same id.
+//!
+//! New queue limits apply to the conversations guests already wait on: when a layer's limits
+//! change, the inbound function is asked (a `Reclock` job) to set their clocks again.
 
 use axum::Json;
 use axum::extract::{Path, State};
+use herald::conversations::escalation::Reclock;
 use herald::conversations::rules::ConversationSettings;
 use herald::ids::{EventId, TenantId};
 
@@ -47,6 +51,10 @@ async fn put_layer(
         ));
     }
     let expected = settings.version;
+    let previous = state
+        .store
+        .layer_conversation_settings(tenant, event)
+        .await?;
     let stored = ConversationSettings {
         version: super::next_version(expected),
         ..settings
@@ -55,6 +63,18 @@ async fn put_layer(
         .store
         .put_conversation_settings(tenant, event, &stored, expected)
         .await?;
+    if previous.queues != stored.queues {
+        // The settings are saved either way: should this fail, a waiting conversation gets
+        // the new limit at its guest's next message.
+        let job = Reclock {
+            herald_reclock: tenant,
+            event_id: event,
+            cursor: None,
+        };
+        if let Err(e) = super::inbound_webhooks::to_inbound(state, &job).await {
+            tracing::error!(tenant_id = %tenant, error = ?e, "asking for the escalation clocks of new queue limits failed");
+        }
+    }
     Ok(Json(stored))
 }
 
@@ -77,6 +97,8 @@ pub async fn get_tenant_settings(
 }
 
 /// Replaces the tenant's conversation settings (`version`: the one read; 0 for the first).
+/// Changed queue limits apply to the conversations guests already wait on: their escalation
+/// clocks are set again (one overdue under the new limit is escalated).
 #[utoipa::path(put, path = "/api/v1/communication/conversation-settings", tag = "conversations",
     params(TenantQuery), request_body = ConversationSettings,
     responses((status = 200, body = ConversationSettings), Forbidden, Conflict, Unprocessable), security(("api_key" = [])))]
@@ -109,7 +131,8 @@ pub async fn get_event_settings(
     ))
 }
 
-/// Replaces an event's conversation settings.
+/// Replaces an event's conversation settings. Changed queue limits apply to the event's
+/// conversations guests already wait on, as on the tenant's layer.
 #[utoipa::path(put, path = "/api/v1/events/{id}/conversation-settings", tag = "conversations",
     params(("id" = EventId, Path), TenantQuery), request_body = ConversationSettings,
     responses((status = 200, body = ConversationSettings), Forbidden, NotFound, Conflict, Unprocessable), security(("api_key" = [])))]
