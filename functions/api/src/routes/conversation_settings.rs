@@ -97,8 +97,7 @@ pub async fn get_tenant_settings(
 }
 
 /// Replaces the tenant's conversation settings (`version`: the one read; 0 for the first).
-/// Changed queue limits apply to the conversations guests already wait on: their escalation
-/// clocks are set again (one overdue under the new limit is escalated).
+/// New queue limits reach waiting conversations too.
 #[utoipa::path(put, path = "/api/v1/communication/conversation-settings", tag = "conversations",
     params(TenantQuery), request_body = ConversationSettings,
     responses((status = 200, body = ConversationSettings), Forbidden, Conflict, Unprocessable), security(("api_key" = [])))]
@@ -131,8 +130,8 @@ pub async fn get_event_settings(
     ))
 }
 
-/// Replaces an event's conversation settings. Changed queue limits apply to the event's
-/// conversations guests already wait on, as on the tenant's layer.
+/// Replaces an event's conversation settings (new queue limits reach its waiting
+/// conversations too).
 #[utoipa::path(put, path = "/api/v1/events/{id}/conversation-settings", tag = "conversations",
     params(("id" = EventId, Path), TenantQuery), request_body = ConversationSettings,
     responses((status = 200, body = ConversationSettings), Forbidden, NotFound, Conflict, Unprocessable), security(("api_key" = [])))]
