@@ -23,7 +23,7 @@ use herald_local::fakes::receiver::Receiver;
 use herald_local::testing::TestStack;
 use serde_json::{Value, json};
 
-const CONVERSATIONS: &str = "/api/v1/communication/conversations";
+use common::conversations::{CONVERSATIONS, conversations};
 
 /// The conversation of a contact once its thread holds `n` messages.
 async fn conversation_of(stack: &TestStack, key: &str, contact: &str, n: u64) -> Value {
@@ -58,21 +58,6 @@ async fn get(stack: &TestStack, key: &str, id: &str) -> Value {
     )
     .await["conversation"]
         .clone()
-}
-
-/// The conversations listed with this query (`escalated=true&event_id=...`, ...).
-async fn listed(stack: &TestStack, key: &str, query: &str) -> Vec<Value> {
-    items(
-        &expect(
-            stack,
-            Method::GET,
-            &format!("{CONVERSATIONS}?{query}"),
-            key,
-            None,
-            200,
-        )
-        .await,
-    )
 }
 
 /// A conversation's escalation schedule as moto holds it: its time (UTC) and its input.
@@ -235,7 +220,13 @@ async fn a_routed_conversation_nobody_answers_is_escalated_and_an_answered_one_i
     assert_eq!(hook["data"]["conversation_id"], json!(id));
     assert_eq!(hook["data"]["queue"], "billing");
     assert_eq!(hook["data"]["priority"], "urgent");
-    let escalated_now = listed(&stack, key, &format!("escalated=true&event_id={}", s.event)).await;
+    let escalated_now = conversations(
+        &stack,
+        key,
+        &format!("?escalated=true&event_id={}", s.event),
+        0,
+    )
+    .await;
     assert!(
         escalated_now.iter().any(|c| c["id"] == json!(id)),
         "{escalated_now:?}"
@@ -293,10 +284,11 @@ async fn a_routed_conversation_nobody_answers_is_escalated_and_an_answered_one_i
         0,
         "this process escalated nothing"
     );
-    let not_escalated = listed(
+    let not_escalated = conversations(
         &stack,
         key,
-        &format!("escalated=false&event_id={}", s.event),
+        &format!("?escalated=false&event_id={}", s.event),
+        0,
     )
     .await;
     assert!(not_escalated.iter().any(|c| c["id"] == json!(other)));
@@ -330,15 +322,7 @@ async fn a_routed_conversation_nobody_answers_is_escalated_and_an_answered_one_i
             .to_string(),
     );
     assert!(function.handle_record(record).await);
-    let mut desk = Value::Null;
-    for _ in 0..120 {
-        let found = listed(&stack, key, "queue=desk&escalated=true").await;
-        if let Some(c) = found.into_iter().next() {
-            desk = c;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    }
+    let desk = conversations(&stack, key, "?queue=desk&escalated=true", 1).await[0].clone();
     assert_eq!(desk["address"], json!(late), "{desk}");
     assert_eq!(desk["priority"], "high");
     assert!(
@@ -466,14 +450,8 @@ async fn new_queue_limits_reach_the_conversations_guests_already_wait_on() {
         200,
     )
     .await;
-    let mut escalated = Vec::new();
-    for _ in 0..120 {
-        escalated = listed(&stack, key, &format!("escalated=true&event_id={}", s.event)).await;
-        if !escalated.is_empty() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    }
+    let escalated_list = format!("?escalated=true&event_id={}", s.event);
+    let escalated = conversations(&stack, key, &escalated_list, 1).await;
     let ids_of = |list: &[Value]| list.iter().map(|c| text(c, "id")).collect::<Vec<_>>();
     assert_eq!(ids_of(&escalated), vec![text(earlier, "id")]);
     assert_eq!(escalated[0]["priority"], "high", "normal, one step up");
@@ -481,6 +459,6 @@ async fn new_queue_limits_reach_the_conversations_guests_already_wait_on() {
     let mut bad = SqsMessage::default();
     bad.body = Some(json!({"herald_reclock": s.t.id, "cursor": "PK#x"}).to_string());
     assert!(function.handle_record(bad).await);
-    let still = listed(&stack, key, &format!("escalated=true&event_id={}", s.event)).await;
+    let still = conversations(&stack, key, &escalated_list, 0).await;
     assert_eq!(ids_of(&still), vec![text(earlier, "id")]);
 }
