@@ -119,6 +119,8 @@ impl Inbound {
         let (store, sealer) = config.core.clients(sdk);
         let webhooks =
             herald::webhooks::Emitter::for_queue(&store, sdk, config.webhook_queue_url.as_deref());
+        // One SQS client for the transactional queue and this function's own.
+        let sqs = herald::aws::LazyClient::new(sdk, aws_sdk_sqs::Client::new);
         Ok(Self {
             links: herald::consent::LinkKeys::new(store.clone(), sealer.clone()),
             s3: herald::aws::LazyClient::new(sdk, herald::aws::s3_client),
@@ -126,7 +128,7 @@ impl Inbound {
             recorder: Recorder {
                 store: store.clone(),
                 transactional: JobQueue {
-                    sqs: herald::aws::LazyClient::new(sdk, aws_sdk_sqs::Client::new),
+                    sqs: sqs.clone(),
                     url: config.transactional_queue_url.clone(),
                 },
                 webhooks,
@@ -145,7 +147,7 @@ impl Inbound {
                         role_arn,
                     },
                     queue: JobQueue {
-                        sqs: herald::aws::LazyClient::new(sdk, aws_sdk_sqs::Client::new),
+                        sqs: sqs.clone(),
                         url: queue_url,
                     },
                 }),
